@@ -1,0 +1,447 @@
+//! Benchmarks of every call, each in its worst case: trust and layer lists full with
+//! the entry sought last, references at their maximum length, and settlements that
+//! make every payment a close path can make.
+
+use super::*;
+use crate::pallet::{
+	Directories, JobOffers, Matches, Mediators, Parameters, ResourceOffers, SupportedBaseLayers,
+	TrustedDirectories, TrustedMediators,
+};
+use frame_benchmarking::v2::*;
+use frame_support::{
+	pallet_prelude::Get,
+	traits::fungible::{Inspect, Mutate},
+	BoundedVec,
+};
+use frame_system::RawOrigin;
+
+const START: Moment = 1_700_000_000_000;
+const HOUR: Moment = 3_600_000;
+const LAYER: ContentHash = [0xba; 32];
+
+fn balance<T: Config>(amount: u128) -> BalanceOf<T> {
+	BalanceOf::<T>::try_from(amount).unwrap_or_else(|_| panic!("benchmark amounts fit any balance"))
+}
+
+fn funded<T: Config>(name: &'static str) -> T::AccountId {
+	let who: T::AccountId = account(name, 0, 0);
+	let endowment = balance::<T>(1 << 40).max(T::Currency::minimum_balance());
+	T::Currency::set_balance(&who, endowment);
+	who
+}
+
+fn long_reference() -> Reference {
+	BoundedVec::truncate_from(alloc::vec![b'x'; MAX_REFERENCE_LEN as usize])
+}
+
+fn set_up_parameters<T: Config>() {
+	T::BenchmarkHelper::set_time(START);
+	Parameters::<T>::put(MarketParameters {
+		registration_bond: balance::<T>(1_000),
+		deposit_floor: balance::<T>(10),
+		..Default::default()
+	});
+}
+
+/// A full list: `Max - 1` fillers, then `last`.
+fn full_list<Item: Clone, Bound: Get<u32>>(
+	filler: impl Fn(u32) -> Item,
+	last: Option<Item>,
+) -> BoundedVec<Item, Bound> {
+	let room = Bound::get().saturating_sub(last.is_some() as u32);
+	let mut items: alloc::vec::Vec<Item> = (0..room).map(filler).collect();
+	items.extend(last);
+	BoundedVec::truncate_from(items)
+}
+
+fn fill_trust<T: Config>(
+	who: &T::AccountId,
+	mediator: Option<&T::AccountId>,
+	directory: Option<&T::AccountId>,
+) {
+	TrustedMediators::<T>::insert(
+		who,
+		full_list::<_, T::MaxTrustedMediators>(|i| account("filler", i, 1), mediator.cloned()),
+	);
+	TrustedDirectories::<T>::insert(
+		who,
+		full_list::<_, T::MaxTrustedDirectories>(|i| account("filler", i, 2), directory.cloned()),
+	);
+}
+
+fn fill_layers<T: Config>(who: &T::AccountId, last: Option<ContentHash>) {
+	SupportedBaseLayers::<T>::insert(
+		who,
+		full_list::<_, T::MaxBaseLayers>(|i| [i as u8 ^ 0x55; 32], last),
+	);
+}
+
+struct Parties<T: Config> {
+	job_creator: T::AccountId,
+	provider: T::AccountId,
+	mediator: T::AccountId,
+	directory: T::AccountId,
+	solver: T::AccountId,
+}
+
+fn job_terms<T: Config>(directory: &T::AccountId) -> JobTermsOf<T> {
+	JobOfferTerms {
+		instruction_limit: 1_000,
+		bandwidth_limit: 500,
+		instruction_max_price: balance::<T>(2),
+		bandwidth_max_price: balance::<T>(1),
+		completion_deadline: START + HOUR,
+		match_incentive: balance::<T>(5),
+		first_layer_hash: LAYER,
+		ram_limit: 512,
+		local_storage_limit: 1_024,
+		directory: directory.clone(),
+		job_reference: long_reference(),
+		job_hash: [7; 32],
+		arch: Architecture::Amd64,
+	}
+}
+
+fn resource_terms<T: Config>() -> ResourceOfferTerms<BalanceOf<T>> {
+	ResourceOfferTerms {
+		instruction_price: balance::<T>(1),
+		instruction_cap: 2_000,
+		memory_cap: 1_024,
+		local_storage_cap: 4_096,
+		bandwidth_cap: 1_000,
+		bandwidth_price: balance::<T>(1),
+		match_incentive: balance::<T>(3),
+	}
+}
+
+/// Every role registered, trust and layer lists full with the needed entries last.
+fn market<T: Config>() -> Parties<T> {
+	set_up_parameters::<T>();
+	let parties: Parties<T> = Parties {
+		job_creator: funded::<T>("job-creator"),
+		provider: funded::<T>("provider"),
+		mediator: funded::<T>("mediator"),
+		directory: funded::<T>("directory"),
+		solver: funded::<T>("solver"),
+	};
+	let p = &parties;
+	Pallet::<T>::do_register_job_creator(p.job_creator.clone()).expect("funded");
+	Pallet::<T>::do_register_resource_provider(p.provider.clone(), Architecture::Amd64, 1_000_000)
+		.expect("funded");
+	let terms = MediatorTerms {
+		instruction_price: balance::<T>(1),
+		bandwidth_price: balance::<T>(1),
+		availability_price: balance::<T>(7),
+	};
+	Pallet::<T>::do_register_mediator(p.mediator.clone(), Architecture::Amd64, terms)
+		.expect("funded");
+	Pallet::<T>::do_register_directory(p.directory.clone(), long_reference(), balance::<T>(5))
+		.expect("funded");
+	fill_trust::<T>(&p.job_creator, Some(&p.mediator), None);
+	fill_trust::<T>(&p.provider, Some(&p.mediator), Some(&p.directory));
+	fill_trust::<T>(&p.mediator, None, Some(&p.directory));
+	fill_layers::<T>(&p.provider, Some(LAYER));
+	fill_layers::<T>(&p.mediator, Some(LAYER));
+	parties
+}
+
+/// Posts one job offer (id 0) and one resource offer (id 1) with deposits that cover
+/// matching with the parties' mediator.
+fn offers<T: Config>(p: &Parties<T>) {
+	let job = job_terms::<T>(&p.directory);
+	let job_deposit = Pallet::<T>::quote_job_deposit(&job, Some(&p.mediator)).expect("quotable");
+	Pallet::<T>::do_post_job_offer(
+		p.job_creator.clone(),
+		job,
+		balance::<T>(job_deposit),
+		START + HOUR,
+	)
+	.expect("valid offer");
+	let resource = resource_terms::<T>();
+	let resource_deposit =
+		Pallet::<T>::quote_resource_deposit(&resource, Some(&p.mediator), Some(&p.directory))
+			.expect("quotable");
+	Pallet::<T>::do_post_resource_offer(
+		p.provider.clone(),
+		resource,
+		balance::<T>(resource_deposit),
+		START + HOUR,
+	)
+	.expect("valid offer");
+}
+
+fn matched<T: Config>() -> Parties<T> {
+	let p = market::<T>();
+	offers::<T>(&p);
+	Pallet::<T>::do_post_match(p.solver.clone(), 0, 1, p.mediator.clone()).expect("feasible");
+	p
+}
+
+fn result_posted<T: Config>() -> Parties<T> {
+	let p = matched::<T>();
+	let result = PostedResult {
+		status: ResultStatus::Completed,
+		reference: long_reference(),
+		hash: [0x11; 32],
+		instruction_count: 800,
+		bandwidth_used: 300,
+	};
+	Pallet::<T>::do_post_result(p.provider.clone(), 0, result).expect("valid result");
+	p
+}
+
+fn in_mediation<T: Config>() -> Parties<T> {
+	let p = result_posted::<T>();
+	Pallet::<T>::do_reject_result(p.job_creator.clone(), 0, RejectReason::WrongResults)
+		.expect("within the window");
+	p
+}
+
+#[benchmarks]
+mod benchmarks {
+	use super::*;
+
+	#[benchmark]
+	fn register_resource_provider() {
+		set_up_parameters::<T>();
+		let who = funded::<T>("provider");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), Architecture::Amd64, 1_000_000);
+		assert!(ResourceProviders::<T>::contains_key(&who));
+	}
+
+	#[benchmark]
+	fn register_job_creator() {
+		set_up_parameters::<T>();
+		let who = funded::<T>("job-creator");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()));
+		assert!(JobCreators::<T>::contains_key(&who));
+	}
+
+	#[benchmark]
+	fn register_mediator() {
+		set_up_parameters::<T>();
+		let who = funded::<T>("mediator");
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(who.clone()),
+			Architecture::Amd64,
+			balance::<T>(1),
+			balance::<T>(1),
+			balance::<T>(7),
+		);
+		assert!(Mediators::<T>::contains_key(&who));
+	}
+
+	#[benchmark]
+	fn register_directory() {
+		set_up_parameters::<T>();
+		let who = funded::<T>("directory");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(who.clone()), long_reference(), balance::<T>(5));
+		assert!(Directories::<T>::contains_key(&who));
+	}
+
+	#[benchmark]
+	fn deregister() {
+		let p = market::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.provider.clone()), Role::ResourceProvider);
+		assert!(!ResourceProviders::<T>::contains_key(&p.provider));
+	}
+
+	#[benchmark]
+	fn trust_mediator() {
+		let p = market::<T>();
+		TrustedMediators::<T>::insert(
+			&p.job_creator,
+			full_list::<_, T::MaxTrustedMediators>(
+				|i| account("filler", i, 1),
+				None::<T::AccountId>,
+			),
+		);
+		TrustedMediators::<T>::mutate(&p.job_creator, |list| {
+			list.pop();
+		});
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), p.mediator.clone());
+		assert!(TrustedMediators::<T>::get(&p.job_creator).contains(&p.mediator));
+	}
+
+	#[benchmark]
+	fn distrust_mediator() {
+		let p = market::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), p.mediator.clone());
+		assert!(!TrustedMediators::<T>::get(&p.job_creator).contains(&p.mediator));
+	}
+
+	#[benchmark]
+	fn trust_directory() {
+		let p = market::<T>();
+		TrustedDirectories::<T>::mutate(&p.provider, |list| {
+			list.pop();
+		});
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.provider.clone()), p.directory.clone());
+		assert!(TrustedDirectories::<T>::get(&p.provider).contains(&p.directory));
+	}
+
+	#[benchmark]
+	fn distrust_directory() {
+		let p = market::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.provider.clone()), p.directory.clone());
+		assert!(!TrustedDirectories::<T>::get(&p.provider).contains(&p.directory));
+	}
+
+	#[benchmark]
+	fn add_base_layer() {
+		let p = market::<T>();
+		SupportedBaseLayers::<T>::mutate(&p.provider, |list| {
+			list.pop();
+		});
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.provider.clone()), LAYER);
+		assert!(SupportedBaseLayers::<T>::get(&p.provider).contains(&LAYER));
+	}
+
+	#[benchmark]
+	fn remove_base_layer() {
+		let p = market::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.provider.clone()), LAYER);
+		assert!(!SupportedBaseLayers::<T>::get(&p.provider).contains(&LAYER));
+	}
+
+	#[benchmark]
+	fn post_resource_offer() {
+		let p = market::<T>();
+		let terms = resource_terms::<T>();
+		let deposit = Pallet::<T>::quote_resource_deposit(&terms, None, None).expect("quotable");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.provider.clone()), terms, balance::<T>(deposit), START + HOUR);
+		assert!(ResourceOffers::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn post_job_offer() {
+		let p = market::<T>();
+		let terms = job_terms::<T>(&p.directory);
+		let deposit = Pallet::<T>::quote_job_deposit(&terms, None).expect("quotable");
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), terms, balance::<T>(deposit), START + HOUR);
+		assert!(JobOffers::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn cancel_offer() {
+		let p = market::<T>();
+		offers::<T>(&p);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), OfferRef::Job(0));
+		assert!(!JobOffers::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn clear_expired_offer() {
+		let p = market::<T>();
+		offers::<T>(&p);
+		T::BenchmarkHelper::set_time(START + HOUR + 1);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.solver.clone()), OfferRef::Job(0));
+		assert!(!JobOffers::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn post_match() {
+		let p = market::<T>();
+		offers::<T>(&p);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.solver.clone()), 0, 1, p.mediator.clone());
+		assert!(Matches::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn post_result() {
+		let p = matched::<T>();
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(p.provider.clone()),
+			0,
+			ResultStatus::Completed,
+			long_reference(),
+			[0x11; 32],
+			800,
+			300,
+		);
+		assert!(matches!(
+			Matches::<T>::get(0).map(|m| m.state),
+			Some(MatchState::ResultPosted { .. })
+		));
+	}
+
+	#[benchmark]
+	fn accept_result() {
+		let p = result_posted::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), 0);
+		assert!(!Matches::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn reject_result() {
+		let p = result_posted::<T>();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), 0, RejectReason::WrongResults);
+		assert!(matches!(
+			Matches::<T>::get(0).map(|m| m.state),
+			Some(MatchState::InMediation { .. })
+		));
+	}
+
+	#[benchmark]
+	fn timeout() {
+		let p = matched::<T>();
+		T::BenchmarkHelper::set_time(START + HOUR + 1);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), 0);
+		assert!(!Matches::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn post_mediation_result() {
+		let p = in_mediation::<T>();
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(p.mediator.clone()),
+			0,
+			Verdict::WrongResults,
+			FaultyParty::ResourceProvider,
+			700,
+			300,
+			[0x22; 32],
+		);
+		assert!(!Matches::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn mediation_timeout() {
+		let p = in_mediation::<T>();
+		T::BenchmarkHelper::set_time(START + HOUR);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.solver.clone()), 0);
+		assert!(!Matches::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn set_parameters() {
+		let parameters = MarketParameters { verification_count: 3, ..Default::default() };
+		#[extrinsic_call]
+		_(RawOrigin::Root, parameters.clone());
+		assert_eq!(Parameters::<T>::get(), parameters);
+	}
+
+	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+}

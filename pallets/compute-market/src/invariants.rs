@@ -1,0 +1,111 @@
+//! `try_state`: what the pallet records must equal what the currency holds, and every
+//! match must be in a state its parties can still act on.
+
+use crate::{pallet::*, types::*};
+use alloc::collections::btree_map::BTreeMap;
+use frame_support::{ensure, traits::fungible::InspectHold};
+use sp_runtime::TryRuntimeError;
+
+impl<T: Config> Pallet<T> {
+	/// Checks the pallet's invariants:
+	/// - per account, the balance held as `OfferDeposit` equals its open offers' deposits
+	///   plus its unsettled matches' remaining deposits, and the balance held as
+	///   `RegistrationBond` equals the bonds of its roles (funds conservation);
+	/// - every role's open-item count equals its offers and matches;
+	/// - every match names registered parties, deadlines after its start, and ids below
+	///   the counters.
+	pub fn do_try_state() -> Result<(), TryRuntimeError> {
+		let mut deposits: BTreeMap<T::AccountId, u128> = BTreeMap::new();
+		let mut bonds: BTreeMap<T::AccountId, u128> = BTreeMap::new();
+		let mut open: BTreeMap<(T::AccountId, u8), u32> = BTreeMap::new();
+		let add = |map: &mut BTreeMap<T::AccountId, u128>, who: &T::AccountId, amount: u128| {
+			let entry = map.entry(who.clone()).or_default();
+			*entry = entry.saturating_add(amount);
+		};
+		let count =
+			|map: &mut BTreeMap<(T::AccountId, u8), u32>, who: &T::AccountId, role: Role| {
+				*map.entry((who.clone(), role as u8)).or_default() += 1;
+			};
+
+		let next_offer = NextOfferId::<T>::get();
+		for (id, offer) in JobOffers::<T>::iter() {
+			ensure!(id < next_offer, "job offer id at or above NextOfferId");
+			ensure!(!ResourceOffers::<T>::contains_key(id), "an offer id names two offers");
+			add(&mut deposits, &offer.owner, offer.deposit.into());
+			count(&mut open, &offer.owner, Role::JobCreator);
+			count(&mut open, &offer.terms.directory, Role::Directory);
+		}
+		for (id, offer) in ResourceOffers::<T>::iter() {
+			ensure!(id < next_offer, "resource offer id at or above NextOfferId");
+			add(&mut deposits, &offer.owner, offer.deposit.into());
+			count(&mut open, &offer.owner, Role::ResourceProvider);
+		}
+		let next_match = NextMatchId::<T>::get();
+		for (id, record) in Matches::<T>::iter() {
+			ensure!(id < next_match, "match id at or above NextMatchId");
+			ensure!(
+				!JobOffers::<T>::contains_key(record.job_offer_id)
+					&& !ResourceOffers::<T>::contains_key(record.resource_offer_id),
+				"a matched offer is still open"
+			);
+			ensure!(JobCreators::<T>::contains_key(&record.job_creator), "match JC not registered");
+			ensure!(
+				ResourceProviders::<T>::contains_key(&record.resource_provider),
+				"match RP not registered"
+			);
+			ensure!(
+				Mediators::<T>::contains_key(&record.mediator),
+				"match mediator not registered"
+			);
+			ensure!(
+				Directories::<T>::contains_key(&record.job.directory),
+				"match directory not registered"
+			);
+			match &record.state {
+				MatchState::Matched => {},
+				MatchState::ResultPosted { reaction_deadline: deadline, .. }
+				| MatchState::InMediation { mediation_deadline: deadline, .. } => {
+					ensure!(*deadline >= record.matched_at, "deadline before the match")
+				},
+			}
+			add(&mut deposits, &record.job_creator, record.job_creator_deposit.into());
+			add(&mut deposits, &record.resource_provider, record.resource_provider_deposit.into());
+			count(&mut open, &record.job_creator, Role::JobCreator);
+			count(&mut open, &record.resource_provider, Role::ResourceProvider);
+			count(&mut open, &record.mediator, Role::Mediator);
+			count(&mut open, &record.job.directory, Role::Directory);
+		}
+
+		let mut check_role = |who: T::AccountId, role: Role, bond: u128, open_items: u32| {
+			add(&mut bonds, &who, bond);
+			let expected = open.remove(&(who, role as u8)).unwrap_or_default();
+			ensure!(open_items == expected, "open-item count differs from offers and matches");
+			Ok::<_, TryRuntimeError>(())
+		};
+		for (who, i) in ResourceProviders::<T>::iter() {
+			check_role(who, Role::ResourceProvider, i.bond.into(), i.open_items)?;
+		}
+		for (who, i) in JobCreators::<T>::iter() {
+			check_role(who, Role::JobCreator, i.bond.into(), i.open_items)?;
+		}
+		for (who, i) in Mediators::<T>::iter() {
+			check_role(who, Role::Mediator, i.bond.into(), i.open_items)?;
+		}
+		for (who, i) in Directories::<T>::iter() {
+			check_role(who, Role::Directory, i.bond.into(), i.open_items)?;
+		}
+		ensure!(open.is_empty(), "offers or matches name an unregistered role");
+
+		let deposit_reason = HoldReason::OfferDeposit.into();
+		for (who, expected) in deposits {
+			let held: u128 = T::Currency::balance_on_hold(&deposit_reason, &who).into();
+			ensure!(held == expected, "held offer deposits differ from recorded deposits");
+		}
+		let bond_reason = HoldReason::RegistrationBond.into();
+		for (who, expected) in bonds {
+			let held: u128 = T::Currency::balance_on_hold(&bond_reason, &who).into();
+			ensure!(held == expected, "held bonds differ from recorded bonds");
+		}
+		Ok(())
+	}
+}

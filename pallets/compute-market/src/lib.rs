@@ -1,0 +1,751 @@
+//! # Compute market
+//!
+//! The on-chain half of MODiCuM (Eisele et al., DEBS 2020): Job Creators and Resource
+//! Providers post offers with deposits, solvers match them, Resource Providers post
+//! results, Job Creators accept or reject them, and mediators settle disputes by
+//! re-running the job `n` times. Deposits, payments and fines follow from the penalty
+//! rate θ and `n` ([`economics`]), so cheating costs more than it can gain.
+//!
+//! This file only declares; the state machine's data is in [`types`] and its
+//! transitions in `dispatchable_impls.rs`. The protocol is specified in
+//! `shared/spec/PROTOCOL.md`.
+//!
+//! ## Money
+//! Registration bonds and offer deposits are `fungible` holds under [`HoldReason`].
+//! Every close path turns a match's held deposits into payments, a fine (handed to
+//! [`Config::OnFine`], which burns by default) and refunds; `try_state` checks that the
+//! holds equal what the pallet records.
+
+#![cfg_attr(not(feature = "std"), no_std)]
+
+extern crate alloc;
+
+pub use pallet::*;
+
+#[cfg(feature = "runtime-benchmarks")]
+mod benchmarking;
+mod dispatchable_impls;
+pub mod economics;
+mod invariants;
+#[cfg(test)]
+mod mock;
+pub mod runtime_api;
+#[cfg(test)]
+mod tests;
+pub mod types;
+pub mod weights;
+
+pub use types::*;
+pub use weights::WeightInfo;
+
+/// Lets benchmarks move the clock of a runtime whose time source the pallet cannot set.
+#[cfg(feature = "runtime-benchmarks")]
+pub trait BenchmarkHelper {
+	/// Makes [`Config::Time`] report `now` (ms).
+	fn set_time(now: Moment);
+}
+
+#[frame_support::pallet]
+pub mod pallet {
+	use super::*;
+	use frame_support::{
+		pallet_prelude::*,
+		traits::{
+			fungible::{self, Credit},
+			tokens::Balance,
+			OnUnbalanced, Time,
+		},
+	};
+	use frame_system::pallet_prelude::*;
+
+	/// The balance type of [`Config::Currency`].
+	pub type BalanceOf<T> = <T as Config>::Balance;
+	/// A job offer's terms in this runtime's types.
+	pub type JobTermsOf<T> = JobOfferTerms<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
+	/// An open job offer in this runtime's types.
+	pub type JobOfferOf<T> = JobOffer<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
+	/// An open resource offer in this runtime's types.
+	pub type ResourceOfferOf<T> =
+		ResourceOffer<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
+	/// A match in this runtime's types.
+	pub type MatchOf<T> = Match<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
+	/// A credit (funds taken out of circulation) of [`Config::Currency`].
+	pub type CreditOf<T> = Credit<<T as frame_system::Config>::AccountId, <T as Config>::Currency>;
+
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+
+	#[pallet::pallet]
+	#[pallet::storage_version(STORAGE_VERSION)]
+	pub struct Pallet<T>(_);
+
+	#[pallet::config]
+	pub trait Config: frame_system::Config<RuntimeEvent: From<Event<Self>>> {
+		/// The balance type; convertible to `u128`, in which [`economics`] computes.
+		type Balance: Balance + TryFrom<u128> + Into<u128> + MaybeSerializeDeserialize;
+
+		/// The currency in which deposits and bonds are held.
+		type Currency: fungible::Inspect<Self::AccountId, Balance = Self::Balance>
+			+ fungible::Mutate<Self::AccountId>
+			+ fungible::MutateHold<Self::AccountId, Reason = Self::RuntimeHoldReason>
+			+ fungible::BalancedHold<Self::AccountId>;
+
+		/// The overarching hold reason.
+		type RuntimeHoldReason: From<HoldReason>;
+
+		/// Wall-clock time in milliseconds (the timestamp pallet in a real runtime).
+		type Time: Time<Moment = Moment>;
+
+		/// Receives fines. `()` burns them; `ResolveTo<Treasury, Currency>` keeps them.
+		type OnFine: OnUnbalanced<CreditOf<Self>>;
+
+		/// Most mediators one account may trust.
+		#[pallet::constant]
+		type MaxTrustedMediators: Get<u32>;
+
+		/// Most directories one account may trust.
+		#[pallet::constant]
+		type MaxTrustedDirectories: Get<u32>;
+
+		/// Most base layers one account may declare.
+		#[pallet::constant]
+		type MaxBaseLayers: Get<u32>;
+
+		/// Most open offers plus unsettled matches one actor role may have at once.
+		#[pallet::constant]
+		type MaxOpenItems: Get<u32>;
+
+		/// Weights of this pallet's calls.
+		type WeightInfo: WeightInfo;
+
+		/// Moves the clock in benchmarks.
+		#[cfg(feature = "runtime-benchmarks")]
+		type BenchmarkHelper: crate::BenchmarkHelper;
+	}
+
+	/// Why this pallet holds funds.
+	#[pallet::composite_enum]
+	pub enum HoldReason {
+		/// A bond held for as long as an account is registered in a role.
+		#[codec(index = 0)]
+		RegistrationBond,
+		/// An offer's deposit, held from posting until the offer is cancelled, cleared or
+		/// its match closes.
+		#[codec(index = 1)]
+		OfferDeposit,
+	}
+
+	/// The platform parameters θ, n, windows, bond, deposit floor and offer lifetime.
+	#[pallet::storage]
+	pub type Parameters<T: Config> = StorageValue<_, MarketParameters<BalanceOf<T>>, ValueQuery>;
+
+	/// Registered Resource Providers.
+	#[pallet::storage]
+	pub type ResourceProviders<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, ResourceProviderInfo<BalanceOf<T>>>;
+
+	/// Registered Job Creators.
+	#[pallet::storage]
+	pub type JobCreators<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, JobCreatorInfo<BalanceOf<T>>>;
+
+	/// Registered Mediators.
+	#[pallet::storage]
+	pub type Mediators<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, MediatorInfo<BalanceOf<T>>>;
+
+	/// Registered Directories.
+	#[pallet::storage]
+	pub type Directories<T: Config> =
+		StorageMap<_, Blake2_128Concat, T::AccountId, DirectoryInfo<BalanceOf<T>>>;
+
+	/// Mediators each account trusts (used in its roles as RP and JC).
+	#[pallet::storage]
+	pub type TrustedMediators<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		BoundedVec<T::AccountId, T::MaxTrustedMediators>,
+		ValueQuery,
+	>;
+
+	/// Directories each account trusts (used in its roles as RP and mediator).
+	#[pallet::storage]
+	pub type TrustedDirectories<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		BoundedVec<T::AccountId, T::MaxTrustedDirectories>,
+		ValueQuery,
+	>;
+
+	/// Base-layer hashes each account has installed (as RP and mediator).
+	#[pallet::storage]
+	pub type SupportedBaseLayers<T: Config> = StorageMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		BoundedVec<ContentHash, T::MaxBaseLayers>,
+		ValueQuery,
+	>;
+
+	/// Open, unmatched job offers.
+	#[pallet::storage]
+	pub type JobOffers<T: Config> =
+		StorageMap<_, Twox64Concat, OfferId, JobOffer<T::AccountId, BalanceOf<T>>>;
+
+	/// Open, unmatched resource offers.
+	#[pallet::storage]
+	pub type ResourceOffers<T: Config> =
+		StorageMap<_, Twox64Concat, OfferId, ResourceOffer<T::AccountId, BalanceOf<T>>>;
+
+	/// The next offer id (shared by both kinds, so an id names one offer).
+	#[pallet::storage]
+	pub type NextOfferId<T: Config> = StorageValue<_, OfferId, ValueQuery>;
+
+	/// Unsettled matches.
+	#[pallet::storage]
+	pub type Matches<T: Config> = StorageMap<_, Twox64Concat, MatchId, MatchOf<T>>;
+
+	/// The next match id.
+	#[pallet::storage]
+	pub type NextMatchId<T: Config> = StorageValue<_, MatchId, ValueQuery>;
+
+	/// Genesis parameters.
+	#[pallet::genesis_config]
+	#[derive(frame_support::DefaultNoBound)]
+	pub struct GenesisConfig<T: Config> {
+		/// The market parameters (defaults: n = 2, θ = 50, see [`MarketParameters`]).
+		pub parameters: MarketParameters<BalanceOf<T>>,
+	}
+
+	#[pallet::genesis_build]
+	impl<T: Config> BuildGenesisConfig for GenesisConfig<T> {
+		fn build(&self) {
+			if let Err(error) = self.parameters.validate() {
+				panic!("invalid compute-market genesis parameters: {error:?}");
+			}
+			Parameters::<T>::put(self.parameters.clone());
+		}
+	}
+
+	#[pallet::event]
+	#[pallet::generate_deposit(pub(super) fn deposit_event)]
+	pub enum Event<T: Config> {
+		/// An account registered in a role and its bond was held.
+		Registered { who: T::AccountId, role: Role, bond: BalanceOf<T> },
+		/// An account left a role and its bond was released.
+		Deregistered { who: T::AccountId, role: Role, bond_released: BalanceOf<T> },
+		/// An account started trusting a mediator.
+		MediatorTrusted { who: T::AccountId, mediator: T::AccountId },
+		/// An account stopped trusting a mediator.
+		MediatorDistrusted { who: T::AccountId, mediator: T::AccountId },
+		/// An account started trusting a directory.
+		DirectoryTrusted { who: T::AccountId, directory: T::AccountId },
+		/// An account stopped trusting a directory.
+		DirectoryDistrusted { who: T::AccountId, directory: T::AccountId },
+		/// An account declared a base layer it has installed.
+		BaseLayerAdded { who: T::AccountId, layer: ContentHash },
+		/// An account withdrew a base layer.
+		BaseLayerRemoved { who: T::AccountId, layer: ContentHash },
+		/// A resource offer was posted and its deposit held.
+		ResourceOfferPosted {
+			offer_id: OfferId,
+			provider: T::AccountId,
+			terms: ResourceOfferTerms<BalanceOf<T>>,
+			deposit: BalanceOf<T>,
+			expires_at: Moment,
+		},
+		/// A job offer was posted and its deposit held.
+		JobOfferPosted {
+			offer_id: OfferId,
+			creator: T::AccountId,
+			terms: JobTermsOf<T>,
+			deposit: BalanceOf<T>,
+			expires_at: Moment,
+		},
+		/// An unmatched offer was withdrawn by its owner; its deposit returned.
+		OfferCancelled { offer: OfferRef, owner: T::AccountId, deposit_released: BalanceOf<T> },
+		/// An expired unmatched offer was cleared; its deposit returned to its owner.
+		OfferExpired {
+			offer: OfferRef,
+			owner: T::AccountId,
+			cleared_by: T::AccountId,
+			deposit_released: BalanceOf<T>,
+		},
+		/// A solver matched a job offer with a resource offer and a mediator. Carries
+		/// what the RP needs to fetch and run the job.
+		Matched {
+			match_id: MatchId,
+			job_offer_id: OfferId,
+			resource_offer_id: OfferId,
+			job_creator: T::AccountId,
+			resource_provider: T::AccountId,
+			mediator: T::AccountId,
+			solver: T::AccountId,
+			directory: T::AccountId,
+			job_reference: Reference,
+			job_hash: ContentHash,
+			completion_deadline: Moment,
+		},
+		/// The RP posted its result; the JC may react until `reaction_deadline`.
+		ResultPosted {
+			match_id: MatchId,
+			resource_provider: T::AccountId,
+			job_creator: T::AccountId,
+			result: PostedResult,
+			job_price: BalanceOf<T>,
+			reaction_deadline: Moment,
+		},
+		/// The JC rejected a result; the named mediator must re-run the job.
+		JobAssignedForMediation {
+			match_id: MatchId,
+			mediator: T::AccountId,
+			job_creator: T::AccountId,
+			resource_provider: T::AccountId,
+			reason: RejectReason,
+			directory: T::AccountId,
+			job_reference: Reference,
+			job_hash: ContentHash,
+			result: PostedResult,
+			mediation_deadline: Moment,
+		},
+		/// The mediator ruled; settlement follows in the same block.
+		MediationResultPosted {
+			match_id: MatchId,
+			mediator: T::AccountId,
+			verdict: Verdict,
+			faulty: FaultyParty,
+			instruction_count: u64,
+			bandwidth_used: u64,
+			result_hash: ContentHash,
+		},
+		/// Held funds moved from one party to another.
+		Paid {
+			match_id: MatchId,
+			from: T::AccountId,
+			to: T::AccountId,
+			amount: BalanceOf<T>,
+			reason: PaymentReason,
+		},
+		/// A faulty party's remaining deposit was taken as a fine and handed to
+		/// [`Config::OnFine`].
+		Fined { match_id: MatchId, who: T::AccountId, amount: BalanceOf<T> },
+		/// What remained of a deposit returned to its owner.
+		DepositReleased { match_id: MatchId, who: T::AccountId, amount: BalanceOf<T> },
+		/// A match closed; all its funds are settled.
+		MatchClosed { match_id: MatchId, outcome: CloseOutcome },
+		/// Root changed the market parameters.
+		ParametersSet { parameters: MarketParameters<BalanceOf<T>> },
+	}
+
+	#[pallet::error]
+	pub enum Error<T> {
+		/// The account is already registered in this role.
+		AlreadyRegistered,
+		/// The account is not registered in the role this call needs.
+		NotRegistered,
+		/// The role still has open offers or unsettled matches.
+		HasOpenItems,
+		/// The role has as many open offers and matches as `MaxOpenItems` allows.
+		TooManyOpenItems,
+		/// The named mediator is not registered.
+		UnknownMediator,
+		/// The named directory is not registered.
+		UnknownDirectory,
+		/// Already in the list.
+		AlreadyListed,
+		/// Not in the list.
+		NotListed,
+		/// The list is full.
+		ListFull,
+		/// A time per instruction of zero would let any deadline pass rule 11.
+		ZeroTimePerInstruction,
+		/// The offer's expiry is not in the future.
+		ExpiryInPast,
+		/// The offer's expiry is further away than `max_offer_lifetime`.
+		ExpiryTooFar,
+		/// The job's completion deadline is not in the future.
+		DeadlineInPast,
+		/// The deposit is below the minimum of eq. 2 (or the floor); it states the
+		/// minimum, rounded up.
+		DepositBelowMinimum { minimum: ApproxAmount },
+		/// An amount overflowed; the offer's numbers are too large.
+		Overflow,
+		/// No open offer with this id (never posted, cancelled, cleared or matched).
+		OfferNotFound,
+		/// Only the offer's owner may cancel it.
+		NotOfferOwner,
+		/// The offer has not expired yet.
+		OfferNotExpired,
+		/// The job offer has expired.
+		JobOfferExpired,
+		/// The resource offer has expired.
+		ResourceOfferExpired,
+		/// Rule 1: the RP's instruction cap is below the job's instruction limit.
+		InstructionCapTooLow,
+		/// Rule 2: the RP's memory is below the job's RAM limit.
+		MemoryCapTooLow,
+		/// Rule 3: the RP's local storage is below the job's storage limit.
+		LocalStorageCapTooLow,
+		/// Rule 4: the RP's bandwidth cap is below the job's bandwidth limit.
+		BandwidthCapTooLow,
+		/// Rule 5: the RP's instruction price is above the job's maximum.
+		InstructionPriceTooHigh,
+		/// Rule 6: the RP's bandwidth price is above the job's maximum.
+		BandwidthPriceTooHigh,
+		/// Rule 7: the job's architecture differs from the RP's.
+		ArchitectureMismatch,
+		/// Rule 8: the RP does not trust the job's directory.
+		DirectoryNotTrustedByProvider,
+		/// Rule 9: the JC does not trust the mediator.
+		MediatorNotTrustedByJobCreator,
+		/// Rule 9: the RP does not trust the mediator.
+		MediatorNotTrustedByProvider,
+		/// Rule 9: the mediator's architecture differs from the RP's.
+		MediatorArchitectureMismatch,
+		/// Rule 9: the mediator does not trust the job's directory.
+		DirectoryNotTrustedByMediator,
+		/// Rule 10: the RP does not support the job's base layer.
+		BaseLayerNotSupportedByProvider,
+		/// Rule 10: the mediator does not support the job's base layer.
+		BaseLayerNotSupportedByMediator,
+		/// Rule 11: the RP cannot finish the job before its completion deadline.
+		DeadlineUnreachable,
+		/// Rule 12: the job offer is not open (cancelled, cleared, matched or unknown).
+		JobOfferNotOpen,
+		/// Rule 12: the resource offer is not open (cancelled, cleared, matched or unknown).
+		ResourceOfferNotOpen,
+		/// With the chosen mediator's availability price, the JC's deposit is below its
+		/// minimum (stated, rounded up).
+		JobDepositTooLowForMediator { minimum: ApproxAmount },
+		/// With the chosen mediator's availability price, the RP's deposit is below its
+		/// minimum (stated, rounded up).
+		ResourceDepositTooLowForMediator { minimum: ApproxAmount },
+		/// No unsettled match with this id.
+		MatchNotFound,
+		/// Only the match's Resource Provider may do this.
+		NotResourceProvider,
+		/// Only the match's Job Creator may do this.
+		NotJobCreator,
+		/// Only the match's Job Creator or Resource Provider may do this.
+		NotMatchParty,
+		/// Only the match's mediator may do this.
+		NotMediator,
+		/// The match is not waiting for a result.
+		NotAwaitingResult,
+		/// The match has no result waiting for a reaction.
+		NotAwaitingReaction,
+		/// The match is not in mediation.
+		NotInMediation,
+		/// The completion deadline has passed; a result can no longer be posted.
+		CompletionDeadlinePassed,
+		/// The completion deadline has not passed yet.
+		CompletionDeadlineNotReached,
+		/// The reaction window is still open: the RP may not accept yet.
+		ReactionWindowOpen,
+		/// The reaction window has closed: the JC may no longer reject.
+		ReactionWindowClosed,
+		/// The mediation deadline has passed.
+		MediationDeadlinePassed,
+		/// The mediation deadline has not passed yet.
+		MediationDeadlineNotReached,
+		/// The reported instruction count exceeds the job's limit.
+		InstructionCountOverLimit,
+		/// The reported bandwidth exceeds the job's limit.
+		BandwidthOverLimit,
+		/// The verdict does not fit the faulty party (see [`Verdict`]).
+		InconsistentVerdict,
+		/// n must be positive.
+		ZeroVerificationCount,
+		/// The reaction window must be positive.
+		ZeroReactionWindow,
+		/// The mediation window must be positive.
+		ZeroMediationWindow,
+		/// The maximum offer lifetime must be positive.
+		ZeroOfferLifetime,
+	}
+
+	#[pallet::hooks]
+	impl<T: Config> Hooks<BlockNumberFor<T>> for Pallet<T> {
+		fn integrity_test() {
+			assert!(T::MaxTrustedMediators::get() > 0, "MaxTrustedMediators must be positive");
+			assert!(T::MaxTrustedDirectories::get() > 0, "MaxTrustedDirectories must be positive");
+			assert!(T::MaxBaseLayers::get() > 0, "MaxBaseLayers must be positive");
+			assert!(T::MaxOpenItems::get() > 0, "MaxOpenItems must be positive");
+			// Amounts cross into u128 for the economics and back; a wider balance would
+			// silently lose its top bits.
+			assert!(
+				core::mem::size_of::<BalanceOf<T>>() <= core::mem::size_of::<u128>(),
+				"Balance must fit in u128"
+			);
+		}
+
+		#[cfg(feature = "try-runtime")]
+		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
+			Self::do_try_state()
+		}
+	}
+
+	#[pallet::call]
+	impl<T: Config> Pallet<T> {
+		/// Registers the caller as a Resource Provider with its machines' architecture
+		/// and wall-clock nanoseconds per instruction, holding the registration bond.
+		#[pallet::call_index(0)]
+		#[pallet::weight(T::WeightInfo::register_resource_provider())]
+		pub fn register_resource_provider(
+			origin: OriginFor<T>,
+			arch: Architecture,
+			time_per_instruction_ns: u64,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_register_resource_provider(who, arch, time_per_instruction_ns)
+		}
+
+		/// Registers the caller as a Job Creator, holding the registration bond.
+		#[pallet::call_index(1)]
+		#[pallet::weight(T::WeightInfo::register_job_creator())]
+		pub fn register_job_creator(origin: OriginFor<T>) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_register_job_creator(who)
+		}
+
+		/// Registers the caller as a Mediator with its architecture, its prices for
+		/// re-running a job and its availability price, holding the registration bond.
+		#[pallet::call_index(2)]
+		#[pallet::weight(T::WeightInfo::register_mediator())]
+		pub fn register_mediator(
+			origin: OriginFor<T>,
+			arch: Architecture,
+			instruction_price: BalanceOf<T>,
+			bandwidth_price: BalanceOf<T>,
+			availability_price: BalanceOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let terms = MediatorTerms { instruction_price, bandwidth_price, availability_price };
+			Self::do_register_mediator(who, arch, terms)
+		}
+
+		/// Registers the caller as a Directory reachable at `endpoint`, with its
+		/// availability price, holding the registration bond.
+		#[pallet::call_index(3)]
+		#[pallet::weight(T::WeightInfo::register_directory())]
+		pub fn register_directory(
+			origin: OriginFor<T>,
+			endpoint: Reference,
+			availability_price: BalanceOf<T>,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_register_directory(who, endpoint, availability_price)
+		}
+
+		/// Leaves a role and releases its bond. Refused while the role has open offers
+		/// or unsettled matches.
+		#[pallet::call_index(4)]
+		#[pallet::weight(T::WeightInfo::deregister())]
+		pub fn deregister(origin: OriginFor<T>, role: Role) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_deregister(who, role)
+		}
+
+		/// Adds a mediator to the caller's trusted list (caller must be an RP or a JC).
+		#[pallet::call_index(5)]
+		#[pallet::weight(T::WeightInfo::trust_mediator())]
+		pub fn trust_mediator(origin: OriginFor<T>, mediator: T::AccountId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_trust_mediator(who, mediator)
+		}
+
+		/// Removes a mediator from the caller's trusted list. Matches already made stay.
+		#[pallet::call_index(6)]
+		#[pallet::weight(T::WeightInfo::distrust_mediator())]
+		pub fn distrust_mediator(origin: OriginFor<T>, mediator: T::AccountId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_distrust_mediator(who, mediator)
+		}
+
+		/// Adds a directory to the caller's trusted list (caller must be an RP or a
+		/// mediator).
+		#[pallet::call_index(7)]
+		#[pallet::weight(T::WeightInfo::trust_directory())]
+		pub fn trust_directory(origin: OriginFor<T>, directory: T::AccountId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_trust_directory(who, directory)
+		}
+
+		/// Removes a directory from the caller's trusted list.
+		#[pallet::call_index(8)]
+		#[pallet::weight(T::WeightInfo::distrust_directory())]
+		pub fn distrust_directory(origin: OriginFor<T>, directory: T::AccountId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_distrust_directory(who, directory)
+		}
+
+		/// Declares a base layer the caller has installed (caller must be an RP or a
+		/// mediator).
+		#[pallet::call_index(9)]
+		#[pallet::weight(T::WeightInfo::add_base_layer())]
+		pub fn add_base_layer(origin: OriginFor<T>, layer: ContentHash) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_add_base_layer(who, layer)
+		}
+
+		/// Withdraws a declared base layer.
+		#[pallet::call_index(10)]
+		#[pallet::weight(T::WeightInfo::remove_base_layer())]
+		pub fn remove_base_layer(origin: OriginFor<T>, layer: ContentHash) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_remove_base_layer(who, layer)
+		}
+
+		/// Posts a resource offer, holding `deposit`, which must reach eq. 2's minimum
+		/// for the RP's own estimate (caps × prices). Open until `expires_at` (ms).
+		#[pallet::call_index(11)]
+		#[pallet::weight(T::WeightInfo::post_resource_offer())]
+		pub fn post_resource_offer(
+			origin: OriginFor<T>,
+			terms: ResourceOfferTerms<BalanceOf<T>>,
+			deposit: BalanceOf<T>,
+			expires_at: Moment,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_post_resource_offer(who, terms, deposit, expires_at)
+		}
+
+		/// Posts a job offer, holding `deposit`, which must reach eq. 2's minimum for
+		/// the JC's estimate (limits × maximum prices) including its half of the
+		/// directory's availability price. Open until `expires_at` (ms).
+		#[pallet::call_index(12)]
+		#[pallet::weight(T::WeightInfo::post_job_offer())]
+		pub fn post_job_offer(
+			origin: OriginFor<T>,
+			terms: JobTermsOf<T>,
+			deposit: BalanceOf<T>,
+			expires_at: Moment,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_post_job_offer(who, terms, deposit, expires_at)
+		}
+
+		/// Withdraws the caller's unmatched offer and releases its deposit.
+		#[pallet::call_index(13)]
+		#[pallet::weight(T::WeightInfo::cancel_offer())]
+		pub fn cancel_offer(origin: OriginFor<T>, offer: OfferRef) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_cancel_offer(who, offer)
+		}
+
+		/// Clears anyone's expired unmatched offer, returning its deposit to its owner.
+		#[pallet::call_index(14)]
+		#[pallet::weight(T::WeightInfo::clear_expired_offer())]
+		pub fn clear_expired_offer(origin: OriginFor<T>, offer: OfferRef) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_clear_expired_offer(who, offer)
+		}
+
+		/// Matches a job offer with a resource offer and a mediator after checking the
+		/// 12 feasibility rules (each failing with its own error). The caller, the solver,
+		/// receives both offers' match incentives.
+		#[pallet::call_index(15)]
+		#[pallet::weight(T::WeightInfo::post_match())]
+		pub fn post_match(
+			origin: OriginFor<T>,
+			job_offer_id: OfferId,
+			resource_offer_id: OfferId,
+			mediator: T::AccountId,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_post_match(who, job_offer_id, resource_offer_id, mediator)
+		}
+
+		/// The match's RP posts the job's result: status, where the result archive is,
+		/// its Merkle root and the usage (each within the job's limits). Must come
+		/// before the completion deadline; opens the reaction window.
+		#[pallet::call_index(16)]
+		#[pallet::weight(T::WeightInfo::post_result())]
+		pub fn post_result(
+			origin: OriginFor<T>,
+			match_id: MatchId,
+			status: ResultStatus,
+			reference: Reference,
+			hash: ContentHash,
+			instruction_count: u64,
+			bandwidth_used: u64,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let result =
+				PostedResult { status, reference, hash, instruction_count, bandwidth_used };
+			Self::do_post_result(who, match_id, result)
+		}
+
+		/// Accepts a posted result and closes the match normally: the RP is paid π_c.
+		/// The JC may accept at any time; the RP only after the reaction deadline.
+		#[pallet::call_index(17)]
+		#[pallet::weight(T::WeightInfo::accept_result())]
+		pub fn accept_result(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_accept_result(who, match_id)
+		}
+
+		/// The JC rejects a posted result within the reaction window, sending the match
+		/// to its mediator.
+		#[pallet::call_index(18)]
+		#[pallet::weight(T::WeightInfo::reject_result())]
+		pub fn reject_result(
+			origin: OriginFor<T>,
+			match_id: MatchId,
+			reason: RejectReason,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_reject_result(who, match_id, reason)
+		}
+
+		/// The JC closes a match whose RP posted no result by the completion deadline;
+		/// the JC is paid its estimate π̂_c from the RP's deposit.
+		#[pallet::call_index(19)]
+		#[pallet::weight(T::WeightInfo::timeout())]
+		pub fn timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_timeout(who, match_id)
+		}
+
+		/// The match's mediator posts its verdict before the mediation deadline: who is
+		/// at fault, its measured usage (per run) and its result's Merkle root. The faulty
+		/// party pays π_d, π_m and a fine.
+		#[pallet::call_index(20)]
+		#[pallet::weight(T::WeightInfo::post_mediation_result())]
+		pub fn post_mediation_result(
+			origin: OriginFor<T>,
+			match_id: MatchId,
+			verdict: Verdict,
+			faulty: FaultyParty,
+			instruction_count: u64,
+			bandwidth_used: u64,
+			result_hash: ContentHash,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let usage = (instruction_count, bandwidth_used);
+			Self::do_post_mediation_result(who, match_id, verdict, faulty, usage, result_hash)
+		}
+
+		/// Anyone closes a mediation whose deadline passed without a verdict: the RP is
+		/// paid half of the JC's estimate; the mediator is not paid.
+		#[pallet::call_index(21)]
+		#[pallet::weight(T::WeightInfo::mediation_timeout())]
+		pub fn mediation_timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_mediation_timeout(match_id)
+		}
+
+		/// Root sets the market parameters (θ, n, windows, bond, floor, lifetime).
+		/// Applies to offers posted and matches made from now on; held bonds stay.
+		#[pallet::call_index(22)]
+		#[pallet::weight(T::WeightInfo::set_parameters())]
+		pub fn set_parameters(
+			origin: OriginFor<T>,
+			parameters: MarketParameters<BalanceOf<T>>,
+		) -> DispatchResult {
+			ensure_root(origin)?;
+			Self::do_set_parameters(parameters)
+		}
+	}
+}

@@ -1,0 +1,542 @@
+//! Data types of the market: actors, offers, matches and the vocabulary of results,
+//! rejections and verdicts (PROTOCOL.md, "Offers" and "Lifecycle of a match").
+
+use codec::{Decode, DecodeWithMemTracking, Encode, MaxEncodedLen};
+use core::fmt::Debug;
+use frame_support::{pallet_prelude::ConstU32, BoundedVec};
+use scale_info::TypeInfo;
+use serde::{Deserialize, Serialize};
+use sp_arithmetic::FixedU128;
+
+/// Identifier of a job or resource offer (one counter shared by both kinds).
+pub type OfferId = u64;
+/// Identifier of a match.
+pub type MatchId = u64;
+/// A blake2-256 content hash (image layers, job images, result Merkle roots).
+pub type ContentHash = [u8; 32];
+/// Milliseconds since the Unix epoch, as the runtime's timestamp reports them.
+pub type Moment = u64;
+/// Maximum length of a reference into a directory or of a directory endpoint.
+pub const MAX_REFERENCE_LEN: u32 = 256;
+/// Where in a directory a job image or a result lives (e.g. `repo@sha256:…`).
+pub type Reference = BoundedVec<u8, ConstU32<MAX_REFERENCE_LEN>>;
+
+macro_rules! scale_type {
+	($(#[$meta:meta])* $vis:vis $kind:ident $name:ident $($rest:tt)*) => {
+		$(#[$meta])*
+		#[derive(Encode, Decode, DecodeWithMemTracking, Clone, PartialEq, Eq, Debug, TypeInfo, MaxEncodedLen)]
+		$vis $kind $name $($rest)*
+	};
+}
+
+scale_type! {
+	/// CPU architecture of a machine; a job runs only where its architecture matches.
+	#[derive(Copy)]
+	pub enum Architecture {
+		/// x86-64 (`linux/amd64`).
+		Amd64,
+		/// 64-bit ARM (`linux/arm64`).
+		Arm64,
+		/// 32-bit ARM v7 (`linux/arm/v7`).
+		Arm32,
+		/// 64-bit RISC-V (`linux/riscv64`).
+		Riscv64,
+	}
+}
+
+scale_type! {
+	/// The roles an account can register for.
+	#[derive(Copy)]
+	pub enum Role {
+		/// Runs jobs for pay.
+		ResourceProvider,
+		/// Pays to have jobs run.
+		JobCreator,
+		/// Re-runs disputed jobs and rules on them.
+		Mediator,
+		/// Stores job images and results.
+		Directory,
+	}
+}
+
+scale_type! {
+	/// A registered Resource Provider.
+	pub struct ResourceProviderInfo<Balance> {
+		/// Architecture of its machines.
+		pub arch: Architecture,
+		/// Wall-clock nanoseconds it needs per instruction (one instruction is one CPU
+		/// millisecond as the executor measures it, so 1_000_000 means "real time").
+		pub time_per_instruction_ns: u64,
+		/// Registration bond held under [`crate::HoldReason::RegistrationBond`].
+		pub bond: Balance,
+		/// Open offers and unsettled matches; deregistering waits for zero.
+		pub open_items: u32,
+	}
+}
+
+scale_type! {
+	/// A registered Job Creator.
+	pub struct JobCreatorInfo<Balance> {
+		/// Registration bond held under [`crate::HoldReason::RegistrationBond`].
+		pub bond: Balance,
+		/// Open offers and unsettled matches; deregistering waits for zero.
+		pub open_items: u32,
+	}
+}
+
+scale_type! {
+	/// A registered Mediator and its prices.
+	pub struct MediatorInfo<Balance> {
+		/// Architecture it re-runs jobs on.
+		pub arch: Architecture,
+		/// Its price per instruction when it re-runs a job.
+		pub instruction_price: Balance,
+		/// Its price per byte downloaded when it re-runs a job.
+		pub bandwidth_price: Balance,
+		/// What each match it stands by pays it (half from each side).
+		pub availability_price: Balance,
+		/// Registration bond held under [`crate::HoldReason::RegistrationBond`].
+		pub bond: Balance,
+		/// Unsettled matches naming it; deregistering waits for zero.
+		pub open_items: u32,
+	}
+}
+
+scale_type! {
+	/// A registered Directory.
+	pub struct DirectoryInfo<Balance> {
+		/// Where clients reach it (e.g. `http://127.0.0.1:5000`).
+		pub endpoint: Reference,
+		/// What each match using it pays it (half from each side).
+		pub availability_price: Balance,
+		/// Registration bond held under [`crate::HoldReason::RegistrationBond`]; it pays a
+		/// mediator's fee when a mediator finds the directory at fault.
+		pub bond: Balance,
+		/// Job offers and unsettled matches naming it; deregistering waits for zero.
+		pub open_items: u32,
+	}
+}
+
+scale_type! {
+	/// What a Resource Provider offers (all sizes in bytes).
+	#[derive(Default)]
+	pub struct ResourceOfferTerms<Balance> {
+		/// Price per instruction.
+		pub instruction_price: Balance,
+		/// Most instructions it will run for one job.
+		pub instruction_cap: u64,
+		/// Memory it gives a job.
+		pub memory_cap: u64,
+		/// Local storage it gives a job.
+		pub local_storage_cap: u64,
+		/// Most bytes it will download for one job.
+		pub bandwidth_cap: u64,
+		/// Price per byte downloaded.
+		pub bandwidth_price: Balance,
+		/// Paid to the solver that matches this offer.
+		pub match_incentive: Balance,
+	}
+}
+
+scale_type! {
+	/// What a Job Creator asks for (all sizes in bytes).
+	pub struct JobOfferTerms<AccountId, Balance> {
+		/// Most instructions the job may use.
+		pub instruction_limit: u64,
+		/// Most bytes the job may download (image layers and inputs).
+		pub bandwidth_limit: u64,
+		/// Highest acceptable price per instruction.
+		pub instruction_max_price: Balance,
+		/// Highest acceptable price per byte downloaded.
+		pub bandwidth_max_price: Balance,
+		/// The result must be posted by this time (ms since the Unix epoch).
+		pub completion_deadline: Moment,
+		/// Paid to the solver that matches this offer.
+		pub match_incentive: Balance,
+		/// Hash of the image's base layer, which RP and mediator must already have.
+		pub first_layer_hash: ContentHash,
+		/// Memory the job needs.
+		pub ram_limit: u64,
+		/// Local storage the job needs.
+		pub local_storage_limit: u64,
+		/// The directory holding the image and receiving the result.
+		pub directory: AccountId,
+		/// Where in the directory the image lives.
+		pub job_reference: Reference,
+		/// Content hash (digest) of the image.
+		pub job_hash: ContentHash,
+		/// Architecture the job is built for.
+		pub arch: Architecture,
+	}
+}
+
+scale_type! {
+	/// A posted, unmatched resource offer.
+	pub struct ResourceOffer<AccountId, Balance> {
+		/// The Resource Provider.
+		pub owner: AccountId,
+		/// What it offers.
+		pub terms: ResourceOfferTerms<Balance>,
+		/// Held under [`crate::HoldReason::OfferDeposit`].
+		pub deposit: Balance,
+		/// After this time anyone may clear the offer, returning the deposit.
+		pub expires_at: Moment,
+	}
+}
+
+scale_type! {
+	/// A posted, unmatched job offer.
+	pub struct JobOffer<AccountId, Balance> {
+		/// The Job Creator.
+		pub owner: AccountId,
+		/// What it asks for.
+		pub terms: JobOfferTerms<AccountId, Balance>,
+		/// Held under [`crate::HoldReason::OfferDeposit`].
+		pub deposit: Balance,
+		/// After this time anyone may clear the offer, returning the deposit.
+		pub expires_at: Moment,
+	}
+}
+
+scale_type! {
+	/// Names one offer of either kind.
+	#[derive(Copy)]
+	pub enum OfferRef {
+		/// A job offer.
+		Job(OfferId),
+		/// A resource offer.
+		Resource(OfferId),
+	}
+}
+
+scale_type! {
+	/// How a job ended, as the Resource Provider reports it.
+	#[derive(Copy)]
+	pub enum ResultStatus {
+		/// Ran to completion; outputs are in the result.
+		Completed,
+		/// The RP declined to run it.
+		Declined,
+		/// The job description was unusable (e.g. the image lacks the declared base layer).
+		JobDescriptionError,
+		/// The image was not in the directory.
+		JobNotFound,
+		/// The job hit its memory limit.
+		MemoryExceeded,
+		/// The job hit its storage limit.
+		StorageExceeded,
+		/// The job hit its instruction limit.
+		InstructionsExceeded,
+		/// The job hit its bandwidth limit.
+		BandwidthExceeded,
+		/// The job failed (non-zero exit, crash).
+		ExceptionOccurred,
+		/// The directory could not be reached.
+		DirectoryUnavailable,
+	}
+}
+
+scale_type! {
+	/// Why a Job Creator rejects a result.
+	#[derive(Copy)]
+	pub enum RejectReason {
+		/// The outputs are wrong.
+		WrongResults,
+		/// The result is not in the directory.
+		ResultNotFound,
+		/// The claimed usage is too high.
+		TooMuchCost,
+		/// The reported status is false.
+		InvalidResultStatus,
+		/// The directory failed the JC (claim against the directory).
+		DirectoryUnavailable,
+	}
+}
+
+scale_type! {
+	/// A mediator's ruling.
+	#[derive(Copy)]
+	pub enum Verdict {
+		/// The RP's outputs differ from the mediator's consistent runs.
+		WrongResults,
+		/// The result was (or was not) in the directory.
+		ResultNotFound,
+		/// The RP claimed more usage than the job needs.
+		TooMuchCost,
+		/// The RP's status is false.
+		InvalidResultStatus,
+		/// All n runs match the RP's result: the rejection was unfounded.
+		CorrectResults,
+		/// The mediator's own runs differ: the job is not deterministic.
+		NonDeterministic,
+		/// A claim of directory failure, settled with the directory's uptime.
+		DirectoryUnavailable,
+	}
+}
+
+scale_type! {
+	/// Who a verdict finds at fault.
+	#[derive(Copy)]
+	pub enum FaultyParty {
+		/// The Job Creator.
+		JobCreator,
+		/// The Resource Provider.
+		ResourceProvider,
+		/// The Directory.
+		Directory,
+	}
+}
+
+scale_type! {
+	/// A result as the Resource Provider posted it.
+	pub struct PostedResult {
+		/// How the job ended.
+		pub status: ResultStatus,
+		/// Where in the job's directory the result archive is.
+		pub reference: Reference,
+		/// Merkle root over the output files.
+		pub hash: ContentHash,
+		/// Instructions used (CPU milliseconds).
+		pub instruction_count: u64,
+		/// Bytes downloaded.
+		pub bandwidth_used: u64,
+	}
+}
+
+scale_type! {
+	/// Where a match stands. Closed matches leave storage; their events remain.
+	pub enum MatchState {
+		/// Waiting for the RP's result until the job's completion deadline.
+		Matched,
+		/// Waiting for the JC to accept or reject until `reaction_deadline`.
+		ResultPosted {
+			/// The posted result.
+			result: PostedResult,
+			/// The JC may reject until then; after it the RP may accept.
+			reaction_deadline: Moment,
+		},
+		/// Waiting for the mediator's verdict until `mediation_deadline`.
+		InMediation {
+			/// The disputed result.
+			result: PostedResult,
+			/// Why the JC rejected it.
+			reason: RejectReason,
+			/// After this anyone may close the match as a failed mediation.
+			mediation_deadline: Moment,
+		},
+	}
+}
+
+scale_type! {
+	/// A mediator's prices, copied into a match so later changes cannot affect it.
+	pub struct MediatorTerms<Balance> {
+		/// Price per instruction of a mediation run.
+		pub instruction_price: Balance,
+		/// Price per byte of a mediation run.
+		pub bandwidth_price: Balance,
+		/// Availability price for standing by.
+		pub availability_price: Balance,
+	}
+}
+
+scale_type! {
+	/// A job offer and a resource offer bound together with a mediator.
+	pub struct Match<AccountId, Balance> {
+		/// The matched job offer's id.
+		pub job_offer_id: OfferId,
+		/// The matched resource offer's id.
+		pub resource_offer_id: OfferId,
+		/// The Job Creator.
+		pub job_creator: AccountId,
+		/// The Resource Provider.
+		pub resource_provider: AccountId,
+		/// The mediator both sides trust.
+		pub mediator: AccountId,
+		/// The solver that posted the match.
+		pub solver: AccountId,
+		/// The job's terms.
+		pub job: JobOfferTerms<AccountId, Balance>,
+		/// The resource offer's terms.
+		pub resource: ResourceOfferTerms<Balance>,
+		/// The mediator's prices at match time.
+		pub mediator_terms: MediatorTerms<Balance>,
+		/// The directory's availability price at match time.
+		pub directory_availability_price: Balance,
+		/// n at match time: how many runs the mediator is paid for.
+		pub verification_count: u32,
+		/// What is left of the JC's deposit (held) after paying the match incentive.
+		pub job_creator_deposit: Balance,
+		/// What is left of the RP's deposit (held) after paying the match incentive.
+		pub resource_provider_deposit: Balance,
+		/// When the match was posted.
+		pub matched_at: Moment,
+		/// Where the match stands.
+		pub state: MatchState,
+	}
+}
+
+scale_type! {
+	/// Who closed a match by accepting.
+	#[derive(Copy)]
+	pub enum Acceptor {
+		/// The Job Creator accepted.
+		JobCreator,
+		/// The RP accepted after the reaction deadline passed in silence.
+		ResourceProvider,
+	}
+}
+
+scale_type! {
+	/// How a match closed.
+	#[derive(Copy)]
+	pub enum CloseOutcome {
+		/// The result was accepted.
+		Accepted(Acceptor),
+		/// The RP posted no result by the completion deadline.
+		TimedOut,
+		/// The mediator ruled.
+		Mediated {
+			/// Its ruling.
+			verdict: Verdict,
+			/// Who it found at fault.
+			faulty: FaultyParty,
+		},
+		/// No verdict came before the mediation deadline.
+		MediationFailed,
+	}
+}
+
+scale_type! {
+	/// Why money moved.
+	#[derive(Copy)]
+	pub enum PaymentReason {
+		/// A solver's incentive for matching an offer.
+		MatchIncentive,
+		/// The job's price π_c, paid by the JC to the RP on a normal close.
+		JobPayment,
+		/// The JC's estimate π̂_c, paid from the RP's deposit when it never posted.
+		TimeoutCompensation,
+		/// π_d, paid by the faulty party to the wronged one after a verdict.
+		Compensation,
+		/// π_m, the mediator's price for its n runs.
+		MediationFee,
+		/// A share of the mediator's availability price.
+		MediatorAvailability,
+		/// A share of the directory's availability price.
+		DirectoryAvailability,
+		/// Half the JC's estimate, paid to the RP when mediation failed.
+		MediationFailedPayment,
+	}
+}
+
+scale_type! {
+	/// Platform parameters (PROTOCOL.md "Deposits, payments and fines"). In genesis JSON
+	/// θ is a decimal string such as `"50.0"` (a negative one is refused).
+	#[derive(Serialize, Deserialize)]
+	#[serde(rename_all = "camelCase", deny_unknown_fields)]
+	pub struct MarketParameters<Balance> {
+		/// θ: the penalty rate, as a multiple of the job's estimated value.
+		pub penalty_rate: FixedU128,
+		/// n: how many times a mediator re-runs a disputed job.
+		pub verification_count: u32,
+		/// How long (ms) a JC has to accept or reject a posted result.
+		pub reaction_window: Moment,
+		/// How long (ms) a mediator has to post its verdict.
+		pub mediation_window: Moment,
+		/// Bond held for each role an account registers.
+		pub registration_bond: Balance,
+		/// No offer deposit may be below this, whatever eq. 2 gives.
+		pub deposit_floor: Balance,
+		/// Longest an offer may stay open (ms).
+		pub max_offer_lifetime: Moment,
+	}
+}
+
+/// The parameters' shape problems, each a distinct rule.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum ParameterError {
+	/// n must be positive.
+	ZeroVerificationCount,
+	/// The reaction window must be positive.
+	ZeroReactionWindow,
+	/// The mediation window must be positive.
+	ZeroMediationWindow,
+	/// The maximum offer lifetime must be positive.
+	ZeroOfferLifetime,
+}
+
+impl<Balance> MarketParameters<Balance> {
+	/// Checks the rules every parameter set must follow. θ ≥ 0 holds by its type.
+	pub fn validate(&self) -> Result<(), ParameterError> {
+		if self.verification_count == 0 {
+			return Err(ParameterError::ZeroVerificationCount);
+		}
+		if self.reaction_window == 0 {
+			return Err(ParameterError::ZeroReactionWindow);
+		}
+		if self.mediation_window == 0 {
+			return Err(ParameterError::ZeroMediationWindow);
+		}
+		if self.max_offer_lifetime == 0 {
+			return Err(ParameterError::ZeroOfferLifetime);
+		}
+		Ok(())
+	}
+}
+
+impl<Balance: Default> Default for MarketParameters<Balance> {
+	/// The paper's recommended n = 2, θ = 50; ten minutes to react, half an hour to
+	/// mediate, offers open for at most a day; no bond or floor (the runtime sets them).
+	fn default() -> Self {
+		Self {
+			penalty_rate: FixedU128::from_u32(50),
+			verification_count: 2,
+			reaction_window: 10 * 60 * 1000,
+			mediation_window: 30 * 60 * 1000,
+			registration_bond: Balance::default(),
+			deposit_floor: Balance::default(),
+			max_offer_lifetime: 24 * 60 * 60 * 1000,
+		}
+	}
+}
+
+scale_type! {
+	/// An amount rounded *up* to `mantissa · 10^exponent`, small enough to travel inside a
+	/// dispatch error (whose payload is 3 bytes). Depositing it always suffices.
+	#[derive(Copy, frame_support::PalletError)]
+	pub struct ApproxAmount {
+		/// Leading digits.
+		pub mantissa: u16,
+		/// Power of ten to scale `mantissa` by.
+		pub exponent: u8,
+	}
+}
+
+impl ApproxAmount {
+	/// The smallest `mantissa · 10^exponent` (mantissa < 65536) not below `amount`.
+	pub fn at_least(amount: u128) -> Self {
+		let mut exponent = 0u8;
+		let mut mantissa = amount;
+		let mut dropped_remainder = false;
+		while mantissa > u16::MAX as u128 {
+			dropped_remainder |= !mantissa.is_multiple_of(10);
+			mantissa /= 10;
+			exponent = exponent.saturating_add(1);
+		}
+		if dropped_remainder {
+			mantissa = mantissa.saturating_add(1);
+			if mantissa > u16::MAX as u128 {
+				mantissa /= 10;
+				mantissa = mantissa.saturating_add(1);
+				exponent = exponent.saturating_add(1);
+			}
+		}
+		// The loop ends with mantissa ≤ u16::MAX, so the conversion cannot fail.
+		Self { mantissa: u16::try_from(mantissa).unwrap_or(u16::MAX), exponent }
+	}
+
+	/// The amount it stands for, saturating at `u128::MAX`.
+	pub fn value(&self) -> u128 {
+		(self.mantissa as u128).saturating_mul(10u128.saturating_pow(self.exponent as u32))
+	}
+}
