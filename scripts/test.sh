@@ -4,7 +4,11 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$MODICUM_ROOT"
 bash scripts/setup.sh
-# The pallet: unit, scenario and property tests in a mock runtime, then the benchmarks
-# run once each as tests (they assert each call's worst case succeeds).
-cargo test -p pallet-compute-market
-cargo test -p pallet-compute-market --features runtime-benchmarks,try-runtime -- benchmarking
+# The pallet in a mock runtime: unit, scenario and property tests, try_state, and each
+# benchmark run once as a test.
+cargo test -p pallet-compute-market --features runtime-benchmarks,try-runtime
+# End to end against real nodes: a dev node with a compute-market extrinsic, a
+# four-validator testnet, bad input, and the committed chain specs.
+bash scripts/build-node.sh
+cargo test --release -p modicum-node
+cargo test -p modicum-tests -- --test-threads 1

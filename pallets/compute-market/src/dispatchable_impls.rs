@@ -209,12 +209,17 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	fn remove_from<Item: PartialEq, Bound: Get<u32>>(
-		list: &mut BoundedVec<Item, Bound>,
+	/// Removes `item` from a stored list, deleting the entry when it empties.
+	fn remove_listed<Item: PartialEq, Bound: Get<u32>>(
+		list: &mut Option<BoundedVec<Item, Bound>>,
 		item: &Item,
 	) -> DispatchResult {
-		let position = list.iter().position(|x| x == item).ok_or(Error::<T>::NotListed)?;
-		list.remove(position);
+		let items = list.as_mut().ok_or(Error::<T>::NotListed)?;
+		let position = items.iter().position(|x| x == item).ok_or(Error::<T>::NotListed)?;
+		items.remove(position);
+		if items.is_empty() {
+			*list = None;
+		}
 		Ok(())
 	}
 
@@ -247,10 +252,7 @@ impl<T: Config> Pallet<T> {
 		mediator: T::AccountId,
 	) -> DispatchResult {
 		TrustedMediators::<T>::try_mutate_exists(&who, |list| {
-			let mut items = list.take().unwrap_or_default();
-			Self::remove_from(&mut items, &mediator)?;
-			*list = (!items.is_empty()).then_some(items);
-			Ok::<_, DispatchError>(())
+			Self::remove_listed(list, &mediator)
 		})?;
 		Self::deposit_event(Event::MediatorDistrusted { who, mediator });
 		Ok(())
@@ -269,10 +271,7 @@ impl<T: Config> Pallet<T> {
 		directory: T::AccountId,
 	) -> DispatchResult {
 		TrustedDirectories::<T>::try_mutate_exists(&who, |list| {
-			let mut items = list.take().unwrap_or_default();
-			Self::remove_from(&mut items, &directory)?;
-			*list = (!items.is_empty()).then_some(items);
-			Ok::<_, DispatchError>(())
+			Self::remove_listed(list, &directory)
 		})?;
 		Self::deposit_event(Event::DirectoryDistrusted { who, directory });
 		Ok(())
@@ -287,10 +286,7 @@ impl<T: Config> Pallet<T> {
 
 	pub(crate) fn do_remove_base_layer(who: T::AccountId, layer: ContentHash) -> DispatchResult {
 		SupportedBaseLayers::<T>::try_mutate_exists(&who, |list| {
-			let mut items = list.take().unwrap_or_default();
-			Self::remove_from(&mut items, &layer)?;
-			*list = (!items.is_empty()).then_some(items);
-			Ok::<_, DispatchError>(())
+			Self::remove_listed(list, &layer)
 		})?;
 		Self::deposit_event(Event::BaseLayerRemoved { who, layer });
 		Ok(())

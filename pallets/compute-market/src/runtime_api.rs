@@ -1,9 +1,10 @@
 //! Read-only views for off-chain actors: deposit quotes, open offers page by page, and
 //! unsettled matches with their state and deadlines.
 
+pub use crate::dispatchable_impls::QuoteError;
 use crate::{
-	dispatchable_impls::QuoteError, JobOffer, JobOfferTerms, MarketParameters, Match, MatchId,
-	OfferId, ResourceOffer, ResourceOfferTerms,
+	JobOffer, JobOfferTerms, MarketParameters, Match, MatchId, OfferId, ResourceOffer,
+	ResourceOfferTerms,
 };
 use alloc::vec::Vec;
 use codec::Codec;

@@ -40,6 +40,10 @@ pub trait WeightInfo {
 	fn set_parameters() -> Weight;
 }
 
+/// Weights for a runtime, to be replaced by `scripts/benchmark.sh`'s generated file;
+/// until then the counted fallback below.
+pub struct SubstrateWeight<T>(PhantomData<T>);
+
 /// Execution cost assumed for any call in the `()` weights: 50 µs and 10 KiB of proof.
 const FALLBACK_BASE: Weight = Weight::from_parts(50_000_000, 10_240);
 
@@ -112,5 +116,77 @@ impl WeightInfo for () {
 	}
 	fn set_parameters() -> Weight {
 		FALLBACK_BASE.saturating_add(RocksDbWeight::get().reads_writes(0, 1))
+	}
+}
+
+impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
+	fn register_resource_provider() -> Weight {
+		<() as WeightInfo>::register_resource_provider()
+	}
+	fn register_job_creator() -> Weight {
+		<() as WeightInfo>::register_job_creator()
+	}
+	fn register_mediator() -> Weight {
+		<() as WeightInfo>::register_mediator()
+	}
+	fn register_directory() -> Weight {
+		<() as WeightInfo>::register_directory()
+	}
+	fn deregister() -> Weight {
+		<() as WeightInfo>::deregister()
+	}
+	fn trust_mediator() -> Weight {
+		<() as WeightInfo>::trust_mediator()
+	}
+	fn distrust_mediator() -> Weight {
+		<() as WeightInfo>::distrust_mediator()
+	}
+	fn trust_directory() -> Weight {
+		<() as WeightInfo>::trust_directory()
+	}
+	fn distrust_directory() -> Weight {
+		<() as WeightInfo>::distrust_directory()
+	}
+	fn add_base_layer() -> Weight {
+		<() as WeightInfo>::add_base_layer()
+	}
+	fn remove_base_layer() -> Weight {
+		<() as WeightInfo>::remove_base_layer()
+	}
+	fn post_resource_offer() -> Weight {
+		<() as WeightInfo>::post_resource_offer()
+	}
+	fn post_job_offer() -> Weight {
+		<() as WeightInfo>::post_job_offer()
+	}
+	fn cancel_offer() -> Weight {
+		<() as WeightInfo>::cancel_offer()
+	}
+	fn clear_expired_offer() -> Weight {
+		<() as WeightInfo>::clear_expired_offer()
+	}
+	fn post_match() -> Weight {
+		<() as WeightInfo>::post_match()
+	}
+	fn post_result() -> Weight {
+		<() as WeightInfo>::post_result()
+	}
+	fn accept_result() -> Weight {
+		<() as WeightInfo>::accept_result()
+	}
+	fn reject_result() -> Weight {
+		<() as WeightInfo>::reject_result()
+	}
+	fn timeout() -> Weight {
+		<() as WeightInfo>::timeout()
+	}
+	fn post_mediation_result() -> Weight {
+		<() as WeightInfo>::post_mediation_result()
+	}
+	fn mediation_timeout() -> Weight {
+		<() as WeightInfo>::mediation_timeout()
+	}
+	fn set_parameters() -> Weight {
+		<() as WeightInfo>::set_parameters()
 	}
 }

@@ -294,7 +294,7 @@ fn timeout_pays_the_job_creator_its_estimate_from_the_providers_deposit() {
 }
 
 #[test]
-fn rejection_sends_the_job_to_its_mediator_with_all_it_needs() {
+fn regression_a_verifying_job_creators_rejection_reaches_its_mediator() {
 	new_test_ext().execute_with(|| {
 		result_posted();
 		assert_noop!(

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Measures the compute-market pallet's weights on the real runtime and writes
+# pallets/compute-market/src/weights.rs. Builds a node with the benchmarking CLI.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$MODICUM_ROOT"
+bash scripts/setup.sh
+cargo build --release -p modicum-node --features runtime-benchmarks
+"$CARGO_TARGET_DIR/release/modicum-node" benchmark pallet \
+	--chain dev \
+	--pallet pallet_compute_market \
+	--extrinsic '*' \
+	--steps 2 \
+	--repeat "${REPEAT:-20}" \
+	--wasm-execution compiled \
+	--template scripts/weight-template.hbs \
+	--output pallets/compute-market/src/weights.rs
+echo "wrote pallets/compute-market/src/weights.rs"

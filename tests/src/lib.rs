@@ -1,0 +1,256 @@
+//! Helpers for end-to-end tests: start real `modicum-node` processes on free loopback
+//! ports with temporary base paths, talk to them over RPC, stop and restart them.
+
+use anyhow::{anyhow, bail, Context, Result};
+use std::{
+	net::TcpListener,
+	path::{Path, PathBuf},
+	process::{Child, Command, Stdio},
+	time::{Duration, Instant},
+};
+use subxt_rpcs::{rpc_params, RpcClient};
+
+/// The `modicum-node` binary: `$MODICUM_NODE`, else the release build in the shared
+/// target directory.
+pub fn node_binary() -> Result<PathBuf> {
+	if let Ok(path) = std::env::var("MODICUM_NODE") {
+		return Ok(PathBuf::from(path));
+	}
+	let target = std::env::var("CARGO_TARGET_DIR")
+		.map(PathBuf::from)
+		.unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("target"));
+	let binary = target.join("release").join("modicum-node");
+	if !binary.is_file() {
+		bail!(
+			"{} not found: build it with `cargo build --release -p modicum-node` \
+			 (or point MODICUM_NODE at a binary)",
+			binary.display()
+		);
+	}
+	Ok(binary)
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> Result<u16> {
+	let listener = TcpListener::bind("127.0.0.1:0").context("binding an ephemeral port")?;
+	Ok(listener.local_addr()?.port())
+}
+
+/// Runs `modicum-node` with `args` to completion and returns (success, stdout, stderr).
+/// A command still running after two minutes is killed and reported as an error, so a
+/// node that should have refused to start cannot hang the test run.
+pub fn run_node_command(args: &[&str]) -> Result<(bool, String, String)> {
+	let dir = tempfile::tempdir()?;
+	let (out_path, err_path) = (dir.path().join("stdout"), dir.path().join("stderr"));
+	let mut child = Command::new(node_binary()?)
+		.args(args)
+		.stdin(Stdio::null())
+		.stdout(std::fs::File::create(&out_path)?)
+		.stderr(std::fs::File::create(&err_path)?)
+		.spawn()
+		.context("running modicum-node")?;
+	let deadline = Instant::now() + Duration::from_secs(120);
+	let status = loop {
+		if let Some(status) = child.try_wait()? {
+			break status;
+		}
+		if Instant::now() > deadline {
+			child.kill().ok();
+			child.wait()?;
+			bail!(
+				"modicum-node {} still running after 2 minutes:\n{}",
+				args.join(" "),
+				std::fs::read_to_string(&err_path).unwrap_or_default()
+			);
+		}
+		std::thread::sleep(Duration::from_millis(100));
+	};
+	Ok((status.success(), std::fs::read_to_string(&out_path)?, std::fs::read_to_string(&err_path)?))
+}
+
+/// A running node. Killed when dropped.
+pub struct Node {
+	name: String,
+	args: Vec<String>,
+	child: Option<Child>,
+	/// Its base path (kept across restarts).
+	pub base_path: PathBuf,
+	/// JSON-RPC port on 127.0.0.1.
+	pub rpc_port: u16,
+	/// libp2p port on 127.0.0.1.
+	pub p2p_port: u16,
+	/// Prometheus port on 127.0.0.1.
+	pub prometheus_port: u16,
+}
+
+impl Node {
+	/// Starts a node with fresh ports under `base_path`, adding `extra` to the standard
+	/// flags (`--base-path`, ports, a loopback `--listen-addr`, `--no-telemetry`, `--no-mdns`).
+	pub fn start(name: &str, base_path: &Path, extra: &[&str]) -> Result<Node> {
+		let (rpc_port, p2p_port, prometheus_port) = (free_port()?, free_port()?, free_port()?);
+		let mut args: Vec<String> = vec![
+			"--base-path".into(),
+			base_path.display().to_string(),
+			"--rpc-port".into(),
+			rpc_port.to_string(),
+			"--prometheus-port".into(),
+			prometheus_port.to_string(),
+			"--listen-addr".into(),
+			format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
+			"--no-telemetry".into(),
+			"--no-mdns".into(),
+		];
+		args.extend(extra.iter().map(|a| a.to_string()));
+		let mut node = Node {
+			name: name.to_string(),
+			args,
+			child: None,
+			base_path: base_path.to_path_buf(),
+			rpc_port,
+			p2p_port,
+			prometheus_port,
+		};
+		node.spawn()?;
+		Ok(node)
+	}
+
+	fn log_path(&self) -> PathBuf {
+		self.base_path.join(format!("{}.log", self.name))
+	}
+
+	fn spawn(&mut self) -> Result<()> {
+		std::fs::create_dir_all(&self.base_path)?;
+		let log = std::fs::OpenOptions::new()
+			.create(true)
+			.append(true)
+			.open(self.log_path())
+			.context("opening the node's log file")?;
+		let child = Command::new(node_binary()?)
+			.args(&self.args)
+			.stdin(Stdio::null())
+			.stdout(log.try_clone()?)
+			.stderr(log)
+			.spawn()
+			.context("starting modicum-node")?;
+		self.child = Some(child);
+		Ok(())
+	}
+
+	/// Stops the node (SIGKILL: a crash, the harshest stop) and waits for it.
+	pub fn stop(&mut self) -> Result<()> {
+		if let Some(mut child) = self.child.take() {
+			child.kill().ok();
+			child.wait()?;
+		}
+		Ok(())
+	}
+
+	/// Starts the node again with the same flags, ports and base path.
+	pub fn restart(&mut self) -> Result<()> {
+		self.stop()?;
+		self.spawn()
+	}
+
+	/// The last lines of its log, for failure messages.
+	pub fn log_tail(&self) -> String {
+		let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
+		let lines: Vec<_> = log.lines().collect();
+		lines[lines.len().saturating_sub(40)..].join("\n")
+	}
+
+	/// The node's WebSocket RPC address.
+	pub fn url(&self) -> String {
+		format!("ws://127.0.0.1:{}", self.rpc_port)
+	}
+
+	/// Waits until the RPC server answers.
+	pub async fn rpc(&mut self, timeout: Duration) -> Result<RpcClient> {
+		let deadline = Instant::now() + timeout;
+		loop {
+			if let Some(child) = self.child.as_mut() {
+				if let Some(status) = child.try_wait()? {
+					bail!("{} exited with {status}:\n{}", self.name, self.log_tail());
+				}
+			}
+			if let Ok(client) = RpcClient::from_insecure_url(self.url()).await {
+				return Ok(client);
+			}
+			if Instant::now() > deadline {
+				bail!(
+					"{}'s RPC did not answer within {timeout:?}:\n{}",
+					self.name,
+					self.log_tail()
+				);
+			}
+			tokio::time::sleep(Duration::from_millis(250)).await;
+		}
+	}
+
+	/// Whether the process is still running.
+	pub fn is_running(&mut self) -> bool {
+		self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
+	}
+}
+
+impl Drop for Node {
+	fn drop(&mut self) {
+		let _ = self.stop();
+	}
+}
+
+/// Block number of a header in JSON (hex string).
+fn header_number(header: &serde_json::Value) -> Result<u64> {
+	let hex =
+		header["number"].as_str().ok_or_else(|| anyhow!("header without number: {header}"))?;
+	Ok(u64::from_str_radix(hex.trim_start_matches("0x"), 16)?)
+}
+
+/// The best block's number.
+pub async fn best_number(client: &RpcClient) -> Result<u64> {
+	let header: serde_json::Value = client.request("chain_getHeader", rpc_params![]).await?;
+	header_number(&header)
+}
+
+/// The finalized block's number.
+pub async fn finalized_number(client: &RpcClient) -> Result<u64> {
+	let hash: serde_json::Value = client.request("chain_getFinalizedHead", rpc_params![]).await?;
+	let header: serde_json::Value = client.request("chain_getHeader", rpc_params![hash]).await?;
+	header_number(&header)
+}
+
+/// Polls `probe` until it returns at least `target`, or fails after `timeout`.
+pub async fn wait_for<F, Fut>(
+	what: &str,
+	target: u64,
+	timeout: Duration,
+	mut probe: F,
+) -> Result<u64>
+where
+	F: FnMut() -> Fut,
+	Fut: std::future::Future<Output = Result<u64>>,
+{
+	let deadline = Instant::now() + timeout;
+	let mut last = None;
+	loop {
+		match probe().await {
+			Ok(value) if value >= target => return Ok(value),
+			Ok(value) => last = Some(value),
+			Err(_) => {},
+		}
+		if Instant::now() > deadline {
+			bail!("{what}: wanted {target}, last saw {last:?} after {timeout:?}");
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+}
+
+/// GETs `path` from an HTTP server on loopback and returns the body.
+pub fn http_get(port: u16, path: &str) -> Result<String> {
+	use std::io::{Read, Write};
+	let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+	stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+	write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")?;
+	let mut response = String::new();
+	stream.read_to_string(&mut response)?;
+	Ok(response)
+}
