@@ -56,6 +56,8 @@ type Proposer = sc_basic_authorship::ProposerFactory<FullPool, FullClient>;
 const GRANDPA_JUSTIFICATION_PERIOD: u32 = 512;
 
 /// Consensus parts built with the import queue and needed again to start the node.
+// Built once per node start; boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum ConsensusParts {
 	/// Instant seal imports through the client directly; only its settings are kept.
 	InstantSeal {
@@ -191,6 +193,7 @@ pub fn new_partial(config: &Configuration, consensus: Consensus) -> Result<Servi
 }
 
 /// Consensus parts once the networking for them has been set up.
+#[allow(clippy::large_enum_variant)]
 enum NetworkedConsensus {
 	InstantSeal {
 		seal_interval_ms: u64,

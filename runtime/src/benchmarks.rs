@@ -1,6 +1,6 @@
 //! Pallets whose benchmarks the node's `benchmark pallet` command runs.
 
-pub use frame_benchmarking::{baseline::Pallet as Baseline, *};
+pub use frame_benchmarking::baseline::Pallet as Baseline;
 pub use frame_system_benchmarking::Pallet as SystemBench;
 
 pub use crate::*;
