@@ -25,49 +25,34 @@ fn corrupt_chain_spec_is_refused() -> anyhow::Result<()> {
 	Ok(())
 }
 
-#[test]
-fn occupied_rpc_port_is_refused() -> anyhow::Result<()> {
+/// Starts a dev node with `flags(busy_port, free_port)` while `busy_port` is taken, and
+/// expects it to refuse at once, naming the port.
+fn refuses_busy_port(flags: impl Fn(&str, &str) -> Vec<String>) -> anyhow::Result<()> {
 	let dir = tempfile::tempdir()?;
 	let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
-	let port = taken.local_addr()?.port().to_string();
+	let busy = taken.local_addr()?.port().to_string();
+	let free = free_port()?.to_string();
 	let base = dir.path().display().to_string();
-	let p2p = free_port()?.to_string();
-	let (ok, _, stderr) = run_node_command(&[
-		"--dev",
-		"--base-path",
-		&base,
-		"--rpc-port",
-		&port,
-		"--port",
-		&p2p,
-		"--no-prometheus",
-		"--no-telemetry",
-	])?;
+	let mut args = vec!["--dev", "--base-path", &base, "--no-prometheus", "--no-telemetry"];
+	let extra = flags(&busy, &free);
+	args.extend(extra.iter().map(String::as_str));
+	let (ok, _, stderr) = run_node_command(&args)?;
 	assert!(!ok);
-	assert!(stderr.contains("already in use") && stderr.contains(&port), "{stderr}");
+	assert!(stderr.contains("already in use") && stderr.contains(&busy), "{stderr}");
 	Ok(())
 }
 
 #[test]
+fn occupied_rpc_port_is_refused() -> anyhow::Result<()> {
+	refuses_busy_port(|busy, free| {
+		vec!["--rpc-port".into(), busy.into(), "--port".into(), free.into()]
+	})
+}
+
+#[test]
 fn occupied_p2p_port_is_refused() -> anyhow::Result<()> {
-	let dir = tempfile::tempdir()?;
-	let taken = std::net::TcpListener::bind("127.0.0.1:0")?;
-	let port = taken.local_addr()?.port().to_string();
-	let base = dir.path().display().to_string();
-	let rpc = free_port()?.to_string();
-	let listen = format!("/ip4/127.0.0.1/tcp/{port}");
-	let (ok, _, stderr) = run_node_command(&[
-		"--dev",
-		"--base-path",
-		&base,
-		"--rpc-port",
-		&rpc,
-		"--listen-addr",
-		&listen,
-		"--no-prometheus",
-		"--no-telemetry",
-	])?;
-	assert!(!ok);
-	assert!(stderr.contains("already in use") && stderr.contains(&port), "{stderr}");
-	Ok(())
+	refuses_busy_port(|busy, free| {
+		let listen = format!("/ip4/127.0.0.1/tcp/{busy}");
+		vec!["--rpc-port".into(), free.into(), "--listen-addr".into(), listen]
+	})
 }

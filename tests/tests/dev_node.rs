@@ -4,7 +4,23 @@
 use modicum_tests::{best_number, http_get, wait_for, Node};
 use std::time::Duration;
 use subxt::{dynamic, OnlineClient, PolkadotConfig};
-use subxt_signer::sr25519::dev;
+use subxt_signer::sr25519::{dev, Keypair};
+
+/// Signs `call` as `signer`, submits it and waits for it to be finalized and succeed.
+async fn submit(
+	api: &OnlineClient<PolkadotConfig>,
+	call: &impl subxt::transactions::Payload,
+	signer: &Keypair,
+) -> anyhow::Result<subxt::extrinsics::ExtrinsicEvents<PolkadotConfig>> {
+	Ok(api
+		.at_current_block()
+		.await?
+		.transactions()
+		.sign_and_submit_then_watch_default(call, signer)
+		.await?
+		.wait_for_finalized_success()
+		.await?)
+}
 
 /// The development preset's registration bond: 10 MDC.
 const BOND: u128 = 10 * 1_000_000_000_000;
@@ -19,14 +35,7 @@ async fn dev_node_runs_a_compute_market_extrinsic() -> anyhow::Result<()> {
 
 	let api = OnlineClient::<PolkadotConfig>::from_insecure_url(node.url()).await?;
 	let register = dynamic::tx("ComputeMarket", "register_job_creator", ());
-	let events = api
-		.at_current_block()
-		.await?
-		.transactions()
-		.sign_and_submit_then_watch_default(&register, &dev::alice())
-		.await?
-		.wait_for_finalized_success()
-		.await?;
+	let events = submit(&api, &register, &dev::alice()).await?;
 	let registered = events
 		.iter()
 		.filter_map(Result::ok)
@@ -39,14 +48,7 @@ async fn dev_node_runs_a_compute_market_extrinsic() -> anyhow::Result<()> {
 	assert!(fields.contains(&BOND.to_string()), "{fields}");
 
 	// Registering twice is refused with the pallet's own error.
-	let again = api
-		.at_current_block()
-		.await?
-		.transactions()
-		.sign_and_submit_then_watch_default(&register, &dev::alice())
-		.await?
-		.wait_for_finalized_success()
-		.await;
+	let again = submit(&api, &register, &dev::alice()).await;
 	let error = again.expect_err("a second registration must fail").to_string();
 	assert!(error.contains("AlreadyRegistered"), "{error}");
 
