@@ -354,6 +354,16 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, Hash>>(
 		tracing_execute_block: None,
 	})?;
 
+	// Both authoring modes build blocks from the pool the same way.
+	let proposer = || {
+		sc_basic_authorship::ProposerFactory::new(
+			task_manager.spawn_handle(),
+			client.clone(),
+			transaction_pool.clone(),
+			prometheus_registry.as_ref(),
+			telemetry.as_ref().map(|x| x.handle()),
+		)
+	};
 	match consensus {
 		NetworkedConsensus::InstantSeal { seal_interval_ms } => {
 			let Some(commands) = seal_commands_rx else {
@@ -363,13 +373,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, Hash>>(
 				);
 				return Ok(task_manager);
 			};
-			let proposer = sc_basic_authorship::ProposerFactory::new(
-				task_manager.spawn_handle(),
-				client.clone(),
-				transaction_pool.clone(),
-				prometheus_registry.as_ref(),
-				telemetry.as_ref().map(|x| x.handle()),
-			);
+			let proposer = proposer();
 			// The aura pre-digest makes sealed blocks look like aura blocks to the runtime.
 			let slot_duration = sc_consensus_aura::slot_duration::<AuraId, _, _>(&*client)?;
 			let clock = MonotonicClock::default();
@@ -406,13 +410,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, Hash>>(
 			notification_service,
 		} => {
 			if role.is_authority() {
-				let proposer_factory = sc_basic_authorship::ProposerFactory::new(
-					task_manager.spawn_handle(),
-					client.clone(),
-					transaction_pool.clone(),
-					prometheus_registry.as_ref(),
-					telemetry.as_ref().map(|x| x.handle()),
-				);
+				let proposer_factory = proposer();
 				let slot_duration = sc_consensus_aura::slot_duration::<AuraId, _, _>(&*client)?;
 
 				let aura = sc_consensus_aura::start_aura::<AuraPair, _, _, _, _, _, _, _, _, _, _>(
