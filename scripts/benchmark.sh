@@ -5,7 +5,8 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$MODICUM_ROOT"
 bash scripts/setup.sh
-cargo build --release -p modicum-node --features runtime-benchmarks
+# build-node.sh re-reads the environment, including the Wasm toolchain setup.sh chose.
+bash scripts/build-node.sh --features runtime-benchmarks
 "$CARGO_TARGET_DIR/release/modicum-node" benchmark pallet \
 	--chain dev \
 	--pallet pallet_compute_market \
