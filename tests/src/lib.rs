@@ -254,3 +254,83 @@ pub fn http_get(port: u16, path: &str) -> Result<String> {
 	stream.read_to_string(&mut response)?;
 	Ok(response)
 }
+
+/// The repository's root directory.
+pub fn repo_root() -> PathBuf {
+	Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `modicum` CLI: `$MODICUM_CLI`, else the debug build in the shared target
+/// directory (`scripts/test.sh` builds it).
+pub fn modicum_binary() -> Result<PathBuf> {
+	if let Ok(path) = std::env::var("MODICUM_CLI") {
+		return Ok(PathBuf::from(path));
+	}
+	let target = std::env::var("CARGO_TARGET_DIR")
+		.map(PathBuf::from)
+		.unwrap_or_else(|_| repo_root().join("target"));
+	let binary = target.join("debug").join("modicum");
+	if !binary.is_file() {
+		bail!("{} not found: build it with `cargo build -p modicum-cli`", binary.display());
+	}
+	Ok(binary)
+}
+
+/// A `modicum` daemon (`rp run`, `mediator run`, …) with its config `<work>/<name>.toml`
+/// and log `<work>/<name>.log`. Killed when dropped.
+pub struct Daemon {
+	name: String,
+	log: PathBuf,
+	child: Child,
+}
+
+impl Daemon {
+	/// Starts `modicum <args> --config <work>/<name>.toml` against the node at `url`.
+	pub fn start(work: &Path, name: &str, url: &str, args: &[&str]) -> Result<Daemon> {
+		let log = work.join(format!("{name}.log"));
+		let file = std::fs::File::create(&log)?;
+		let child = Command::new(modicum_binary()?)
+			.args(args)
+			.arg("--config")
+			.arg(work.join(format!("{name}.toml")))
+			.env("MODICUM_URL", url)
+			.env_remove("MODICUM_KEY")
+			.stdin(Stdio::null())
+			.stdout(file.try_clone()?)
+			.stderr(file)
+			.spawn()
+			.with_context(|| format!("starting the {name} daemon"))?;
+		Ok(Daemon { name: name.into(), log, child })
+	}
+
+	/// Fails, with its log, if the daemon has exited.
+	pub fn ensure_running(&mut self) -> Result<()> {
+		if let Some(status) = self.child.try_wait()? {
+			bail!("the {} daemon exited with {status}:\n{}", self.name, self.log_tail());
+		}
+		Ok(())
+	}
+
+	/// The last lines of its log.
+	pub fn log_tail(&self) -> String {
+		let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+		let lines: Vec<_> = log.lines().collect();
+		format!("--- {} ---\n{}", self.name, lines[lines.len().saturating_sub(30)..].join("\n"))
+	}
+}
+
+impl Drop for Daemon {
+	fn drop(&mut self) {
+		// Ctrl-C first, so the daemon stops what it started (the directory's registry).
+		let _ = Command::new("kill").arg("-INT").arg(self.child.id().to_string()).status();
+		let deadline = Instant::now() + Duration::from_secs(5);
+		while Instant::now() < deadline {
+			if let Ok(Some(_)) = self.child.try_wait() {
+				return;
+			}
+			std::thread::sleep(Duration::from_millis(50));
+		}
+		let _ = self.child.kill();
+		let _ = self.child.wait();
+	}
+}

@@ -12,7 +12,8 @@ use sp_arithmetic::FixedU128;
 pub type OfferId = u64;
 /// Identifier of a match.
 pub type MatchId = u64;
-/// A blake2-256 content hash (image layers, job images, result Merkle roots).
+/// A 32-byte content hash: an OCI sha256 digest for job images and base layers, a
+/// blake2-256 Merkle root for results.
 pub type ContentHash = [u8; 32];
 /// Milliseconds since the Unix epoch, as the runtime's timestamp reports them.
 pub type Moment = u64;

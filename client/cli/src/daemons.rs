@@ -1,0 +1,197 @@
+//! The long-running roles: `rp run`, `mediator run`, `solver run`, `directory serve`.
+//! Each reads its TOML file, lets flags and environment override it, and runs until
+//! Ctrl-C or until the node goes away.
+
+use crate::Global;
+use anyhow::{Context, Result};
+use clap::Subcommand;
+use modicum_client::{
+	calls::Market, keys, reference, reference_text, settings, settings::ChainSettings,
+	units::{format_amount, Amount}, Chain,
+};
+use modicum_offchain::{
+	directory::{self, DirectoryEndpoint},
+	matchmaker::{Matchmaker, SolverConfig},
+	mediator::{Mediator, MediatorConfig},
+	rp::{ResourceProvider, RpConfig},
+};
+use serde::Deserialize;
+use std::{path::PathBuf, sync::Arc};
+
+#[derive(Subcommand)]
+pub enum RpCommand {
+	/// Register, keep offers posted and run matched jobs (see README for rp.toml).
+	Run,
+}
+
+#[derive(Subcommand)]
+pub enum MediatorCommand {
+	/// Register and rule on every dispute assigned to you.
+	Run,
+}
+
+#[derive(Subcommand)]
+pub enum SolverCommand {
+	/// Keep the offer book and post minimum-cost maximum matchings.
+	Run,
+}
+
+#[derive(Subcommand)]
+pub enum DirectoryCommand {
+	/// Start the OCI registry and uptime service, and register on chain.
+	Serve {
+		/// Where the registry stores images and results.
+		#[arg(long)]
+		data_dir: Option<PathBuf>,
+		/// The registry's listen address.
+		#[arg(long)]
+		registry_addr: Option<String>,
+		/// The uptime service's listen address.
+		#[arg(long)]
+		uptime_addr: Option<String>,
+		/// Availability price per match.
+		#[arg(long)]
+		availability_price: Option<Amount>,
+	},
+}
+
+async fn until_ctrl_c<F: std::future::Future<Output = Result<()>>>(work: F) -> Result<()> {
+	tokio::select! {
+		result = work => result,
+		_ = tokio::signal::ctrl_c() => {
+			tracing::info!("interrupted; stopping");
+			Ok(())
+		},
+	}
+}
+
+pub async fn rp(global: &Global, command: RpCommand) -> Result<()> {
+	let RpCommand::Run = command;
+	let mut config: RpConfig = settings::load(global.config.as_deref())?;
+	config.chain = global.chain(config.chain);
+	let daemon = Arc::new(ResourceProvider::start(config).await?);
+	tracing::info!(account = %daemon.account(), "resource provider running");
+	until_ctrl_c(async move { Ok(daemon.run().await?) }).await
+}
+
+pub async fn mediator(global: &Global, command: MediatorCommand) -> Result<()> {
+	let MediatorCommand::Run = command;
+	let mut config: MediatorConfig = settings::load(global.config.as_deref())?;
+	config.chain = global.chain(config.chain);
+	let daemon = Arc::new(Mediator::start(config).await?);
+	tracing::info!("mediator running");
+	until_ctrl_c(async move { Ok(daemon.run().await?) }).await
+}
+
+pub async fn solver(global: &Global, command: SolverCommand) -> Result<()> {
+	let SolverCommand::Run = command;
+	let mut config: SolverConfig = settings::load(global.config.as_deref())?;
+	config.chain = global.chain(config.chain);
+	let mut daemon = Matchmaker::start(config).await?;
+	tracing::info!("solver running");
+	until_ctrl_c(async move { Ok(daemon.run().await?) }).await
+}
+
+/// A directory's configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DirectoryFile {
+	#[serde(default)]
+	chain: ChainSettings,
+	#[serde(default)]
+	directory: DirectorySettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct DirectorySettings {
+	data_dir: PathBuf,
+	registry_addr: String,
+	uptime_addr: String,
+	availability_price: Amount,
+}
+
+impl Default for DirectorySettings {
+	fn default() -> Self {
+		DirectorySettings {
+			data_dir: PathBuf::from("modicum-directory"),
+			registry_addr: "127.0.0.1:5000".into(),
+			uptime_addr: "127.0.0.1:5001".into(),
+			availability_price: Amount(1_000_000_000),
+		}
+	}
+}
+
+pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()> {
+	let DirectoryCommand::Serve { data_dir, registry_addr, uptime_addr, availability_price } = command;
+	let file: DirectoryFile = settings::load(global.config.as_deref())?;
+	let mut s = file.directory;
+	s.data_dir = data_dir.unwrap_or(s.data_dir);
+	s.registry_addr = registry_addr.unwrap_or(s.registry_addr);
+	s.uptime_addr = uptime_addr.unwrap_or(s.uptime_addr);
+	s.availability_price = availability_price.unwrap_or(s.availability_price);
+	let chain_settings = global.chain(file.chain);
+	let signer = chain_settings.keypair()?;
+	let me = keys::account_of(&signer);
+	let chain = Chain::connect(chain_settings.url()).await?;
+	let endpoint = DirectoryEndpoint { registry: s.registry_addr.clone(), uptime: s.uptime_addr.clone() };
+	let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+	let config = directory::DirectoryConfig {
+		data_dir: s.data_dir.clone(),
+		registry_addr: s.registry_addr.clone(),
+		uptime_addr: s.uptime_addr.clone(),
+	};
+	let serving = tokio::spawn(async move {
+		let shutdown = async {
+			let _ = tokio::signal::ctrl_c().await;
+		};
+		let result = directory::serve(config, shutdown).await;
+		drop(ready_tx);
+		result
+	});
+	// Register only once the registry answers, so nobody is sent to a dead endpoint.
+	wait_for_registry(&s.registry_addr).await?;
+	match chain.directory(&me).await? {
+		Some(info) if reference_text(&info.endpoint) == endpoint.to_string() => {
+			tracing::info!(account = %me, %endpoint, "already registered as a directory")
+		},
+		Some(info) => tracing::warn!(
+			registered = %reference_text(&info.endpoint),
+			%endpoint,
+			"registered with another endpoint; deregister and re-register to change it"
+		),
+		None => {
+			Market::new(&chain, &signer)
+				.register_directory(reference(&endpoint.to_string())?, s.availability_price.0)
+				.await?;
+			tracing::info!(account = %me, %endpoint, price = %format_amount(s.availability_price.0), "registered as a directory");
+		},
+	}
+	let _ = ready_rx;
+	serving.await.context("directory task")?.context("directory")?;
+	Ok(())
+}
+
+async fn wait_for_registry(addr: &str) -> Result<()> {
+	let url = format!("http://{addr}/v2/");
+	for _ in 0..100 {
+		let probe = url.clone();
+		let ok = tokio::task::spawn_blocking(move || ureq_ok(&probe)).await.unwrap_or(false);
+		if ok {
+			return Ok(());
+		}
+		tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+	}
+	anyhow::bail!("the registry at {addr} did not come up within 10 s")
+}
+
+fn ureq_ok(url: &str) -> bool {
+	std::net::TcpStream::connect_timeout(
+		&match url.trim_start_matches("http://").split('/').next().and_then(|a| a.parse().ok()) {
+			Some(addr) => addr,
+			None => return false,
+		},
+		std::time::Duration::from_millis(200),
+	)
+	.is_ok()
+}

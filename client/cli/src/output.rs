@@ -1,0 +1,30 @@
+//! Printing for people (text) and for scripts (`--json`, one JSON document on stdout).
+
+use serde::Serialize;
+
+/// Prints `value` as JSON, or `text()` for people.
+pub fn print<T: Serialize>(json: bool, value: &T, text: impl FnOnce() -> String) {
+	if json {
+		match serde_json::to_string_pretty(value) {
+			Ok(s) => println!("{s}"),
+			Err(e) => eprintln!("error: cannot encode the output as JSON: {e}"),
+		}
+	} else {
+		println!("{}", text());
+	}
+}
+
+/// Reports a failure: `{"error": …}` on stdout with `--json`, else `error: …` on stderr.
+pub fn error(json: bool, error: &anyhow::Error) {
+	let chain: Vec<String> = error.chain().map(|e| e.to_string()).collect();
+	if json {
+		println!("{}", serde_json::json!({ "error": chain.join(": ") }));
+	} else {
+		eprintln!("error: {}", chain.join("\n  caused by: "));
+	}
+}
+
+/// An account for people: SS58.
+pub fn account(account: &modicum_client::AccountId) -> String {
+	account.to_string()
+}

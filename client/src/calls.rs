@@ -1,0 +1,257 @@
+//! Typed helpers for every compute-market call: each builds the call from plain
+//! arguments, submits it signed by `signer`, waits for finality and returns the
+//! events it caused. Errors name the pallet error (e.g. `InstructionCapTooLow`).
+
+use crate::{
+	chain::{Balance, JobTerms, Parameters, ResourceTerms},
+	runtime::{self, runtime_types::pallet_compute_market::types as market},
+	AccountId, Chain, ClientError, Keypair, MarketEvent, ModicumConfig, Reference,
+};
+use subxt::extrinsics::ExtrinsicEvents;
+
+/// The compute-market events a transaction caused.
+pub fn market_events(events: &ExtrinsicEvents<ModicumConfig>) -> Vec<MarketEvent> {
+	events
+		.iter()
+		.filter_map(Result::ok)
+		.filter(|e| e.pallet_name() == "ComputeMarket")
+		.filter_map(|e| match e.decode_as::<runtime::Event>() {
+			Ok(runtime::Event::ComputeMarket(inner)) => Some(inner),
+			_ => None,
+		})
+		.collect()
+}
+
+fn tx() -> runtime::compute_market::calls::TransactionApi {
+	runtime::transactions().compute_market()
+}
+
+/// One method per pallet call, bound to a chain connection and a signer.
+pub struct Market<'a> {
+	chain: &'a Chain,
+	signer: &'a Keypair,
+}
+
+impl<'a> Market<'a> {
+	/// Calls signed by `signer` through `chain`.
+	pub fn new(chain: &'a Chain, signer: &'a Keypair) -> Self {
+		Market { chain, signer }
+	}
+
+	async fn send(
+		&self,
+		call: &impl subxt::transactions::Payload,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		let events = self.chain.submit(call, self.signer).await?;
+		Ok(market_events(&events))
+	}
+
+	/// Registers as a Resource Provider.
+	pub async fn register_resource_provider(
+		&self,
+		arch: market::Architecture,
+		time_per_instruction_ns: u64,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().register_resource_provider(arch, time_per_instruction_ns)).await
+	}
+
+	/// Registers as a Job Creator.
+	pub async fn register_job_creator(&self) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().register_job_creator()).await
+	}
+
+	/// Registers as a Mediator with its prices.
+	pub async fn register_mediator(
+		&self,
+		arch: market::Architecture,
+		instruction_price: Balance,
+		bandwidth_price: Balance,
+		availability_price: Balance,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().register_mediator(
+			arch,
+			instruction_price,
+			bandwidth_price,
+			availability_price,
+		))
+		.await
+	}
+
+	/// Registers as a Directory reachable at `endpoint`.
+	pub async fn register_directory(
+		&self,
+		endpoint: Reference,
+		availability_price: Balance,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().register_directory(endpoint, availability_price)).await
+	}
+
+	/// Leaves a role.
+	pub async fn deregister(&self, role: market::Role) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().deregister(role)).await
+	}
+
+	/// Trusts a mediator.
+	pub async fn trust_mediator(&self, mediator: AccountId) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().trust_mediator(mediator)).await
+	}
+
+	/// Stops trusting a mediator.
+	pub async fn distrust_mediator(
+		&self,
+		mediator: AccountId,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().distrust_mediator(mediator)).await
+	}
+
+	/// Trusts a directory.
+	pub async fn trust_directory(
+		&self,
+		directory: AccountId,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().trust_directory(directory)).await
+	}
+
+	/// Stops trusting a directory.
+	pub async fn distrust_directory(
+		&self,
+		directory: AccountId,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().distrust_directory(directory)).await
+	}
+
+	/// Declares an installed base layer.
+	pub async fn add_base_layer(&self, layer: [u8; 32]) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().add_base_layer(layer)).await
+	}
+
+	/// Withdraws a base layer.
+	pub async fn remove_base_layer(
+		&self,
+		layer: [u8; 32],
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().remove_base_layer(layer)).await
+	}
+
+	/// Posts a resource offer.
+	pub async fn post_resource_offer(
+		&self,
+		terms: ResourceTerms,
+		deposit: Balance,
+		expires_at: u64,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().post_resource_offer(terms, deposit, expires_at)).await
+	}
+
+	/// Posts a job offer.
+	pub async fn post_job_offer(
+		&self,
+		terms: JobTerms,
+		deposit: Balance,
+		expires_at: u64,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().post_job_offer(terms, deposit, expires_at)).await
+	}
+
+	/// Cancels an own unmatched offer.
+	pub async fn cancel_offer(&self, offer: market::OfferRef) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().cancel_offer(offer)).await
+	}
+
+	/// Clears anyone's expired unmatched offer.
+	pub async fn clear_expired_offer(
+		&self,
+		offer: market::OfferRef,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().clear_expired_offer(offer)).await
+	}
+
+	/// Matches a job offer with a resource offer and a mediator.
+	pub async fn post_match(
+		&self,
+		job_offer_id: u64,
+		resource_offer_id: u64,
+		mediator: AccountId,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().post_match(job_offer_id, resource_offer_id, mediator)).await
+	}
+
+	/// Posts a job's result (RP).
+	#[allow(clippy::too_many_arguments)]
+	pub async fn post_result(
+		&self,
+		match_id: u64,
+		status: market::ResultStatus,
+		reference: Reference,
+		hash: [u8; 32],
+		instruction_count: u64,
+		bandwidth_used: u64,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().post_result(
+			match_id,
+			status,
+			reference,
+			hash,
+			instruction_count,
+			bandwidth_used,
+		))
+		.await
+	}
+
+	/// Accepts a result (JC any time; RP after the reaction deadline).
+	pub async fn accept_result(&self, match_id: u64) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().accept_result(match_id)).await
+	}
+
+	/// Rejects a result (JC, within the reaction window).
+	pub async fn reject_result(
+		&self,
+		match_id: u64,
+		reason: market::RejectReason,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().reject_result(match_id, reason)).await
+	}
+
+	/// Closes a match whose RP never posted (JC, after the completion deadline).
+	pub async fn timeout(&self, match_id: u64) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().timeout(match_id)).await
+	}
+
+	/// Posts a mediation verdict (the match's mediator).
+	#[allow(clippy::too_many_arguments)]
+	pub async fn post_mediation_result(
+		&self,
+		match_id: u64,
+		verdict: market::Verdict,
+		faulty: market::FaultyParty,
+		instruction_count: u64,
+		bandwidth_used: u64,
+		result_hash: [u8; 32],
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().post_mediation_result(
+			match_id,
+			verdict,
+			faulty,
+			instruction_count,
+			bandwidth_used,
+			result_hash,
+		))
+		.await
+	}
+
+	/// Closes a mediation whose deadline passed (anyone).
+	pub async fn mediation_timeout(&self, match_id: u64) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().mediation_timeout(match_id)).await
+	}
+
+	/// Sets the market parameters (root only: wrapped in `Sudo::sudo`, so `signer` must
+	/// be the sudo key).
+	pub async fn set_parameters(&self, parameters: Parameters) -> Result<Vec<MarketEvent>, ClientError> {
+		let inner = runtime::runtime_types::modicum_runtime::RuntimeCall::ComputeMarket(
+			runtime::runtime_types::pallet_compute_market::pallet::Call::set_parameters {
+				parameters,
+			},
+		);
+		self.send(&runtime::transactions().sudo().sudo(inner)).await
+	}
+}

@@ -1,0 +1,366 @@
+//! A connection to a Modicum node: sign and submit transactions (one at a time per
+//! connection, so nonces never collide), read market storage and call the market's
+//! runtime API at the latest finalized block.
+
+use crate::{
+	runtime::{self, runtime_types::pallet_compute_market::types as market},
+	AccountId, ClientError, Keypair, ModicumConfig,
+};
+use std::sync::Arc;
+use subxt::{
+	error::{DispatchError, TransactionEventsError, TransactionFinalizedSuccessError},
+	extrinsics::ExtrinsicEvents,
+	transactions::Payload,
+	OnlineClient,
+};
+use tokio::sync::Mutex;
+
+/// Balances are u128 planck.
+pub type Balance = u128;
+/// A match as the runtime API returns it.
+pub type MatchInfo = market::Match<AccountId, Balance>;
+/// An open job offer.
+pub type JobOffer = market::JobOffer<AccountId, Balance>;
+/// An open resource offer.
+pub type ResourceOffer = market::ResourceOffer<AccountId, Balance>;
+/// A job offer's terms.
+pub type JobTerms = market::JobOfferTerms<AccountId, Balance>;
+/// A resource offer's terms.
+pub type ResourceTerms = market::ResourceOfferTerms<Balance>;
+/// The market's parameters.
+pub type Parameters = market::MarketParameters<Balance>;
+
+/// A live connection to a node.
+#[derive(Clone)]
+pub struct Chain {
+	api: OnlineClient<ModicumConfig>,
+	url: String,
+	// One transaction in flight per connection: the nonce comes from the chain, so a
+	// second submission before the first is included would reuse it.
+	submit_lock: Arc<Mutex<()>>,
+}
+
+fn read_error(what: &str, e: impl std::fmt::Display) -> ClientError {
+	ClientError::Read { what: what.into(), reason: e.to_string() }
+}
+
+impl Chain {
+	/// Connects to the node at `url` (`ws://` on loopback or private networks).
+	pub async fn connect(url: &str) -> Result<Chain, ClientError> {
+		let api = OnlineClient::<ModicumConfig>::from_insecure_url(url)
+			.await
+			.map_err(|e| ClientError::Connect { url: url.into(), reason: e.to_string() })?;
+		Ok(Chain { api, url: url.into(), submit_lock: Arc::new(Mutex::new(())) })
+	}
+
+	/// The node's address.
+	pub fn url(&self) -> &str {
+		&self.url
+	}
+
+	/// The underlying subxt client, for what this wrapper does not cover.
+	pub fn api(&self) -> &OnlineClient<ModicumConfig> {
+		&self.api
+	}
+
+	/// Signs `call` with `signer`, submits it and waits until it is finalized and
+	/// succeeded; a pallet error becomes [`ClientError::Refused`] naming the error.
+	pub async fn submit<Call: Payload>(
+		&self,
+		call: &Call,
+		signer: &Keypair,
+	) -> Result<ExtrinsicEvents<ModicumConfig>, ClientError> {
+		let name = format!("{}::{}", call.pallet_name(), call.call_name());
+		let failed = |reason: String| ClientError::Transaction { call: name.clone(), reason };
+		let _one_at_a_time = self.submit_lock.lock().await;
+		let at = self.api.at_current_block().await.map_err(|e| failed(e.to_string()))?;
+		let progress = at
+			.transactions()
+			.sign_and_submit_then_watch_default(call, signer)
+			.await
+			.map_err(|e| failed(e.to_string()))?;
+		match progress.wait_for_finalized_success().await {
+			Ok(events) => Ok(events),
+			Err(TransactionFinalizedSuccessError::SuccessError(
+				TransactionEventsError::ExtrinsicFailed(DispatchError::Module(module)),
+			)) => Err(match module.details() {
+				Ok(details) => ClientError::Refused {
+					call: name.clone(),
+					pallet: details.pallet.name().to_string(),
+					error: details.variant.name.clone(),
+					docs: details.variant.docs.join(" "),
+				},
+				Err(_) => failed(module.to_string()),
+			}),
+			Err(other) => Err(failed(other.to_string())),
+		}
+	}
+
+	async fn at(
+		&self,
+	) -> Result<
+		subxt::client::ClientAtBlock<
+			ModicumConfig,
+			subxt::client::OnlineClientAtBlockImpl<ModicumConfig>,
+		>,
+		ClientError,
+	> {
+		self.api.at_current_block().await.map_err(|e| read_error("the latest block", e))
+	}
+
+	/// The chain's time (ms) at the latest finalized block; deadlines use it.
+	pub async fn now_ms(&self) -> Result<u64, ClientError> {
+		let at = self.at().await?;
+		let value = at
+			.storage()
+			.fetch(runtime::storage().timestamp().now(), ())
+			.await
+			.map_err(|e| read_error("Timestamp::Now", e))?;
+		value.decode().map_err(|e| read_error("Timestamp::Now", e))
+	}
+
+	/// The market's parameters.
+	pub async fn parameters(&self) -> Result<Parameters, ClientError> {
+		let at = self.at().await?;
+		at.runtime_apis()
+			.call(runtime::runtime_apis().compute_market_api().parameters())
+			.await
+			.map_err(|e| read_error("the market parameters", e))
+	}
+
+	/// The free balance of `who`.
+	pub async fn free_balance(&self, who: &AccountId) -> Result<Balance, ClientError> {
+		let at = self.at().await?;
+		let account = at
+			.storage()
+			.fetch(runtime::storage().system().account(), (who.clone(),))
+			.await
+			.map_err(|e| read_error("System::Account", e))?
+			.decode()
+			.map_err(|e| read_error("System::Account", e))?;
+		Ok(account.data.free)
+	}
+
+	/// The smallest deposit a job offer with `terms` needs (with `mediator`: the
+	/// smallest that also passes matching with it).
+	pub async fn quote_job_deposit(
+		&self,
+		terms: &JobTerms,
+		mediator: Option<AccountId>,
+	) -> Result<Balance, ClientError> {
+		let at = self.at().await?;
+		let call =
+			runtime::runtime_apis().compute_market_api().quote_job_offer_deposit(terms.clone(), mediator);
+		at.runtime_apis()
+			.call(call)
+			.await
+			.map_err(|e| read_error("a job deposit quote", e))?
+			.map_err(|e| ClientError::Quote { what: "the job offer's deposit".into(), reason: format!("{e:?}") })
+	}
+
+	/// The smallest deposit a resource offer with `terms` needs (with a mediator and a
+	/// directory: the smallest that also passes matching with them).
+	pub async fn quote_resource_deposit(
+		&self,
+		terms: &ResourceTerms,
+		mediator: Option<AccountId>,
+		directory: Option<AccountId>,
+	) -> Result<Balance, ClientError> {
+		let at = self.at().await?;
+		let call = runtime::runtime_apis()
+			.compute_market_api()
+			.quote_resource_offer_deposit(terms.clone(), mediator, directory);
+		at.runtime_apis()
+			.call(call)
+			.await
+			.map_err(|e| read_error("a resource deposit quote", e))?
+			.map_err(|e| ClientError::Quote {
+				what: "the resource offer's deposit".into(),
+				reason: format!("{e:?}"),
+			})
+	}
+
+	/// Every open job offer, paged through the runtime API.
+	pub async fn job_offers(&self) -> Result<Vec<(u64, JobOffer)>, ClientError> {
+		let at = self.at().await?;
+		let mut all = Vec::new();
+		let mut after = None;
+		loop {
+			let page = at
+				.runtime_apis()
+				.call(runtime::runtime_apis().compute_market_api().job_offers(after, PAGE))
+				.await
+				.map_err(|e| read_error("open job offers", e))?;
+			let done = page.len() < PAGE as usize;
+			after = page.last().map(|(id, _)| *id);
+			all.extend(page);
+			if done {
+				return Ok(all);
+			}
+		}
+	}
+
+	/// Every open resource offer, paged through the runtime API.
+	pub async fn resource_offers(&self) -> Result<Vec<(u64, ResourceOffer)>, ClientError> {
+		let at = self.at().await?;
+		let mut all = Vec::new();
+		let mut after = None;
+		loop {
+			let page = at
+				.runtime_apis()
+				.call(runtime::runtime_apis().compute_market_api().resource_offers(after, PAGE))
+				.await
+				.map_err(|e| read_error("open resource offers", e))?;
+			let done = page.len() < PAGE as usize;
+			after = page.last().map(|(id, _)| *id);
+			all.extend(page);
+			if done {
+				return Ok(all);
+			}
+		}
+	}
+
+	/// An unsettled match, or `None` once it closed (or never existed).
+	pub async fn match_info(&self, match_id: u64) -> Result<Option<MatchInfo>, ClientError> {
+		let at = self.at().await?;
+		at.runtime_apis()
+			.call(runtime::runtime_apis().compute_market_api().match_info(match_id))
+			.await
+			.map_err(|e| read_error("a match", e))
+	}
+
+	/// Every unsettled match.
+	pub async fn matches(&self) -> Result<Vec<(u64, MatchInfo)>, ClientError> {
+		let at = self.at().await?;
+		let mut entries = at
+			.storage()
+			.iter(runtime::storage().compute_market().matches(), ())
+			.await
+			.map_err(|e| read_error("ComputeMarket::Matches", e))?;
+		let mut all = Vec::new();
+		while let Some(entry) = entries.next().await {
+			let entry = entry.map_err(|e| read_error("ComputeMarket::Matches", e))?;
+			let (match_id,) = entry
+				.key()
+				.and_then(|k| k.decode())
+				.map_err(|e| read_error("a ComputeMarket::Matches key", e))?;
+			let info = entry.value().decode().map_err(|e| read_error("a match", e))?;
+			all.push((match_id, info));
+		}
+		all.sort_by_key(|(id, _)| *id);
+		Ok(all)
+	}
+
+	/// A registered Resource Provider's record.
+	pub async fn resource_provider(
+		&self,
+		who: &AccountId,
+	) -> Result<Option<market::ResourceProviderInfo<Balance>>, ClientError> {
+		let at = self.at().await?;
+		let value = at
+			.storage()
+			.try_fetch(runtime::storage().compute_market().resource_providers(), (who.clone(),))
+			.await
+			.map_err(|e| read_error("ComputeMarket::ResourceProviders", e))?;
+		value.map(|v| v.decode()).transpose().map_err(|e| read_error("an RP record", e))
+	}
+
+	/// A registered Job Creator's record.
+	pub async fn job_creator(
+		&self,
+		who: &AccountId,
+	) -> Result<Option<market::JobCreatorInfo<Balance>>, ClientError> {
+		let at = self.at().await?;
+		let value = at
+			.storage()
+			.try_fetch(runtime::storage().compute_market().job_creators(), (who.clone(),))
+			.await
+			.map_err(|e| read_error("ComputeMarket::JobCreators", e))?;
+		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a JC record", e))
+	}
+
+	/// A registered Mediator's record.
+	pub async fn mediator(
+		&self,
+		who: &AccountId,
+	) -> Result<Option<market::MediatorInfo<Balance>>, ClientError> {
+		let at = self.at().await?;
+		let value = at
+			.storage()
+			.try_fetch(runtime::storage().compute_market().mediators(), (who.clone(),))
+			.await
+			.map_err(|e| read_error("ComputeMarket::Mediators", e))?;
+		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a mediator record", e))
+	}
+
+	/// A registered Directory's record.
+	pub async fn directory(
+		&self,
+		who: &AccountId,
+	) -> Result<Option<market::DirectoryInfo<Balance>>, ClientError> {
+		let at = self.at().await?;
+		let value = at
+			.storage()
+			.try_fetch(runtime::storage().compute_market().directories(), (who.clone(),))
+			.await
+			.map_err(|e| read_error("ComputeMarket::Directories", e))?;
+		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a directory record", e))
+	}
+
+	/// Every registered mediator.
+	pub async fn mediators(&self) -> Result<Vec<(AccountId, market::MediatorInfo<Balance>)>, ClientError> {
+		let at = self.at().await?;
+		let mut entries = at
+			.storage()
+			.iter(runtime::storage().compute_market().mediators(), ())
+			.await
+			.map_err(|e| read_error("ComputeMarket::Mediators", e))?;
+		let mut all = Vec::new();
+		while let Some(entry) = entries.next().await {
+			let entry = entry.map_err(|e| read_error("ComputeMarket::Mediators", e))?;
+			let (who,) = entry
+				.key()
+				.and_then(|k| k.decode())
+				.map_err(|e| read_error("a ComputeMarket::Mediators key", e))?;
+			let info = entry.value().decode().map_err(|e| read_error("a mediator", e))?;
+			all.push((who, info));
+		}
+		Ok(all)
+	}
+
+	/// The mediators `who` trusts.
+	pub async fn trusted_mediators(&self, who: &AccountId) -> Result<Vec<AccountId>, ClientError> {
+		let at = self.at().await?;
+		let value = at
+			.storage()
+			.fetch(runtime::storage().compute_market().trusted_mediators(), (who.clone(),))
+			.await
+			.map_err(|e| read_error("ComputeMarket::TrustedMediators", e))?;
+		Ok(value.decode().map_err(|e| read_error("a trust list", e))?.0)
+	}
+
+	/// The directories `who` trusts.
+	pub async fn trusted_directories(&self, who: &AccountId) -> Result<Vec<AccountId>, ClientError> {
+		let at = self.at().await?;
+		let value = at
+			.storage()
+			.fetch(runtime::storage().compute_market().trusted_directories(), (who.clone(),))
+			.await
+			.map_err(|e| read_error("ComputeMarket::TrustedDirectories", e))?;
+		Ok(value.decode().map_err(|e| read_error("a trust list", e))?.0)
+	}
+
+	/// The base layers `who` declared.
+	pub async fn base_layers(&self, who: &AccountId) -> Result<Vec<[u8; 32]>, ClientError> {
+		let at = self.at().await?;
+		let value = at
+			.storage()
+			.fetch(runtime::storage().compute_market().supported_base_layers(), (who.clone(),))
+			.await
+			.map_err(|e| read_error("ComputeMarket::SupportedBaseLayers", e))?;
+		Ok(value.decode().map_err(|e| read_error("a base-layer list", e))?.0)
+	}
+}
+
+/// Offers fetched per runtime API call.
+const PAGE: u32 = 256;

@@ -1,0 +1,84 @@
+//! What can go wrong talking to the chain, in terms a user can act on.
+
+/// A failure of the client library.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+	/// The node could not be reached.
+	#[error("cannot reach the node at {url}: {reason} (is `modicum-node` running? see README)")]
+	Connect {
+		/// The node's address.
+		url: String,
+		/// Why.
+		reason: String,
+	},
+	/// The chain refused a transaction with a pallet error.
+	#[error("the chain refused {call}: {pallet}::{error}{}", if .docs.is_empty() { String::new() } else { format!(" ({})", .docs) })]
+	Refused {
+		/// The call that failed.
+		call: String,
+		/// The pallet that refused.
+		pallet: String,
+		/// The error's name.
+		error: String,
+		/// The error's documentation.
+		docs: String,
+	},
+	/// A transaction failed for a reason other than a pallet error (fees, nonce…).
+	#[error("{call} failed: {reason}")]
+	Transaction {
+		/// The call that failed.
+		call: String,
+		/// Why.
+		reason: String,
+	},
+	/// Reading the chain failed.
+	#[error("reading {what} from the chain failed: {reason}")]
+	Read {
+		/// What was being read.
+		what: String,
+		/// Why.
+		reason: String,
+	},
+	/// A runtime API answered with an error.
+	#[error("the chain could not quote {what}: {reason}")]
+	Quote {
+		/// What was being quoted.
+		what: String,
+		/// The runtime's reason.
+		reason: String,
+	},
+	/// A signing key could not be read.
+	#[error("invalid key: {0}")]
+	Key(String),
+	/// A configuration file could not be read.
+	#[error("configuration {path}: {reason}")]
+	Config {
+		/// The file.
+		path: String,
+		/// Why.
+		reason: String,
+	},
+	/// A reference is longer than the chain stores.
+	#[error("reference of {len} bytes is longer than the chain's limit of {max}")]
+	ReferenceTooLong {
+		/// Its length.
+		len: usize,
+		/// The limit.
+		max: usize,
+	},
+	/// An amount could not be parsed.
+	#[error("invalid amount {input:?}: {reason}")]
+	Amount {
+		/// What was given.
+		input: String,
+		/// Why it is invalid.
+		reason: String,
+	},
+}
+
+impl ClientError {
+	/// Whether the chain refused with the given pallet error name.
+	pub fn is_refusal(&self, name: &str) -> bool {
+		matches!(self, ClientError::Refused { error, .. } if error == name)
+	}
+}

@@ -1,0 +1,112 @@
+//! The compute-market's events from finalized blocks, in order, decoded into the
+//! pallet's own event type so daemons can `match` on them.
+
+use crate::{runtime, AccountId, ClientError, MarketEvent, ModicumConfig};
+use subxt::client::Blocks;
+
+/// The market events of one finalized block.
+#[derive(Clone, Debug)]
+pub struct BlockEvents {
+	/// The block's number.
+	pub number: u64,
+	/// Its compute-market events, in the order they happened.
+	pub events: Vec<MarketEvent>,
+}
+
+/// A subscription to finalized blocks yielding their compute-market events.
+pub struct MarketEvents {
+	blocks: Blocks<ModicumConfig>,
+}
+
+impl MarketEvents {
+	/// Subscribes at `chain`'s node.
+	pub async fn subscribe(chain: &crate::Chain) -> Result<MarketEvents, ClientError> {
+		let blocks = chain.api().stream_blocks().await.map_err(|e| ClientError::Read {
+			what: "finalized blocks".into(),
+			reason: e.to_string(),
+		})?;
+		Ok(MarketEvents { blocks })
+	}
+
+	/// The next finalized block's market events (possibly none); `None` when the
+	/// subscription ended (the node went away).
+	pub async fn next(&mut self) -> Option<Result<BlockEvents, ClientError>> {
+		let block = match self.blocks.next().await? {
+			Ok(block) => block,
+			Err(e) => return Some(Err(read_error(e))),
+		};
+		Some(block_events(block).await)
+	}
+}
+
+fn read_error(e: impl std::fmt::Display) -> ClientError {
+	ClientError::Read { what: "a finalized block's events".into(), reason: e.to_string() }
+}
+
+async fn block_events(
+	block: subxt::client::Block<ModicumConfig>,
+) -> Result<BlockEvents, ClientError> {
+	let number = block.number();
+	let at = block.at().await.map_err(read_error)?;
+	let events = at.events().fetch().await.map_err(read_error)?;
+	let mut market = Vec::new();
+	for event in events.iter() {
+		let event = event.map_err(read_error)?;
+		if event.pallet_name() != "ComputeMarket" {
+			continue;
+		}
+		match event.decode_as::<runtime::Event>().map_err(read_error)? {
+			runtime::Event::ComputeMarket(inner) => market.push(inner),
+			_ => continue,
+		}
+	}
+	Ok(BlockEvents { number, events: market })
+}
+
+/// The accounts an event names, so a daemon can ignore what does not concern it.
+pub fn parties(event: &MarketEvent) -> Vec<&AccountId> {
+	use MarketEvent as E;
+	match event {
+		E::Matched { job_creator, resource_provider, mediator, solver, directory, .. } => {
+			vec![job_creator, resource_provider, mediator, solver, directory]
+		},
+		E::ResultPosted { resource_provider, job_creator, .. } => {
+			vec![resource_provider, job_creator]
+		},
+		E::JobAssignedForMediation {
+			mediator, job_creator, resource_provider, directory, ..
+		} => vec![mediator, job_creator, resource_provider, directory],
+		E::MediationResultPosted { mediator, .. } => vec![mediator],
+		E::Paid { from, to, .. } => vec![from, to],
+		E::Fined { who, .. } | E::DepositReleased { who, .. } => vec![who],
+		E::ResourceOfferPosted { provider, .. } => vec![provider],
+		E::JobOfferPosted { creator, .. } => vec![creator],
+		E::OfferCancelled { owner, .. } => vec![owner],
+		E::OfferExpired { owner, cleared_by, .. } => vec![owner, cleared_by],
+		E::Registered { who, .. } | E::Deregistered { who, .. } => vec![who],
+		E::MediatorTrusted { who, mediator } | E::MediatorDistrusted { who, mediator } => {
+			vec![who, mediator]
+		},
+		E::DirectoryTrusted { who, directory } | E::DirectoryDistrusted { who, directory } => {
+			vec![who, directory]
+		},
+		E::BaseLayerAdded { who, .. } | E::BaseLayerRemoved { who, .. } => vec![who],
+		_ => Vec::new(),
+	}
+}
+
+/// The match an event is about, if any.
+pub fn match_id(event: &MarketEvent) -> Option<u64> {
+	use MarketEvent as E;
+	match event {
+		E::Matched { match_id, .. } |
+		E::ResultPosted { match_id, .. } |
+		E::JobAssignedForMediation { match_id, .. } |
+		E::MediationResultPosted { match_id, .. } |
+		E::Paid { match_id, .. } |
+		E::Fined { match_id, .. } |
+		E::DepositReleased { match_id, .. } |
+		E::MatchClosed { match_id, .. } => Some(*match_id),
+		_ => None,
+	}
+}

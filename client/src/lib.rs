@@ -1,0 +1,53 @@
+//! Typed access to a Modicum chain for every off-chain actor: the generated API
+//! ([`runtime`]), a connection that signs, submits and reads ([`Chain`]), the
+//! compute-market's events from finalized blocks ([`events`]), signing keys
+//! ([`keys`]) and per-role TOML configuration ([`settings`]).
+//!
+//! The API is generated at compile time from `metadata/modicum.scale`, the runtime's
+//! metadata committed beside this crate; `scripts/regenerate-metadata.sh` refreshes
+//! it and the end-to-end tests fail when it no longer matches the runtime.
+
+pub mod calls;
+pub mod chain;
+pub mod error;
+pub mod events;
+pub mod keys;
+pub mod settings;
+pub mod vocab;
+pub mod units;
+
+/// The API generated from the runtime's metadata.
+#[subxt::subxt(
+	runtime_metadata_path = "metadata/modicum.scale",
+	derive_for_all_types = "Clone, PartialEq, Eq"
+)]
+pub mod runtime {}
+
+pub use chain::Chain;
+pub use error::ClientError;
+pub use runtime::runtime_types::pallet_compute_market::{pallet::Event as MarketEvent, types};
+pub use subxt::utils::AccountId32 as AccountId;
+pub use subxt_signer::sr25519::Keypair;
+
+/// The chain's configuration as subxt needs it: Polkadot-style accounts, addresses,
+/// signatures and transaction extensions, which is what the Modicum runtime uses.
+pub type ModicumConfig = subxt::PolkadotConfig;
+
+/// A directory reference or endpoint as the chain stores it (at most 256 bytes).
+pub type Reference = runtime::runtime_types::bounded_collections::bounded_vec::BoundedVec<u8>;
+
+/// Wraps bytes as an on-chain [`Reference`], refusing what the chain would refuse.
+pub fn reference(text: &str) -> Result<Reference, ClientError> {
+	const MAX_REFERENCE_LEN: usize = 256;
+	if text.len() > MAX_REFERENCE_LEN {
+		return Err(ClientError::ReferenceTooLong { len: text.len(), max: MAX_REFERENCE_LEN });
+	}
+	Ok(runtime::runtime_types::bounded_collections::bounded_vec::BoundedVec(
+		text.as_bytes().to_vec(),
+	))
+}
+
+/// A [`Reference`] as text (lossy for bytes that are not UTF-8).
+pub fn reference_text(reference: &Reference) -> String {
+	String::from_utf8_lossy(&reference.0).into_owned()
+}

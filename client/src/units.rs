@@ -1,0 +1,98 @@
+//! Amounts as people write them: `1.5` MDC, or an exact planck count with the `planck`
+//! suffix. One MDC is 10^12 planck (the runtime's `UNIT`).
+
+use crate::ClientError;
+
+/// Planck per MDC.
+pub const PLANCK_PER_MDC: u128 = 1_000_000_000_000;
+const DECIMALS: usize = 12;
+
+/// Parses `"2"`, `"0.001"` (MDC) or `"1500planck"` into planck.
+pub fn parse_amount(input: &str) -> Result<u128, ClientError> {
+	let text = input.trim().replace('_', "");
+	let error = |reason: &str| ClientError::Amount { input: input.into(), reason: reason.into() };
+	if let Some(planck) = text.strip_suffix("planck") {
+		return planck.trim().parse::<u128>().map_err(|_| error("not a whole number of planck"));
+	}
+	let text = text.strip_suffix("MDC").unwrap_or(&text).trim();
+	let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+	if whole.is_empty() && fraction.is_empty() {
+		return Err(error("empty"));
+	}
+	if fraction.len() > DECIMALS {
+		return Err(error("more than 12 decimals (1 planck = 0.000000000001 MDC)"));
+	}
+	let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+	if !digits(whole) || !digits(fraction) {
+		return Err(error("expected a number such as 1.5, or 1500planck"));
+	}
+	let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| error("too large"))? };
+	let fraction_planck: u128 = if fraction.is_empty() {
+		0
+	} else {
+		let padded = format!("{fraction:0<DECIMALS$}");
+		padded.parse().map_err(|_| error("bad fraction"))?
+	};
+	whole
+		.checked_mul(PLANCK_PER_MDC)
+		.and_then(|w| w.checked_add(fraction_planck))
+		.ok_or_else(|| error("too large"))
+}
+
+/// Formats planck as MDC with trailing zeros trimmed (`1.5 MDC`).
+pub fn format_amount(planck: u128) -> String {
+	let whole = planck / PLANCK_PER_MDC;
+	let fraction = planck % PLANCK_PER_MDC;
+	if fraction == 0 {
+		return format!("{whole} MDC");
+	}
+	let fraction = format!("{fraction:0>DECIMALS$}");
+	format!("{whole}.{} MDC", fraction.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn parses_and_formats() {
+		assert_eq!(parse_amount("2").unwrap(), 2 * PLANCK_PER_MDC);
+		assert_eq!(parse_amount("0.001").unwrap(), PLANCK_PER_MDC / 1000);
+		assert_eq!(parse_amount("1500planck").unwrap(), 1500);
+		assert_eq!(parse_amount("1.5 MDC").unwrap(), 1_500_000_000_000);
+		assert_eq!(format_amount(1_500_000_000_000), "1.5 MDC");
+		assert_eq!(format_amount(3 * PLANCK_PER_MDC), "3 MDC");
+		assert_eq!(format_amount(1), "0.000000000001 MDC");
+		for bad in ["", "abc", "1.0000000000001", "-1", "1e5"] {
+			assert!(parse_amount(bad).is_err(), "{bad:?} accepted");
+		}
+	}
+}
+
+/// An amount in a configuration file: a number of planck, or text as
+/// [`parse_amount`] reads it (`"0.5"` MDC, `"1500planck"`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Amount(pub u128);
+
+impl<'de> serde::Deserialize<'de> for Amount {
+	fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+		#[derive(serde::Deserialize)]
+		#[serde(untagged)]
+		enum Raw {
+			Planck(u64),
+			Text(String),
+		}
+		match Raw::deserialize(deserializer)? {
+			Raw::Planck(planck) => Ok(Amount(planck.into())),
+			Raw::Text(text) => parse_amount(&text).map(Amount).map_err(serde::de::Error::custom),
+		}
+	}
+}
+
+impl std::str::FromStr for Amount {
+	type Err = ClientError;
+	fn from_str(s: &str) -> Result<Self, Self::Err> {
+		parse_amount(s).map(Amount)
+	}
+}

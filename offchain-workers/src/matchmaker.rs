@@ -1,0 +1,342 @@
+//! The solver daemon (`modicum solver run`): keeps the open-offer book from the
+//! chain's events (seeded from the runtime API at start), solves a minimum-cost
+//! maximum matching over the feasible pairs ([`crate::solver`]) and posts the
+//! matches. Another solver may take an offer first; such lost races are dropped
+//! quietly and the book moves on.
+
+use crate::solver::{
+	self, Book, JobCreatorView, JobOfferView, MediatorView, ProviderView, ResourceOfferView,
+	SolveOptions,
+};
+use modicum_client::{
+	calls::Market,
+	chain::{JobOffer, ResourceOffer},
+	events::MarketEvents,
+	keys,
+	settings::ChainSettings,
+	types::{Architecture, OfferRef},
+	AccountId, Chain, ClientError, Keypair, MarketEvent,
+};
+use serde::{Deserialize, Serialize};
+use std::{collections::BTreeSet, time::Duration};
+
+/// The `[solver]` table.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SolverSettings {
+	/// Candidates kept per job before the exact matching (see [`SolveOptions`]).
+	pub candidates_per_job: usize,
+	/// Seconds between re-solves when no event arrives (offers expire, deadlines near).
+	pub resolve_every_secs: u64,
+}
+
+impl Default for SolverSettings {
+	fn default() -> Self {
+		SolverSettings { candidates_per_job: SolveOptions::default().candidates_per_job, resolve_every_secs: 5 }
+	}
+}
+
+/// A whole solver configuration file.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SolverConfig {
+	/// Node and key.
+	#[serde(default)]
+	pub chain: ChainSettings,
+	/// The solver's settings.
+	#[serde(default)]
+	pub solver: SolverSettings,
+}
+
+/// The solver daemon.
+pub struct Matchmaker {
+	chain: Chain,
+	signer: Keypair,
+	settings: SolverSettings,
+	book: Book,
+	/// Pairs the chain refused for a reason other than a lost race; not retried.
+	refused: BTreeSet<(u64, u64)>,
+}
+
+fn bytes(account: &AccountId) -> [u8; 32] {
+	account.0
+}
+
+fn arch(arch: &Architecture) -> solver::Architecture {
+	match arch {
+		Architecture::Amd64 => solver::Architecture::Amd64,
+		Architecture::Arm64 => solver::Architecture::Arm64,
+		Architecture::Arm32 => solver::Architecture::Arm32,
+		Architecture::Riscv64 => solver::Architecture::Riscv64,
+	}
+}
+
+impl Matchmaker {
+	/// Connects and loads the book from the chain.
+	pub async fn start(config: SolverConfig) -> Result<Self, ClientError> {
+		let chain = Chain::connect(config.chain.url()).await?;
+		let signer = config.chain.keypair()?;
+		let mut this = Matchmaker { chain, signer, settings: config.solver, book: Book::new(), refused: BTreeSet::new() };
+		this.seed().await?;
+		Ok(this)
+	}
+
+	/// The book as the solver sees it.
+	pub fn book(&self) -> &Book {
+		&self.book
+	}
+
+	async fn seed(&mut self) -> Result<(), ClientError> {
+		for (who, info) in self.chain.mediators().await? {
+			let view = MediatorView {
+				arch: arch(&info.arch),
+				availability_price: info.availability_price,
+				trusted_directories: self.chain.trusted_directories(&who).await?.iter().map(bytes).collect(),
+				base_layers: self.chain.base_layers(&who).await?,
+			};
+			self.book.upsert_mediator(bytes(&who), view);
+		}
+		for (id, offer) in self.chain.resource_offers().await? {
+			self.add_resource_offer(id, &offer).await?;
+		}
+		for (id, offer) in self.chain.job_offers().await? {
+			self.add_job_offer(id, &offer).await?;
+		}
+		tracing::info!(
+			jobs = self.book.job_offers().count(),
+			resources = self.book.resource_offers().count(),
+			"offer book loaded"
+		);
+		Ok(())
+	}
+
+	async fn refresh_account(&mut self, who: &AccountId) -> Result<(), ClientError> {
+		let key = bytes(who);
+		match self.chain.resource_provider(who).await? {
+			Some(info) => {
+				let view = ProviderView {
+					arch: arch(&info.arch),
+					time_per_instruction_ns: info.time_per_instruction_ns,
+					trusted_mediators: self.chain.trusted_mediators(who).await?.iter().map(bytes).collect(),
+					trusted_directories: self.chain.trusted_directories(who).await?.iter().map(bytes).collect(),
+					base_layers: self.chain.base_layers(who).await?,
+				};
+				self.book.upsert_provider(key, view);
+			},
+			None => {
+				self.book.remove_provider(&key);
+			},
+		}
+		match self.chain.mediator(who).await? {
+			Some(info) => {
+				let view = MediatorView {
+					arch: arch(&info.arch),
+					availability_price: info.availability_price,
+					trusted_directories: self.chain.trusted_directories(who).await?.iter().map(bytes).collect(),
+					base_layers: self.chain.base_layers(who).await?,
+				};
+				self.book.upsert_mediator(key, view);
+			},
+			None => {
+				self.book.remove_mediator(&key);
+			},
+		}
+		match self.chain.job_creator(who).await? {
+			Some(_) => {
+				let view = JobCreatorView {
+					trusted_mediators: self.chain.trusted_mediators(who).await?.iter().map(bytes).collect(),
+				};
+				self.book.upsert_job_creator(key, view);
+			},
+			None => {
+				self.book.remove_job_creator(&key);
+			},
+		}
+		Ok(())
+	}
+
+	async fn add_resource_offer(&mut self, id: u64, offer: &ResourceOffer) -> Result<(), ClientError> {
+		if self.book.provider(&bytes(&offer.owner)).is_none() {
+			self.refresh_account(&offer.owner).await?;
+		}
+		let t = &offer.terms;
+		self.book.insert_resource_offer(ResourceOfferView {
+			id,
+			owner: bytes(&offer.owner),
+			instruction_price: t.instruction_price,
+			instruction_cap: t.instruction_cap,
+			memory_cap: t.memory_cap,
+			local_storage_cap: t.local_storage_cap,
+			bandwidth_cap: t.bandwidth_cap,
+			bandwidth_price: t.bandwidth_price,
+			match_incentive: t.match_incentive,
+			expires_at: offer.expires_at,
+		});
+		Ok(())
+	}
+
+	async fn add_job_offer(&mut self, id: u64, offer: &JobOffer) -> Result<(), ClientError> {
+		if self.book.job_creator(&bytes(&offer.owner)).is_none() {
+			self.refresh_account(&offer.owner).await?;
+		}
+		let t = &offer.terms;
+		// The chain re-checks the JC's deposit against the chosen mediator's price:
+		// find the dearest known mediator whose quote the deposit still covers.
+		let mut max_price = 0u128;
+		let mediators: Vec<(AccountId, u128)> = self
+			.book
+			.mediators()
+			.map(|(account, view)| (AccountId::from(*account), view.availability_price))
+			.collect();
+		for (mediator, price) in mediators {
+			if price <= max_price {
+				continue;
+			}
+			if let Ok(quote) = self.chain.quote_job_deposit(t, Some(mediator)).await {
+				if quote <= offer.deposit {
+					max_price = price;
+				}
+			}
+		}
+		self.book.insert_job_offer(JobOfferView {
+			id,
+			owner: bytes(&offer.owner),
+			instruction_limit: t.instruction_limit,
+			bandwidth_limit: t.bandwidth_limit,
+			instruction_max_price: t.instruction_max_price,
+			bandwidth_max_price: t.bandwidth_max_price,
+			completion_deadline: t.completion_deadline,
+			match_incentive: t.match_incentive,
+			first_layer_hash: t.first_layer_hash,
+			ram_limit: t.ram_limit,
+			local_storage_limit: t.local_storage_limit,
+			directory: bytes(&t.directory),
+			arch: arch(&t.arch),
+			expires_at: offer.expires_at,
+			max_mediator_availability_price: max_price,
+		});
+		Ok(())
+	}
+
+	/// Applies one event to the book; true if the book may now allow new matches.
+	async fn apply(&mut self, event: MarketEvent) -> Result<bool, ClientError> {
+		use MarketEvent as E;
+		match event {
+			E::JobOfferPosted { offer_id, creator, terms, deposit, expires_at } => {
+				let offer = JobOffer { owner: creator, terms, deposit, expires_at };
+				self.add_job_offer(offer_id, &offer).await?;
+			},
+			E::ResourceOfferPosted { offer_id, provider, terms, deposit, expires_at } => {
+				let offer = ResourceOffer { owner: provider, terms, deposit, expires_at };
+				self.add_resource_offer(offer_id, &offer).await?;
+			},
+			E::OfferCancelled { offer, .. } | E::OfferExpired { offer, .. } => {
+				self.remove(offer);
+				return Ok(false);
+			},
+			E::Matched { job_offer_id, resource_offer_id, .. } => {
+				self.book.remove_job_offer(job_offer_id);
+				self.book.remove_resource_offer(resource_offer_id);
+				return Ok(false);
+			},
+			E::Registered { who, .. } |
+			E::Deregistered { who, .. } |
+			E::MediatorTrusted { who, .. } |
+			E::MediatorDistrusted { who, .. } |
+			E::DirectoryTrusted { who, .. } |
+			E::DirectoryDistrusted { who, .. } |
+			E::BaseLayerAdded { who, .. } |
+			E::BaseLayerRemoved { who, .. } => self.refresh_account(&who).await?,
+			_ => return Ok(false),
+		}
+		Ok(true)
+	}
+
+	fn remove(&mut self, offer: OfferRef) {
+		match offer {
+			OfferRef::Job(id) => {
+				self.book.remove_job_offer(id);
+			},
+			OfferRef::Resource(id) => {
+				self.book.remove_resource_offer(id);
+			},
+		}
+	}
+
+	/// Solves the book and posts every proposed match; returns how many landed.
+	pub async fn solve_and_post(&mut self) -> Result<usize, ClientError> {
+		let now = self.chain.now_ms().await?;
+		self.book.remove_expired(now);
+		let options = SolveOptions { candidates_per_job: self.settings.candidates_per_job };
+		let proposals = self.book.solve_with(now, options);
+		let mut landed = 0;
+		for proposal in proposals {
+			let pair = (proposal.job_offer_id, proposal.resource_offer_id);
+			if self.refused.contains(&pair) {
+				continue;
+			}
+			let mediator = AccountId::from(proposal.mediator);
+			let posted = Market::new(&self.chain, &self.signer)
+				.post_match(pair.0, pair.1, mediator.clone())
+				.await;
+			match posted {
+				Ok(_) => {
+					landed += 1;
+					self.book.remove_job_offer(pair.0);
+					self.book.remove_resource_offer(pair.1);
+					tracing::info!(job = pair.0, resource = pair.1, %mediator, cost = proposal.cost, "matched");
+				},
+				Err(e) if lost_race(&e) => {
+					tracing::debug!(job = pair.0, resource = pair.1, "lost a race: {e}");
+					self.book.remove_job_offer(pair.0);
+					self.book.remove_resource_offer(pair.1);
+				},
+				Err(e @ ClientError::Refused { .. }) => {
+					tracing::warn!(job = pair.0, resource = pair.1, "the chain refused the match: {e}");
+					self.refused.insert(pair);
+				},
+				Err(e) => return Err(e),
+			}
+		}
+		Ok(landed)
+	}
+
+	/// Runs until the node goes away.
+	pub async fn run(&mut self) -> Result<(), ClientError> {
+		let mut events = MarketEvents::subscribe(&self.chain).await?;
+		let mut tick = tokio::time::interval(Duration::from_secs(self.settings.resolve_every_secs.max(1)));
+		let me = keys::account_of(&self.signer);
+		tracing::info!(account = %me, "solving");
+		self.solve_and_post().await?;
+		loop {
+			tokio::select! {
+				block = events.next() => match block {
+					Some(Ok(block)) => {
+						let mut changed = false;
+						for event in block.events {
+							changed |= self.apply(event).await?;
+						}
+						if changed {
+							self.solve_and_post().await?;
+						}
+					},
+					Some(Err(e)) => return Err(e),
+					None => return Err(ClientError::Read {
+						what: "finalized blocks".into(),
+						reason: "the node closed the subscription".into(),
+					}),
+				},
+				_ = tick.tick() => {
+					self.solve_and_post().await?;
+				},
+			}
+		}
+	}
+}
+
+/// Refusals that mean another solver (or the owner) got there first.
+fn lost_race(error: &ClientError) -> bool {
+	["JobOfferNotOpen", "ResourceOfferNotOpen", "OfferNotFound", "JobOfferExpired", "ResourceOfferExpired"]
+		.iter()
+		.any(|name| error.is_refusal(name))
+}

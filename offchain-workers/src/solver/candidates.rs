@@ -1,0 +1,553 @@
+//! The solve's index of the book and the scan that finds a job's cheapest feasible
+//! resource offers without checking every pair.
+//!
+//! - Only live offers enter the index: not expired, with a known provider (resource
+//!   offers) or job creator (job offers), and for jobs a deadline not already past.
+//! - Resource offers are bucketed by their provider's architecture, because rule 7
+//!   partitions the market, and sorted within a bucket by instruction price (then id).
+//!   A global price order rather than a per-provider one, so the price lower bound
+//!   prunes across providers too (many providers may post one offer each).
+//! - Rules 8 to 10 and the choice of mediator depend only on the provider and on the
+//!   job's class (creator, architecture, directory, base layer). They are computed the
+//!   first time a (class, provider) pair is met and cached.
+//! - Mediators are numbered by (availability price, account id), so "the first
+//!   eligible and trusted mediator by number" is the cheapest, with the tie rule.
+
+use super::{
+	book::BookParts, feasibility, price_at_limits, AccountId, Architecture, Hash,
+};
+use std::{
+	collections::{BinaryHeap, HashMap},
+	hash::{BuildHasherDefault, Hasher},
+};
+
+/// "No value" in the dense u32 tables.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// A fast hasher for small integer keys (the multiply-rotate of rustc's FxHash): the
+/// compatibility cache is looked up once per scanned (job class, provider) pair, where
+/// SipHash would dominate the scan.
+#[derive(Default)]
+pub(crate) struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+	fn finish(&self) -> u64 {
+		self.0
+	}
+
+	fn write(&mut self, bytes: &[u8]) {
+		for chunk in bytes.chunks(8) {
+			let mut word = [0u8; 8];
+			word[..chunk.len()].copy_from_slice(chunk);
+			self.write_u64(u64::from_le_bytes(word));
+		}
+	}
+
+	fn write_u64(&mut self, n: u64) {
+		self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
+	}
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A known mediator, numbered in preference order.
+pub(crate) struct MediatorEntry {
+	/// Its account.
+	pub account: AccountId,
+	/// Its availability price.
+	pub price: u128,
+}
+
+/// A known provider with at least one live offer.
+struct ProviderEntry {
+	arch: Architecture,
+	time_per_instruction_ns: u64,
+	/// Sorted, for binary search.
+	directories: Vec<AccountId>,
+	/// Sorted, for binary search.
+	base_layers: Vec<Hash>,
+	/// Numbers of the known mediators it trusts, sorted.
+	mediators: Vec<u32>,
+}
+
+/// A live resource offer, reduced to what the scan reads.
+pub(crate) struct ResourceEntry {
+	/// The chain's offer id.
+	pub id: u64,
+	/// Price per instruction.
+	pub instruction_price: u128,
+	/// Price per byte.
+	pub bandwidth_price: u128,
+	instruction_cap: u64,
+	memory_cap: u64,
+	local_storage_cap: u64,
+	bandwidth_cap: u64,
+	/// Number of its provider.
+	provider: u32,
+}
+
+/// Jobs sharing creator, architecture, directory and base layer: rules 7 to 10 and the
+/// mediator choice are the same for all of them against a given provider.
+struct ClassEntry {
+	arch: Architecture,
+	directory: AccountId,
+	base_layer: Hash,
+	/// Number of the job creator.
+	job_creator: u32,
+	/// Mediators of the right architecture that trust the directory and support the
+	/// base layer, in preference order.
+	eligible: Vec<u32>,
+}
+
+/// A live job offer, reduced to what the scan reads.
+pub(crate) struct JobEntry {
+	/// The chain's offer id.
+	pub id: u64,
+	/// Most instructions.
+	pub instruction_limit: u64,
+	/// Most bytes downloaded.
+	pub bandwidth_limit: u64,
+	bandwidth_max_price: u128,
+	ram_limit: u64,
+	local_storage_limit: u64,
+	/// Rule 11 restated: `tpi × instruction_limit ≤ budget_ns`, see [`Index::build`].
+	budget_ns: u128,
+	max_mediator_price: u128,
+	class: u32,
+	/// Positions in [`Index::resources`] it may scan: its architecture's bucket, cut at
+	/// its instruction max price.
+	range: (usize, usize),
+}
+
+/// One feasible (job, resource offer) pair found by a scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Candidate {
+	/// [`super::pair_cost`] with the cheapest feasible mediator.
+	pub cost: u128,
+	/// Position of the resource offer in [`Index::resources`] (the matching's column).
+	pub column: u32,
+	/// Number of the mediator.
+	pub mediator: u32,
+}
+
+/// The solve's read-only index of a book at one moment.
+pub(crate) struct Index {
+	/// Known mediators in preference order: (availability price, account id).
+	pub mediators: Vec<MediatorEntry>,
+	providers: Vec<ProviderEntry>,
+	/// Live resource offers, bucket after bucket, each sorted by (instruction price, id).
+	pub resources: Vec<ResourceEntry>,
+	/// `suffix_min_bandwidth_price[i]`: the least bandwidth price at positions `≥ i`
+	/// of `i`'s bucket, for the scan's lower bound.
+	suffix_min_bandwidth_price: Vec<u128>,
+	classes: Vec<ClassEntry>,
+	/// Trusted mediator numbers per job creator, sorted.
+	job_creator_mediators: Vec<Vec<u32>>,
+	/// Live job offers in processing order (see [`Index::build`]).
+	pub jobs: Vec<JobEntry>,
+}
+
+/// Sorted copy, for binary search.
+fn sorted<T: Ord + Clone>(items: &[T]) -> Vec<T> {
+	let mut v = items.to_vec();
+	v.sort_unstable();
+	v.dedup();
+	v
+}
+
+/// Numbers of the known mediators among `accounts`, sorted.
+fn mediator_numbers(accounts: &[AccountId], numbers: &HashMap<AccountId, u32>) -> Vec<u32> {
+	let mut v: Vec<u32> = accounts.iter().filter_map(|a| numbers.get(a).copied()).collect();
+	v.sort_unstable();
+	v.dedup();
+	v
+}
+
+impl Index {
+	/// Indexes `book` for a solve at `now_ms`.
+	///
+	/// Jobs are processed in order of decreasing instruction limit, then bandwidth
+	/// limit, then id. The order does not change what is optimal on the candidate
+	/// graph, but it shapes the graph: in a market where every job ranks the offers by
+	/// the same prices, the optimum gives the cheapest offers to the largest jobs, and
+	/// the largest-first order hands them those offers while they are still unmatched.
+	pub fn build(book: BookParts<'_>, now_ms: u64) -> Index {
+		let mut mediator_list: Vec<(&AccountId, &super::MediatorView)> =
+			book.mediators.iter().collect();
+		mediator_list.sort_by(|a, b| {
+			a.1.availability_price.cmp(&b.1.availability_price).then_with(|| a.0.cmp(b.0))
+		});
+		let mediator_number: HashMap<AccountId, u32> =
+			mediator_list.iter().enumerate().map(|(i, (a, _))| (**a, i as u32)).collect();
+		let mediators: Vec<MediatorEntry> = mediator_list
+			.iter()
+			.map(|(a, m)| MediatorEntry { account: **a, price: m.availability_price })
+			.collect();
+		// Sorted copies of each mediator's lists, for eligibility per class.
+		let mediator_lists: Vec<(Architecture, Vec<AccountId>, Vec<Hash>)> = mediator_list
+			.iter()
+			.map(|(_, m)| (m.arch, sorted(&m.trusted_directories), sorted(&m.base_layers)))
+			.collect();
+
+		// Providers, numbered on first use by a live offer.
+		let mut providers: Vec<ProviderEntry> = Vec::new();
+		let mut provider_number: HashMap<AccountId, u32> = HashMap::new();
+		let mut buckets: Vec<Vec<ResourceEntry>> =
+			(0..Architecture::COUNT).map(|_| Vec::new()).collect();
+		for offer in book.resource_offers.values() {
+			if feasibility::is_expired(offer.expires_at, now_ms) {
+				continue;
+			}
+			let Some(view) = book.providers.get(&offer.owner) else { continue };
+			let number = *provider_number.entry(offer.owner).or_insert_with(|| {
+				providers.push(ProviderEntry {
+					arch: view.arch,
+					time_per_instruction_ns: view.time_per_instruction_ns,
+					directories: sorted(&view.trusted_directories),
+					base_layers: sorted(&view.base_layers),
+					mediators: mediator_numbers(&view.trusted_mediators, &mediator_number),
+				});
+				(providers.len() - 1) as u32
+			});
+			buckets[view.arch.index()].push(ResourceEntry {
+				id: offer.id,
+				instruction_price: offer.instruction_price,
+				bandwidth_price: offer.bandwidth_price,
+				instruction_cap: offer.instruction_cap,
+				memory_cap: offer.memory_cap,
+				local_storage_cap: offer.local_storage_cap,
+				bandwidth_cap: offer.bandwidth_cap,
+				provider: number,
+			});
+		}
+		let total: usize = buckets.iter().map(Vec::len).sum();
+		let mut resources: Vec<ResourceEntry> = Vec::with_capacity(total);
+		let mut suffix_min_bandwidth_price: Vec<u128> = Vec::with_capacity(total);
+		let mut bucket_range = [(0usize, 0usize); Architecture::COUNT];
+		for (arch, mut bucket) in buckets.into_iter().enumerate() {
+			bucket.sort_unstable_by(|a, b| {
+				a.instruction_price.cmp(&b.instruction_price).then(a.id.cmp(&b.id))
+			});
+			let start = resources.len();
+			let mut suffix: Vec<u128> = bucket.iter().map(|r| r.bandwidth_price).collect();
+			for i in (0..suffix.len().saturating_sub(1)).rev() {
+				suffix[i] = suffix[i].min(suffix[i + 1]);
+			}
+			suffix_min_bandwidth_price.extend(suffix);
+			resources.extend(bucket);
+			bucket_range[arch] = (start, resources.len());
+		}
+
+		let mut job_creator_number: HashMap<AccountId, u32> = HashMap::new();
+		let mut job_creator_mediators: Vec<Vec<u32>> = Vec::new();
+		let mut class_number: HashMap<(u32, Architecture, AccountId, Hash), u32> = HashMap::new();
+		let mut classes: Vec<ClassEntry> = Vec::new();
+		let mut jobs: Vec<JobEntry> = Vec::new();
+		for offer in book.job_offers.values() {
+			if feasibility::is_expired(offer.expires_at, now_ms) {
+				continue;
+			}
+			let Some(view) = book.job_creators.get(&offer.owner) else { continue };
+			// Rule 11 as the chain computes it is `now + ceil(tpi·limit / 10^6) ≤
+			// deadline`; for whole numbers, `ceil(x / 10^6) ≤ d ⇔ x ≤ d·10^6`, so with
+			// d = deadline − now it is `tpi·limit ≤ budget_ns`: one multiplication and
+			// one comparison per pair, no division. A deadline already past fails
+			// every provider.
+			let Some(slack_ms) = offer.completion_deadline.checked_sub(now_ms) else {
+				continue;
+			};
+			let budget_ns = u128::from(slack_ms).saturating_mul(feasibility::NANOS_PER_MILLI);
+			let job_creator = *job_creator_number.entry(offer.owner).or_insert_with(|| {
+				job_creator_mediators
+					.push(mediator_numbers(&view.trusted_mediators, &mediator_number));
+				(job_creator_mediators.len() - 1) as u32
+			});
+			let key = (job_creator, offer.arch, offer.directory, offer.first_layer_hash);
+			let class = *class_number.entry(key).or_insert_with(|| {
+				let eligible = mediator_lists
+					.iter()
+					.enumerate()
+					.filter(|(_, (arch, directories, layers))| {
+						*arch == offer.arch
+							&& directories.binary_search(&offer.directory).is_ok()
+							&& layers.binary_search(&offer.first_layer_hash).is_ok()
+					})
+					.map(|(i, _)| i as u32)
+					.collect();
+				classes.push(ClassEntry {
+					arch: offer.arch,
+					directory: offer.directory,
+					base_layer: offer.first_layer_hash,
+					job_creator,
+					eligible,
+				});
+				(classes.len() - 1) as u32
+			});
+			let (start, end) = bucket_range[offer.arch.index()];
+			// Rule 5 as a cut: the bucket is sorted by instruction price.
+			let cut = start
+				+ resources[start..end]
+					.partition_point(|r| r.instruction_price <= offer.instruction_max_price);
+			if cut == start || classes[class as usize].eligible.is_empty() {
+				continue;
+			}
+			jobs.push(JobEntry {
+				id: offer.id,
+				instruction_limit: offer.instruction_limit,
+				bandwidth_limit: offer.bandwidth_limit,
+				bandwidth_max_price: offer.bandwidth_max_price,
+				ram_limit: offer.ram_limit,
+				local_storage_limit: offer.local_storage_limit,
+				budget_ns,
+				max_mediator_price: offer.max_mediator_availability_price,
+				class,
+				range: (start, cut),
+			});
+		}
+		jobs.sort_by(|a, b| {
+			b.instruction_limit
+				.cmp(&a.instruction_limit)
+				.then(b.bandwidth_limit.cmp(&a.bandwidth_limit))
+				.then(a.id.cmp(&b.id))
+		});
+
+		Index {
+			mediators,
+			providers,
+			resources,
+			suffix_min_bandwidth_price,
+			classes,
+			job_creator_mediators,
+			jobs,
+		}
+	}
+
+	/// The cheapest mediator that can serve jobs of `class` on `provider` (rules 7 to
+	/// 10), or [`NONE`]. The job's own price cap is applied by the caller: if the
+	/// cheapest is too dear, so are the others.
+	fn mediator_for(&self, class: u32, provider: u32) -> u32 {
+		let (Some(c), Some(p)) =
+			(self.classes.get(class as usize), self.providers.get(provider as usize))
+		else {
+			return NONE;
+		};
+		if p.arch != c.arch
+			|| p.directories.binary_search(&c.directory).is_err()
+			|| p.base_layers.binary_search(&c.base_layer).is_err()
+		{
+			return NONE;
+		}
+		let Some(trusted_by_job_creator) = self.job_creator_mediators.get(c.job_creator as usize)
+		else {
+			return NONE;
+		};
+		c.eligible
+			.iter()
+			.copied()
+			.find(|m| {
+				trusted_by_job_creator.binary_search(m).is_ok()
+					&& p.mediators.binary_search(m).is_ok()
+			})
+			.unwrap_or(NONE)
+	}
+}
+
+/// Which resource offers (columns) are still unmatched, with a "next unmatched
+/// position" jump table so a scan skips runs of matched offers in near-constant time.
+/// Matched columns are never freed again during a solve, which is what makes the
+/// union-find style table valid.
+pub(crate) struct FreeSet {
+	matched: Vec<bool>,
+	/// `next[i]` leads (by path halving) to the first unmatched position `≥ i`;
+	/// `next[len] = len` is the sentinel.
+	next: Vec<u32>,
+}
+
+impl FreeSet {
+	/// All `len` columns unmatched.
+	pub fn new(len: usize) -> Self {
+		FreeSet { matched: vec![false; len], next: (0..=len as u32).collect() }
+	}
+
+	/// Whether `column` is unmatched.
+	pub fn is_free(&self, column: usize) -> bool {
+		!self.matched.get(column).copied().unwrap_or(true)
+	}
+
+	/// Records that `column` is now matched (for the rest of the solve).
+	pub fn mark_matched(&mut self, column: usize) {
+		if let Some(m) = self.matched.get_mut(column) {
+			*m = true;
+			self.next[column] = column as u32 + 1;
+		}
+	}
+
+	/// The first unmatched position `≥ from` (the length if none).
+	pub fn next_free(&mut self, from: usize) -> usize {
+		let mut x = from.min(self.next.len() - 1);
+		while self.next[x] as usize != x {
+			let parent = self.next[x] as usize;
+			let grandparent = self.next[parent];
+			self.next[x] = grandparent;
+			x = grandparent as usize;
+		}
+		x
+	}
+}
+
+/// The result of scanning one job.
+pub(crate) struct Scan {
+	/// Its K cheapest feasible resource offers.
+	pub all: Vec<Candidate>,
+	/// Its K cheapest feasible resource offers that are still unmatched.
+	pub free: Vec<Candidate>,
+	/// Whether `all` holds every feasible offer (fewer than K were found).
+	pub complete: bool,
+}
+
+/// Scans jobs against the index, caching (class, provider) compatibility.
+pub(crate) struct Scanner<'a> {
+	index: &'a Index,
+	/// (class, provider) → mediator number or [`NONE`].
+	compat: FastMap<u64, u32>,
+	/// Per-provider copy of the current job's compat lookups, valid where
+	/// `seen[p] == stamp`, so a provider with many offers costs one map lookup per job.
+	seen: Vec<u32>,
+	local: Vec<u32>,
+	stamp: u32,
+}
+
+/// Pushes `c` into a max-heap that keeps the `k` smallest candidates.
+fn keep_smallest(heap: &mut BinaryHeap<Candidate>, c: Candidate, k: usize) {
+	if heap.len() < k {
+		heap.push(c);
+	} else if heap.peek().is_some_and(|top| c < *top) {
+		heap.pop();
+		heap.push(c);
+	}
+}
+
+/// Whether a full heap's worst candidate is cheaper than `bound`, so nothing at or
+/// beyond the current scan position can enter it.
+fn closed(heap: &BinaryHeap<Candidate>, k: usize, bound: u128) -> bool {
+	heap.len() >= k && heap.peek().is_some_and(|top| bound > top.cost)
+}
+
+impl<'a> Scanner<'a> {
+	/// A scanner with empty caches.
+	pub fn new(index: &'a Index) -> Self {
+		Scanner {
+			index,
+			compat: FastMap::default(),
+			seen: vec![0; index.providers.len()],
+			local: vec![NONE; index.providers.len()],
+			stamp: 0,
+		}
+	}
+
+	/// The cheapest mediator for `class` on `provider`, through both caches.
+	fn mediator(&mut self, class: u32, provider: u32) -> u32 {
+		let p = provider as usize;
+		if self.seen[p] == self.stamp {
+			return self.local[p];
+		}
+		let index = self.index;
+		let key = (u64::from(class) << 32) | u64::from(provider);
+		let m = *self.compat.entry(key).or_insert_with(|| index.mediator_for(class, provider));
+		self.seen[p] = self.stamp;
+		self.local[p] = m;
+		m
+	}
+
+	/// Whether `job` can run on the resource offer at `position` and at what cost:
+	/// rules 1 to 4, 6 and 11, then 7 to 10 through the cache, then the job's mediator
+	/// price cap. Rule 5 and expiry were applied when the index was built.
+	fn evaluate(&mut self, job: &JobEntry, position: usize) -> Option<Candidate> {
+		let index = self.index;
+		let r = index.resources.get(position)?;
+		if r.bandwidth_price > job.bandwidth_max_price
+			|| r.instruction_cap < job.instruction_limit
+			|| r.memory_cap < job.ram_limit
+			|| r.local_storage_cap < job.local_storage_limit
+			|| r.bandwidth_cap < job.bandwidth_limit
+		{
+			return None;
+		}
+		let provider = index.providers.get(r.provider as usize)?;
+		let run_ns = u128::from(provider.time_per_instruction_ns)
+			.saturating_mul(u128::from(job.instruction_limit));
+		if run_ns > job.budget_ns {
+			return None;
+		}
+		let m = self.mediator(job.class, r.provider);
+		let mediator = index.mediators.get(m as usize)?;
+		if mediator.price > job.max_mediator_price {
+			return None;
+		}
+		let cost = price_at_limits(
+			r.instruction_price,
+			job.instruction_limit,
+			r.bandwidth_price,
+			job.bandwidth_limit,
+		)
+		.saturating_add(mediator.price);
+		Some(Candidate { cost, column: position as u32, mediator: m })
+	}
+
+	/// Finds job `job`'s `k` cheapest feasible resource offers, and its `k` cheapest
+	/// among those `free` still has unmatched. Ties go to the lower position (lower
+	/// price, then lower id), so scans are deterministic.
+	///
+	/// The scan walks the job's price-sorted range and stops once a lower bound on the
+	/// cost of every remaining offer exceeds the worst candidate of both full lists.
+	/// Once the first list is settled, matched offers are skipped through `free`'s jump
+	/// table.
+	pub fn scan(&mut self, job: usize, k: usize, free: &mut FreeSet) -> Scan {
+		let index = self.index;
+		let Some(job) = index.jobs.get(job) else {
+			return Scan { all: Vec::new(), free: Vec::new(), complete: true };
+		};
+		let k = k.max(1);
+		self.stamp = self.stamp.wrapping_add(1);
+		if self.stamp == 0 {
+			// Wrapped around: old marks could look current, so clear them.
+			self.seen.iter_mut().for_each(|s| *s = 0);
+			self.stamp = 1;
+		}
+		let mut all = BinaryHeap::with_capacity(k + 1);
+		let mut unmatched = BinaryHeap::with_capacity(k + 1);
+		let (start, end) = job.range;
+		let mut i = start;
+		while i < end {
+			// Every offer from `i` on costs at least this: prices only rise along the
+			// bucket, the bandwidth price is at least the suffix minimum, and the
+			// mediator's price is not negative.
+			let bound = price_at_limits(
+				index.resources[i].instruction_price,
+				job.instruction_limit,
+				index.suffix_min_bandwidth_price[i],
+				job.bandwidth_limit,
+			);
+			let all_closed = closed(&all, k, bound);
+			if all_closed && closed(&unmatched, k, bound) {
+				break;
+			}
+			let is_free = free.is_free(i);
+			if all_closed && !is_free {
+				i = free.next_free(i);
+				continue;
+			}
+			if let Some(c) = self.evaluate(job, i) {
+				if !all_closed {
+					keep_smallest(&mut all, c, k);
+				}
+				if is_free {
+					keep_smallest(&mut unmatched, c, k);
+				}
+			}
+			i += 1;
+		}
+		let complete = all.len() < k;
+		Scan { all: all.into_sorted_vec(), free: unmatched.into_sorted_vec(), complete }
+	}
+}

@@ -1,0 +1,103 @@
+//! A solve: index the book, add each job to the assignment with its candidate edges,
+//! re-scan jobs pushed out, and read the proposals off the result.
+
+use super::{
+	assignment::{Assignment, Edge, Slot},
+	book::Book,
+	candidates::{Candidate, FreeSet, Index, Scanner},
+	price_at_limits, Proposal, SolveOptions,
+};
+use std::collections::VecDeque;
+
+/// See [`Book::solve_with`].
+pub(crate) fn solve(book: &Book, now_ms: u64, options: SolveOptions) -> Vec<Proposal> {
+	let index = Index::build(book.parts(), now_ms);
+	let k = options.candidates_per_job.max(1);
+	let rows = index.jobs.len();
+	let mut scanner = Scanner::new(&index);
+	let mut free = FreeSet::new(index.resources.len());
+	let mut assignment = Assignment::new(rows, index.resources.len());
+	// Whether the row's last scan found every feasible offer (fewer than K).
+	let mut complete = vec![false; rows];
+	let mut added = vec![false; rows];
+	let mut queue: VecDeque<u32> = (0..rows as u32).collect();
+	let (mut phases, mut readds, mut edge_count) = (0usize, 0usize, 0usize);
+
+	while let Some(row) = queue.pop_front() {
+		let r = row as usize;
+		let scan = scanner.scan(r, k, &mut free);
+		let readd = added[r];
+		if readd && scan.free.is_empty() {
+			// Kicked, and no unmatched offer it could take is left; since matched offers
+			// stay matched for the rest of the solve, none will be. It stays unmatched.
+			continue;
+		}
+		complete[r] = scan.complete;
+		// Candidates: the K cheapest overall (so that the optimum can reassign offers
+		// between jobs), the K cheapest still unmatched (so that the job is matched if
+		// anything is left for it), and on a re-add its old edges too.
+		let mut candidates: Vec<Candidate> = scan.all;
+		candidates.extend(scan.free);
+		let mut edges: Vec<Edge> = if readd { assignment.edges(r).to_vec() } else { Vec::new() };
+		edges.extend(candidates.iter().map(|c| Edge::new(c.column, c.mediator, c.cost)));
+		// Deterministic order; one edge per column (a column's cost and mediator do not
+		// depend on where it was found).
+		edges.sort_unstable_by_key(|e| e.column);
+		edges.dedup_by_key(|e| e.column);
+		if edges.is_empty() {
+			continue;
+		}
+		edge_count = edge_count.saturating_add(edges.len());
+		added[r] = true;
+		if readd {
+			readds += 1;
+		}
+		phases += 1;
+		let outcome = assignment.add_row(row, edges);
+		if let Some(c) = outcome.newly_matched {
+			free.mark_matched(c as usize);
+		}
+		if let Some(kicked) = outcome.kicked {
+			// Its candidates may all be taken now while it has feasible offers beyond
+			// them; a complete row has no such offers.
+			if !complete[kicked as usize] {
+				queue.push_back(kicked);
+			}
+		}
+	}
+
+	let mut proposals: Vec<Proposal> = (0..rows)
+		.filter_map(|r| {
+			let Slot::Column(c) = assignment.slot(r) else { return None };
+			let job = index.jobs.get(r)?;
+			let resource = index.resources.get(c as usize)?;
+			let edge = assignment.edges(r).iter().find(|e| e.column == c)?;
+			let mediator = index.mediators.get(edge.mediator as usize)?;
+			// The exact cost: the edge's may be capped for the algorithm.
+			let cost = price_at_limits(
+				resource.instruction_price,
+				job.instruction_limit,
+				resource.bandwidth_price,
+				job.bandwidth_limit,
+			)
+			.saturating_add(mediator.price);
+			Some(Proposal {
+				job_offer_id: job.id,
+				resource_offer_id: resource.id,
+				mediator: mediator.account,
+				cost,
+			})
+		})
+		.collect();
+	proposals.sort_unstable_by_key(|p| p.job_offer_id);
+	tracing::debug!(
+		jobs = rows,
+		resources = index.resources.len(),
+		matched = proposals.len(),
+		phases,
+		readds,
+		edges = edge_count,
+		"solved the offer book"
+	);
+	proposals
+}

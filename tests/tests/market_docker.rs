@@ -1,0 +1,193 @@
+//! The whole market end to end against a real dev node and real Docker: a directory
+//! (OCI registry), a mediator, a resource provider and a solver run as `modicum`
+//! daemons; a job creator submits the sample job, gets a verified result and pays;
+//! then disputes a correct result and is fined by the mediator's re-runs.
+//!
+//! Needs a Docker engine. Without one the test says so and passes, unless
+//! `MODICUM_REQUIRE_DOCKER=1` (CI sets it), which makes a missing engine a failure.
+
+use anyhow::{bail, ensure, Context, Result};
+use modicum_client::{
+	events::MarketEvents,
+	keys,
+	types::{CloseOutcome, FaultyParty, PaymentReason, Verdict},
+	Chain, MarketEvent,
+};
+use modicum_tests::{best_number, free_port, modicum_binary, repo_root, wait_for, Daemon, Node};
+use std::{path::Path, process::Command, time::Duration};
+
+fn docker_available() -> Result<bool> {
+	let ok = Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
+	if !ok && std::env::var("MODICUM_REQUIRE_DOCKER").as_deref() == Ok("1") {
+		bail!("MODICUM_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`");
+	}
+	Ok(ok)
+}
+
+/// Runs `modicum` with `args` and returns its stdout, failing with its stderr.
+fn modicum(url: &str, args: &[&str]) -> Result<String> {
+	let output = Command::new(modicum_binary()?)
+		.args(args)
+		.env("MODICUM_URL", url)
+		.env("MODICUM_KEY", "//Alice")
+		.output()
+		.context("running modicum")?;
+	ensure!(
+		output.status.success(),
+		"modicum {} failed:\n{}{}",
+		args.join(" "),
+		String::from_utf8_lossy(&output.stdout),
+		String::from_utf8_lossy(&output.stderr)
+	);
+	Ok(String::from_utf8(output.stdout)?)
+}
+
+async fn wait_for_role(url: &str, who: &str, role: &str, daemons: &mut [Daemon]) -> Result<()> {
+	for _ in 0..240 {
+		if modicum(url, &["--json", "market", "actor", who])?.contains(&format!("\"{role}\"")) {
+			return Ok(());
+		}
+		for daemon in daemons.iter_mut() {
+			daemon.ensure_running()?;
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+	bail!("{who} never registered as {role}")
+}
+
+/// Collects market events until `done` says stop (or two minutes pass).
+async fn collect_until(
+	events: &mut MarketEvents,
+	mut done: impl FnMut(&MarketEvent) -> bool,
+) -> Result<Vec<MarketEvent>> {
+	let mut seen = Vec::new();
+	let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+	loop {
+		let block = tokio::time::timeout_at(deadline, events.next())
+			.await
+			.context("timed out waiting for market events")?
+			.context("event subscription ended")??;
+		for event in block.events {
+			let stop = done(&event);
+			seen.push(event);
+			if stop {
+				return Ok(seen);
+			}
+		}
+	}
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+	std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
+	if !docker_available()? {
+		eprintln!("skipping: no Docker engine (set MODICUM_REQUIRE_DOCKER=1 to make this fail)");
+		return Ok(());
+	}
+	let status = Command::new("bash").arg(repo_root().join("scripts/build-images.sh")).status()?;
+	ensure!(status.success(), "scripts/build-images.sh failed");
+
+	let dir = tempfile::tempdir()?;
+	let mut node = Node::start("dev", &dir.path().join("node"), &["--dev"])?;
+	let rpc = node.rpc(Duration::from_secs(60)).await?;
+	wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
+	let url = node.url();
+	let work = dir.path();
+	let (registry, uptime) = (free_port()?, free_port()?);
+
+	write(
+		&work.join("directory.toml"),
+		&format!(
+			"[chain]\nkey = \"//Dave\"\n[directory]\ndata_dir = \"{}\"\nregistry_addr = \"127.0.0.1:{registry}\"\nuptime_addr = \"127.0.0.1:{uptime}\"\navailability_price = \"0.001\"\n",
+			work.join("directory").display()
+		),
+	)?;
+	write(
+		&work.join("mediator.toml"),
+		&format!(
+			"[chain]\nkey = \"//Charlie\"\n[mediator]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\n",
+			work.join("mediator").display()
+		),
+	)?;
+	write(
+		&work.join("rp.toml"),
+		&format!(
+			"[chain]\nkey = \"//Bob\"\n[rp]\ntrusted_mediators = [\"//Charlie\"]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\n",
+			work.join("rp").display()
+		),
+	)?;
+	write(&work.join("solver.toml"), "[chain]\nkey = \"//Eve\"\n")?;
+
+	let mut daemons = vec![Daemon::start(work, "directory", &url, &["directory", "serve"])?];
+	wait_for_role(&url, "//Dave", "directory", &mut daemons).await?;
+	daemons.push(Daemon::start(work, "mediator", &url, &["mediator", "run"])?);
+	wait_for_role(&url, "//Charlie", "mediator", &mut daemons).await?;
+	daemons.push(Daemon::start(work, "rp", &url, &["rp", "run"])?);
+	daemons.push(Daemon::start(work, "solver", &url, &["solver", "run"])?);
+	wait_for_role(&url, "//Bob", "resource-provider", &mut daemons).await?;
+
+	modicum(&url, &["jc", "register"])?;
+	modicum(&url, &["jc", "trust", "//Charlie"])?;
+	let chain = Chain::connect(&url).await?;
+	let bob = keys::parse_account("//Bob")?;
+	let alice = keys::parse_account("//Alice")?;
+
+	// 1. An honest job, accepted: the RP is paid exactly the posted price.
+	let mut events = MarketEvents::subscribe(&chain).await?;
+	let out = work.join("result");
+	let report = modicum(
+		&url,
+		&[
+			"--json", "jc", "submit", "--image", "modicum/sample-job:1", "--directory", "//Dave",
+			"--instructions", "20000", "--deadline-secs", "120", "--wait", "--out",
+			&out.display().to_string(), "--accept",
+		],
+	)
+	.map_err(|e| anyhow::anyhow!("{e}\n{}", daemons.iter().map(Daemon::log_tail).collect::<Vec<_>>().join("\n")))?;
+	let report: serde_json::Value = serde_json::from_str(&report)?;
+	assert_eq!(report["result"]["status"], "completed", "{report}");
+	assert_eq!(report["accepted"], true);
+	let squares = std::fs::read_to_string(out.join("out/squares.txt"))?;
+	assert_eq!(squares.lines().count(), 2000);
+	assert_eq!(squares.lines().nth(12), Some("12 144"));
+	assert!(std::fs::read_to_string(out.join("stdout"))?.contains("computed 2000 squares"));
+	let match_id = report["match_id"].as_u64().context("no match id")?;
+	let price = report["result"]["price"].as_u64().context("no price")? as u128;
+	let seen = collect_until(&mut events, |e| matches!(e, MarketEvent::MatchClosed { match_id: m, .. } if *m == match_id)).await?;
+	assert!(seen.iter().any(|e| matches!(e,
+		MarketEvent::Paid { match_id: m, from, to, amount, reason: PaymentReason::JobPayment }
+			if *m == match_id && *from == alice && *to == bob && *amount == price)), "{seen:?}");
+	assert!(seen.iter().any(|e| matches!(e,
+		MarketEvent::MatchClosed { match_id: m, outcome: CloseOutcome::Accepted(_) } if *m == match_id)));
+	assert!(!seen.iter().any(|e| matches!(e, MarketEvent::Fined { .. })), "an honest job fined someone: {seen:?}");
+
+	// 2. The JC disputes a correct result: the mediator re-runs it n times, finds the
+	//    RP right, and the JC's deposit pays the RP, the mediator and a fine.
+	let report = modicum(
+		&url,
+		&[
+			"--json", "jc", "submit", "--image", "modicum/sample-job:1", "--directory", "//Dave",
+			"--instructions", "20000", "--deadline-secs", "120", "--wait",
+		],
+	)?;
+	let report: serde_json::Value = serde_json::from_str(&report)?;
+	let disputed = report["match_id"].as_u64().context("no match id")?;
+	let mut events = MarketEvents::subscribe(&chain).await?;
+	modicum(&url, &["jc", "reject", &disputed.to_string(), "--reason", "wrong-results"])?;
+	let seen = collect_until(&mut events, |e| matches!(e, MarketEvent::MatchClosed { match_id: m, .. } if *m == disputed)).await?;
+	assert!(seen.iter().any(|e| matches!(e,
+		MarketEvent::MediationResultPosted { match_id: m, verdict: Verdict::CorrectResults, faulty: FaultyParty::JobCreator, .. }
+			if *m == disputed)), "{seen:?}");
+	assert!(seen.iter().any(|e| matches!(e, MarketEvent::Fined { match_id: m, who, .. } if *m == disputed && *who == alice)), "{seen:?}");
+	assert!(seen.iter().any(|e| matches!(e,
+		MarketEvent::Paid { match_id: m, to, reason: PaymentReason::Compensation, .. } if *m == disputed && *to == bob)), "{seen:?}");
+
+	for daemon in daemons.iter_mut() {
+		daemon.ensure_running()?;
+	}
+	node.stop()?;
+	Ok(())
+}
