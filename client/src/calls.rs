@@ -22,7 +22,7 @@ pub fn market_events(events: &ExtrinsicEvents<ModicumConfig>) -> Vec<MarketEvent
 		.collect()
 }
 
-fn tx() -> runtime::compute_market::calls::TransactionApi {
+fn tx() -> runtime::compute_market::calls::api::TransactionApi {
 	runtime::transactions().compute_market()
 }
 
@@ -92,7 +92,10 @@ impl<'a> Market<'a> {
 	}
 
 	/// Trusts a mediator.
-	pub async fn trust_mediator(&self, mediator: AccountId) -> Result<Vec<MarketEvent>, ClientError> {
+	pub async fn trust_mediator(
+		&self,
+		mediator: AccountId,
+	) -> Result<Vec<MarketEvent>, ClientError> {
 		self.send(&tx().trust_mediator(mediator)).await
 	}
 
@@ -154,7 +157,10 @@ impl<'a> Market<'a> {
 	}
 
 	/// Cancels an own unmatched offer.
-	pub async fn cancel_offer(&self, offer: market::OfferRef) -> Result<Vec<MarketEvent>, ClientError> {
+	pub async fn cancel_offer(
+		&self,
+		offer: market::OfferRef,
+	) -> Result<Vec<MarketEvent>, ClientError> {
 		self.send(&tx().cancel_offer(offer)).await
 	}
 
@@ -246,7 +252,10 @@ impl<'a> Market<'a> {
 
 	/// Sets the market parameters (root only: wrapped in `Sudo::sudo`, so `signer` must
 	/// be the sudo key).
-	pub async fn set_parameters(&self, parameters: Parameters) -> Result<Vec<MarketEvent>, ClientError> {
+	pub async fn set_parameters(
+		&self,
+		parameters: Parameters,
+	) -> Result<Vec<MarketEvent>, ClientError> {
 		let inner = runtime::runtime_types::modicum_runtime::RuntimeCall::ComputeMarket(
 			runtime::runtime_types::pallet_compute_market::pallet::Call::set_parameters {
 				parameters,

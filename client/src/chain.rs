@@ -149,13 +149,17 @@ impl Chain {
 		mediator: Option<AccountId>,
 	) -> Result<Balance, ClientError> {
 		let at = self.at().await?;
-		let call =
-			runtime::runtime_apis().compute_market_api().quote_job_offer_deposit(terms.clone(), mediator);
+		let call = runtime::runtime_apis()
+			.compute_market_api()
+			.quote_job_offer_deposit(terms.clone(), mediator);
 		at.runtime_apis()
 			.call(call)
 			.await
 			.map_err(|e| read_error("a job deposit quote", e))?
-			.map_err(|e| ClientError::Quote { what: "the job offer's deposit".into(), reason: format!("{e:?}") })
+			.map_err(|e| ClientError::Quote {
+				what: "the job offer's deposit".into(),
+				reason: format!("{e:?}"),
+			})
 	}
 
 	/// The smallest deposit a resource offer with `terms` needs (with a mediator and a
@@ -167,9 +171,11 @@ impl Chain {
 		directory: Option<AccountId>,
 	) -> Result<Balance, ClientError> {
 		let at = self.at().await?;
-		let call = runtime::runtime_apis()
-			.compute_market_api()
-			.quote_resource_offer_deposit(terms.clone(), mediator, directory);
+		let call = runtime::runtime_apis().compute_market_api().quote_resource_offer_deposit(
+			terms.clone(),
+			mediator,
+			directory,
+		);
 		at.runtime_apis()
 			.call(call)
 			.await
@@ -308,7 +314,9 @@ impl Chain {
 	}
 
 	/// Every registered mediator.
-	pub async fn mediators(&self) -> Result<Vec<(AccountId, market::MediatorInfo<Balance>)>, ClientError> {
+	pub async fn mediators(
+		&self,
+	) -> Result<Vec<(AccountId, market::MediatorInfo<Balance>)>, ClientError> {
 		let at = self.at().await?;
 		let mut entries = at
 			.storage()
@@ -340,7 +348,10 @@ impl Chain {
 	}
 
 	/// The directories `who` trusts.
-	pub async fn trusted_directories(&self, who: &AccountId) -> Result<Vec<AccountId>, ClientError> {
+	pub async fn trusted_directories(
+		&self,
+		who: &AccountId,
+	) -> Result<Vec<AccountId>, ClientError> {
 		let at = self.at().await?;
 		let value = at
 			.storage()

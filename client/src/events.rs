@@ -99,14 +99,14 @@ pub fn parties(event: &MarketEvent) -> Vec<&AccountId> {
 pub fn match_id(event: &MarketEvent) -> Option<u64> {
 	use MarketEvent as E;
 	match event {
-		E::Matched { match_id, .. } |
-		E::ResultPosted { match_id, .. } |
-		E::JobAssignedForMediation { match_id, .. } |
-		E::MediationResultPosted { match_id, .. } |
-		E::Paid { match_id, .. } |
-		E::Fined { match_id, .. } |
-		E::DepositReleased { match_id, .. } |
-		E::MatchClosed { match_id, .. } => Some(*match_id),
+		E::Matched { match_id, .. }
+		| E::ResultPosted { match_id, .. }
+		| E::JobAssignedForMediation { match_id, .. }
+		| E::MediationResultPosted { match_id, .. }
+		| E::Paid { match_id, .. }
+		| E::Fined { match_id, .. }
+		| E::DepositReleased { match_id, .. }
+		| E::MatchClosed { match_id, .. } => Some(*match_id),
 		_ => None,
 	}
 }

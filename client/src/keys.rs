@@ -58,9 +58,9 @@ pub fn parse_account(text: &str) -> Result<AccountId, ClientError> {
 	if let Some(hex_part) = text.strip_prefix("0x") {
 		let bytes = hex::decode(hex_part)
 			.map_err(|e| ClientError::Key(format!("account {text:?} is not hex: {e}")))?;
-		let bytes: [u8; 32] = bytes.try_into().map_err(|_| {
-			ClientError::Key(format!("account {text:?} is not 32 bytes of hex"))
-		})?;
+		let bytes: [u8; 32] = bytes
+			.try_into()
+			.map_err(|_| ClientError::Key(format!("account {text:?} is not 32 bytes of hex")))?;
 		return Ok(AccountId::from(bytes));
 	}
 	AccountId::from_str(text)
@@ -83,8 +83,7 @@ mod tests {
 
 	#[test]
 	fn mnemonic_and_file() {
-		let phrase =
-			"bottom drive obey lake curtain smoke basket hold race lonely fit walk//Alice";
+		let phrase = "bottom drive obey lake curtain smoke basket hold race lonely fit walk//Alice";
 		let from_phrase = from_uri(phrase).unwrap();
 		assert_eq!(account_of(&from_phrase), account_of(&from_uri("//Alice").unwrap()));
 		let dir = tempfile::tempdir().unwrap();

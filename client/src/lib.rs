@@ -13,13 +13,23 @@ pub mod error;
 pub mod events;
 pub mod keys;
 pub mod settings;
-pub mod vocab;
 pub mod units;
+pub mod vocab;
 
 /// The API generated from the runtime's metadata.
 #[subxt::subxt(
 	runtime_metadata_path = "metadata/modicum.scale",
-	derive_for_all_types = "Clone, PartialEq, Eq"
+	derive_for_all_types = "Clone, PartialEq, Eq",
+	derive_for_type(path = "pallet_compute_market::types::Architecture", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::Role", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::ResultStatus", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::RejectReason", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::Verdict", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::FaultyParty", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::Acceptor", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::CloseOutcome", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::PaymentReason", derive = "Copy"),
+	derive_for_type(path = "pallet_compute_market::types::OfferRef", derive = "Copy")
 )]
 pub mod runtime {}
 

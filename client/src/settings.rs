@@ -80,8 +80,11 @@ mod tests {
 	fn file_then_overrides() {
 		let dir = tempfile::tempdir().unwrap();
 		let path = dir.path().join("rp.toml");
-		std::fs::write(&path, "[chain]\nurl = \"ws://10.0.0.1:9944\"\nkey = \"//Bob\"\n[role]\nprice = 7\n")
-			.unwrap();
+		std::fs::write(
+			&path,
+			"[chain]\nurl = \"ws://10.0.0.1:9944\"\nkey = \"//Bob\"\n[role]\nprice = 7\n",
+		)
+		.unwrap();
 		let loaded: Example = load(Some(&path)).unwrap();
 		assert_eq!(loaded.role.unwrap().price, 7);
 		assert_eq!(loaded.chain.url(), "ws://10.0.0.1:9944");

@@ -26,7 +26,8 @@ pub fn parse_amount(input: &str) -> Result<u128, ClientError> {
 	if !digits(whole) || !digits(fraction) {
 		return Err(error("expected a number such as 1.5, or 1500planck"));
 	}
-	let whole: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| error("too large"))? };
+	let whole: u128 =
+		if whole.is_empty() { 0 } else { whole.parse().map_err(|_| error("too large"))? };
 	let fraction_planck: u128 = if fraction.is_empty() {
 		0
 	} else {

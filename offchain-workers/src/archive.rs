@@ -106,7 +106,8 @@ pub fn unpack(bytes: &[u8], dest: &Path) -> Result<(), ArchiveError> {
 			// Archive-wide metadata (comments, e.g. from `git archive`): nothing to write.
 			continue;
 		}
-		let components = safe_components(&raw).ok_or_else(|| ArchiveError::UnsafePath(shown.clone()))?;
+		let components =
+			safe_components(&raw).ok_or_else(|| ArchiveError::UnsafePath(shown.clone()))?;
 		if kind.is_dir() {
 			make_dirs(dest, &components, &shown)?;
 		} else if kind.is_file() || kind.is_contiguous() {

@@ -177,7 +177,10 @@ mod tests {
 	#[test]
 	fn missing_and_malformed() {
 		let root = tempfile::tempdir().unwrap();
-		assert!(matches!(cpu_usage_ns_under(root.path(), "/modicum/none"), Err(CgroupError::NotFound(_))));
+		assert!(matches!(
+			cpu_usage_ns_under(root.path(), "/modicum/none"),
+			Err(CgroupError::NotFound(_))
+		));
 		fake(root.path(), "cpuacct/modicum/bad/cpuacct.usage", "lots");
 		assert!(matches!(
 			cpu_usage_ns_under(root.path(), "/modicum/bad"),
@@ -188,7 +191,10 @@ mod tests {
 	#[test]
 	fn parents_cannot_escape() {
 		for parent in ["/modicum/../etc", "/", "", "/modicum//x", "/modicum/."] {
-			assert!(matches!(relative_path(parent), Err(CgroupError::InvalidParent(_))), "{parent}");
+			assert!(
+				matches!(relative_path(parent), Err(CgroupError::InvalidParent(_))),
+				"{parent}"
+			);
 		}
 	}
 

@@ -2,9 +2,7 @@
 //! downloaded, and the image facts RPs declare on chain (base layer, repo digests).
 
 use bollard::{
-	errors::Error as BollardError,
-	models::CreateImageInfo,
-	query_parameters::CreateImageOptions,
+	errors::Error as BollardError, models::CreateImageInfo, query_parameters::CreateImageOptions,
 	Docker,
 };
 use futures::StreamExt;
@@ -104,7 +102,10 @@ pub async fn connect() -> Result<Docker, DockerError> {
 
 /// Pulls `image_ref` (e.g. `127.0.0.1:5000/jobs/abc@sha256:…`) and reports the bytes
 /// downloaded.
-pub async fn pull_by_reference(docker: &Docker, image_ref: &str) -> Result<PullReport, DockerError> {
+pub async fn pull_by_reference(
+	docker: &Docker,
+	image_ref: &str,
+) -> Result<PullReport, DockerError> {
 	pull_within(docker, image_ref, u64::MAX).await
 }
 
@@ -215,10 +216,19 @@ pub fn parse_sha256(id: &str) -> Option<[u8; 32]> {
 /// reference nor a local storage failure is the registry's: unreachable, refused,
 /// broken off mid-download, or answering with a server error.
 pub fn classify_pull_failure(status: Option<u16>, message: &str) -> PullFailure {
-	const LOCAL: [&str; 4] =
-		["no space left on device", "failed to register layer", "read-only file system", "disk quota"];
-	const NOT_FOUND: [&str; 5] =
-		["manifest unknown", "not found", "name unknown", "repository does not exist", "blob unknown"];
+	const LOCAL: [&str; 4] = [
+		"no space left on device",
+		"failed to register layer",
+		"read-only file system",
+		"disk quota",
+	];
+	const NOT_FOUND: [&str; 5] = [
+		"manifest unknown",
+		"not found",
+		"name unknown",
+		"repository does not exist",
+		"blob unknown",
+	];
 	let message = message.to_ascii_lowercase();
 	if LOCAL.iter().any(|m| message.contains(m)) {
 		PullFailure::Local
@@ -346,13 +356,33 @@ mod tests {
 	fn pull_failures_are_told_apart() {
 		use PullFailure::*;
 		let cases = [
-			(Some(404), "manifest for r/jobs/x:latest not found: manifest unknown: manifest unknown", NotFound),
-			(Some(500), "Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused", Unreachable),
-			(Some(500), "Get \"https://x.invalid:5000/v2/\": dial tcp: lookup x.invalid: no such host", Unreachable),
-			(Some(400), "invalid reference format: repository name must be lowercase", InvalidReference),
+			(
+				Some(404),
+				"manifest for r/jobs/x:latest not found: manifest unknown: manifest unknown",
+				NotFound,
+			),
+			(
+				Some(500),
+				"Get \"http://127.0.0.1:1/v2/\": dial tcp 127.0.0.1:1: connect: connection refused",
+				Unreachable,
+			),
+			(
+				Some(500),
+				"Get \"https://x.invalid:5000/v2/\": dial tcp: lookup x.invalid: no such host",
+				Unreachable,
+			),
+			(
+				Some(400),
+				"invalid reference format: repository name must be lowercase",
+				InvalidReference,
+			),
 			(None, "unexpected EOF", Unreachable),
 			(None, "failed to register layer: write /x: no space left on device", Local),
-			(Some(500), "pull access denied for x, repository does not exist or may require 'docker login'", NotFound),
+			(
+				Some(500),
+				"pull access denied for x, repository does not exist or may require 'docker login'",
+				NotFound,
+			),
 		];
 		for (status, message, expected) in cases {
 			assert_eq!(classify_pull_failure(status, message), expected, "{message}");
@@ -386,13 +416,17 @@ mod tests {
 	#[test]
 	fn repo_digests_match_job_hashes() {
 		let digest = [0xab; 32];
-		assert!(digest_matches(&format!("127.0.0.1:5000/jobs/x@sha256:{}", hex::encode(digest)), &digest));
+		assert!(digest_matches(
+			&format!("127.0.0.1:5000/jobs/x@sha256:{}", hex::encode(digest)),
+			&digest
+		));
 		assert!(!digest_matches("127.0.0.1:5000/jobs/x@sha256:00", &digest));
 	}
 
 	#[tokio::test]
 	async fn first_layer_of_the_test_image() {
-		let Some(docker) = crate::executor::test_support::docker_or_skip("first_layer_of_the_test_image").await
+		let Some(docker) =
+			crate::executor::test_support::docker_or_skip("first_layer_of_the_test_image").await
 		else {
 			return;
 		};
@@ -405,7 +439,8 @@ mod tests {
 
 	#[tokio::test]
 	async fn unreachable_registry_is_told_apart() {
-		let Some(docker) = crate::executor::test_support::docker_or_skip("unreachable_registry").await
+		let Some(docker) =
+			crate::executor::test_support::docker_or_skip("unreachable_registry").await
 		else {
 			return;
 		};

@@ -291,9 +291,9 @@ pub fn verify_hardening(wanted: &HostConfig, got: &HostConfig) -> Result<(), Str
 
 fn validate_job_name(job_name: &str) -> Result<(), ExecError> {
 	let mut chars = job_name.chars();
-	let valid = job_name.len() <= 64 &&
-		chars.next().is_some_and(|c| c.is_ascii_alphanumeric()) &&
-		chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+	let valid = job_name.len() <= 64
+		&& chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+		&& chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
 	if valid {
 		Ok(())
 	} else {
@@ -770,7 +770,8 @@ async fn save_logs(docker: &Docker, id: &str, logs_dir: &Path) -> Result<(), Exe
 	let stderr_path = logs_dir.join("stderr");
 	let mut stdout = fs::File::create(&stdout_path).map_err(io_error(&stdout_path))?;
 	let mut stderr = fs::File::create(&stderr_path).map_err(io_error(&stderr_path))?;
-	let options = LogsOptions { stdout: true, stderr: true, timestamps: false, ..Default::default() };
+	let options =
+		LogsOptions { stdout: true, stderr: true, timestamps: false, ..Default::default() };
 	let mut logs = pin!(docker.logs(id, Some(options)));
 	while let Some(chunk) = logs.next().await {
 		match chunk? {
@@ -900,7 +901,9 @@ pub mod test_support {
 	use crate::docker;
 	use bollard::{
 		models::{ContainerConfig, ContainerCreateBody},
-		query_parameters::{CommitContainerOptions, CreateContainerOptions, RemoveContainerOptions},
+		query_parameters::{
+			CommitContainerOptions, CreateContainerOptions, RemoveContainerOptions,
+		},
 		Docker,
 	};
 
@@ -910,8 +913,26 @@ pub mod test_support {
 	const BUSYBOX_TAG: &str = "1";
 	const HOST_BUSYBOX: [&str; 2] = ["/bin/busybox", "/usr/bin/busybox"];
 	const APPLETS: [&str; 20] = [
-		"sh", "cat", "echo", "sha256sum", "sleep", "yes", "head", "dd", "tail", "ls", "mkdir",
-		"rm", "true", "false", "printf", "seq", "wc", "tr", "ln", "mkfifo",
+		"sh",
+		"cat",
+		"echo",
+		"sha256sum",
+		"sleep",
+		"yes",
+		"head",
+		"dd",
+		"tail",
+		"ls",
+		"mkdir",
+		"rm",
+		"true",
+		"false",
+		"printf",
+		"seq",
+		"wc",
+		"tr",
+		"ln",
+		"mkfifo",
 	];
 
 	/// Docker if reachable; else `None` after a skip note on stderr, unless
@@ -1038,13 +1059,28 @@ mod tests {
 		assert_eq!(decide(&s, &observed(None, false, 0, 10), 10), ExecStatus::Completed);
 		assert_eq!(decide(&s, &observed(None, false, 3, 10), 10), ExecStatus::ExceptionOccurred);
 		assert_eq!(decide(&s, &observed(None, true, 0, 10), 10), ExecStatus::MemoryExceeded);
-		assert_eq!(decide(&s, &observed(Some(Limit::WallClock), false, 137, 1), 0), ExecStatus::InstructionsExceeded);
-		assert_eq!(decide(&s, &observed(Some(Limit::Storage), false, 137, 1), 0), ExecStatus::StorageExceeded);
+		assert_eq!(
+			decide(&s, &observed(Some(Limit::WallClock), false, 137, 1), 0),
+			ExecStatus::InstructionsExceeded
+		);
+		assert_eq!(
+			decide(&s, &observed(Some(Limit::Storage), false, 137, 1), 0),
+			ExecStatus::StorageExceeded
+		);
 		// Passed between two polls, then exited.
-		assert_eq!(decide(&s, &observed(None, false, 0, 5_001), 0), ExecStatus::InstructionsExceeded);
-		assert_eq!(decide(&s, &observed(None, false, 0, 1), (1 << 20) + 1), ExecStatus::StorageExceeded);
+		assert_eq!(
+			decide(&s, &observed(None, false, 0, 5_001), 0),
+			ExecStatus::InstructionsExceeded
+		);
+		assert_eq!(
+			decide(&s, &observed(None, false, 0, 1), (1 << 20) + 1),
+			ExecStatus::StorageExceeded
+		);
 		// Memory first: an OOM kill explains whatever else happened.
-		assert_eq!(decide(&s, &observed(Some(Limit::Storage), true, 137, 1), 0), ExecStatus::MemoryExceeded);
+		assert_eq!(
+			decide(&s, &observed(Some(Limit::Storage), true, 137, 1), 0),
+			ExecStatus::MemoryExceeded
+		);
 	}
 
 	#[test]
@@ -1065,7 +1101,10 @@ mod tests {
 		let sneaky = exec.replace("/nonexistent", "/cgroup-seccomp");
 		assert_eq!(classify_refusal(400, &sneaky), Refusal::Job);
 		assert_eq!(classify_refusal(400, "No command specified"), Refusal::Job);
-		assert_eq!(classify_refusal(500, "invalid --security-opt 1: \"bogus\""), Refusal::Hardening);
+		assert_eq!(
+			classify_refusal(500, "invalid --security-opt 1: \"bogus\""),
+			Refusal::Hardening
+		);
 		assert_eq!(
 			classify_refusal(500, "runc create failed: unable to apply cgroup configuration"),
 			Refusal::Hardening
@@ -1100,7 +1139,9 @@ mod tests {
 			.unwrap()
 			.map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
 			.collect();
-		assert!(names.contains(&"bin/busybox".to_string()) && names.contains(&"bin/sh".to_string()));
+		assert!(
+			names.contains(&"bin/busybox".to_string()) && names.contains(&"bin/sh".to_string())
+		);
 	}
 
 	/// Runs `script` as job `name` with the default spec changed by `adjust`.
@@ -1152,7 +1193,8 @@ mod tests {
 	#[tokio::test]
 	async fn busy_loop_exceeds_instructions() {
 		let Some(docker) = docker_or_skip("busy_loop_exceeds_instructions").await else { return };
-		let outcome = run(&docker, "spin", "yes > /dev/null", |s| s.instruction_limit_ms = 300).await;
+		let outcome =
+			run(&docker, "spin", "yes > /dev/null", |s| s.instruction_limit_ms = 300).await;
 		assert_eq!(outcome.status, ExecStatus::InstructionsExceeded, "{outcome:?}");
 		assert!(outcome.instruction_count >= 300, "{outcome:?}");
 		assert_eq!(outcome.result_root, status_only(ExecStatus::InstructionsExceeded));
@@ -1162,7 +1204,8 @@ mod tests {
 	async fn sleeping_past_the_wall_clock_exceeds_instructions() {
 		let Some(docker) = docker_or_skip("sleeping_past_the_wall_clock").await else { return };
 		let outcome =
-			run(&docker, "sleep", "sleep 30", |s| s.wall_clock_limit = Duration::from_secs(1)).await;
+			run(&docker, "sleep", "sleep 30", |s| s.wall_clock_limit = Duration::from_secs(1))
+				.await;
 		assert_eq!(outcome.status, ExecStatus::InstructionsExceeded, "{outcome:?}");
 	}
 
@@ -1184,7 +1227,8 @@ mod tests {
 	#[tokio::test]
 	async fn root_filesystem_is_read_only() {
 		let Some(docker) = docker_or_skip("root_filesystem_is_read_only").await else { return };
-		let outcome = run(&docker, "rofs", "echo x > /x 2>/dev/null && exit 0; exit 9", |_| {}).await;
+		let outcome =
+			run(&docker, "rofs", "echo x > /x 2>/dev/null && exit 0; exit 9", |_| {}).await;
 		assert_eq!(outcome.exit_code, Some(9), "{outcome:?}");
 	}
 

@@ -32,7 +32,10 @@ pub struct SolverSettings {
 
 impl Default for SolverSettings {
 	fn default() -> Self {
-		SolverSettings { candidates_per_job: SolveOptions::default().candidates_per_job, resolve_every_secs: 5 }
+		SolverSettings {
+			candidates_per_job: SolveOptions::default().candidates_per_job,
+			resolve_every_secs: 5,
+		}
 	}
 }
 
@@ -76,7 +79,13 @@ impl Matchmaker {
 	pub async fn start(config: SolverConfig) -> Result<Self, ClientError> {
 		let chain = Chain::connect(config.chain.url()).await?;
 		let signer = config.chain.keypair()?;
-		let mut this = Matchmaker { chain, signer, settings: config.solver, book: Book::new(), refused: BTreeSet::new() };
+		let mut this = Matchmaker {
+			chain,
+			signer,
+			settings: config.solver,
+			book: Book::new(),
+			refused: BTreeSet::new(),
+		};
 		this.seed().await?;
 		Ok(this)
 	}
@@ -91,7 +100,13 @@ impl Matchmaker {
 			let view = MediatorView {
 				arch: arch(&info.arch),
 				availability_price: info.availability_price,
-				trusted_directories: self.chain.trusted_directories(&who).await?.iter().map(bytes).collect(),
+				trusted_directories: self
+					.chain
+					.trusted_directories(&who)
+					.await?
+					.iter()
+					.map(bytes)
+					.collect(),
 				base_layers: self.chain.base_layers(&who).await?,
 			};
 			self.book.upsert_mediator(bytes(&who), view);
@@ -110,6 +125,43 @@ impl Matchmaker {
 		Ok(())
 	}
 
+	/// Brings the book in line with the chain: offers missed between the seed and the
+	/// subscription (or while the node was briefly away) are added, closed ones dropped,
+	/// and mediators refreshed. Cheap when nothing changed: offers already known are
+	/// not re-quoted unless no mediator fitted their deposit last time.
+	async fn resync(&mut self) -> Result<(), ClientError> {
+		for (who, _) in self.chain.mediators().await? {
+			self.refresh_account(&who).await?;
+		}
+		let resources = self.chain.resource_offers().await?;
+		let open: BTreeSet<u64> = resources.iter().map(|(id, _)| *id).collect();
+		let stale: Vec<u64> =
+			self.book.resource_offers().map(|o| o.id).filter(|id| !open.contains(id)).collect();
+		for id in stale {
+			self.book.remove_resource_offer(id);
+		}
+		for (id, offer) in resources {
+			if self.book.resource_offer(id).is_none() {
+				self.add_resource_offer(id, &offer).await?;
+			}
+		}
+		let jobs = self.chain.job_offers().await?;
+		let open: BTreeSet<u64> = jobs.iter().map(|(id, _)| *id).collect();
+		let stale: Vec<u64> =
+			self.book.job_offers().map(|o| o.id).filter(|id| !open.contains(id)).collect();
+		for id in stale {
+			self.book.remove_job_offer(id);
+		}
+		for (id, offer) in jobs {
+			let needs_quote =
+				self.book.job_offer(id).is_none_or(|o| o.max_mediator_availability_price == 0);
+			if needs_quote {
+				self.add_job_offer(id, &offer).await?;
+			}
+		}
+		Ok(())
+	}
+
 	async fn refresh_account(&mut self, who: &AccountId) -> Result<(), ClientError> {
 		let key = bytes(who);
 		match self.chain.resource_provider(who).await? {
@@ -117,8 +169,20 @@ impl Matchmaker {
 				let view = ProviderView {
 					arch: arch(&info.arch),
 					time_per_instruction_ns: info.time_per_instruction_ns,
-					trusted_mediators: self.chain.trusted_mediators(who).await?.iter().map(bytes).collect(),
-					trusted_directories: self.chain.trusted_directories(who).await?.iter().map(bytes).collect(),
+					trusted_mediators: self
+						.chain
+						.trusted_mediators(who)
+						.await?
+						.iter()
+						.map(bytes)
+						.collect(),
+					trusted_directories: self
+						.chain
+						.trusted_directories(who)
+						.await?
+						.iter()
+						.map(bytes)
+						.collect(),
 					base_layers: self.chain.base_layers(who).await?,
 				};
 				self.book.upsert_provider(key, view);
@@ -132,7 +196,13 @@ impl Matchmaker {
 				let view = MediatorView {
 					arch: arch(&info.arch),
 					availability_price: info.availability_price,
-					trusted_directories: self.chain.trusted_directories(who).await?.iter().map(bytes).collect(),
+					trusted_directories: self
+						.chain
+						.trusted_directories(who)
+						.await?
+						.iter()
+						.map(bytes)
+						.collect(),
 					base_layers: self.chain.base_layers(who).await?,
 				};
 				self.book.upsert_mediator(key, view);
@@ -144,7 +214,13 @@ impl Matchmaker {
 		match self.chain.job_creator(who).await? {
 			Some(_) => {
 				let view = JobCreatorView {
-					trusted_mediators: self.chain.trusted_mediators(who).await?.iter().map(bytes).collect(),
+					trusted_mediators: self
+						.chain
+						.trusted_mediators(who)
+						.await?
+						.iter()
+						.map(bytes)
+						.collect(),
 				};
 				self.book.upsert_job_creator(key, view);
 			},
@@ -155,7 +231,11 @@ impl Matchmaker {
 		Ok(())
 	}
 
-	async fn add_resource_offer(&mut self, id: u64, offer: &ResourceOffer) -> Result<(), ClientError> {
+	async fn add_resource_offer(
+		&mut self,
+		id: u64,
+		offer: &ResourceOffer,
+	) -> Result<(), ClientError> {
 		if self.book.provider(&bytes(&offer.owner)).is_none() {
 			self.refresh_account(&offer.owner).await?;
 		}
@@ -239,14 +319,14 @@ impl Matchmaker {
 				self.book.remove_resource_offer(resource_offer_id);
 				return Ok(false);
 			},
-			E::Registered { who, .. } |
-			E::Deregistered { who, .. } |
-			E::MediatorTrusted { who, .. } |
-			E::MediatorDistrusted { who, .. } |
-			E::DirectoryTrusted { who, .. } |
-			E::DirectoryDistrusted { who, .. } |
-			E::BaseLayerAdded { who, .. } |
-			E::BaseLayerRemoved { who, .. } => self.refresh_account(&who).await?,
+			E::Registered { who, .. }
+			| E::Deregistered { who, .. }
+			| E::MediatorTrusted { who, .. }
+			| E::MediatorDistrusted { who, .. }
+			| E::DirectoryTrusted { who, .. }
+			| E::DirectoryDistrusted { who, .. }
+			| E::BaseLayerAdded { who, .. }
+			| E::BaseLayerRemoved { who, .. } => self.refresh_account(&who).await?,
 			_ => return Ok(false),
 		}
 		Ok(true)
@@ -269,6 +349,9 @@ impl Matchmaker {
 		self.book.remove_expired(now);
 		let options = SolveOptions { candidates_per_job: self.settings.candidates_per_job };
 		let proposals = self.book.solve_with(now, options);
+		if proposals.is_empty() {
+			self.explain_no_match(now);
+		}
 		let mut landed = 0;
 		for proposal in proposals {
 			let pair = (proposal.job_offer_id, proposal.resource_offer_id);
@@ -292,7 +375,11 @@ impl Matchmaker {
 					self.book.remove_resource_offer(pair.1);
 				},
 				Err(e @ ClientError::Refused { .. }) => {
-					tracing::warn!(job = pair.0, resource = pair.1, "the chain refused the match: {e}");
+					tracing::warn!(
+						job = pair.0,
+						resource = pair.1,
+						"the chain refused the match: {e}"
+					);
 					self.refused.insert(pair);
 				},
 				Err(e) => return Err(e),
@@ -301,10 +388,28 @@ impl Matchmaker {
 		Ok(landed)
 	}
 
+	/// Says at debug level why the first few open jobs have no feasible offer.
+	fn explain_no_match(&self, now: u64) {
+		if !tracing::enabled!(tracing::Level::DEBUG) {
+			return;
+		}
+		let mediators: Vec<[u8; 32]> = self.book.mediators().map(|(id, _)| *id).collect();
+		for job in self.book.job_offers().take(5) {
+			for resource in self.book.resource_offers().take(5) {
+				for mediator in &mediators {
+					if let Err(why) = self.book.check_pair(job.id, resource.id, mediator, now) {
+						tracing::debug!(job = job.id, resource = resource.id, mediator = %AccountId::from(*mediator), "infeasible: {why}");
+					}
+				}
+			}
+		}
+	}
+
 	/// Runs until the node goes away.
 	pub async fn run(&mut self) -> Result<(), ClientError> {
 		let mut events = MarketEvents::subscribe(&self.chain).await?;
-		let mut tick = tokio::time::interval(Duration::from_secs(self.settings.resolve_every_secs.max(1)));
+		let mut tick =
+			tokio::time::interval(Duration::from_secs(self.settings.resolve_every_secs.max(1)));
 		let me = keys::account_of(&self.signer);
 		tracing::info!(account = %me, "solving");
 		self.solve_and_post().await?;
@@ -327,6 +432,7 @@ impl Matchmaker {
 					}),
 				},
 				_ = tick.tick() => {
+					self.resync().await?;
 					self.solve_and_post().await?;
 				},
 			}
@@ -336,7 +442,13 @@ impl Matchmaker {
 
 /// Refusals that mean another solver (or the owner) got there first.
 fn lost_race(error: &ClientError) -> bool {
-	["JobOfferNotOpen", "ResourceOfferNotOpen", "OfferNotFound", "JobOfferExpired", "ResourceOfferExpired"]
-		.iter()
-		.any(|name| error.is_refusal(name))
+	[
+		"JobOfferNotOpen",
+		"ResourceOfferNotOpen",
+		"OfferNotFound",
+		"JobOfferExpired",
+		"ResourceOfferExpired",
+	]
+	.iter()
+	.any(|name| error.is_refusal(name))
 }

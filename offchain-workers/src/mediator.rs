@@ -24,7 +24,9 @@ use modicum_client::{
 	events::{parties, MarketEvents},
 	keys, reference_text,
 	settings::ChainSettings,
-	types::{Architecture, FaultyParty, MatchState, PostedResult, RejectReason, ResultStatus, Verdict},
+	types::{
+		Architecture, FaultyParty, MatchState, PostedResult, RejectReason, ResultStatus, Verdict,
+	},
 	units::Amount,
 	AccountId, Chain, ClientError, Keypair,
 };
@@ -168,8 +170,8 @@ pub struct Evidence {
 /// without Docker). `slack` is [`MediatorSettings::usage_slack`].
 pub fn judge(posted: &PostedResult, evidence: &Evidence, slack: f64) -> (Verdict, FaultyParty) {
 	let first = evidence.roots.first();
-	let consistent = evidence.roots.iter().all(|r| Some(r) == first) &&
-		evidence.statuses.iter().all(|s| Some(s) == evidence.statuses.first());
+	let consistent = evidence.roots.iter().all(|r| Some(r) == first)
+		&& evidence.statuses.iter().all(|s| Some(s) == evidence.statuses.first());
 	if !consistent || first.is_none() {
 		return (Verdict::NonDeterministic, FaultyParty::JobCreator);
 	}
@@ -182,8 +184,8 @@ pub fn judge(posted: &PostedResult, evidence: &Evidence, slack: f64) -> (Verdict
 	let allowed = (evidence.max_instructions as f64 * (1.0 + slack)) as u64 + 50;
 	// A mediator that already held the image's layers measured no download; then it
 	// cannot judge bandwidth and lets the claim stand.
-	let bandwidth_too_high = evidence.bandwidth_used > 0 &&
-		posted.bandwidth_used > evidence.bandwidth_used.saturating_mul(2);
+	let bandwidth_too_high = evidence.bandwidth_used > 0
+		&& posted.bandwidth_used > evidence.bandwidth_used.saturating_mul(2);
 	if posted.instruction_count > allowed || bandwidth_too_high {
 		return (Verdict::TooMuchCost, FaultyParty::ResourceProvider);
 	}
@@ -198,7 +200,10 @@ impl Mediator {
 		let me = keys::account_of(&signer);
 		let docker = docker::connect().await?;
 		std::fs::create_dir_all(&config.mediator.work_dir).map_err(|e| {
-			MediatorError::Config(format!("cannot create {}: {e}", config.mediator.work_dir.display()))
+			MediatorError::Config(format!(
+				"cannot create {}: {e}",
+				config.mediator.work_dir.display()
+			))
 		})?;
 		let state = StateFile::open(&config.mediator.work_dir.join("mediator-state.json"))?;
 		Ok(Mediator {
@@ -306,11 +311,20 @@ impl Mediator {
 				ruling
 			},
 		};
-		let verdict: Verdict = ruling.verdict.parse().map_err(|e| MediatorError::Config(format!("{e}")))?;
-		let faulty: FaultyParty = ruling.faulty.parse().map_err(|e| MediatorError::Config(format!("{e}")))?;
+		let verdict: Verdict =
+			ruling.verdict.parse().map_err(|e| MediatorError::Config(format!("{e}")))?;
+		let faulty: FaultyParty =
+			ruling.faulty.parse().map_err(|e| MediatorError::Config(format!("{e}")))?;
 		let hash = crate::rp::parse_hash(&ruling.result_hash).map_err(MediatorError::Config)?;
 		let posted = Market::new(&self.chain, &self.signer)
-			.post_mediation_result(match_id, verdict, faulty, ruling.instruction_count, ruling.bandwidth_used, hash)
+			.post_mediation_result(
+				match_id,
+				verdict,
+				faulty,
+				ruling.instruction_count,
+				ruling.bandwidth_used,
+				hash,
+			)
 			.await;
 		match posted {
 			Ok(_) => tracing::info!(match_id, %verdict, %faulty, "verdict posted"),
@@ -337,7 +351,10 @@ impl Mediator {
 			faulty: faulty.name().into(),
 			instruction_count: evidence.map_or(0, |e| e.max_instructions),
 			bandwidth_used: evidence.map_or(0, |e| e.bandwidth_used),
-			result_hash: format!("0x{}", hex::encode(evidence.and_then(|e| e.roots.first().copied()).unwrap_or([0; 32]))),
+			result_hash: format!(
+				"0x{}",
+				hex::encode(evidence.and_then(|e| e.roots.first().copied()).unwrap_or([0; 32]))
+			),
 			posted: false,
 		};
 		// A directory failure claim: by the JC when it rejects for that reason, by the RP
@@ -352,11 +369,13 @@ impl Mediator {
 			let available = match &endpoint {
 				Ok(endpoint) => {
 					let (endpoint, from, to) = (endpoint.clone(), info.matched_at, now);
-					tokio::task::spawn_blocking(move || directory::query_uptime(&endpoint, from, to))
-						.await
-						.map_err(|e| MediatorError::Execution(e.to_string()))?
-						.map(|report| report.fully_available)
-						.unwrap_or(false)
+					tokio::task::spawn_blocking(move || {
+						directory::query_uptime(&endpoint, from, to)
+					})
+					.await
+					.map_err(|e| MediatorError::Execution(e.to_string()))?
+					.map(|report| report.fully_available)
+					.unwrap_or(false)
 				},
 				Err(_) => false,
 			};
@@ -369,7 +388,8 @@ impl Mediator {
 		};
 		if *reason == RejectReason::ResultNotFound {
 			let found = self.result_in_directory(&endpoint, result).await;
-			let faulty = if found { FaultyParty::JobCreator } else { FaultyParty::ResourceProvider };
+			let faulty =
+				if found { FaultyParty::JobCreator } else { FaultyParty::ResourceProvider };
 			return Ok(ruling(Verdict::ResultNotFound, faulty, None));
 		}
 		let evidence = self.rerun(match_id, info, &endpoint).await?;
@@ -379,7 +399,11 @@ impl Mediator {
 	}
 
 	/// Whether the posted result's archive is in the directory with the posted root.
-	async fn result_in_directory(&self, endpoint: &DirectoryEndpoint, result: &PostedResult) -> bool {
+	async fn result_in_directory(
+		&self,
+		endpoint: &DirectoryEndpoint,
+		result: &PostedResult,
+	) -> bool {
 		let Ok(blob) = reference_text(&result.reference).parse::<BlobRef>() else { return false };
 		let registry = endpoint.registry.clone();
 		let fetched = tokio::task::spawn_blocking(move || {
@@ -391,8 +415,8 @@ impl Mediator {
 			Ok(dir) => dir,
 			Err(_) => return false,
 		};
-		archive::unpack(&bytes, &dir).is_ok() &&
-			crate::merkle::root_of_dir(&dir).is_ok_and(|root| root == result.hash)
+		archive::unpack(&bytes, &dir).is_ok()
+			&& crate::merkle::root_of_dir(&dir).is_ok_and(|root| root == result.hash)
 	}
 
 	/// Runs the job `n` times exactly as an RP would.
@@ -408,22 +432,36 @@ impl Mediator {
 			pids_limit: self.settings.pids_limit,
 			..Default::default()
 		};
-		let mut evidence = Evidence { roots: Vec::new(), statuses: Vec::new(), max_instructions: 0, bandwidth_used: 0 };
+		let mut evidence = Evidence {
+			roots: Vec::new(),
+			statuses: Vec::new(),
+			max_instructions: 0,
+			bandwidth_used: 0,
+		};
 		let runs = info.verification_count.max(1);
 		for run in 0..runs {
 			let now = self.chain.now_ms().await?;
 			let mut spec: JobSpec = crate::rp::job_spec(&settings, info, image.clone(), now);
 			// The RP's completion deadline has passed; give each run the time the job's
 			// instruction limit allows on one core, plus start-up.
-			spec.wall_clock_limit = Duration::from_millis(info.job.instruction_limit.saturating_mul(2).saturating_add(30_000));
+			spec.wall_clock_limit = Duration::from_millis(
+				info.job.instruction_limit.saturating_mul(2).saturating_add(30_000),
+			);
 			let work = self.settings.work_dir.join(format!("match-{match_id}/run-{run}"));
 			let _ = std::fs::remove_dir_all(&work);
-			let outcome = executor::run_job(&self.docker, &spec, &work, &format!("mediator-{match_id}-{run}"))
-				.await
-				.map_err(|e| MediatorError::Execution(e.to_string()))?;
+			let outcome = executor::run_job(
+				&self.docker,
+				&spec,
+				&work,
+				&format!("mediator-{match_id}-{run}"),
+			)
+			.await
+			.map_err(|e| MediatorError::Execution(e.to_string()))?;
 			evidence.roots.push(outcome.result_root);
 			evidence.statuses.push(chain_status(outcome.status));
-			evidence.max_instructions = evidence.max_instructions.max(outcome.instruction_count.min(info.job.instruction_limit));
+			evidence.max_instructions = evidence
+				.max_instructions
+				.max(outcome.instruction_count.min(info.job.instruction_limit));
 			evidence.bandwidth_used = evidence.bandwidth_used.max(outcome.bandwidth_used);
 		}
 		Ok(evidence)
@@ -475,12 +513,30 @@ mod tests {
 	fn verdicts_follow_the_protocol() {
 		let (a, b) = ([1; 32], [2; 32]);
 		let honest = posted(ResultStatus::Completed, a, 100);
-		assert_eq!(judge(&honest, &evidence(&[a, a], 100), 0.5), (Verdict::CorrectResults, FaultyParty::JobCreator));
-		assert_eq!(judge(&honest, &evidence(&[a, b], 100), 0.5), (Verdict::NonDeterministic, FaultyParty::JobCreator));
-		assert_eq!(judge(&posted(ResultStatus::Completed, b, 100), &evidence(&[a, a], 100), 0.5), (Verdict::WrongResults, FaultyParty::ResourceProvider));
-		assert_eq!(judge(&posted(ResultStatus::ExceptionOccurred, a, 100), &evidence(&[a, a], 100), 0.5), (Verdict::InvalidResultStatus, FaultyParty::ResourceProvider));
-		assert_eq!(judge(&posted(ResultStatus::Completed, a, 10_000), &evidence(&[a, a], 100), 0.5), (Verdict::TooMuchCost, FaultyParty::ResourceProvider));
+		assert_eq!(
+			judge(&honest, &evidence(&[a, a], 100), 0.5),
+			(Verdict::CorrectResults, FaultyParty::JobCreator)
+		);
+		assert_eq!(
+			judge(&honest, &evidence(&[a, b], 100), 0.5),
+			(Verdict::NonDeterministic, FaultyParty::JobCreator)
+		);
+		assert_eq!(
+			judge(&posted(ResultStatus::Completed, b, 100), &evidence(&[a, a], 100), 0.5),
+			(Verdict::WrongResults, FaultyParty::ResourceProvider)
+		);
+		assert_eq!(
+			judge(&posted(ResultStatus::ExceptionOccurred, a, 100), &evidence(&[a, a], 100), 0.5),
+			(Verdict::InvalidResultStatus, FaultyParty::ResourceProvider)
+		);
+		assert_eq!(
+			judge(&posted(ResultStatus::Completed, a, 10_000), &evidence(&[a, a], 100), 0.5),
+			(Verdict::TooMuchCost, FaultyParty::ResourceProvider)
+		);
 		// Within the slack, a higher claim is honest measurement noise.
-		assert_eq!(judge(&posted(ResultStatus::Completed, a, 140), &evidence(&[a, a], 100), 0.5), (Verdict::CorrectResults, FaultyParty::JobCreator));
+		assert_eq!(
+			judge(&posted(ResultStatus::Completed, a, 140), &evidence(&[a, a], 100), 0.5),
+			(Verdict::CorrectResults, FaultyParty::JobCreator)
+		);
 	}
 }

@@ -254,8 +254,11 @@ mod tests {
 		write(dir.path(), "out/z.txt", "zz");
 		write(dir.path(), "out/a/b.txt", "b");
 		write(dir.path(), "stdout", "hello\n");
-		let expected =
-			merkle_root(&files(&[("stdout", "hello\n"), ("out/a/b.txt", "b"), ("out/z.txt", "zz")]));
+		let expected = merkle_root(&files(&[
+			("stdout", "hello\n"),
+			("out/a/b.txt", "b"),
+			("out/z.txt", "zz"),
+		]));
 		assert_eq!(root_of_dir(dir.path()).unwrap(), expected);
 	}
 

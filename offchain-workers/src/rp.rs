@@ -333,15 +333,27 @@ impl ResourceProvider {
 				ready
 			},
 		};
-		let JobPhase::ResultReady { status, reference: result_ref, hash, instruction_count, bandwidth_used } =
-			ready
+		let JobPhase::ResultReady {
+			status,
+			reference: result_ref,
+			hash,
+			instruction_count,
+			bandwidth_used,
+		} = ready
 		else {
 			return Ok(());
 		};
 		let status: ResultStatus = status.parse().map_err(|e| RpError::Config(format!("{e}")))?;
 		let hash = parse_hash(&hash).map_err(RpError::Config)?;
 		let posted = Market::new(&self.chain, &self.signer)
-			.post_result(match_id, status, reference(&result_ref)?, hash, instruction_count, bandwidth_used)
+			.post_result(
+				match_id,
+				status,
+				reference(&result_ref)?,
+				hash,
+				instruction_count,
+				bandwidth_used,
+			)
 			.await;
 		match posted {
 			Ok(_) => tracing::info!(match_id, %status, "result posted"),
@@ -377,21 +389,31 @@ impl ResourceProvider {
 		let image = format!("{}/{}", endpoint.registry, job_reference);
 		let spec = job_spec(&self.settings, info, image.clone(), now);
 		tracing::info!(match_id, %image, "running job");
-		let outcome = match executor::run_job(&self.docker, &spec, &work, &format!("rp-{match_id}")).await {
-			Ok(outcome) => outcome,
-			Err(executor::ExecError::HardeningRefused(what)) => {
-				// Never run with less isolation: decline the job and say why, loudly.
-				tracing::error!(match_id, "the engine refused a hardening option ({what}); declining");
-				return Ok(ready(ResultStatus::Declined, String::new(), [0; 32], 0, 0));
-			},
-			Err(e) => return Err(RpError::Config(format!("running match {match_id}: {e}"))),
-		};
+		let outcome =
+			match executor::run_job(&self.docker, &spec, &work, &format!("rp-{match_id}")).await {
+				Ok(outcome) => outcome,
+				Err(executor::ExecError::HardeningRefused(what)) => {
+					// Never run with less isolation: decline the job and say why, loudly.
+					tracing::error!(
+						match_id,
+						"the engine refused a hardening option ({what}); declining"
+					);
+					return Ok(ready(ResultStatus::Declined, String::new(), [0; 32], 0, 0));
+				},
+				Err(e) => return Err(RpError::Config(format!("running match {match_id}: {e}"))),
+			};
 		// The image must be built on the base layer the JC declared and the RP installed.
 		if outcome.status == ExecStatus::Completed {
 			let first_layer = docker::image_first_layer(&self.docker, &image).await?;
 			if first_layer != job.first_layer_hash {
 				tracing::warn!(match_id, "image's base layer differs from the job's declaration");
-				return Ok(ready(ResultStatus::JobDescriptionError, String::new(), [0; 32], 0, outcome.bandwidth_used));
+				return Ok(ready(
+					ResultStatus::JobDescriptionError,
+					String::new(),
+					[0; 32],
+					0,
+					outcome.bandwidth_used,
+				));
 			}
 		}
 		let status = chain_status(outcome.status);
@@ -416,7 +438,13 @@ impl ResourceProvider {
 			)),
 			Err(e) => {
 				tracing::warn!(match_id, "result upload failed: {e}");
-				Ok(ready(ResultStatus::DirectoryUnavailable, String::new(), outcome.result_root, instructions, bandwidth))
+				Ok(ready(
+					ResultStatus::DirectoryUnavailable,
+					String::new(),
+					outcome.result_root,
+					instructions,
+					bandwidth,
+				))
 			},
 		}
 	}
@@ -446,7 +474,9 @@ impl ResourceProvider {
 			let terms = offer_terms(&self.settings.offer);
 			let deposit = self.deposit_for(&terms).await?;
 			let expires_at = now.saturating_add(self.settings.offer.lifetime_ms);
-			Market::new(&self.chain, &self.signer).post_resource_offer(terms, deposit, expires_at).await?;
+			Market::new(&self.chain, &self.signer)
+				.post_resource_offer(terms, deposit, expires_at)
+				.await?;
 			tracing::info!(deposit, "resource offer posted");
 		}
 		Ok(())

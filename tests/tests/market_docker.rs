@@ -17,7 +17,8 @@ use modicum_tests::{best_number, free_port, modicum_binary, repo_root, wait_for,
 use std::{path::Path, process::Command, time::Duration};
 
 fn docker_available() -> Result<bool> {
-	let ok = Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
+	let ok =
+		Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
 	if !ok && std::env::var("MODICUM_REQUIRE_DOCKER").as_deref() == Ok("1") {
 		bail!("MODICUM_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`");
 	}
@@ -141,12 +142,29 @@ async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
 	let report = modicum(
 		&url,
 		&[
-			"--json", "jc", "submit", "--image", "modicum/sample-job:1", "--directory", "//Dave",
-			"--instructions", "20000", "--deadline-secs", "120", "--wait", "--out",
-			&out.display().to_string(), "--accept",
+			"--json",
+			"jc",
+			"submit",
+			"--image",
+			"modicum/sample-job:1",
+			"--directory",
+			"//Dave",
+			"--instructions",
+			"20000",
+			"--deadline-secs",
+			"120",
+			"--wait",
+			"--out",
+			&out.display().to_string(),
+			"--accept",
 		],
 	)
-	.map_err(|e| anyhow::anyhow!("{e}\n{}", daemons.iter().map(Daemon::log_tail).collect::<Vec<_>>().join("\n")))?;
+	.map_err(|e| {
+		anyhow::anyhow!(
+			"{e}\n{}",
+			daemons.iter().map(Daemon::log_tail).collect::<Vec<_>>().join("\n")
+		)
+	})?;
 	let report: serde_json::Value = serde_json::from_str(&report)?;
 	assert_eq!(report["result"]["status"], "completed", "{report}");
 	assert_eq!(report["accepted"], true);
@@ -156,32 +174,61 @@ async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
 	assert!(std::fs::read_to_string(out.join("stdout"))?.contains("computed 2000 squares"));
 	let match_id = report["match_id"].as_u64().context("no match id")?;
 	let price = report["result"]["price"].as_u64().context("no price")? as u128;
-	let seen = collect_until(&mut events, |e| matches!(e, MarketEvent::MatchClosed { match_id: m, .. } if *m == match_id)).await?;
-	assert!(seen.iter().any(|e| matches!(e,
+	let seen = collect_until(
+		&mut events,
+		|e| matches!(e, MarketEvent::MatchClosed { match_id: m, .. } if *m == match_id),
+	)
+	.await?;
+	assert!(
+		seen.iter().any(|e| matches!(e,
 		MarketEvent::Paid { match_id: m, from, to, amount, reason: PaymentReason::JobPayment }
-			if *m == match_id && *from == alice && *to == bob && *amount == price)), "{seen:?}");
+			if *m == match_id && *from == alice && *to == bob && *amount == price)),
+		"{seen:?}"
+	);
 	assert!(seen.iter().any(|e| matches!(e,
 		MarketEvent::MatchClosed { match_id: m, outcome: CloseOutcome::Accepted(_) } if *m == match_id)));
-	assert!(!seen.iter().any(|e| matches!(e, MarketEvent::Fined { .. })), "an honest job fined someone: {seen:?}");
+	assert!(
+		!seen.iter().any(|e| matches!(e, MarketEvent::Fined { .. })),
+		"an honest job fined someone: {seen:?}"
+	);
 
 	// 2. The JC disputes a correct result: the mediator re-runs it n times, finds the
 	//    RP right, and the JC's deposit pays the RP, the mediator and a fine.
 	let report = modicum(
 		&url,
 		&[
-			"--json", "jc", "submit", "--image", "modicum/sample-job:1", "--directory", "//Dave",
-			"--instructions", "20000", "--deadline-secs", "120", "--wait",
+			"--json",
+			"jc",
+			"submit",
+			"--image",
+			"modicum/sample-job:1",
+			"--directory",
+			"//Dave",
+			"--instructions",
+			"20000",
+			"--deadline-secs",
+			"120",
+			"--wait",
 		],
 	)?;
 	let report: serde_json::Value = serde_json::from_str(&report)?;
 	let disputed = report["match_id"].as_u64().context("no match id")?;
 	let mut events = MarketEvents::subscribe(&chain).await?;
 	modicum(&url, &["jc", "reject", &disputed.to_string(), "--reason", "wrong-results"])?;
-	let seen = collect_until(&mut events, |e| matches!(e, MarketEvent::MatchClosed { match_id: m, .. } if *m == disputed)).await?;
+	let seen = collect_until(
+		&mut events,
+		|e| matches!(e, MarketEvent::MatchClosed { match_id: m, .. } if *m == disputed),
+	)
+	.await?;
 	assert!(seen.iter().any(|e| matches!(e,
 		MarketEvent::MediationResultPosted { match_id: m, verdict: Verdict::CorrectResults, faulty: FaultyParty::JobCreator, .. }
 			if *m == disputed)), "{seen:?}");
-	assert!(seen.iter().any(|e| matches!(e, MarketEvent::Fined { match_id: m, who, .. } if *m == disputed && *who == alice)), "{seen:?}");
+	assert!(
+		seen.iter().any(
+			|e| matches!(e, MarketEvent::Fined { match_id: m, who, .. } if *m == disputed && *who == alice)
+		),
+		"{seen:?}"
+	);
 	assert!(seen.iter().any(|e| matches!(e,
 		MarketEvent::Paid { match_id: m, to, reason: PaymentReason::Compensation, .. } if *m == disputed && *to == bob)), "{seen:?}");
 

@@ -12,8 +12,9 @@ async fn committed_metadata_matches_the_runtime() -> anyhow::Result<()> {
 	let mut node = Node::start("dev", dir.path(), &["--dev"])?;
 	let rpc = node.rpc(Duration::from_secs(60)).await?;
 	// Metadata_metadata_at_version(16) → Option<OpaqueMetadata>.
-	let reply: String =
-		rpc.request("state_call", rpc_params!["Metadata_metadata_at_version", "0x10000000"]).await?;
+	let reply: String = rpc
+		.request("state_call", rpc_params!["Metadata_metadata_at_version", "0x10000000"])
+		.await?;
 	let raw = hex_decode(reply.trim_start_matches("0x"))?;
 	let live = strip_option_and_length(&raw)?;
 	let committed = std::fs::read(repo_root().join("client/metadata/modicum.scale"))?;

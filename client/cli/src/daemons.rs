@@ -6,8 +6,11 @@ use crate::Global;
 use anyhow::{Context, Result};
 use clap::Subcommand;
 use modicum_client::{
-	calls::Market, keys, reference, reference_text, settings, settings::ChainSettings,
-	units::{format_amount, Amount}, Chain,
+	calls::Market,
+	keys, reference, reference_text, settings,
+	settings::ChainSettings,
+	units::{format_amount, Amount},
+	Chain,
 };
 use modicum_offchain::{
 	directory::{self, DirectoryEndpoint},
@@ -123,7 +126,8 @@ impl Default for DirectorySettings {
 }
 
 pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()> {
-	let DirectoryCommand::Serve { data_dir, registry_addr, uptime_addr, availability_price } = command;
+	let DirectoryCommand::Serve { data_dir, registry_addr, uptime_addr, availability_price } =
+		command;
 	let file: DirectoryFile = settings::load(global.config.as_deref())?;
 	let mut s = file.directory;
 	s.data_dir = data_dir.unwrap_or(s.data_dir);
@@ -134,20 +138,21 @@ pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()>
 	let signer = chain_settings.keypair()?;
 	let me = keys::account_of(&signer);
 	let chain = Chain::connect(chain_settings.url()).await?;
-	let endpoint = DirectoryEndpoint { registry: s.registry_addr.clone(), uptime: s.uptime_addr.clone() };
-	let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+	let endpoint =
+		DirectoryEndpoint { registry: s.registry_addr.clone(), uptime: s.uptime_addr.clone() };
+	let parse = |what: &str, addr: &str| -> Result<std::net::SocketAddr> {
+		addr.parse().with_context(|| format!("{what} {addr:?} is not an IP:port address"))
+	};
 	let config = directory::DirectoryConfig {
 		data_dir: s.data_dir.clone(),
-		registry_addr: s.registry_addr.clone(),
-		uptime_addr: s.uptime_addr.clone(),
+		registry_addr: parse("registry_addr", &s.registry_addr)?,
+		uptime_addr: parse("uptime_addr", &s.uptime_addr)?,
 	};
 	let serving = tokio::spawn(async move {
 		let shutdown = async {
 			let _ = tokio::signal::ctrl_c().await;
 		};
-		let result = directory::serve(config, shutdown).await;
-		drop(ready_tx);
-		result
+		directory::serve(config, shutdown).await
 	});
 	// Register only once the registry answers, so nobody is sent to a dead endpoint.
 	wait_for_registry(&s.registry_addr).await?;
@@ -167,31 +172,20 @@ pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()>
 			tracing::info!(account = %me, %endpoint, price = %format_amount(s.availability_price.0), "registered as a directory");
 		},
 	}
-	let _ = ready_rx;
 	serving.await.context("directory task")?.context("directory")?;
 	Ok(())
 }
 
 async fn wait_for_registry(addr: &str) -> Result<()> {
-	let url = format!("http://{addr}/v2/");
-	for _ in 0..100 {
-		let probe = url.clone();
-		let ok = tokio::task::spawn_blocking(move || ureq_ok(&probe)).await.unwrap_or(false);
-		if ok {
+	for _ in 0..300 {
+		let probe = addr.to_string();
+		if tokio::task::spawn_blocking(move || directory::probe_registry(&probe))
+			.await
+			.unwrap_or(false)
+		{
 			return Ok(());
 		}
 		tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 	}
-	anyhow::bail!("the registry at {addr} did not come up within 10 s")
-}
-
-fn ureq_ok(url: &str) -> bool {
-	std::net::TcpStream::connect_timeout(
-		&match url.trim_start_matches("http://").split('/').next().and_then(|a| a.parse().ok()) {
-			Some(addr) => addr,
-			None => return false,
-		},
-		std::time::Duration::from_millis(200),
-	)
-	.is_ok()
+	anyhow::bail!("the registry at {addr} did not come up within 30 s; see the directory's log")
 }

@@ -185,9 +185,11 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 	match command {
 		JcCommand::Register => {
 			if s.chain.job_creator(&s.me).await?.is_some() {
-				output::print(json, &serde_json::json!({"registered": true, "already": true}), || {
-					format!("{} is already a registered job creator", s.me)
-				});
+				output::print(
+					json,
+					&serde_json::json!({"registered": true, "already": true}),
+					|| format!("{} is already a registered job creator", s.me),
+				);
 				return Ok(());
 			}
 			market.register_job_creator().await?;
@@ -203,9 +205,16 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 			} else {
 				market.trust_mediator(mediator.clone()).await?;
 			}
-			output::print(json, &serde_json::json!({"mediator": mediator.to_string(), "trusted": !remove}), || {
-				format!("{} mediator {mediator}", if remove { "no longer trusting" } else { "trusting" })
-			});
+			output::print(
+				json,
+				&serde_json::json!({"mediator": mediator.to_string(), "trusted": !remove}),
+				|| {
+					format!(
+						"{} mediator {mediator}",
+						if remove { "no longer trusting" } else { "trusting" }
+					)
+				},
+			);
 		},
 		JcCommand::Submit(args) => submit(&s, *args, json).await?,
 		JcCommand::Status { match_id } => {
@@ -214,19 +223,30 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 		},
 		JcCommand::Result { match_id, out } => {
 			let info = open_match(&s.chain, match_id).await?;
-			let result = posted_result(&info).ok_or_else(|| anyhow!("match {match_id} has no result yet"))?;
+			let result = posted_result(&info)
+				.ok_or_else(|| anyhow!("match {match_id} has no result yet"))?;
 			fetch_result(&s.chain, &info, &result, &out).await?;
 			let files = list_files(&out);
-			output::print(json, &serde_json::json!({"match_id": match_id, "unpacked_to": out, "files": files}), || {
-				format!("result of match {match_id} verified and unpacked to {}:\n  {}", out.display(), files.join("\n  "))
-			});
+			output::print(
+				json,
+				&serde_json::json!({"match_id": match_id, "unpacked_to": out, "files": files}),
+				|| {
+					format!(
+						"result of match {match_id} verified and unpacked to {}:\n  {}",
+						out.display(),
+						files.join("\n  ")
+					)
+				},
+			);
 		},
 		JcCommand::Logs { match_id } => {
 			let info = open_match(&s.chain, match_id).await?;
-			let result = posted_result(&info).ok_or_else(|| anyhow!("match {match_id} has no result yet"))?;
+			let result = posted_result(&info)
+				.ok_or_else(|| anyhow!("match {match_id} has no result yet"))?;
 			let dir = tempfile::tempdir()?;
 			fetch_result(&s.chain, &info, &result, dir.path()).await?;
-			let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+			let read =
+				|name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
 			let (stdout, stderr) = (read("stdout"), read("stderr"));
 			output::print(json, &serde_json::json!({"stdout": stdout, "stderr": stderr}), || {
 				format!("--- stdout ---\n{stdout}--- stderr ---\n{stderr}")
@@ -240,12 +260,18 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 			market.reject_result(match_id, reason).await?;
 			let info = s.chain.match_info(match_id).await?;
 			let deadline = match info.map(|i| i.state) {
-				Some(MatchState::InMediation { mediation_deadline, .. }) => Some(mediation_deadline),
+				Some(MatchState::InMediation { mediation_deadline, .. }) => {
+					Some(mediation_deadline)
+				},
 				_ => None,
 			};
-			output::print(json, &serde_json::json!({"match_id": match_id, "reason": reason.name(), "mediation_deadline": deadline}), || {
-				format!("rejected match {match_id} ({reason}); its mediator rules by {deadline:?} (ms)")
-			});
+			output::print(
+				json,
+				&serde_json::json!({"match_id": match_id, "reason": reason.name(), "mediation_deadline": deadline}),
+				|| {
+					format!("rejected match {match_id} ({reason}); its mediator rules by {deadline:?} (ms)")
+				},
+			);
 		},
 		JcCommand::Timeout { match_id } => {
 			let events = market.timeout(match_id).await?;
@@ -258,19 +284,37 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 			});
 		},
 		JcCommand::List => {
-			let offers: Vec<_> = s.chain.job_offers().await?.into_iter().filter(|(_, o)| o.owner == s.me).collect();
-			let matches: Vec<_> = s.chain.matches().await?.into_iter().filter(|(_, m)| m.job_creator == s.me).collect();
+			let offers: Vec<_> =
+				s.chain.job_offers().await?.into_iter().filter(|(_, o)| o.owner == s.me).collect();
+			let matches: Vec<_> = s
+				.chain
+				.matches()
+				.await?
+				.into_iter()
+				.filter(|(_, m)| m.job_creator == s.me)
+				.collect();
 			let value = serde_json::json!({
 				"offers": offers.iter().map(|(id, o)| serde_json::json!({"offer_id": id, "deposit": o.deposit, "expires_at": o.expires_at})).collect::<Vec<_>>(),
 				"matches": matches.iter().map(|(id, m)| match_json(*id, m)).collect::<Vec<_>>(),
 			});
 			output::print(json, &value, || {
-				let mut text = format!("{} open job offer(s), {} unsettled match(es)", offers.len(), matches.len());
+				let mut text = format!(
+					"{} open job offer(s), {} unsettled match(es)",
+					offers.len(),
+					matches.len()
+				);
 				for (id, offer) in &offers {
-					text.push_str(&format!("\n  offer {id}: deposit {}, expires at {} ms", format_amount(offer.deposit), offer.expires_at));
+					text.push_str(&format!(
+						"\n  offer {id}: deposit {}, expires at {} ms",
+						format_amount(offer.deposit),
+						offer.expires_at
+					));
 				}
 				for (id, info) in &matches {
-					text.push_str(&format!("\n  match {id}: {}", modicum_client::vocab::state_name(&info.state)));
+					text.push_str(&format!(
+						"\n  match {id}: {}",
+						modicum_client::vocab::state_name(&info.state)
+					));
 				}
 				text
 			});
@@ -301,7 +345,8 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		.await
 		.with_context(|| format!("pushing {} to the directory", args.image))?;
 	let job_reference = format!("{repository}@{}", pushed.digest);
-	let job_hash = modicum_offchain::rp::parse_hash(pushed.digest.trim_start_matches("sha256:")).map_err(|e| anyhow!(e))?;
+	let job_hash = modicum_offchain::rp::parse_hash(pushed.digest.trim_start_matches("sha256:"))
+		.map_err(|e| anyhow!(e))?;
 	let now = s.chain.now_ms().await?;
 	let terms = JobTerms {
 		instruction_limit: args.instructions,
@@ -334,14 +379,17 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	let mut events = MarketEvents::subscribe(&s.chain).await?;
 	progress.set_message(format!("posting the job offer (deposit {})", format_amount(deposit)));
 	let expires_at = now.saturating_add(args.lifetime_secs.saturating_mul(1000));
-	let posted = Market::new(&s.chain, &s.signer).post_job_offer(terms, deposit, expires_at).await?;
+	let posted =
+		Market::new(&s.chain, &s.signer).post_job_offer(terms, deposit, expires_at).await?;
 	let offer_id = posted
 		.iter()
 		.find_map(|e| match e {
 			MarketEvent::JobOfferPosted { offer_id, .. } => Some(*offer_id),
 			_ => None,
 		})
-		.ok_or_else(|| anyhow!("the chain accepted the offer but reported no JobOfferPosted event"))?;
+		.ok_or_else(|| {
+			anyhow!("the chain accepted the offer but reported no JobOfferPosted event")
+		})?;
 	let mut report = Submitted {
 		offer_id,
 		image: args.image.clone(),
@@ -354,7 +402,10 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	if !args.wait {
 		progress.finish_and_clear();
 		output::print(json, &report, || {
-			format!("job offer {offer_id} posted (deposit {}); follow it with `modicum jc list`", format_amount(deposit))
+			format!(
+				"job offer {offer_id} posted (deposit {}); follow it with `modicum jc list`",
+				format_amount(deposit)
+			)
 		});
 		return Ok(());
 	}
@@ -415,15 +466,21 @@ async fn follow(
 	while let Some(block) = events.next().await {
 		for event in block?.events {
 			match event {
-				MarketEvent::Matched { match_id: id, job_offer_id, resource_provider, .. } if job_offer_id == offer_id => {
+				MarketEvent::Matched { match_id: id, job_offer_id, resource_provider, .. }
+					if job_offer_id == offer_id =>
+				{
 					match_id = Some(id);
 					progress.set_message(format!("match {id}: running at {resource_provider}"));
 				},
-				MarketEvent::OfferExpired { offer: OfferRef::Job(id), .. } |
-				MarketEvent::OfferCancelled { offer: OfferRef::Job(id), .. } if id == offer_id => {
+				MarketEvent::OfferExpired { offer: OfferRef::Job(id), .. }
+				| MarketEvent::OfferCancelled { offer: OfferRef::Job(id), .. }
+					if id == offer_id =>
+				{
 					bail!("job offer {offer_id} left the book unmatched (expired or cancelled); its deposit is back")
 				},
-				MarketEvent::ResultPosted { match_id: id, result, job_price, .. } if Some(id) == match_id => {
+				MarketEvent::ResultPosted { match_id: id, result, job_price, .. }
+					if Some(id) == match_id =>
+				{
 					return Ok((id, result, job_price));
 				},
 				MarketEvent::MatchClosed { match_id: id, outcome } if Some(id) == match_id => {
@@ -445,24 +502,37 @@ async fn open_match(chain: &Chain, match_id: u64) -> Result<MatchInfo> {
 
 fn posted_result(info: &MatchInfo) -> Option<PostedResult> {
 	match &info.state {
-		MatchState::ResultPosted { result, .. } | MatchState::InMediation { result, .. } => Some(result.clone()),
+		MatchState::ResultPosted { result, .. } | MatchState::InMediation { result, .. } => {
+			Some(result.clone())
+		},
 		MatchState::Matched => None,
 	}
 }
 
 /// Downloads the result archive, checks its digest and Merkle root, and unpacks it.
-async fn fetch_result(chain: &Chain, info: &MatchInfo, result: &PostedResult, out: &std::path::Path) -> Result<()> {
+async fn fetch_result(
+	chain: &Chain,
+	info: &MatchInfo,
+	result: &PostedResult,
+	out: &std::path::Path,
+) -> Result<()> {
 	let directory = chain
 		.directory(&info.job.directory)
 		.await?
 		.ok_or_else(|| anyhow!("the job's directory is no longer registered"))?;
 	let endpoint: directory::DirectoryEndpoint = reference_text(&directory.endpoint).parse()?;
-	let blob: directory::BlobRef = reference_text(&result.reference)
-		.parse()
-		.with_context(|| format!("the posted result reference {:?} is unusable", reference_text(&result.reference)))?;
+	let blob: directory::BlobRef =
+		reference_text(&result.reference).parse().with_context(|| {
+			format!(
+				"the posted result reference {:?} is unusable",
+				reference_text(&result.reference)
+			)
+		})?;
 	let registry = endpoint.registry.clone();
-	let bytes = tokio::task::spawn_blocking(move || directory::download_blob(&registry, &blob.repository, &blob.digest))
-		.await??;
+	let bytes = tokio::task::spawn_blocking(move || {
+		directory::download_blob(&registry, &blob.repository, &blob.digest)
+	})
+	.await??;
 	std::fs::create_dir_all(out)?;
 	archive::unpack(&bytes, out)?;
 	let root = merkle::root_of_dir(out)?;
@@ -500,7 +570,9 @@ fn report_settlement(json: bool, match_id: u64, events: &[MarketEvent]) {
 			MarketEvent::Paid { from, to, amount, reason, .. } => {
 				Some(format!("paid {} from {from} to {to} ({reason:?})", format_amount(*amount)))
 			},
-			MarketEvent::Fined { who, amount, .. } => Some(format!("fined {who} {}", format_amount(*amount))),
+			MarketEvent::Fined { who, amount, .. } => {
+				Some(format!("fined {who} {}", format_amount(*amount)))
+			},
 			MarketEvent::DepositReleased { who, amount, .. } => {
 				Some(format!("released {} to {who}", format_amount(*amount)))
 			},
@@ -569,9 +641,9 @@ pub fn describe_match(match_id: u64, info: &MatchInfo) -> String {
 		MatchState::ResultPosted { reaction_deadline, .. } => {
 			text.push_str(&format!("\n  react (accept/reject) before {reaction_deadline} ms"))
 		},
-		MatchState::InMediation { mediation_deadline, reason, .. } => {
-			text.push_str(&format!("\n  disputed ({reason}); mediator rules before {mediation_deadline} ms"))
-		},
+		MatchState::InMediation { mediation_deadline, reason, .. } => text.push_str(&format!(
+			"\n  disputed ({reason}); mediator rules before {mediation_deadline} ms"
+		)),
 		MatchState::Matched => {},
 	}
 	text
@@ -592,11 +664,21 @@ fn spinner(json: bool) -> ProgressBar {
 /// A repository name from an image name: lowercase, `[a-z0-9._-]` and `/`.
 fn sanitize(image: &str) -> String {
 	let name = image.split(['@', ':']).next().unwrap_or(image);
-	let cleaned: String = name
-		.to_ascii_lowercase()
-		.chars()
-		.map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') { c } else { '-' })
-		.collect();
+	let cleaned: String =
+		name.to_ascii_lowercase()
+			.chars()
+			.map(|c| {
+				if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') {
+					c
+				} else {
+					'-'
+				}
+			})
+			.collect();
 	let cleaned = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
-	if cleaned.is_empty() { "job".into() } else { cleaned }
+	if cleaned.is_empty() {
+		"job".into()
+	} else {
+		cleaned
+	}
 }

@@ -21,7 +21,8 @@ pub enum MarketCommand {
 }
 
 pub async fn run(global: &Global, command: MarketCommand) -> Result<()> {
-	let url = global.url.clone().unwrap_or_else(|| modicum_client::settings::DEFAULT_NODE_URL.into());
+	let url =
+		global.url.clone().unwrap_or_else(|| modicum_client::settings::DEFAULT_NODE_URL.into());
 	let chain = Chain::connect(&url).await?;
 	let json = global.json;
 	match command {
@@ -64,12 +65,23 @@ pub async fn run(global: &Global, command: MarketCommand) -> Result<()> {
 				})).collect::<Vec<_>>(),
 			});
 			output::print(json, &value, || {
-				let mut text = format!("{} job offer(s), {} resource offer(s)", jobs.len(), resources.len());
+				let mut text =
+					format!("{} job offer(s), {} resource offer(s)", jobs.len(), resources.len());
 				for (id, o) in &jobs {
-					text.push_str(&format!("\n  job {id} by {}: ≤{} CPU ms at ≤{}/ms", o.owner, o.terms.instruction_limit, format_amount(o.terms.instruction_max_price)));
+					text.push_str(&format!(
+						"\n  job {id} by {}: ≤{} CPU ms at ≤{}/ms",
+						o.owner,
+						o.terms.instruction_limit,
+						format_amount(o.terms.instruction_max_price)
+					));
 				}
 				for (id, o) in &resources {
-					text.push_str(&format!("\n  resource {id} by {}: ≤{} CPU ms at {}/ms", o.owner, o.terms.instruction_cap, format_amount(o.terms.instruction_price)));
+					text.push_str(&format!(
+						"\n  resource {id} by {}: ≤{} CPU ms at {}/ms",
+						o.owner,
+						o.terms.instruction_cap,
+						format_amount(o.terms.instruction_price)
+					));
 				}
 				text
 			});
@@ -91,9 +103,16 @@ pub async fn run(global: &Global, command: MarketCommand) -> Result<()> {
 			if endpoint.is_some() {
 				roles.push("directory".to_string());
 			}
-			let mediators: Vec<String> = chain.trusted_mediators(&who).await?.iter().map(|a| a.to_string()).collect();
-			let directories: Vec<String> = chain.trusted_directories(&who).await?.iter().map(|a| a.to_string()).collect();
-			let layers: Vec<String> = chain.base_layers(&who).await?.iter().map(|l| format!("0x{}", hex::encode(l))).collect();
+			let mediators: Vec<String> =
+				chain.trusted_mediators(&who).await?.iter().map(|a| a.to_string()).collect();
+			let directories: Vec<String> =
+				chain.trusted_directories(&who).await?.iter().map(|a| a.to_string()).collect();
+			let layers: Vec<String> = chain
+				.base_layers(&who)
+				.await?
+				.iter()
+				.map(|l| format!("0x{}", hex::encode(l)))
+				.collect();
 			let value = serde_json::json!({
 				"account": who.to_string(), "free": free, "roles": roles, "directory_endpoint": endpoint,
 				"trusted_mediators": mediators, "trusted_directories": directories, "base_layers": layers,

@@ -23,8 +23,3 @@ pub fn error(json: bool, error: &anyhow::Error) {
 		eprintln!("error: {}", chain.join("\n  caused by: "));
 	}
 }
-
-/// An account for people: SS58.
-pub fn account(account: &modicum_client::AccountId) -> String {
-	account.to_string()
-}

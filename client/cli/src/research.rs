@@ -84,19 +84,30 @@ impl InputArgs {
 	async fn inputs(&self, global: &Global) -> Inputs {
 		let mut inputs = Inputs::default();
 		if !self.offline {
-			let url = global.url.clone().unwrap_or_else(|| modicum_client::settings::DEFAULT_NODE_URL.into());
-			let chain = tokio::time::timeout(Duration::from_secs(3), modicum_client::Chain::connect(&url)).await;
+			let url = global
+				.url
+				.clone()
+				.unwrap_or_else(|| modicum_client::settings::DEFAULT_NODE_URL.into());
+			let chain =
+				tokio::time::timeout(Duration::from_secs(3), modicum_client::Chain::connect(&url))
+					.await;
 			match chain {
 				Ok(Ok(chain)) => match chain.parameters().await {
 					Ok(p) => {
 						// θ is a FixedU128: 10^18 parts per unit.
 						inputs.theta = p.penalty_rate.0 as f64 / 1e18;
 						inputs.n = p.verification_count;
-						tracing::info!(theta = inputs.theta, n = inputs.n, "θ and n from the chain at {url}");
+						tracing::info!(
+							theta = inputs.theta,
+							n = inputs.n,
+							"θ and n from the chain at {url}"
+						);
 					},
 					Err(e) => tracing::warn!("no parameters from {url} ({e}); using θ = 50, n = 2"),
 				},
-				_ => tracing::info!("no node at {url}; using θ = 50, n = 2 (pass --offline to skip the lookup)"),
+				_ => tracing::info!(
+					"no node at {url}; using θ = 50, n = 2 (pass --offline to skip the lookup)"
+				),
 			}
 		}
 		let set = |field: &mut f64, value: Option<f64>| {
@@ -132,13 +143,19 @@ pub async fn run(global: &Global, command: ResearchCommand) -> Result<()> {
 		},
 		ResearchCommand::Sweep { inputs, out, figure_ns, n_max, thetas } => {
 			let inputs = inputs.inputs(global).await;
-			let mut files = sweep::figure5(&inputs, &figure_ns, &out).context("plotting Figure 5")?;
-			let heat = sweep::heatmaps(&inputs, 1..=n_max.max(1), &thetas, &out).context("plotting heat maps")?;
+			let mut files =
+				sweep::figure5(&inputs, &figure_ns, &out).context("plotting Figure 5")?;
+			let heat = sweep::heatmaps(&inputs, 1..=n_max.max(1), &thetas, &out)
+				.context("plotting heat maps")?;
 			files.extend(heat.files.iter().cloned());
-			output::print(global.json, &serde_json::json!({"files": files, "grid": heat.grid}), || {
-				let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-				format!("wrote:\n  {}", list.join("\n  "))
-			});
+			output::print(
+				global.json,
+				&serde_json::json!({"files": files, "grid": heat.grid}),
+				|| {
+					let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+					format!("wrote:\n  {}", list.join("\n  "))
+				},
+			);
 		},
 	}
 	Ok(())

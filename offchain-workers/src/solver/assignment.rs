@@ -151,7 +151,14 @@ impl Search {
 
 	/// Relaxes the edges of `row`, reached at distance `at` and with potential
 	/// `row_potential`, against column potentials `pv`.
-	fn relax(&mut self, row: u32, at: Weight, row_potential: Weight, edges: &[Edge], pv: &[Weight]) {
+	fn relax(
+		&mut self,
+		row: u32,
+		at: Weight,
+		row_potential: Weight,
+		edges: &[Edge],
+		pv: &[Weight],
+	) {
 		for e in edges {
 			let c = e.column as usize;
 			if self.done[c] == self.stamp {

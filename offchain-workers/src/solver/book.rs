@@ -95,7 +95,11 @@ impl Book {
 	}
 
 	/// Registers a provider or replaces its view (trust lists change at any time).
-	pub fn upsert_provider(&mut self, account: AccountId, view: ProviderView) -> Option<ProviderView> {
+	pub fn upsert_provider(
+		&mut self,
+		account: AccountId,
+		view: ProviderView,
+	) -> Option<ProviderView> {
 		self.providers.insert(account, view)
 	}
 
@@ -110,7 +114,11 @@ impl Book {
 	}
 
 	/// Registers a mediator or replaces its view.
-	pub fn upsert_mediator(&mut self, account: AccountId, view: MediatorView) -> Option<MediatorView> {
+	pub fn upsert_mediator(
+		&mut self,
+		account: AccountId,
+		view: MediatorView,
+	) -> Option<MediatorView> {
 		self.mediators.insert(account, view)
 	}
 
@@ -159,10 +167,8 @@ impl Book {
 		now_ms: u64,
 	) -> Result<(), Infeasible> {
 		let job = self.job_offers.get(&job_offer_id).ok_or(Infeasible::JobOfferNotOpen)?;
-		let resource = self
-			.resource_offers
-			.get(&resource_offer_id)
-			.ok_or(Infeasible::ResourceOfferNotOpen)?;
+		let resource =
+			self.resource_offers.get(&resource_offer_id).ok_or(Infeasible::ResourceOfferNotOpen)?;
 		// The chain checks expiry before looking the accounts up; so do we, so that the
 		// error matches.
 		if feasibility::is_expired(job.expires_at, now_ms) {
@@ -173,8 +179,7 @@ impl Book {
 		}
 		let provider = self.providers.get(&resource.owner).ok_or(Infeasible::UnknownProvider)?;
 		let mediator_view = self.mediators.get(mediator).ok_or(Infeasible::UnknownMediator)?;
-		let job_creator =
-			self.job_creators.get(&job.owner).ok_or(Infeasible::UnknownJobCreator)?;
+		let job_creator = self.job_creators.get(&job.owner).ok_or(Infeasible::UnknownJobCreator)?;
 		feasibility::check(job, resource, provider, job_creator, mediator, mediator_view, now_ms)
 	}
 

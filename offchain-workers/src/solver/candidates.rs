@@ -13,9 +13,7 @@
 //! - Mediators are numbered by (availability price, account id), so "the first
 //!   eligible and trusted mediator by number" is the cheapest, with the tie rule.
 
-use super::{
-	book::BookParts, feasibility, price_at_limits, AccountId, Architecture, Hash,
-};
+use super::{book::BookParts, feasibility, price_at_limits, AccountId, Architecture, Hash};
 use std::{
 	collections::{BinaryHeap, HashMap},
 	hash::{BuildHasherDefault, Hasher},

@@ -108,12 +108,8 @@ impl Infeasible {
 			BaseLayerNotSupportedByProvider | BaseLayerNotSupportedByMediator => Some(10),
 			DeadlineUnreachable => Some(11),
 			JobOfferNotOpen | ResourceOfferNotOpen => Some(12),
-			JobOfferExpired
-			| ResourceOfferExpired
-			| UnknownProvider
-			| UnknownMediator
-			| UnknownJobCreator
-			| MediatorTooExpensive => None,
+			JobOfferExpired | ResourceOfferExpired | UnknownProvider | UnknownMediator
+			| UnknownJobCreator | MediatorTooExpensive => None,
 		}
 	}
 }
@@ -160,27 +156,14 @@ pub fn check(
 	ensure(resource.instruction_price <= job.instruction_max_price, InstructionPriceTooHigh)?;
 	ensure(resource.bandwidth_price <= job.bandwidth_max_price, BandwidthPriceTooHigh)?;
 	ensure(job.arch == provider.arch, ArchitectureMismatch)?;
-	ensure(
-		provider.trusted_directories.contains(&job.directory),
-		DirectoryNotTrustedByProvider,
-	)?;
+	ensure(provider.trusted_directories.contains(&job.directory), DirectoryNotTrustedByProvider)?;
 	ensure(job_creator.trusted_mediators.contains(mediator_id), MediatorNotTrustedByJobCreator)?;
 	ensure(provider.trusted_mediators.contains(mediator_id), MediatorNotTrustedByProvider)?;
 	ensure(mediator.arch == provider.arch, MediatorArchitectureMismatch)?;
-	ensure(
-		mediator.trusted_directories.contains(&job.directory),
-		DirectoryNotTrustedByMediator,
-	)?;
-	ensure(
-		provider.base_layers.contains(&job.first_layer_hash),
-		BaseLayerNotSupportedByProvider,
-	)?;
-	ensure(
-		mediator.base_layers.contains(&job.first_layer_hash),
-		BaseLayerNotSupportedByMediator,
-	)?;
-	let finish =
-		finish_time_ms(now_ms, provider.time_per_instruction_ns, job.instruction_limit);
+	ensure(mediator.trusted_directories.contains(&job.directory), DirectoryNotTrustedByMediator)?;
+	ensure(provider.base_layers.contains(&job.first_layer_hash), BaseLayerNotSupportedByProvider)?;
+	ensure(mediator.base_layers.contains(&job.first_layer_hash), BaseLayerNotSupportedByMediator)?;
+	let finish = finish_time_ms(now_ms, provider.time_per_instruction_ns, job.instruction_limit);
 	ensure(finish <= u128::from(job.completion_deadline), DeadlineUnreachable)?;
 	ensure(
 		mediator.availability_price <= job.max_mediator_availability_price,

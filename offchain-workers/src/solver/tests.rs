@@ -181,7 +181,11 @@ fn rule_6_bandwidth_price() {
 
 #[test]
 fn rule_7_architecture() {
-	fails_with(|p| p.provider.arch = Architecture::Arm64, Infeasible::ArchitectureMismatch, Some(7));
+	fails_with(
+		|p| p.provider.arch = Architecture::Arm64,
+		Infeasible::ArchitectureMismatch,
+		Some(7),
+	);
 }
 
 #[test]
@@ -250,11 +254,7 @@ fn rule_10_base_layer_supported_by_mediator() {
 #[test]
 fn rule_11_deadline() {
 	// 100 instructions × 1 ms = 100 ms.
-	fails_with(
-		|p| p.job.completion_deadline = NOW + 99,
-		Infeasible::DeadlineUnreachable,
-		Some(11),
-	);
+	fails_with(|p| p.job.completion_deadline = NOW + 99, Infeasible::DeadlineUnreachable, Some(11));
 	let mut p = Pair::feasible();
 	p.job.completion_deadline = NOW + 100;
 	assert_eq!(p.check(), Ok(()), "finishing exactly at the deadline is in time");
@@ -290,7 +290,11 @@ fn rule_11_rounds_the_run_time_up_to_whole_milliseconds() {
 	assert_eq!(pairs(&book.solve(NOW)), vec![(1, 2)]);
 	fast.time_per_instruction_ns = 0;
 	book.upsert_provider(acct(PROVIDER), fast);
-	assert_eq!(pairs(&book.solve(NOW + 1)), vec![(1, 2)], "an instant provider meets a deadline of now");
+	assert_eq!(
+		pairs(&book.solve(NOW + 1)),
+		vec![(1, 2)],
+		"an instant provider meets a deadline of now"
+	);
 }
 
 #[test]
@@ -371,9 +375,8 @@ fn first_fit(book: &Book, now: u64) -> Vec<Proposal> {
 			.resource_offers()
 			.filter(|r| !taken.contains(&r.id))
 			.filter_map(|r| {
-				let (m, price) = mediators
-					.iter()
-					.find(|(m, _)| book.check_pair(j.id, r.id, m, now).is_ok())?;
+				let (m, price) =
+					mediators.iter().find(|(m, _)| book.check_pair(j.id, r.id, m, now).is_ok())?;
 				Some(Proposal {
 					job_offer_id: j.id,
 					resource_offer_id: r.id,
@@ -497,7 +500,8 @@ fn expired_offers_are_ignored() {
 	stale_resource.expires_at = NOW - 1;
 	let mut last_moment = job(2);
 	last_moment.expires_at = NOW;
-	let book = book_with(vec![stale_job, last_moment, job(3)], vec![stale_resource, resource(11, 2)]);
+	let book =
+		book_with(vec![stale_job, last_moment, job(3)], vec![stale_resource, resource(11, 2)]);
 	let proposals = book.solve(NOW);
 	assert_eq!(proposals.len(), 1);
 	assert_ne!(proposals[0].job_offer_id, 1);
@@ -617,7 +621,10 @@ fn random_book(rng: &mut Rng, shape: &Shape) -> Book {
 		);
 	}
 	for c in &job_creators {
-		book.upsert_job_creator(*c, JobCreatorView { trusted_mediators: rng.subset(&mediators, 80) });
+		book.upsert_job_creator(
+			*c,
+			JobCreatorView { trusted_mediators: rng.subset(&mediators, 80) },
+		);
 	}
 	for i in 0..1 + rng.below(shape.max_resources) {
 		let owner = if rng.chance(95) { rng.pick(&providers) } else { acct(99) };
@@ -852,7 +859,10 @@ fn solve_10k_by_10k() {
 		a[..4].copy_from_slice(&i.to_le_bytes());
 		a[31] = 1;
 		job_creators.push(a);
-		book.upsert_job_creator(a, JobCreatorView { trusted_mediators: rng.subset(&mediators, 60) });
+		book.upsert_job_creator(
+			a,
+			JobCreatorView { trusted_mediators: rng.subset(&mediators, 60) },
+		);
 	}
 	for i in 0..10_000u64 {
 		book.insert_resource_offer(ResourceOfferView {
