@@ -133,7 +133,7 @@ impl Chain {
 		let at = self.at().await?;
 		let account = at
 			.storage()
-			.fetch(runtime::storage().system().account(), (who.clone(),))
+			.fetch(runtime::storage().system().account(), (*who,))
 			.await
 			.map_err(|e| read_error("System::Account", e))?
 			.decode()
@@ -265,7 +265,7 @@ impl Chain {
 		let at = self.at().await?;
 		let value = at
 			.storage()
-			.try_fetch(runtime::storage().compute_market().resource_providers(), (who.clone(),))
+			.try_fetch(runtime::storage().compute_market().resource_providers(), (*who,))
 			.await
 			.map_err(|e| read_error("ComputeMarket::ResourceProviders", e))?;
 		value.map(|v| v.decode()).transpose().map_err(|e| read_error("an RP record", e))
@@ -279,7 +279,7 @@ impl Chain {
 		let at = self.at().await?;
 		let value = at
 			.storage()
-			.try_fetch(runtime::storage().compute_market().job_creators(), (who.clone(),))
+			.try_fetch(runtime::storage().compute_market().job_creators(), (*who,))
 			.await
 			.map_err(|e| read_error("ComputeMarket::JobCreators", e))?;
 		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a JC record", e))
@@ -293,7 +293,7 @@ impl Chain {
 		let at = self.at().await?;
 		let value = at
 			.storage()
-			.try_fetch(runtime::storage().compute_market().mediators(), (who.clone(),))
+			.try_fetch(runtime::storage().compute_market().mediators(), (*who,))
 			.await
 			.map_err(|e| read_error("ComputeMarket::Mediators", e))?;
 		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a mediator record", e))
@@ -307,7 +307,7 @@ impl Chain {
 		let at = self.at().await?;
 		let value = at
 			.storage()
-			.try_fetch(runtime::storage().compute_market().directories(), (who.clone(),))
+			.try_fetch(runtime::storage().compute_market().directories(), (*who,))
 			.await
 			.map_err(|e| read_error("ComputeMarket::Directories", e))?;
 		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a directory record", e))
@@ -341,7 +341,7 @@ impl Chain {
 		let at = self.at().await?;
 		let value = at
 			.storage()
-			.fetch(runtime::storage().compute_market().trusted_mediators(), (who.clone(),))
+			.fetch(runtime::storage().compute_market().trusted_mediators(), (*who,))
 			.await
 			.map_err(|e| read_error("ComputeMarket::TrustedMediators", e))?;
 		Ok(value.decode().map_err(|e| read_error("a trust list", e))?.0)
@@ -355,7 +355,7 @@ impl Chain {
 		let at = self.at().await?;
 		let value = at
 			.storage()
-			.fetch(runtime::storage().compute_market().trusted_directories(), (who.clone(),))
+			.fetch(runtime::storage().compute_market().trusted_directories(), (*who,))
 			.await
 			.map_err(|e| read_error("ComputeMarket::TrustedDirectories", e))?;
 		Ok(value.decode().map_err(|e| read_error("a trust list", e))?.0)
@@ -366,7 +366,7 @@ impl Chain {
 		let at = self.at().await?;
 		let value = at
 			.storage()
-			.fetch(runtime::storage().compute_market().supported_base_layers(), (who.clone(),))
+			.fetch(runtime::storage().compute_market().supported_base_layers(), (*who,))
 			.await
 			.map_err(|e| read_error("ComputeMarket::SupportedBaseLayers", e))?;
 		Ok(value.decode().map_err(|e| read_error("a base-layer list", e))?.0)

@@ -359,9 +359,8 @@ impl Matchmaker {
 				continue;
 			}
 			let mediator = AccountId::from(proposal.mediator);
-			let posted = Market::new(&self.chain, &self.signer)
-				.post_match(pair.0, pair.1, mediator.clone())
-				.await;
+			let posted =
+				Market::new(&self.chain, &self.signer).post_match(pair.0, pair.1, mediator).await;
 			match posted {
 				Ok(_) => {
 					landed += 1;

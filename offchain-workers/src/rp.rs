@@ -492,7 +492,7 @@ impl ResourceProvider {
 			for directory in &directories {
 				let quote = self
 					.chain
-					.quote_resource_deposit(terms, Some(mediator.clone()), Some(directory.clone()))
+					.quote_resource_deposit(terms, Some(*mediator), Some(*directory))
 					.await;
 				if let Ok(quote) = quote {
 					deposit = deposit.max(quote);

@@ -201,9 +201,9 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 		JcCommand::Trust { mediator, remove } => {
 			let mediator = keys::parse_account(&mediator)?;
 			if remove {
-				market.distrust_mediator(mediator.clone()).await?;
+				market.distrust_mediator(mediator).await?;
 			} else {
-				market.trust_mediator(mediator.clone()).await?;
+				market.trust_mediator(mediator).await?;
 			}
 			output::print(
 				json,
@@ -358,7 +358,7 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		first_layer_hash: pushed.first_layer,
 		ram_limit: args.ram,
 		local_storage_limit: args.storage,
-		directory: directory.clone(),
+		directory,
 		job_reference: reference(&job_reference)?,
 		job_hash,
 		arch: args.arch,
@@ -368,7 +368,7 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		None => {
 			let mut deposit = s.chain.quote_job_deposit(&terms, None).await?;
 			for mediator in &trusted {
-				if let Ok(quote) = s.chain.quote_job_deposit(&terms, Some(mediator.clone())).await {
+				if let Ok(quote) = s.chain.quote_job_deposit(&terms, Some(*mediator)).await {
 					deposit = deposit.max(quote);
 				}
 			}

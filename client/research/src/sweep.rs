@@ -569,7 +569,10 @@ mod tests {
 				assert!(g.cell(r, k).unwrap().p_a > g.cell(r - 1, k).unwrap().p_a);
 			}
 		}
-		assert!(heatmap_grid(&Inputs::default(), 3..=2, &thetas).is_err());
+		// An empty n range is refused, not plotted as a blank map.
+		#[allow(clippy::reversed_empty_ranges)]
+		let empty = 3..=2;
+		assert!(heatmap_grid(&Inputs::default(), empty, &thetas).is_err());
 		assert!(heatmap_grid(&Inputs::default(), 1..=2, &[]).is_err());
 		assert!(heatmap_grid(&Inputs::default(), 0..=2, &thetas).is_err());
 	}
