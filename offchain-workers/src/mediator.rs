@@ -15,7 +15,7 @@ use crate::{
 	directory::{self, BlobRef, DirectoryEndpoint},
 	docker,
 	executor::{self, JobSpec},
-	rp::chain_status,
+	rp::{chain_status, directory_endpoint},
 	state::{StateError, StateFile},
 };
 use modicum_client::{
@@ -345,7 +345,7 @@ impl Mediator {
 		let MatchState::InMediation { result, reason, .. } = &info.state else {
 			return Err(MediatorError::Config(format!("match {match_id} is not in mediation")));
 		};
-		let endpoint = self.directory_endpoint(&info.job.directory).await;
+		let endpoint = directory_endpoint(&self.chain, &info.job.directory).await;
 		let ruling = |verdict: Verdict, faulty: FaultyParty, evidence: Option<&Evidence>| Ruling {
 			verdict: verdict.name().into(),
 			faulty: faulty.name().into(),
@@ -465,16 +465,6 @@ impl Mediator {
 			evidence.bandwidth_used = evidence.bandwidth_used.max(outcome.bandwidth_used);
 		}
 		Ok(evidence)
-	}
-
-	async fn directory_endpoint(&self, directory: &AccountId) -> Result<DirectoryEndpoint, String> {
-		let info = self
-			.chain
-			.directory(directory)
-			.await
-			.map_err(|e| e.to_string())?
-			.ok_or_else(|| format!("directory {directory} is not registered"))?;
-		reference_text(&info.endpoint).parse::<DirectoryEndpoint>().map_err(|e| e.to_string())
 	}
 }
 

@@ -374,7 +374,7 @@ impl ResourceProvider {
 		let work = self.settings.work_dir.join(format!("match-{match_id}"));
 		// Fresh directory: a restart re-runs from scratch rather than trusting half a run.
 		let _ = std::fs::remove_dir_all(&work);
-		let endpoint = match self.directory_endpoint(&info.job.directory).await {
+		let endpoint = match directory_endpoint(&self.chain, &info.job.directory).await {
 			Ok(endpoint) => endpoint,
 			Err(e) => {
 				tracing::warn!(match_id, "directory unusable: {e}");
@@ -449,16 +449,6 @@ impl ResourceProvider {
 		}
 	}
 
-	async fn directory_endpoint(&self, directory: &AccountId) -> Result<DirectoryEndpoint, String> {
-		let info = self
-			.chain
-			.directory(directory)
-			.await
-			.map_err(|e| e.to_string())?
-			.ok_or_else(|| format!("directory {directory} is not registered"))?;
-		reference_text(&info.endpoint).parse::<DirectoryEndpoint>().map_err(|e| e.to_string())
-	}
-
 	/// Keeps `open_offers` resource offers posted.
 	async fn top_up_offers(&self, now: u64) -> Result<(), RpError> {
 		let open = self
@@ -517,6 +507,20 @@ fn ready(
 		instruction_count,
 		bandwidth_used,
 	}
+}
+
+/// Where a registered directory serves, as it registered it on chain. Shared by the
+/// RP and the mediator, who both fetch jobs and results from the job's directory.
+pub async fn directory_endpoint(
+	chain: &Chain,
+	directory: &AccountId,
+) -> Result<DirectoryEndpoint, String> {
+	let info = chain
+		.directory(directory)
+		.await
+		.map_err(|e| e.to_string())?
+		.ok_or_else(|| format!("directory {directory} is not registered"))?;
+	reference_text(&info.endpoint).parse::<DirectoryEndpoint>().map_err(|e| e.to_string())
 }
 
 /// The container limits for a match: the job's limits, and a wall clock that ends
