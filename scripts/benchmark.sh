@@ -5,6 +5,10 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$MODICUM_ROOT"
 bash scripts/setup.sh
+# frame-benchmarking-cli brings frame-storage-access-test-runtime, whose Wasm (used only by
+# `benchmark storage`) cannot be built from outside its own workspace: wasm-builder looks it
+# up in our workspace's metadata, where it is not a package. Skip just that crate's Wasm.
+export SKIP_FRAME_STORAGE_ACCESS_TEST_RUNTIME_WASM_BUILD=1
 # build-node.sh re-reads the environment, including the Wasm toolchain setup.sh chose.
 bash scripts/build-node.sh --features runtime-benchmarks
 "$CARGO_TARGET_DIR/release/modicum-node" benchmark pallet \

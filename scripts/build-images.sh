@@ -2,6 +2,8 @@
 # Builds the job images the devnet and the tests use, without any registry:
 #   modicum/base:1        busybox-static as a single layer (the declared base layer)
 #   modicum/sample-job:1  examples/sample-job on top of it
+#   modicum/trivial-job:1 examples/trivial-job: prints one line (bench/: latency, throughput)
+#   modicum/spin-job:1    examples/spin-job: a static CPU-bound loop (bench/: runtime overhead)
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$MODICUM_ROOT"
@@ -24,4 +26,17 @@ if ! log=$(DOCKER_BUILDKIT=0 docker build -q -t modicum/sample-job:1 examples/sa
 	echo "$log" >&2
 	exit 1
 fi
-echo "images: modicum/base:1, modicum/sample-job:1"
+if ! log=$(DOCKER_BUILDKIT=0 docker build -q -t modicum/trivial-job:1 examples/trivial-job 2>&1); then
+	echo "$log" >&2
+	exit 1
+fi
+# The spin job is C compiled statically, so it needs no C library in the image.
+context=$(mktemp -d)
+trap 'rm -rf "$context" ${root:+"$root"}' EXIT
+cp examples/spin-job/Dockerfile "$context/"
+cc -static -O2 -o "$context/spin" examples/spin-job/spin.c
+if ! log=$(DOCKER_BUILDKIT=0 docker build -q -t modicum/spin-job:1 "$context" 2>&1); then
+	echo "$log" >&2
+	exit 1
+fi
+echo "images: modicum/base:1, modicum/sample-job:1, modicum/trivial-job:1, modicum/spin-job:1"

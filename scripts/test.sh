@@ -17,3 +17,5 @@ bash scripts/build-node.sh
 cargo build -p modicum-cli
 cargo test --release -p modicum-node
 cargo test -p modicum-tests -- --test-threads 1
+# The benchmark harness, each figure at smoke size (bench/README.md).
+cargo test -p modicum-bench -- --test-threads 1

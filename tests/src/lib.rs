@@ -186,6 +186,11 @@ impl Node {
 		}
 	}
 
+	/// The process id while it runs (benchmarks read its memory and CPU time).
+	pub fn pid(&self) -> Option<u32> {
+		self.child.as_ref().map(Child::id)
+	}
+
 	/// Whether the process is still running.
 	pub fn is_running(&mut self) -> bool {
 		self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)))
@@ -309,6 +314,21 @@ impl Daemon {
 			bail!("the {} daemon exited with {status}:\n{}", self.name, self.log_tail());
 		}
 		Ok(())
+	}
+
+	/// Its name (the config and log file stem).
+	pub fn name(&self) -> &str {
+		&self.name
+	}
+
+	/// The process id (benchmarks read its memory and CPU time).
+	pub fn pid(&self) -> u32 {
+		self.child.id()
+	}
+
+	/// Its whole log so far.
+	pub fn log(&self) -> String {
+		std::fs::read_to_string(&self.log).unwrap_or_default()
 	}
 
 	/// The last lines of its log.

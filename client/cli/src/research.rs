@@ -4,7 +4,7 @@
 use crate::{output, Global};
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use modicum_research::{analysis, sweep, Inputs};
+use modicum_research::{analysis, simulate, sweep, Inputs};
 use std::{path::PathBuf, time::Duration};
 
 #[derive(Subcommand)]
@@ -30,6 +30,101 @@ pub enum ResearchCommand {
 		#[arg(long, value_delimiter = ',', default_value = "0,1,5,10,25,50,100")]
 		thetas: Vec<f64>,
 	},
+	/// Runs thousands of jobs between Byzantine, Altruistic and Rational agents against the
+	/// real compute-market pallet (in memory, no node) and writes a markdown report with
+	/// plots: utility, cheating caught, mediation rate and fines per agent type beside the
+	/// analytic predictions, the claims checked, and a sweep over (n, θ).
+	Simulate(SimulateArgs),
+}
+
+/// `research simulate` settings. Amounts are in currency units (π_c's unit); θ and n
+/// default to the chain's genesis defaults.
+#[derive(Args)]
+pub struct SimulateArgs {
+	/// Jobs in the main run.
+	#[arg(long, default_value_t = 5_000)]
+	jobs: usize,
+	/// Seed of the random choices (same seed, same run).
+	#[arg(long, default_value_t = 3)]
+	seed: u64,
+	/// θ, the penalty rate.
+	#[arg(long, default_value_t = 50.0)]
+	theta: f64,
+	/// n, the mediator's re-runs.
+	#[arg(long, default_value_t = 2)]
+	n: u32,
+	/// π_c, every job's price.
+	#[arg(long, default_value_t = 2.0)]
+	pi_c: f64,
+	/// b, a JC's benefit from a job that was run.
+	#[arg(long, default_value_t = 4.0)]
+	b: f64,
+	/// c_e, an RP's cost of running a job.
+	#[arg(long, default_value_t = 1.0)]
+	c_e: f64,
+	/// c_d, an RP's cost of forging a result.
+	#[arg(long, default_value_t = 0.1)]
+	c_d: f64,
+	/// c_v, a JC's cost of checking a result.
+	#[arg(long, default_value_t = 1.0)]
+	c_v: f64,
+	/// Each side's match incentive to the solver.
+	#[arg(long, default_value_t = 0.01)]
+	match_incentive: f64,
+	/// The mediator's availability price.
+	#[arg(long, default_value_t = 0.02)]
+	mediator_availability: f64,
+	/// The directory's availability price.
+	#[arg(long, default_value_t = 0.02)]
+	directory_availability: f64,
+	/// p_a of a byzantine non-deterministic JC's job.
+	#[arg(long, default_value_t = 0.5)]
+	byzantine_p_a: f64,
+	/// Job Creators per type.
+	#[arg(long, default_value_t = 3)]
+	jcs_per_type: usize,
+	/// Resource Providers per type.
+	#[arg(long, default_value_t = 3)]
+	rps_per_type: usize,
+	/// Where to write report.md, report.json and the plots.
+	#[arg(long, default_value = "simulation")]
+	out: PathBuf,
+	/// The sweep's n values.
+	#[arg(long, value_delimiter = ',', default_value = "1,2,4")]
+	sweep_ns: Vec<u32>,
+	/// The sweep's θ values.
+	#[arg(long, value_delimiter = ',', default_value = "0,1,5,50")]
+	sweep_thetas: Vec<f64>,
+	/// Jobs per sweep point (0: no sweep).
+	#[arg(long, default_value_t = 1_500)]
+	sweep_jobs: usize,
+	/// Fail (non-zero exit) when a claim fails at the main run's parameters.
+	#[arg(long)]
+	check: bool,
+}
+
+impl SimulateArgs {
+	fn config(&self) -> simulate::SimConfig {
+		simulate::SimConfig {
+			jobs: self.jobs,
+			seed: self.seed,
+			theta: self.theta,
+			n: self.n,
+			pi_c: self.pi_c,
+			b: self.b,
+			c_e: self.c_e,
+			c_d: self.c_d,
+			c_v: self.c_v,
+			match_incentive: self.match_incentive,
+			mediator_availability: self.mediator_availability,
+			directory_availability: self.directory_availability,
+			byzantine_p_a: self.byzantine_p_a,
+			population: simulate::Population {
+				jcs_per_type: self.jcs_per_type,
+				rps_per_type: self.rps_per_type,
+			},
+		}
+	}
 }
 
 /// The model's inputs. θ and n default to the chain's parameters (if a node answers
@@ -157,6 +252,40 @@ pub async fn run(global: &Global, command: ResearchCommand) -> Result<()> {
 				},
 			);
 		},
+		ResearchCommand::Simulate(args) => simulate_and_report(global, &args)?,
+	}
+	Ok(())
+}
+
+fn simulate_and_report(global: &Global, args: &SimulateArgs) -> Result<()> {
+	let config = args.config();
+	let summary = simulate::simulate(&config).context("simulating")?;
+	let points = if args.sweep_jobs == 0 {
+		Vec::new()
+	} else {
+		simulate::sweep(&config, &args.sweep_ns, &args.sweep_thetas, args.sweep_jobs)
+			.context("sweeping (n, θ)")?
+	};
+	let files =
+		simulate::write_report(&summary, &points, &args.out).context("writing the report")?;
+	output::print(
+		global.json,
+		&serde_json::json!({"files": files, "run": summary, "sweep": points}),
+		|| {
+			let list: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+			format!(
+				"{}\n{}\nwrote:\n  {}",
+				simulate::report::markdown(&summary),
+				simulate::report::sweep_markdown(&points),
+				list.join("\n  ")
+			)
+		},
+	);
+	let claims = &summary.claims;
+	if args.check
+		&& !(claims.honest_never_lose() && claims.gains_bounded() && claims.cheating_does_not_pay())
+	{
+		anyhow::bail!("a claim fails at n = {}, θ = {}: see the report", config.n, config.theta);
 	}
 	Ok(())
 }

@@ -4,7 +4,8 @@
 //! mediation rate and eq. 2's minimum deposits, plus sweeps and plots of them.
 //!
 //! `modicum research analyze` prints an [`Analysis`] (as [`Analysis::to_table`] or JSON);
-//! `modicum research sweep` calls [`figure5`] and [`heatmaps`].
+//! `modicum research sweep` calls [`figure5`] and [`heatmaps`]; `modicum research simulate`
+//! runs [`simulate::simulate`] against the real pallet and writes [`simulate::write_report`].
 //!
 //! ```no_run
 //! let a = modicum_research::analyze(&modicum_research::Inputs::default())?;
@@ -21,6 +22,7 @@
 pub mod analysis;
 pub mod fonts;
 pub mod model;
+pub mod simulate;
 pub mod sweep;
 
 use std::path::PathBuf;

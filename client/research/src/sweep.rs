@@ -33,7 +33,7 @@ const HEATMAP_SIZE: (u32, u32) = (1150, 720);
 const COLOR_BAR_WIDTH: u32 = 170;
 
 /// Line colours, distinguishable also for colour-blind readers (Okabe–Ito).
-const PALETTE: [RGBColor; 7] = [
+pub(crate) const PALETTE: [RGBColor; 7] = [
 	RGBColor(0, 114, 178),
 	RGBColor(213, 94, 0),
 	RGBColor(0, 158, 115),
@@ -267,12 +267,12 @@ struct HeatmapSpec {
 }
 
 /// Any plotters error as ours; the backends' errors differ in type, so keep the message.
-fn plot_err<E: std::fmt::Display>(e: E) -> ResearchError {
+pub(crate) fn plot_err<E: std::fmt::Display>(e: E) -> ResearchError {
 	ResearchError::Plot(e.to_string())
 }
 
 /// Creates the output directory.
-fn create_dir(dir: &Path) -> Result<(), ResearchError> {
+pub(crate) fn create_dir(dir: &Path) -> Result<(), ResearchError> {
 	std::fs::create_dir_all(dir)
 		.map_err(|source| ResearchError::Io { path: dir.to_path_buf(), source })
 }

@@ -171,9 +171,10 @@ mod tests {
 				return None;
 			},
 		};
-		if docker.inspect_image(TEST_IMAGE).await.is_err() {
-			assert!(!require_docker(), "Docker is required but {TEST_IMAGE} is missing");
-			eprintln!("skipping: {TEST_IMAGE} missing");
+		// A fresh engine has no images: make the test image from the host's busybox.
+		if let Err(e) = crate::executor::test_support::ensure_busybox_image(&docker).await {
+			assert!(!require_docker(), "Docker is required but {TEST_IMAGE} cannot be made: {e}");
+			eprintln!("skipping: cannot make {TEST_IMAGE}: {e}");
 			return None;
 		}
 		Some(docker)

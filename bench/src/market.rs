@@ -1,0 +1,221 @@
+//! A whole market on one machine, as `tests/tests/market_docker.rs` wires it: a dev
+//! node, a directory (//Dave), a mediator (//Charlie), one or more resource providers
+//! (//Bob, then funded `//bench-rp-N`), a solver (//Eve), and //Alice registered as a
+//! job creator trusting the mediator.
+
+use crate::{
+	procfs,
+	setup::say,
+	tx::{self, Bulk},
+};
+use anyhow::{bail, Context, Result};
+use modicum_client::{calls::Market as Calls, keys, AccountId, Chain};
+use modicum_tests::{best_number, free_port, wait_for, Daemon, Node};
+use std::{
+	path::Path,
+	time::{Duration, Instant},
+};
+
+/// One MDC in planck.
+pub const MDC: u128 = 1_000_000_000_000;
+
+/// The market's shape.
+#[derive(Clone, Debug)]
+pub struct MarketOptions {
+	/// Resource providers to run.
+	pub rps: usize,
+	/// Resource offers each keeps open (jobs it runs at once).
+	pub open_offers: u32,
+	/// The dev node's idle seal interval, if not its default (1000 ms).
+	pub seal_interval_ms: Option<u64>,
+}
+
+/// A running market. Everything stops when it is dropped.
+pub struct Market {
+	/// Daemons, in start order: directory, mediator, RPs, solver.
+	pub daemons: Vec<Daemon>,
+	/// The node.
+	pub node: Node,
+	/// The node's WebSocket address.
+	pub url: String,
+	/// A client connection.
+	pub chain: Chain,
+	/// The directory's registry, `host:port`.
+	pub registry: String,
+	/// The RPs' accounts.
+	pub rps: Vec<AccountId>,
+	_dir: tempfile::TempDir,
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+	std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Secret URI of the `i`-th RP.
+fn rp_uri(i: usize) -> String {
+	if i == 0 {
+		"//Bob".into()
+	} else {
+		format!("//bench-rp-{i}")
+	}
+}
+
+impl Market {
+	/// Starts everything and waits until each RP has its offers posted and the solver
+	/// is listening, so a job submitted next is matched at once.
+	pub async fn start(figure: &str, options: &MarketOptions) -> Result<Market> {
+		let dir = tempfile::tempdir()?;
+		let work = dir.path().to_path_buf();
+		let mut extra = vec!["--dev".to_string()];
+		if let Some(ms) = options.seal_interval_ms {
+			extra.extend(["--seal-interval-ms".into(), ms.to_string()]);
+		}
+		let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+		say(figure, "starting a dev node");
+		let mut node = Node::start("dev", &work.join("node"), &extra)?;
+		let rpc = node.rpc(Duration::from_secs(60)).await?;
+		wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
+		let url = node.url();
+		let chain = Chain::connect(&url).await?;
+
+		let rps: Vec<AccountId> =
+			(0..options.rps).map(|i| keys::parse_account(&rp_uri(i))).collect::<Result<_, _>>()?;
+		let bulk = Bulk::connect(&url).await?;
+		let mut alice = bulk.account("//Alice").await?;
+		if rps.len() > 1 {
+			tx::fund(&bulk, &mut alice, &rps[1..], 10_000 * MDC).await?;
+		}
+
+		let (registry_port, uptime_port) = (free_port()?, free_port()?);
+		let registry = format!("127.0.0.1:{registry_port}");
+		write(
+			&work.join("directory.toml"),
+			&format!(
+				"[chain]\nkey = \"//Dave\"\n[directory]\ndata_dir = \"{}\"\nregistry_addr = \"{registry}\"\nuptime_addr = \"127.0.0.1:{uptime_port}\"\navailability_price = \"0.001\"\n",
+				work.join("directory").display()
+			),
+		)?;
+		write(
+			&work.join("mediator.toml"),
+			&format!(
+				"[chain]\nkey = \"//Charlie\"\n[mediator]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\n",
+				work.join("mediator").display()
+			),
+		)?;
+		for i in 0..options.rps {
+			write(
+				&work.join(format!("rp-{i}.toml")),
+				&format!(
+					"[chain]\nkey = \"{}\"\n[rp]\ntrusted_mediators = [\"//Charlie\"]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\nopen_offers = {}\n",
+					rp_uri(i),
+					work.join(format!("rp-{i}")).display(),
+					options.open_offers,
+				),
+			)?;
+		}
+		write(&work.join("solver.toml"), "[chain]\nkey = \"//Eve\"\n")?;
+
+		let mut market =
+			Market { daemons: Vec::new(), node, url: url.clone(), chain, registry, rps, _dir: dir };
+		say(figure, format!("starting the directory, mediator, {} RP(s) and solver", options.rps));
+		market.daemons.push(Daemon::start(&work, "directory", &url, &["directory", "serve"])?);
+		let dave = keys::parse_account("//Dave")?;
+		market
+			.wait("the directory to register", |c| async move {
+				Ok(c.directory(&dave).await?.is_some())
+			})
+			.await?;
+		market.daemons.push(Daemon::start(&work, "mediator", &url, &["mediator", "run"])?);
+		let charlie = keys::parse_account("//Charlie")?;
+		market
+			.wait("the mediator to declare its base layer", |c| async move {
+				Ok(!c.base_layers(&charlie).await?.is_empty())
+			})
+			.await?;
+		for i in 0..options.rps {
+			market.daemons.push(Daemon::start(&work, &format!("rp-{i}"), &url, &["rp", "run"])?);
+		}
+		market.daemons.push(Daemon::start(&work, "solver", &url, &["solver", "run"])?);
+
+		// The job creator: //Alice, trusting the mediator.
+		let alice_key = keys::from_uri("//Alice")?;
+		let calls = Calls::new(&market.chain, &alice_key);
+		calls.register_job_creator().await?;
+		calls.trust_mediator(charlie).await?;
+
+		let wanted = options.open_offers as usize;
+		let providers = market.rps.clone();
+		market
+			.wait("every RP to post its offers", |c| {
+				let providers = providers.clone();
+				async move {
+					let offers = c.resource_offers().await?;
+					Ok(providers
+						.iter()
+						.all(|p| offers.iter().filter(|(_, o)| o.owner == *p).count() >= wanted))
+				}
+			})
+			.await?;
+		let solver_log = work.join("solver.log");
+		market
+			.wait("the solver to listen", |_| {
+				let log = std::fs::read_to_string(&solver_log).unwrap_or_default();
+				async move { Ok(log.contains("solving")) }
+			})
+			.await?;
+		Ok(market)
+	}
+
+	/// Polls `ready` every 200 ms for up to two minutes, failing with the daemons' logs
+	/// if one exits or time runs out.
+	pub async fn wait<F, Fut>(&mut self, what: &str, mut ready: F) -> Result<()>
+	where
+		F: FnMut(Chain) -> Fut,
+		Fut: std::future::Future<Output = Result<bool>>,
+	{
+		let deadline = Instant::now() + Duration::from_secs(120);
+		loop {
+			if ready(self.chain.clone()).await.unwrap_or(false) {
+				return Ok(());
+			}
+			self.check()?;
+			if Instant::now() > deadline {
+				bail!("timed out waiting for {what}:\n{}", self.logs());
+			}
+			tokio::time::sleep(Duration::from_millis(200)).await;
+		}
+	}
+
+	/// Fails, with the logs, if a daemon has exited.
+	pub fn check(&mut self) -> Result<()> {
+		let exited = self.daemons.iter_mut().find_map(|d| d.ensure_running().err());
+		match exited {
+			Some(e) => bail!("{e}\n{}", self.logs()),
+			None => Ok(()),
+		}
+	}
+
+	/// The last lines of every daemon's log.
+	pub fn logs(&self) -> String {
+		self.daemons.iter().map(Daemon::log_tail).collect::<Vec<_>>().join("\n")
+	}
+
+	/// The processes whose CPU time a profile counts: the node, each daemon, the Docker
+	/// engine, and this benchmark (the job creator).
+	pub fn processes(&self) -> Vec<(String, Vec<u32>)> {
+		let mut all = vec![("node".to_string(), self.node.pid().into_iter().collect())];
+		let mut rps = Vec::new();
+		for daemon in &self.daemons {
+			if daemon.name().starts_with("rp-") {
+				rps.push(daemon.pid());
+			} else {
+				all.push((daemon.name().to_string(), vec![daemon.pid()]));
+			}
+		}
+		all.push(("rps".into(), rps));
+		all.push(("dockerd".into(), procfs::pids_named("dockerd")));
+		all.push(("containerd".into(), procfs::pids_named("containerd")));
+		all.push(("job creator (this benchmark)".into(), vec![std::process::id()]));
+		all
+	}
+}

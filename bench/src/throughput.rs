@@ -1,0 +1,311 @@
+//! Figure 3, throughput: N trivial jobs through the whole market — posted at once by a
+//! job creator, matched by the solver, run by several RPs, each result downloaded,
+//! verified and accepted — against the same N `docker run --rm`s at the same
+//! concurrency (RPs × open offers each), on the same machine, plain runs before and
+//! after the market's so drift hits both.
+
+use crate::{
+	market::{Market, MarketOptions, MDC},
+	procfs::{self, round3, CpuProfile},
+	row::{secs, Quantity, Row},
+	setup::{docker_run, say, Docker},
+	stats::median,
+	tx::{Account, Bulk, Event, Seen},
+	Ctx,
+};
+use anyhow::{bail, ensure, Context, Result};
+use modicum_client::{
+	chain::JobTerms,
+	keys, reference, reference_text, runtime,
+	types::{Architecture, CloseOutcome, PostedResult, ResultStatus},
+	MarketEvent,
+};
+use modicum_offchain::{archive, directory, merkle};
+use std::{
+	collections::{BTreeMap, BTreeSet},
+	sync::{
+		atomic::{AtomicUsize, Ordering},
+		Arc,
+	},
+	time::{Duration, Instant},
+};
+use tokio::sync::mpsc;
+
+const IMAGE: &str = "modicum/trivial-job:1";
+const REPOSITORY: &str = "jobs/bench-trivial";
+
+/// The figure's row.
+pub async fn run(ctx: &Ctx) -> Vec<Row> {
+	let row = Row::new(
+		"throughput",
+		"jobs settled per minute through the whole market (containers included), several RPs on one machine, trivial jobs, vs plain `docker run` at the same concurrency",
+		"~1.2 jobs/min (sequential)",
+		"≥ 0.9 of the plain `docker run` rate",
+	);
+	if let Docker::Missing(reason) = &ctx.docker {
+		return vec![row.skip(reason)];
+	}
+	let mut row = row;
+	match measure(ctx, &mut row).await {
+		Ok(()) => vec![row],
+		Err(e) => vec![row.fail(&e)],
+	}
+}
+
+/// The market's shape for this figure.
+pub fn shape(smoke: bool) -> (usize, usize, u32) {
+	// (jobs, RPs, open offers per RP)
+	if smoke {
+		(2, 2, 1)
+	} else {
+		(40, 4, 1)
+	}
+}
+
+async fn measure(ctx: &Ctx, row: &mut Row) -> Result<()> {
+	let (jobs, rps, open_offers) = shape(ctx.smoke);
+	let concurrency = rps * open_offers as usize;
+	let options = MarketOptions { rps, open_offers, seal_interval_ms: ctx.seal_interval_ms };
+
+	if !ctx.smoke {
+		plain_batch(concurrency, concurrency).await?; // warm the engine's caches
+	}
+	say("throughput", format!("{jobs} plain `docker run`s, {concurrency} at a time"));
+	let (plain_before, plain_profile) = plain_batch(jobs, concurrency).await?;
+
+	let market = Market::start("throughput", &options).await?;
+	let mut jc = JobCreator::new(&market).await?;
+	if !ctx.smoke {
+		// Every RP pulls the image on its first job; a market in service has it.
+		say("throughput", "warm-up batch (not counted)");
+		jc.batch(&market, concurrency).await?;
+	}
+	say(
+		"throughput",
+		format!("{jobs} jobs through the market, {rps} RP(s) × {open_offers} offer(s)"),
+	);
+	let profile = CpuProfile::start(market.processes());
+	let market_run = jc.batch(&market, jobs).await?;
+	let market_profile = profile.finish();
+	drop(market);
+
+	let plain_after = if ctx.smoke {
+		None
+	} else {
+		say("throughput", "plain runs again");
+		Some(plain_batch(jobs, concurrency).await?.0)
+	};
+	let plain_s = match plain_after {
+		Some(after) => (plain_before + after) / 2.0,
+		None => plain_before,
+	};
+	let per_min = |seconds: f64| jobs as f64 * 60.0 / seconds;
+	let (market_rate, plain_rate) = (per_min(market_run.seconds), per_min(plain_s));
+	let ratio = market_rate / plain_rate;
+	row.measured = Some(Quantity::new(
+		market_rate,
+		"jobs/min",
+		format!("{market_rate:.1} jobs/min ({jobs} jobs in {})", secs(market_run.seconds)),
+	));
+	row.baseline = Some(Quantity::new(
+		plain_rate,
+		"jobs/min",
+		format!("plain `docker run`: {plain_rate:.1} jobs/min"),
+	));
+	row.comparison = Some(Quantity::new(ratio, "×", format!("{ratio:.2} of plain")));
+	row.met = Some(ratio >= 0.9);
+	row.notes.push(format!(
+		"{rps} RP(s) × {open_offers} open offer(s) = {concurrency} jobs at once; median per job: waiting for an RP {}, RP pull/run/upload/post {}, JC verify + accept {}",
+		secs(market_run.waiting),
+		secs(market_run.running),
+		secs(market_run.accepting),
+	));
+	row.details = serde_json::json!({
+		"image": IMAGE,
+		"jobs": jobs,
+		"rps": rps,
+		"open_offers_per_rp": open_offers,
+		"concurrency": concurrency,
+		"market_s": round3(market_run.seconds),
+		"plain_s_before": round3(plain_before),
+		"plain_s_after": plain_after.map(round3),
+		"median_per_job_s": {
+			"offer_posted_to_matched": round3(market_run.waiting),
+			"matched_to_result_posted": round3(market_run.running),
+			"result_posted_to_closed": round3(market_run.accepting),
+		},
+		"cpu_market": market_profile,
+		"cpu_plain": plain_profile,
+		"failed_extrinsics": market_run.failed,
+	});
+	Ok(())
+}
+
+/// `jobs` plain runs, `concurrency` at a time: (seconds, CPU profile).
+async fn plain_batch(jobs: usize, concurrency: usize) -> Result<(f64, serde_json::Value)> {
+	let next = Arc::new(AtomicUsize::new(0));
+	let profile = CpuProfile::start(vec![
+		("dockerd".into(), procfs::pids_named("dockerd")),
+		("containerd".into(), procfs::pids_named("containerd")),
+	]);
+	let start = Instant::now();
+	let mut workers = tokio::task::JoinSet::new();
+	for _ in 0..concurrency {
+		let next = next.clone();
+		workers.spawn(async move {
+			while next.fetch_add(1, Ordering::SeqCst) < jobs {
+				docker_run(IMAGE, &[]).await?;
+			}
+			anyhow::Ok(())
+		});
+	}
+	while let Some(done) = workers.join_next().await {
+		done??;
+	}
+	Ok((start.elapsed().as_secs_f64(), profile.finish()))
+}
+
+/// What one batch through the market took.
+struct BatchRun {
+	seconds: f64,
+	waiting: f64,
+	running: f64,
+	accepting: f64,
+	failed: Vec<String>,
+}
+
+/// //Alice as a job creator that posts many offers at once and accepts each result
+/// once it has downloaded and verified it (what `modicum jc submit --wait --out
+/// --accept` does for one job).
+struct JobCreator {
+	bulk: Bulk,
+	account: Account,
+	events: mpsc::UnboundedReceiver<Seen>,
+	terms: JobTerms,
+	deposit: u128,
+}
+
+impl JobCreator {
+	async fn new(market: &Market) -> Result<Self> {
+		let bulk = Bulk::connect(&market.url).await?;
+		let account = bulk.account("//Alice").await?;
+		let events = bulk.watch().await?;
+		// The image goes to the directory once; every offer names it.
+		let docker = modicum_offchain::docker::connect().await?;
+		let pushed = directory::push_image(&docker, IMAGE, &market.registry, REPOSITORY).await?;
+		let now = market.chain.now_ms().await?;
+		let terms = JobTerms {
+			instruction_limit: 20_000,
+			bandwidth_limit: 256 << 20,
+			instruction_max_price: 2_000_000,
+			bandwidth_max_price: 1,
+			completion_deadline: now + 3_600_000,
+			match_incentive: MDC / 1000,
+			first_layer_hash: pushed.first_layer,
+			ram_limit: 128 << 20,
+			local_storage_limit: 32 << 20,
+			directory: keys::parse_account("//Dave")?,
+			job_reference: reference(&format!("{REPOSITORY}@{}", pushed.digest))?,
+			job_hash: pushed.job_hash,
+			arch: Architecture::Amd64,
+		};
+		let charlie = keys::parse_account("//Charlie")?;
+		let deposit = market.chain.quote_job_deposit(&terms, Some(charlie)).await?;
+		Ok(JobCreator { bulk, account, events, terms, deposit })
+	}
+
+	/// Posts `jobs` offers at once and follows them until every match closed.
+	async fn batch(&mut self, market: &Market, jobs: usize) -> Result<BatchRun> {
+		while self.events.try_recv().is_ok() {}
+		let expires = market.chain.now_ms().await? + 3_000_000;
+		let mut offers = Vec::new();
+		for _ in 0..jobs {
+			let call = runtime::transactions().compute_market().post_job_offer(
+				self.terms.clone(),
+				self.deposit,
+				expires,
+			);
+			offers.push(self.bulk.sign(&call, &mut self.account)?);
+		}
+		let start = Instant::now();
+		self.bulk.submit_in_order(offers).await?;
+		let me = self.account.id;
+		let (verified_send, mut verified) = mpsc::unbounded_channel::<(u64, Result<()>)>();
+		let mut offered: BTreeMap<u64, Instant> = BTreeMap::new();
+		let mut matched: BTreeMap<u64, (Instant, Instant)> = BTreeMap::new();
+		let mut results: BTreeMap<u64, Instant> = BTreeMap::new();
+		let mut closed = BTreeSet::new();
+		let (mut waiting, mut running, mut accepting) = (Vec::new(), Vec::new(), Vec::new());
+		let mut failed = Vec::new();
+		let mut last = start;
+		let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+		while closed.len() < jobs {
+			tokio::select! {
+				seen = self.events.recv() => {
+					let seen = seen.context("the block subscription ended")?;
+					if let Some(error) = seen.failure {
+						failed.push(error);
+					}
+					let Event::ComputeMarket(event) = seen.event else { continue };
+					match event {
+						MarketEvent::JobOfferPosted { offer_id, creator, .. } if creator == me => {
+							offered.insert(offer_id, seen.at);
+						},
+						MarketEvent::Matched { match_id, job_offer_id, .. } => {
+							if let Some(posted) = offered.get(&job_offer_id) {
+								matched.insert(match_id, (*posted, seen.at));
+							}
+						},
+						MarketEvent::ResultPosted { match_id, result, .. } if matched.contains_key(&match_id) => {
+							results.insert(match_id, seen.at);
+							let registry = market.registry.clone();
+							let send = verified_send.clone();
+							tokio::task::spawn_blocking(move || {
+								let _ = send.send((match_id, verify(&registry, &result)));
+							});
+						},
+						MarketEvent::MatchClosed { match_id, outcome } if matched.contains_key(&match_id) => {
+							ensure!(matches!(outcome, CloseOutcome::Accepted(_)), "match {match_id} closed {outcome:?}");
+							let (posted, at_match) = matched[&match_id];
+							let at_result = results.get(&match_id).copied().unwrap_or(seen.at);
+							waiting.push(at_match.duration_since(posted).as_secs_f64());
+							running.push(at_result.duration_since(at_match).as_secs_f64());
+							accepting.push(seen.at.duration_since(at_result).as_secs_f64());
+							closed.insert(match_id);
+							last = seen.at;
+						},
+						_ => {},
+					}
+				},
+				Some((match_id, checked)) = verified.recv() => {
+					checked.with_context(|| format!("the result of match {match_id}"))?;
+					let call = runtime::transactions().compute_market().accept_result(match_id);
+					let accept = self.bulk.sign(&call, &mut self.account)?;
+					self.bulk.submit_in_order(vec![accept]).await?;
+				},
+				_ = tokio::time::sleep_until(deadline) => {
+					bail!("{} of {jobs} jobs settled within 10 minutes\n{}", closed.len(), market.logs());
+				},
+			}
+		}
+		Ok(BatchRun {
+			seconds: last.duration_since(start).as_secs_f64(),
+			waiting: median(&waiting),
+			running: median(&running),
+			accepting: median(&accepting),
+			failed,
+		})
+	}
+}
+
+/// Downloads a posted result, checks its digest and Merkle root (as `jc submit --out`
+/// does) and that the job completed.
+fn verify(registry: &str, result: &PostedResult) -> Result<()> {
+	ensure!(result.status == ResultStatus::Completed, "status {:?}", result.status);
+	let blob: directory::BlobRef = reference_text(&result.reference).parse()?;
+	let bytes = directory::download_blob(registry, &blob.repository, &blob.digest)?;
+	let out = tempfile::tempdir()?;
+	archive::unpack(&bytes, out.path())?;
+	ensure!(merkle::root_of_dir(out.path())? == result.hash, "Merkle root differs");
+	Ok(())
+}

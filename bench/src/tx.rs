@@ -1,0 +1,289 @@
+//! Many transactions at once: sign offline with explicit nonces, submit without
+//! waiting for each, and watch finalized blocks for what they did. The client library
+//! submits one transaction per connection and waits for it, which is right for a
+//! daemon and far too slow to load a chain.
+
+use anyhow::{bail, Context, Result};
+use futures::{stream, StreamExt, TryStreamExt};
+use modicum_client::{keys, runtime, AccountId, Keypair, ModicumConfig};
+use std::{
+	collections::BTreeMap,
+	time::{Duration, Instant},
+};
+use subxt::{
+	client::{ClientAtBlock, OnlineClientAtBlockImpl},
+	config::PolkadotExtrinsicParamsBuilder,
+	transactions::Payload,
+	OnlineClient,
+};
+use subxt_rpcs::{rpc_params, RpcClient};
+use tokio::sync::mpsc;
+
+/// A runtime event as the generated API decodes it.
+pub type Event = runtime::Event;
+type SystemEvent = runtime::runtime_types::frame_system::pallet::Event;
+type AtBlock = ClientAtBlock<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>;
+
+/// Requests (or senders, in order) in flight at once.
+const IN_FLIGHT: usize = 64;
+
+/// A signing account with its next nonce, kept locally so that many transactions can
+/// be signed before any is included.
+pub struct Account {
+	/// Its key.
+	pub key: Keypair,
+	/// Its account id.
+	pub id: AccountId,
+	nonce: u64,
+}
+
+impl Account {
+	/// The next nonce to sign with.
+	pub fn next_nonce(&mut self) -> u64 {
+		self.nonce += 1;
+		self.nonce - 1
+	}
+}
+
+/// A node connection for bulk transactions.
+pub struct Bulk {
+	/// The subxt client (metadata, signing, blocks).
+	pub api: OnlineClient<ModicumConfig>,
+	rpc: RpcClient,
+	at: AtBlock,
+}
+
+impl Bulk {
+	/// Connects to the node at `url`.
+	pub async fn connect(url: &str) -> Result<Bulk> {
+		let rpc = RpcClient::from_insecure_url(url).await.context("connecting for RPC")?;
+		let api = OnlineClient::<ModicumConfig>::from_rpc_client(rpc.clone())
+			.await
+			.context("connecting subxt")?;
+		let at = api.at_current_block().await.context("reading the current block")?;
+		Ok(Bulk { api, rpc, at })
+	}
+
+	/// The account of secret URI `uri` (e.g. `//Alice`), with its nonce from the chain.
+	pub async fn account(&self, uri: &str) -> Result<Account> {
+		let key = keys::from_uri(uri)?;
+		let id = keys::account_of(&key);
+		let at = self.api.at_current_block().await?;
+		let nonce = at.transactions().account_nonce(&id).await?;
+		Ok(Account { key, id, nonce })
+	}
+
+	/// Signs `call` by `account` with its next nonce; immortal, so it stays valid however
+	/// long it waits in the pool.
+	pub fn sign(&self, call: &impl Payload, account: &mut Account) -> Result<Signed> {
+		let params = PolkadotExtrinsicParamsBuilder::<ModicumConfig>::new()
+			.immortal()
+			.nonce(account.next_nonce())
+			.build();
+		let mut signable = self.at.transactions().create_signable_offline(call, params)?;
+		Ok(Signed { sender: account.id, bytes: signable.sign(&account.key)?.into_encoded() })
+	}
+
+	/// Hands every transaction to the node's pool (`author_submitExtrinsic`) at once,
+	/// [`IN_FLIGHT`] requests at a time in any order, without waiting for inclusion;
+	/// fails on the first one the pool refuses. Needs a node run with
+	/// `--pool-type single-state`: the default fork-aware pool silently drops most of a
+	/// burst whose nonces arrive out of order.
+	pub async fn submit_burst(&self, transactions: Vec<Signed>) -> Result<()> {
+		stream::iter(transactions)
+			.map(|tx| self.submit_one(tx.bytes))
+			.buffer_unordered(IN_FLIGHT)
+			.try_for_each(|_| async { Ok(()) })
+			.await
+	}
+
+	/// Hands every transaction to the pool, each sender's in nonce order one after the
+	/// other (senders in parallel), as clients do; safe with any pool.
+	pub async fn submit_in_order(&self, transactions: Vec<Signed>) -> Result<()> {
+		let mut lanes: BTreeMap<AccountId, Vec<Vec<u8>>> = BTreeMap::new();
+		for tx in transactions {
+			lanes.entry(tx.sender).or_default().push(tx.bytes);
+		}
+		stream::iter(lanes.into_values())
+			.map(|lane| async move {
+				for tx in lane {
+					self.submit_one(tx).await?;
+				}
+				anyhow::Ok(())
+			})
+			.buffer_unordered(IN_FLIGHT)
+			.try_for_each(|_| async { Ok(()) })
+			.await
+	}
+
+	async fn submit_one(&self, tx: Vec<u8>) -> Result<()> {
+		let hex = format!("0x{}", hex::encode(&tx));
+		self.rpc
+			.request::<serde_json::Value>("author_submitExtrinsic", rpc_params![hex])
+			.await
+			.context("the pool refused a transaction")?;
+		Ok(())
+	}
+
+	/// Submits every transaction and waits until each is in a finalized block and
+	/// succeeded, for setup steps whose successors depend on them. Counts successful
+	/// signed extrinsics in new blocks, so nobody else may be sending meanwhile.
+	pub async fn submit_and_wait(&self, transactions: Vec<Signed>) -> Result<()> {
+		use runtime::runtime_types::frame_support::dispatch::DispatchClass;
+		let count = transactions.len();
+		let mut events = self.watch().await?;
+		self.submit_in_order(transactions).await?;
+		collect(&mut events, count, Duration::from_secs(120), |event| match event {
+			// Inherents (the timestamp) succeed as `Mandatory`; transactions as `Normal`.
+			Event::System(SystemEvent::ExtrinsicSuccess { dispatch_info })
+				if matches!(dispatch_info.class, DispatchClass::Normal) =>
+			{
+				Some(())
+			},
+			_ => None,
+		})
+		.await
+		.with_context(|| format!("waiting for {count} setup transactions"))?;
+		Ok(())
+	}
+
+	/// A `TransactionPaymentApi_query_info` answer: the weight (ref time, proof size) the
+	/// chain charges `transaction` in a block.
+	pub async fn query_weight(&self, transaction: &Signed) -> Result<(u64, u64)> {
+		let transaction = &transaction.bytes;
+		use codec::{Compact, Decode, Encode};
+		let mut input = transaction.to_vec();
+		(transaction.len() as u32).encode_to(&mut input);
+		let answer: String = self
+			.rpc
+			.request(
+				"state_call",
+				rpc_params![
+					"TransactionPaymentApi_query_info",
+					format!("0x{}", hex::encode(input))
+				],
+			)
+			.await
+			.context("TransactionPaymentApi_query_info")?;
+		let bytes = hex::decode(answer.trim_start_matches("0x"))?;
+		// RuntimeDispatchInfo { weight: { compact ref_time, compact proof_size }, class, fee }
+		let (ref_time, proof_size, _class, _fee) =
+			<(Compact<u64>, Compact<u64>, u8, u128)>::decode(&mut &bytes[..])?;
+		Ok((ref_time.0, proof_size.0))
+	}
+
+	/// The runtime's `System::BlockWeights`.
+	pub fn block_weights(
+		&self,
+	) -> Result<runtime::runtime_types::frame_system::limits::BlockWeights> {
+		Ok(self.at.constants().entry(runtime::constants().system().block_weights())?)
+	}
+
+	/// Follows finalized blocks from now on: every runtime event, stamped with when the
+	/// benchmark saw it. The watcher stops when the receiver is dropped.
+	pub async fn watch(&self) -> Result<mpsc::UnboundedReceiver<Seen>> {
+		let mut blocks = self.api.stream_blocks().await.context("subscribing to blocks")?;
+		let metadata = self.at.metadata();
+		let (send, receive) = mpsc::unbounded_channel();
+		tokio::spawn(async move {
+			while let Some(Ok(block)) = blocks.next().await {
+				let number = block.number();
+				let Ok(at) = block.at().await else { break };
+				let Ok(events) = at.events().fetch().await else { break };
+				let seen_at = Instant::now();
+				for event in events.iter().flatten() {
+					let Ok(event) = event.decode_as::<Event>() else { continue };
+					let failure = failure(&metadata, &event);
+					if send.send(Seen { at: seen_at, block: number, event, failure }).is_err() {
+						return;
+					}
+				}
+			}
+		});
+		Ok(receive)
+	}
+}
+
+/// A signed transaction and who signed it.
+pub struct Signed {
+	/// The signer.
+	pub sender: AccountId,
+	/// The encoded extrinsic.
+	pub bytes: Vec<u8>,
+}
+
+/// An event and when it was seen.
+pub struct Seen {
+	/// When the benchmark saw its block.
+	pub at: Instant,
+	/// The block's number.
+	pub block: u64,
+	/// The event.
+	pub event: Event,
+	/// For `ExtrinsicFailed`: the error's name.
+	pub failure: Option<String>,
+}
+
+fn failure(metadata: &subxt::metadata::Metadata, event: &Event) -> Option<String> {
+	use runtime::runtime_types::sp_runtime::DispatchError;
+	let Event::System(SystemEvent::ExtrinsicFailed { dispatch_error, .. }) = event else {
+		return None;
+	};
+	Some(match dispatch_error {
+		DispatchError::Module(module) => metadata
+			.pallet_by_error_index(module.index)
+			.and_then(|p| {
+				p.error_variant_by_index(module.error[0])
+					.map(|v| format!("{}::{}", p.name(), v.name))
+			})
+			.unwrap_or_else(|| format!("{module:?}")),
+		other => format!("{other:?}"),
+	})
+}
+
+/// Reads events until `take` has accepted `count` of them, failing on any failed
+/// extrinsic or after `timeout`; returns what `take` produced, in order, with the time
+/// the last one was seen.
+pub async fn collect<T>(
+	events: &mut mpsc::UnboundedReceiver<Seen>,
+	count: usize,
+	timeout: Duration,
+	mut take: impl FnMut(&Event) -> Option<T>,
+) -> Result<(Vec<T>, Instant)> {
+	let deadline = tokio::time::Instant::now() + timeout;
+	let mut taken = Vec::with_capacity(count);
+	let mut last = Instant::now();
+	while taken.len() < count {
+		let Ok(seen) = tokio::time::timeout_at(deadline, events.recv()).await else {
+			bail!("saw {} of {count} expected events within {timeout:?}", taken.len());
+		};
+		let seen = seen.context("the block subscription ended")?;
+		if let Some(error) = seen.failure {
+			bail!("an extrinsic failed in block {}: {error}", seen.block);
+		}
+		if let Some(item) = take(&seen.event) {
+			taken.push(item);
+			last = seen.at;
+		}
+	}
+	Ok((taken, last))
+}
+
+/// A transfer of `amount` planck to `to`, keeping the sender alive.
+pub fn transfer(to: &AccountId, amount: u128) -> impl Payload {
+	runtime::transactions().balances().transfer_keep_alive((*to).into(), amount)
+}
+
+/// Funds each of `accounts` with `amount` planck from `from`, and waits.
+pub async fn fund(
+	bulk: &Bulk,
+	from: &mut Account,
+	accounts: &[AccountId],
+	amount: u128,
+) -> Result<()> {
+	let mut transactions = Vec::new();
+	for to in accounts {
+		transactions.push(bulk.sign(&transfer(to, amount), from)?);
+	}
+	bulk.submit_and_wait(transactions).await.context("funding the benchmark's accounts")
+}

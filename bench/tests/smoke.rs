@@ -1,0 +1,86 @@
+//! Runs every figure of `modicum-bench` in smoke mode (tiny sizes) so the harness does
+//! not rot: the report must parse, every row must be there, and every measured row must
+//! hold positive, finite numbers. No timing is asserted: that is the full run's job.
+//!
+//! Needs the release `modicum-node` and a `modicum` build (scripts/test.sh builds both).
+//! Docker figures are skipped, with the reason in the report, when no engine answers,
+//! unless `MODICUM_REQUIRE_DOCKER=1`, which makes the run fail instead.
+
+use std::process::Command;
+
+const ROWS: [&str; 10] = [
+	"latency",
+	"overhead",
+	"throughput",
+	"chain-rate",
+	"weight",
+	"solver",
+	"memory.rp",
+	"memory.mediator",
+	"memory.solver",
+	"memory.directory",
+];
+
+fn number(row: &serde_json::Value, field: &str) -> f64 {
+	let value = row[field]["value"].as_f64().unwrap_or(f64::NAN);
+	assert!(value.is_finite(), "{} {field}: {value} in {row:#}", row["id"]);
+	assert!(row[field]["text"].as_str().is_some_and(|t| !t.is_empty()));
+	value
+}
+
+fn positive(row: &serde_json::Value, field: &str) {
+	let value = number(row, field);
+	assert!(value > 0.0, "{} {field}: {value} in {row:#}", row["id"]);
+}
+
+#[test]
+fn every_figure_runs_in_smoke_mode() {
+	let out = tempfile::tempdir().unwrap();
+	let output = Command::new(env!("CARGO_BIN_EXE_modicum-bench"))
+		.arg("--smoke")
+		.arg("--json")
+		.arg("--out")
+		.arg(out.path())
+		.output()
+		.expect("running modicum-bench");
+	let stderr = String::from_utf8_lossy(&output.stderr);
+	assert!(output.status.success(), "modicum-bench --smoke failed:\n{stderr}");
+
+	let printed: serde_json::Value = serde_json::from_slice(&output.stdout)
+		.unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stderr}"));
+	let written: serde_json::Value =
+		serde_json::from_str(&std::fs::read_to_string(out.path().join("latest.json")).unwrap())
+			.unwrap();
+	assert_eq!(printed, written, "the printed and written JSON differ");
+	assert_eq!(written["mode"], "smoke");
+	for field in ["cpu", "kernel", "rustc", "git_commit"] {
+		assert!(
+			written["machine"][field].as_str().is_some_and(|s| !s.is_empty()),
+			"machine.{field} missing"
+		);
+	}
+	assert!(written["machine"]["cores"].as_u64().unwrap_or(0) > 0);
+
+	let rows = written["rows"].as_array().expect("rows");
+	let markdown = std::fs::read_to_string(out.path().join("latest.md")).unwrap();
+	for id in ROWS {
+		let row = rows
+			.iter()
+			.find(|r| r["id"] == id)
+			.unwrap_or_else(|| panic!("no row {id} in {written:#}"));
+		let figure = row["figure"].as_str().unwrap();
+		assert!(markdown.contains(figure), "the markdown has no row for {id}");
+		assert_eq!(row["failed"], false, "{id} failed: {}", row["skipped"]);
+		if let Some(reason) = row["skipped"].as_str() {
+			assert!(!reason.is_empty());
+			eprintln!("{id} skipped: {reason}");
+			continue;
+		}
+		positive(row, "measured");
+		positive(row, "baseline");
+		// An overhead may come out negative on a noisy machine; it must be a number.
+		number(row, "comparison");
+		assert!(row["met"].is_boolean(), "{id} has no verdict");
+		assert!(!row["details"].is_null(), "{id} has no details");
+	}
+}

@@ -1,0 +1,429 @@
+//! Drives the real pallet through one job at a time: offers, match, result, reaction,
+//! mediation, close. Each agent acts by its type's play; the mediator rules by the spec's
+//! rules on what the agents actually did. After every job the books are checked.
+
+use frame_support::traits::fungible::Inspect;
+use pallet_compute_market::{
+	Architecture, ContentHash, Event as MarketEvent, FaultyParty, JobOfferTerms, MarketParameters,
+	Matches, Reference, RejectReason, ResourceOfferTerms, ResultStatus, Verdict,
+};
+use rand::Rng;
+use sp_runtime::{DispatchError, FixedU128};
+
+use super::agents::{chance, run_job, JcKind, JcPlay, Output, RpKind, RpPlay};
+use super::runtime::{
+	AccountId, Balance, Balances, Market, RuntimeEvent, RuntimeOrigin, SimClock, SimRuntime, System,
+};
+use super::{SimConfig, SimError};
+
+/// Planck per paper currency unit: π_c = 2 units is 2,000,000 planck.
+pub const UNIT: Balance = 1_000_000;
+/// Every job's instruction limit (the RP's cap is the same, so π̂_c = π_c).
+pub const INSTRUCTIONS: u64 = 1_000;
+/// The mediator.
+pub const MEDIATOR: AccountId = 10;
+/// The directory.
+pub const DIRECTORY: AccountId = 11;
+/// The solver.
+pub const SOLVER: AccountId = 12;
+const ENDOWMENT: Balance = 1_000_000_000_000_000_000;
+const LAYER: ContentHash = [9; 32];
+const HOUR_MS: u64 = 3_600_000;
+const ARCH: Architecture = Architecture::Amd64;
+
+/// The JC account with index `i`.
+pub fn jc_account(i: usize) -> AccountId {
+	1_000 + i as AccountId
+}
+
+/// The RP account with index `i`.
+pub fn rp_account(i: usize) -> AccountId {
+	2_000 + i as AccountId
+}
+
+/// Everything that happened to one job, and what it was worth to each party.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobRecord {
+	/// The JC's type.
+	pub jc: JcKind,
+	/// The RP's type.
+	pub rp: RpKind,
+	/// The RP ran the job (rather than forging a result or staying silent).
+	pub rp_ran: bool,
+	/// The RP forged a result.
+	pub rp_forged: bool,
+	/// The RP stayed silent and the JC claimed the timeout.
+	pub timed_out: bool,
+	/// The JC checked the result.
+	pub verified: bool,
+	/// The JC disputed the result.
+	pub disputed: bool,
+	/// The mediator's ruling, if the job was disputed.
+	pub verdict: Option<(Verdict, FaultyParty)>,
+	/// Change of each party's total balance (free + held) over the job, in planck.
+	pub jc_money: i128,
+	/// See `jc_money`.
+	pub rp_money: i128,
+	/// See `jc_money`.
+	pub mediator_money: i128,
+	/// See `jc_money`.
+	pub directory_money: i128,
+	/// See `jc_money`.
+	pub solver_money: i128,
+	/// Fines burnt by this job (from the `Fined` events), in planck.
+	pub fined: Balance,
+	/// The JC's utility in currency units: money + b if the job was run − c_v if checked.
+	pub jc_utility: f64,
+	/// The RP's utility in currency units: money − c_e if it ran, − c_d if it forged.
+	pub rp_utility: f64,
+}
+
+impl JobRecord {
+	/// The JC disputed a result the RP had honestly computed.
+	pub fn jc_cheated(&self) -> bool {
+		self.disputed && self.rp_ran
+	}
+
+	/// The RP forged a result or went silent.
+	pub fn rp_cheated(&self) -> bool {
+		self.rp_forged || self.timed_out
+	}
+
+	/// The mediator found the JC at fault.
+	pub fn jc_at_fault(&self) -> bool {
+		matches!(self.verdict, Some((_, FaultyParty::JobCreator)))
+	}
+
+	/// The mediator found the RP at fault, or it paid the timeout compensation.
+	pub fn rp_at_fault(&self) -> bool {
+		self.timed_out || matches!(self.verdict, Some((_, FaultyParty::ResourceProvider)))
+	}
+}
+
+/// The terms every job offer carries; prices follow from π_c.
+pub fn job_terms(config: &SimConfig, now: u64) -> JobOfferTerms<AccountId, Balance> {
+	JobOfferTerms {
+		instruction_limit: INSTRUCTIONS,
+		bandwidth_limit: 0,
+		instruction_max_price: instruction_price(config),
+		bandwidth_max_price: 0,
+		completion_deadline: now + HOUR_MS,
+		match_incentive: units(config.match_incentive),
+		first_layer_hash: LAYER,
+		ram_limit: 512,
+		local_storage_limit: 1_024,
+		directory: DIRECTORY,
+		job_reference: reference(b"sim/job"),
+		job_hash: [7; 32],
+		arch: ARCH,
+	}
+}
+
+/// The terms every resource offer carries: caps equal to the job's limits, at its prices.
+pub fn resource_terms(config: &SimConfig) -> ResourceOfferTerms<Balance> {
+	ResourceOfferTerms {
+		instruction_price: instruction_price(config),
+		instruction_cap: INSTRUCTIONS,
+		memory_cap: 1_024,
+		local_storage_cap: 4_096,
+		bandwidth_cap: 0,
+		bandwidth_price: 0,
+		match_incentive: units(config.match_incentive),
+	}
+}
+
+/// Price per instruction such that a full job costs π_c.
+pub fn instruction_price(config: &SimConfig) -> Balance {
+	units(config.pi_c) / INSTRUCTIONS as Balance
+}
+
+/// Currency units to planck, rounded.
+pub fn units(amount: f64) -> Balance {
+	(amount * UNIT as f64).round().max(0.0) as Balance
+}
+
+/// The chain parameters the run uses.
+pub fn parameters(config: &SimConfig) -> MarketParameters<Balance> {
+	MarketParameters {
+		penalty_rate: FixedU128::from_rational(
+			(config.theta * 1_000_000.0).round() as u128,
+			1_000_000,
+		),
+		verification_count: config.n,
+		reaction_window: 60_000,
+		mediation_window: 600_000,
+		registration_bond: UNIT,
+		deposit_floor: 1,
+		max_offer_lifetime: 24 * HOUR_MS,
+	}
+}
+
+fn reference(bytes: &[u8]) -> Reference {
+	Reference::truncate_from(bytes.to_vec())
+}
+
+/// Every account the run endows.
+pub fn accounts(config: &SimConfig) -> Vec<AccountId> {
+	let mut all = vec![MEDIATOR, DIRECTORY, SOLVER];
+	all.extend((0..config.population.jcs().len()).map(jc_account));
+	all.extend((0..config.population.rps().len()).map(rp_account));
+	all
+}
+
+/// The endowment of each account.
+pub fn endowment() -> Balance {
+	ENDOWMENT
+}
+
+fn call(job: usize, what: &'static str, result: Result<(), DispatchError>) -> Result<(), SimError> {
+	result.map_err(|error| SimError::Dispatch { job, call: what, error: format!("{error:?}") })
+}
+
+/// Registers everyone and sets up trust and base layers, as the daemons would.
+pub fn register_everyone(config: &SimConfig) -> Result<(), SimError> {
+	let signed = RuntimeOrigin::signed;
+	let setup = |what, r| call(0, what, r);
+	setup(
+		"register_mediator",
+		Market::register_mediator(
+			signed(MEDIATOR),
+			ARCH,
+			instruction_price(config),
+			0,
+			units(config.mediator_availability),
+		),
+	)?;
+	setup(
+		"register_directory",
+		Market::register_directory(
+			signed(DIRECTORY),
+			reference(b"http://directory.sim"),
+			units(config.directory_availability),
+		),
+	)?;
+	setup("trust_directory", Market::trust_directory(signed(MEDIATOR), DIRECTORY))?;
+	setup("add_base_layer", Market::add_base_layer(signed(MEDIATOR), LAYER))?;
+	for i in 0..config.population.jcs().len() {
+		let jc = jc_account(i);
+		setup("register_job_creator", Market::register_job_creator(signed(jc)))?;
+		setup("trust_mediator", Market::trust_mediator(signed(jc), MEDIATOR))?;
+	}
+	for i in 0..config.population.rps().len() {
+		let rp = rp_account(i);
+		// 1 ms per instruction: a job needs 1 s of its hour.
+		setup(
+			"register_resource_provider",
+			Market::register_resource_provider(signed(rp), ARCH, 1_000_000),
+		)?;
+		setup("trust_mediator", Market::trust_mediator(signed(rp), MEDIATOR))?;
+		setup("trust_directory", Market::trust_directory(signed(rp), DIRECTORY))?;
+		setup("add_base_layer", Market::add_base_layer(signed(rp), LAYER))?;
+	}
+	Ok(())
+}
+
+fn total(who: AccountId) -> Balance {
+	<Balances as Inspect<AccountId>>::total_balance(&who)
+}
+
+/// Every account's balance plus the fines the `Fined` events reported must add up to the
+/// endowments, and so must total issuance; the pallet's own invariants must hold.
+pub fn check_books(job: usize, accounts: &[AccountId], fined: Balance) -> Result<(), SimError> {
+	let held: Balance = accounts.iter().map(|a| total(*a)).sum();
+	let issuance = <Balances as Inspect<AccountId>>::total_issuance();
+	let expected = endowment() * accounts.len() as Balance;
+	if held.checked_add(fined) != Some(expected) || issuance.checked_add(fined) != Some(expected) {
+		return Err(SimError::FundsNotConserved { job, accounts: held, fined, issuance, expected });
+	}
+	Market::do_try_state().map_err(|e| SimError::Invariant { job, error: format!("{e:?}") })
+}
+
+/// One job between the JC with index `jc` and the RP with index `rp`.
+pub fn run_one(
+	config: &SimConfig,
+	rng: &mut impl Rng,
+	job: usize,
+	(jc_index, jc_kind, jc_play): (usize, JcKind, JcPlay),
+	(rp_index, rp_kind, rp_play): (usize, RpKind, RpPlay),
+) -> Result<JobRecord, SimError> {
+	let (jc, rp) = (jc_account(jc_index), rp_account(rp_index));
+	let parties = [jc, rp, MEDIATOR, DIRECTORY, SOLVER];
+	let before = parties.map(total);
+	System::reset_events();
+	SimClock::advance(1_000);
+	let now = <SimClock as frame_support::traits::Time>::now();
+
+	let terms = job_terms(config, now);
+	let resource = resource_terms(config);
+	let quote = |r: Result<u128, _>| {
+		r.map_err(|e| SimError::Dispatch { job, call: "quote", error: format!("{e:?}") })
+	};
+	let jc_deposit = quote(Market::quote_job_deposit(&terms, Some(&MEDIATOR)))?;
+	let rp_deposit =
+		quote(Market::quote_resource_deposit(&resource, Some(&MEDIATOR), Some(&DIRECTORY)))?;
+	let job_offer = pallet_compute_market::NextOfferId::<SimRuntime>::get();
+	let signed = RuntimeOrigin::signed;
+	call(
+		job,
+		"post_job_offer",
+		Market::post_job_offer(signed(jc), terms, jc_deposit, now + HOUR_MS),
+	)?;
+	call(
+		job,
+		"post_resource_offer",
+		Market::post_resource_offer(signed(rp), resource, rp_deposit, now + HOUR_MS),
+	)?;
+	let match_id = pallet_compute_market::NextMatchId::<SimRuntime>::get();
+	call(
+		job,
+		"post_match",
+		Market::post_match(signed(SOLVER), job_offer, job_offer + 1, MEDIATOR),
+	)?;
+
+	let mut record = JobRecord {
+		jc: jc_kind,
+		rp: rp_kind,
+		rp_ran: false,
+		rp_forged: false,
+		timed_out: false,
+		verified: false,
+		disputed: false,
+		verdict: None,
+		jc_money: 0,
+		rp_money: 0,
+		mediator_money: 0,
+		directory_money: 0,
+		solver_money: 0,
+		fined: 0,
+		jc_utility: 0.0,
+		rp_utility: 0.0,
+	};
+
+	if rp_play.silent {
+		SimClock::advance(HOUR_MS + 1);
+		call(job, "timeout", Market::timeout(signed(jc), match_id))?;
+		record.timed_out = true;
+	} else {
+		record.rp_ran = chance(rng, rp_play.p_e);
+		record.rp_forged = !record.rp_ran;
+		let output = if record.rp_ran { run_job(rng, jc_play.p_a) } else { Output::Forged };
+		SimClock::advance(1_000);
+		call(
+			job,
+			"post_result",
+			Market::post_result(
+				signed(rp),
+				match_id,
+				ResultStatus::Completed,
+				reference(b"sim/result"),
+				output.hash(),
+				INSTRUCTIONS,
+				0,
+			),
+		)?;
+		if jc_play.silent {
+			SimClock::advance(parameters(config).reaction_window + 1);
+			call(job, "accept_result", Market::accept_result(signed(rp), match_id))?;
+		} else {
+			record.verified = !jc_play.rejects_always && chance(rng, jc_play.p_v);
+			record.disputed =
+				jc_play.rejects_always || (record.verified && output != Output::Normal);
+			if record.disputed {
+				call(
+					job,
+					"reject_result",
+					Market::reject_result(signed(jc), match_id, RejectReason::WrongResults),
+				)?;
+				let (verdict, faulty, runs) = mediate(rng, config.n, jc_play.p_a, output);
+				call(
+					job,
+					"post_mediation_result",
+					Market::post_mediation_result(
+						signed(MEDIATOR),
+						match_id,
+						verdict,
+						faulty,
+						INSTRUCTIONS,
+						0,
+						runs.hash(),
+					),
+				)?;
+				record.verdict = Some((verdict, faulty));
+			} else {
+				call(job, "accept_result", Market::accept_result(signed(jc), match_id))?;
+			}
+		}
+	}
+	// Closed matches leave storage.
+	if Matches::<SimRuntime>::contains_key(match_id) {
+		return Err(SimError::Invariant { job, error: "the match did not close".into() });
+	}
+
+	let after = parties.map(total);
+	let delta = |i: usize| after[i] as i128 - before[i] as i128;
+	record.jc_money = delta(0);
+	record.rp_money = delta(1);
+	record.mediator_money = delta(2);
+	record.directory_money = delta(3);
+	record.solver_money = delta(4);
+	record.fined = System::events()
+		.into_iter()
+		.filter_map(|r| match r.event {
+			RuntimeEvent::Market(MarketEvent::Fined { amount, .. }) => Some(amount),
+			_ => None,
+		})
+		.sum();
+	let unit = UNIT as f64;
+	record.jc_utility = record.jc_money as f64 / unit + if record.rp_ran { config.b } else { 0.0 }
+		- if record.verified { config.c_v } else { 0.0 };
+	record.rp_utility = record.rp_money as f64 / unit
+		- if record.rp_ran {
+			config.c_e
+		} else if record.rp_forged {
+			config.c_d
+		} else {
+			0.0
+		};
+	Ok(record)
+}
+
+/// The mediator re-runs the job n times and rules as the spec says: runs that differ from
+/// each other mean a non-deterministic job and runs that all equal the RP's mean a correct
+/// result (the JC is at fault either way); otherwise the RP is.
+fn mediate(rng: &mut impl Rng, n: u32, p_a: f64, posted: Output) -> (Verdict, FaultyParty, Output) {
+	let first = run_job(rng, p_a);
+	let agree = (1..n).all(|_| run_job(rng, p_a) == first);
+	if !agree {
+		(Verdict::NonDeterministic, FaultyParty::JobCreator, first)
+	} else if first == posted {
+		(Verdict::CorrectResults, FaultyParty::JobCreator, first)
+	} else {
+		(Verdict::WrongResults, FaultyParty::ResourceProvider, first)
+	}
+}
+
+/// The money of every job in this run: prices and the deposits the chain quotes.
+pub fn job_money(config: &SimConfig) -> Result<super::expect::JobMoney, SimError> {
+	let now = <SimClock as frame_support::traits::Time>::now();
+	let quote = |r: Result<u128, _>| {
+		r.map_err(|e| SimError::Dispatch { job: 0, call: "quote", error: format!("{e:?}") })
+	};
+	let jc_deposit = quote(Market::quote_job_deposit(&job_terms(config, now), Some(&MEDIATOR)))?;
+	let rp_deposit = quote(Market::quote_resource_deposit(
+		&resource_terms(config),
+		Some(&MEDIATOR),
+		Some(&DIRECTORY),
+	))?;
+	let price = instruction_price(config) * INSTRUCTIONS as Balance;
+	Ok(super::expect::JobMoney {
+		price,
+		jc_deposit,
+		rp_deposit,
+		match_incentive: units(config.match_incentive),
+		mediator_availability: units(config.mediator_availability),
+		directory_availability: units(config.directory_availability),
+		mediation_fee: price * config.n as Balance,
+		directory_bond: parameters(config).registration_bond,
+		unit: UNIT,
+	})
+}
