@@ -6,7 +6,8 @@ set -euo pipefail
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-DEBIAN_PACKAGES=(protobuf-compiler clang libclang-dev docker-registry busybox-static fonts-dejavu-core)
+# gcc and libc6-dev build the static spin-job binary (scripts/build-images.sh).
+DEBIAN_PACKAGES=(protobuf-compiler clang libclang-dev docker-registry busybox-static fonts-dejavu-core gcc libc6-dev)
 WASM_PACKAGES=(rustc-web cargo-web rust-web-src lld-22)
 WASM_TOOLCHAIN_NAME=debian-web
 SYSROOT=/usr/lib/rustlib/wasm32v1-none/lib
