@@ -154,5 +154,8 @@ fn the_report_lists_every_type_and_claim() {
 		assert!(files.contains(&path) && path.metadata().unwrap().len() > 0, "{name}");
 	}
 	let svg = std::fs::read_to_string(dir.path().join("utility.svg")).unwrap();
-	assert!(svg.contains("spec model") && svg.contains("RP altruistic"));
+	// Each group is labelled with its role and kind on two lines.
+	for text in ["spec model", "paper (Tables", "altruistic", "rejects correct", "non-det. job"] {
+		assert!(svg.contains(text), "{text} missing from utility.svg");
+	}
 }
