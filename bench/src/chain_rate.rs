@@ -46,10 +46,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 		"—",
 		"≥ 100 jobs/s",
 	);
-	match measure(ctx, &mut row).await {
-		Ok(()) => vec![row],
-		Err(e) => vec![row.fail(&e)],
-	}
+	let measured = measure(ctx, &mut row).await;
+	vec![row.finished(measured)]
 }
 
 /// One group's accounts.

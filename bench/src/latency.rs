@@ -22,7 +22,7 @@ const IMAGE: &str = "modicum/sample-job:1";
 /// The figure's row.
 pub async fn run(ctx: &Ctx) -> Vec<Row> {
 	let interval = ctx.seal_interval_s();
-	let row = Row::new(
+	let mut row = Row::new(
 		"latency",
 		"wall time a job spends in the market beyond a plain `docker run` of the same image, dev chain",
 		"~52 s",
@@ -31,11 +31,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 	if let Docker::Missing(reason) = &ctx.docker {
 		return vec![row.skip(reason)];
 	}
-	let mut row = row;
-	match measure(ctx, &mut row).await {
-		Ok(()) => vec![row],
-		Err(e) => vec![row.fail(&e)],
-	}
+	let measured = measure(ctx, &mut row).await;
+	vec![row.finished(measured)]
 }
 
 /// When the job creator's process started and when each market event about its job

@@ -22,7 +22,7 @@ const BASE_IMAGE: &str = "modicum/spin-job:1";
 
 /// The figure's row.
 pub async fn run(ctx: &Ctx) -> Vec<Row> {
-	let row = Row::new(
+	let mut row = Row::new(
 		"overhead",
 		"runtime overhead of a ~30 s CPU-bound job vs plain `docker run`",
 		"+4%",
@@ -31,11 +31,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 	if let Docker::Missing(reason) = &ctx.docker {
 		return vec![row.skip(reason)];
 	}
-	let mut row = row;
-	match measure(ctx, &mut row).await {
-		Ok(()) => vec![row],
-		Err(e) => vec![row.fail(&e)],
-	}
+	let measured = measure(ctx, &mut row).await;
+	vec![row.finished(measured)]
 }
 
 /// The spin job's own report on stderr: `cpu_s=… wall_s=…`.

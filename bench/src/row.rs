@@ -81,6 +81,14 @@ impl Row {
 		self.failed = true;
 		self
 	}
+
+	/// The row as its measurement left it: measured, or failed with the error.
+	pub fn finished(self, measured: anyhow::Result<()>) -> Self {
+		match measured {
+			Ok(()) => self,
+			Err(e) => self.fail(&e),
+		}
+	}
 }
 
 /// Seconds with a sensible number of digits.

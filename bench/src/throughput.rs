@@ -36,7 +36,7 @@ const REPOSITORY: &str = "jobs/bench-trivial";
 
 /// The figure's row.
 pub async fn run(ctx: &Ctx) -> Vec<Row> {
-	let row = Row::new(
+	let mut row = Row::new(
 		"throughput",
 		"jobs settled per minute through the whole market (containers included), several RPs on one machine, trivial jobs, vs plain `docker run` at the same concurrency",
 		"~1.2 jobs/min (sequential)",
@@ -45,11 +45,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 	if let Docker::Missing(reason) = &ctx.docker {
 		return vec![row.skip(reason)];
 	}
-	let mut row = row;
-	match measure(ctx, &mut row).await {
-		Ok(()) => vec![row],
-		Err(e) => vec![row.fail(&e)],
-	}
+	let measured = measure(ctx, &mut row).await;
+	vec![row.finished(measured)]
 }
 
 /// The market's shape for this figure.

@@ -22,10 +22,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 		"≈6% of a block (592k gas)",
 		"≤ 0.5%",
 	);
-	match measure(ctx, &mut row).await {
-		Ok(()) => vec![row],
-		Err(e) => vec![row.fail(&e)],
-	}
+	let measured = measure(ctx, &mut row).await;
+	vec![row.finished(measured)]
 }
 
 async fn measure(_ctx: &Ctx, row: &mut Row) -> Result<()> {
