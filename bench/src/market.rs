@@ -24,7 +24,8 @@ pub const MDC: u128 = 1_000_000_000_000;
 pub struct MarketOptions {
 	/// Resource providers to run.
 	pub rps: usize,
-	/// Resource offers each keeps open (jobs it runs at once).
+	/// Jobs each RP runs at once; it keeps as many offers open meanwhile, so its next
+	/// jobs are matched while these run.
 	pub open_offers: u32,
 	/// The dev node's idle seal interval, if not its default (1000 ms).
 	pub seal_interval_ms: Option<u64>,
@@ -51,6 +52,10 @@ fn write(path: &Path, text: &str) -> Result<()> {
 	std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
+/// Set it to keep each market's work directory (node data, daemon logs and state)
+/// after the run, for profiling.
+pub const KEEP_ENV: &str = "MODICUM_BENCH_KEEP";
+
 /// Secret URI of the `i`-th RP.
 fn rp_uri(i: usize) -> String {
 	if i == 0 {
@@ -64,8 +69,12 @@ impl Market {
 	/// Starts everything and waits until each RP has its offers posted and the solver
 	/// is listening, so a job submitted next is matched at once.
 	pub async fn start(figure: &str, options: &MarketOptions) -> Result<Market> {
-		let dir = tempfile::tempdir()?;
+		let mut dir = tempfile::tempdir()?;
 		let work = dir.path().to_path_buf();
+		if std::env::var_os(KEEP_ENV).is_some() {
+			dir.disable_cleanup(true);
+			say(figure, format!("daemon logs and state kept in {}", work.display()));
+		}
 		let mut extra = vec!["--dev".to_string()];
 		if let Some(ms) = options.seal_interval_ms {
 			extra.extend(["--seal-interval-ms".into(), ms.to_string()]);
@@ -106,9 +115,10 @@ impl Market {
 			write(
 				&work.join(format!("rp-{i}.toml")),
 				&format!(
-					"[chain]\nkey = \"{}\"\n[rp]\ntrusted_mediators = [\"//Charlie\"]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\nopen_offers = {}\n",
+					"[chain]\nkey = \"{}\"\n[rp]\ntrusted_mediators = [\"//Charlie\"]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\nopen_offers = {}\nconcurrent_jobs = {}\n",
 					rp_uri(i),
 					work.join(format!("rp-{i}")).display(),
+					options.open_offers,
 					options.open_offers,
 				),
 			)?;

@@ -1,7 +1,7 @@
 //! Figure 3, throughput: N trivial jobs through the whole market — posted at once by a
 //! job creator, matched by the solver, run by several RPs, each result downloaded,
 //! verified and accepted — against the same N `docker run --rm`s at the same
-//! concurrency (RPs × open offers each), on the same machine, plain runs before and
+//! concurrency (RPs × jobs each runs at once), on the same machine, plain runs before and
 //! after the market's so drift hits both.
 
 use crate::{
@@ -112,7 +112,7 @@ async fn measure(ctx: &Ctx, row: &mut Row) -> Result<()> {
 	row.comparison = Some(Quantity::new(ratio, "×", format!("{ratio:.2} of plain")));
 	row.met = Some(ratio >= 0.9);
 	row.notes.push(format!(
-		"{rps} RP(s) × {open_offers} open offer(s) = {concurrency} jobs at once; median per job: waiting for an RP {}, RP pull/run/upload/post {}, JC verify + accept {}",
+		"{rps} RP(s) × {open_offers} job(s) at a time (and as many offers open meanwhile) = {concurrency} jobs at once; median per job: waiting for an RP {}, RP pull/run/upload/post {}, JC verify + accept {}",
 		secs(market_run.waiting),
 		secs(market_run.running),
 		secs(market_run.accepting),

@@ -182,6 +182,25 @@ impl<'a> Market<'a> {
 		self.send(&tx().post_match(job_offer_id, resource_offer_id, mediator)).await
 	}
 
+	/// Posts several matches at once (see [`Chain::submit_all`]): one result per
+	/// `(job offer, resource offer, mediator)`, in order; a refused match does not stop
+	/// the others.
+	pub async fn post_matches(
+		&self,
+		matches: &[(u64, u64, AccountId)],
+	) -> Vec<Result<Vec<MarketEvent>, ClientError>> {
+		let calls: Vec<_> = matches
+			.iter()
+			.map(|(job, resource, mediator)| tx().post_match(*job, *resource, *mediator))
+			.collect();
+		self.chain
+			.submit_all(&calls, self.signer)
+			.await
+			.into_iter()
+			.map(|outcome| outcome.map(|events| market_events(&events)))
+			.collect()
+	}
+
 	/// Posts a job's result (RP).
 	#[allow(clippy::too_many_arguments)]
 	pub async fn post_result(

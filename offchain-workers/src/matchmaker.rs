@@ -59,6 +59,17 @@ pub struct Matchmaker {
 	book: Book,
 	/// Pairs the chain refused for a reason other than a lost race; not retried.
 	refused: BTreeSet<(u64, u64)>,
+	/// Offers this solver saw leave the market (it matched them, or lost them to a
+	/// race) before the event stream, which trails the chain's head, reported them
+	/// closed. Without this, a late `…OfferPosted` event would put them back.
+	gone: Gone,
+}
+
+/// Offers known closed whose closing event has not been read yet.
+#[derive(Default)]
+struct Gone {
+	jobs: BTreeSet<u64>,
+	resources: BTreeSet<u64>,
 }
 
 fn bytes(account: &AccountId) -> [u8; 32] {
@@ -85,6 +96,7 @@ impl Matchmaker {
 			settings: config.solver,
 			book: Book::new(),
 			refused: BTreeSet::new(),
+			gone: Gone::default(),
 		};
 		this.seed().await?;
 		Ok(this)
@@ -302,6 +314,13 @@ impl Matchmaker {
 	async fn apply(&mut self, event: MarketEvent) -> Result<bool, ClientError> {
 		use MarketEvent as E;
 		match event {
+			// Posted before this solver matched it: the stream is catching up.
+			E::JobOfferPosted { offer_id, .. } if self.gone.jobs.contains(&offer_id) => {
+				return Ok(false);
+			},
+			E::ResourceOfferPosted { offer_id, .. } if self.gone.resources.contains(&offer_id) => {
+				return Ok(false);
+			},
 			E::JobOfferPosted { offer_id, creator, terms, deposit, expires_at } => {
 				let offer = JobOffer { owner: creator, terms, deposit, expires_at };
 				self.add_job_offer(offer_id, &offer).await?;
@@ -315,8 +334,9 @@ impl Matchmaker {
 				return Ok(false);
 			},
 			E::Matched { job_offer_id, resource_offer_id, .. } => {
-				self.book.remove_job_offer(job_offer_id);
-				self.book.remove_resource_offer(resource_offer_id);
+				// The stream has passed every event about these offers: forget them.
+				self.remove(OfferRef::Job(job_offer_id));
+				self.remove(OfferRef::Resource(resource_offer_id));
 				return Ok(false);
 			},
 			E::Registered { who, .. }
@@ -336,52 +356,85 @@ impl Matchmaker {
 		match offer {
 			OfferRef::Job(id) => {
 				self.book.remove_job_offer(id);
+				self.gone.jobs.remove(&id);
 			},
 			OfferRef::Resource(id) => {
 				self.book.remove_resource_offer(id);
+				self.gone.resources.remove(&id);
 			},
+		}
+	}
+
+	/// Drops offers this solver knows are closed before the chain's events say so.
+	fn forget(&mut self, job_offer_id: Option<u64>, resource_offer_id: Option<u64>) {
+		if let Some(id) = job_offer_id {
+			self.book.remove_job_offer(id);
+			self.gone.jobs.insert(id);
+		}
+		if let Some(id) = resource_offer_id {
+			self.book.remove_resource_offer(id);
+			self.gone.resources.insert(id);
 		}
 	}
 
 	/// Solves the book and posts every proposed match; returns how many landed.
 	pub async fn solve_and_post(&mut self) -> Result<usize, ClientError> {
 		let now = self.chain.now_ms().await?;
-		self.book.remove_expired(now);
+		let (expired_jobs, expired_resources) = self.book.remove_expired(now);
+		tracing::debug!(
+			now,
+			jobs = self.book.job_offers().count(),
+			resources = self.book.resource_offers().count(),
+			expired_jobs = expired_jobs.len(),
+			expired_resources = expired_resources.len(),
+			"solving the book"
+		);
 		let options = SolveOptions { candidates_per_job: self.settings.candidates_per_job };
 		let proposals = self.book.solve_with(now, options);
 		if proposals.is_empty() {
 			self.explain_no_match(now);
 		}
+		let proposals: Vec<_> = proposals
+			.into_iter()
+			.filter(|p| !self.refused.contains(&(p.job_offer_id, p.resource_offer_id)))
+			.collect();
+		if proposals.is_empty() {
+			return Ok(0);
+		}
+		// All of a solve's matches go out together, in nonce order, and land in the same
+		// block or the next few instead of one finalized round trip each.
+		let matches: Vec<(u64, u64, AccountId)> = proposals
+			.iter()
+			.map(|p| (p.job_offer_id, p.resource_offer_id, AccountId::from(p.mediator)))
+			.collect();
+		let outcomes = Market::new(&self.chain, &self.signer).post_matches(&matches).await;
 		let mut landed = 0;
-		for proposal in proposals {
+		for (proposal, posted) in proposals.iter().zip(outcomes) {
 			let pair = (proposal.job_offer_id, proposal.resource_offer_id);
-			if self.refused.contains(&pair) {
-				continue;
-			}
 			let mediator = AccountId::from(proposal.mediator);
-			let posted =
-				Market::new(&self.chain, &self.signer).post_match(pair.0, pair.1, mediator).await;
 			match posted {
 				Ok(_) => {
 					landed += 1;
-					self.book.remove_job_offer(pair.0);
-					self.book.remove_resource_offer(pair.1);
+					self.forget(Some(pair.0), Some(pair.1));
 					tracing::info!(job = pair.0, resource = pair.1, %mediator, cost = proposal.cost, "matched");
 				},
-				Err(e) if lost_race(&e) => {
-					tracing::debug!(job = pair.0, resource = pair.1, "lost a race: {e}");
-					self.book.remove_job_offer(pair.0);
-					self.book.remove_resource_offer(pair.1);
+				Err(e) => match lost_race(&e) {
+					Some(lost) => {
+						tracing::debug!(job = pair.0, resource = pair.1, "lost a race: {e}");
+						let job = (lost != Lost::Resource).then_some(pair.0);
+						let resource = (lost != Lost::Job).then_some(pair.1);
+						self.forget(job, resource);
+					},
+					None if matches!(e, ClientError::Refused { .. }) => {
+						tracing::warn!(
+							job = pair.0,
+							resource = pair.1,
+							"the chain refused the match: {e}"
+						);
+						self.refused.insert(pair);
+					},
+					None => return Err(e),
 				},
-				Err(e @ ClientError::Refused { .. }) => {
-					tracing::warn!(
-						job = pair.0,
-						resource = pair.1,
-						"the chain refused the match: {e}"
-					);
-					self.refused.insert(pair);
-				},
-				Err(e) => return Err(e),
 			}
 		}
 		Ok(landed)
@@ -416,13 +469,17 @@ impl Matchmaker {
 			tokio::select! {
 				block = events.next() => match block {
 					Some(Ok(block)) => {
+						let started = std::time::Instant::now();
 						let mut changed = false;
+						let number = block.number;
 						for event in block.events {
 							changed |= self.apply(event).await?;
 						}
+						let applied = started.elapsed();
 						if changed {
 							self.solve_and_post().await?;
 						}
+						tracing::debug!(block = number, ?applied, total = ?started.elapsed(), "block handled");
 					},
 					Some(Err(e)) => return Err(e),
 					None => return Err(ClientError::Read {
@@ -439,15 +496,54 @@ impl Matchmaker {
 	}
 }
 
-/// Refusals that mean another solver (or the owner) got there first.
-fn lost_race(error: &ClientError) -> bool {
+/// Which offer of a pair another solver (or its owner) took first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Lost {
+	/// The job offer.
+	Job,
+	/// The resource offer.
+	Resource,
+	/// One of them; the refusal does not say which.
+	Either,
+}
+
+/// The refusals that mean a lost race, and which offer each one names.
+fn lost_race(error: &ClientError) -> Option<Lost> {
 	[
-		"JobOfferNotOpen",
-		"ResourceOfferNotOpen",
-		"OfferNotFound",
-		"JobOfferExpired",
-		"ResourceOfferExpired",
+		("JobOfferNotOpen", Lost::Job),
+		("JobOfferExpired", Lost::Job),
+		("ResourceOfferNotOpen", Lost::Resource),
+		("ResourceOfferExpired", Lost::Resource),
+		("OfferNotFound", Lost::Either),
 	]
-	.iter()
-	.any(|name| error.is_refusal(name))
+	.into_iter()
+	.find(|(name, _)| error.is_refusal(name))
+	.map(|(_, lost)| lost)
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn refused(error: &str) -> ClientError {
+		ClientError::Refused {
+			call: "ComputeMarket::post_match".into(),
+			pallet: "ComputeMarket".into(),
+			error: error.into(),
+			docs: String::new(),
+		}
+	}
+
+	#[test]
+	fn a_lost_race_names_the_offer_that_is_gone() {
+		assert_eq!(lost_race(&refused("JobOfferNotOpen")), Some(Lost::Job));
+		assert_eq!(lost_race(&refused("JobOfferExpired")), Some(Lost::Job));
+		assert_eq!(lost_race(&refused("ResourceOfferNotOpen")), Some(Lost::Resource));
+		assert_eq!(lost_race(&refused("ResourceOfferExpired")), Some(Lost::Resource));
+		assert_eq!(lost_race(&refused("OfferNotFound")), Some(Lost::Either));
+		// A real refusal is not a race: the pair is remembered and not retried.
+		assert_eq!(lost_race(&refused("InstructionCapTooLow")), None);
+		let not_sent = ClientError::Transaction { call: "x".into(), reason: "pool".into() };
+		assert_eq!(lost_race(&not_sent), None);
+	}
 }

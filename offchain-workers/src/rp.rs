@@ -9,6 +9,7 @@ use crate::{
 	directory::{self, DirectoryEndpoint},
 	docker,
 	executor::{self, ExecStatus, JobSpec},
+	solver::finish_time_ms,
 	state::{StateError, StateFile},
 };
 use modicum_client::{
@@ -25,10 +26,13 @@ use serde::{Deserialize, Serialize};
 use std::{
 	collections::{BTreeMap, BTreeSet},
 	path::{Path, PathBuf},
-	sync::Arc,
+	sync::{
+		atomic::{AtomicU32, Ordering},
+		Arc,
+	},
 	time::Duration,
 };
-use tokio::sync::Mutex;
+use tokio::sync::{Mutex, Semaphore};
 
 /// What can stop the daemon.
 #[derive(Debug, thiserror::Error)]
@@ -102,8 +106,12 @@ pub struct RpSettings {
 	pub base_images: Vec<String>,
 	/// Where jobs, results and the state file live.
 	pub work_dir: PathBuf,
-	/// How many resource offers to keep open at once.
+	/// How many resource offers to keep open at once. Running jobs do not count, so
+	/// the next job is matched while one runs; a matched job waiting for a free slot
+	/// does, so at most this many jobs ever wait.
 	pub open_offers: u32,
+	/// How many jobs to run at once.
+	pub concurrent_jobs: u32,
 	/// CPU cores each job may use.
 	pub cpus: f64,
 	/// Most processes each job may start.
@@ -123,6 +131,7 @@ impl Default for RpSettings {
 			base_images: Vec::new(),
 			work_dir: PathBuf::from("modicum-rp"),
 			open_offers: 1,
+			concurrent_jobs: 1,
 			cpus: 1.0,
 			pids_limit: 64,
 			offer: OfferSettings::default(),
@@ -180,7 +189,14 @@ pub struct ResourceProvider {
 	settings: RpSettings,
 	docker: bollard::Docker,
 	state: Arc<Mutex<StateFile<RpState>>>,
+	/// Matches with a task handling them.
 	in_flight: Arc<Mutex<BTreeSet<u64>>>,
+	/// One permit per job that may run at once.
+	slots: Arc<Semaphore>,
+	/// Matched jobs that still need a slot to run: they take the place of an offer.
+	waiting: AtomicU32,
+	/// Held while topping up, so that two top-ups never post the same offer twice.
+	top_up: Mutex<()>,
 }
 
 impl ResourceProvider {
@@ -194,6 +210,10 @@ impl ResourceProvider {
 			RpError::Config(format!("cannot create {}: {e}", config.rp.work_dir.display()))
 		})?;
 		let state = StateFile::open(&config.rp.work_dir.join("rp-state.json"))?;
+		if config.rp.concurrent_jobs == 0 {
+			return Err(RpError::Config("concurrent_jobs must be at least 1".into()));
+		}
+		let concurrent_jobs = config.rp.concurrent_jobs as usize;
 		Ok(ResourceProvider {
 			chain,
 			signer,
@@ -202,6 +222,9 @@ impl ResourceProvider {
 			docker,
 			state: Arc::new(Mutex::new(state)),
 			in_flight: Arc::new(Mutex::new(BTreeSet::new())),
+			slots: Arc::new(Semaphore::new(concurrent_jobs)),
+			waiting: AtomicU32::new(0),
+			top_up: Mutex::new(()),
 		})
 	}
 
@@ -312,6 +335,9 @@ impl ResourceProvider {
 		if !self.in_flight.lock().await.insert(match_id) {
 			return;
 		}
+		// Counted before the task starts, so a top-up running meanwhile already sees
+		// the job in its offer's place.
+		self.waiting.fetch_add(1, Ordering::SeqCst);
 		let this = Arc::clone(self);
 		tokio::spawn(async move {
 			if let Err(e) = this.handle_job(match_id, &info).await {
@@ -321,18 +347,72 @@ impl ResourceProvider {
 		});
 	}
 
+	/// A job no longer waits (it got a slot, or needs none): its place goes back to an
+	/// offer, posted now rather than at the next reconcile.
+	async fn stop_waiting(&self) {
+		self.waiting.fetch_sub(1, Ordering::SeqCst);
+		let topped_up = match self.chain.now_ms().await {
+			Ok(now) => self.top_up_offers(now).await,
+			Err(e) => Err(e.into()),
+		};
+		if let Err(e) = topped_up {
+			tracing::warn!("posting the next offer failed (the next reconcile retries): {e}");
+		}
+	}
+
 	async fn handle_job(&self, match_id: u64, info: &MatchInfo) -> Result<(), RpError> {
 		let phase = self.state.lock().await.get().jobs.get(&match_id).cloned();
+		if !matches!(phase, Some(JobPhase::Running) | None) {
+			self.stop_waiting().await;
+		}
 		let ready = match phase {
 			Some(JobPhase::Posted) => return Ok(()),
 			Some(ready @ JobPhase::ResultReady { .. }) => ready,
 			Some(JobPhase::Running) | None => {
+				let (slot, waited) = match Arc::clone(&self.slots).try_acquire_owned() {
+					Ok(slot) => (Ok(slot), false),
+					Err(_) => {
+						tracing::info!(match_id, "all slots busy; the job waits for one");
+						(Arc::clone(&self.slots).acquire_owned().await, true)
+					},
+				};
+				self.stop_waiting().await;
+				// The daemon never closes the semaphore; if it ever did, fail this job only.
+				let _slot =
+					slot.map_err(|_| RpError::Config("the job slots were closed".into()))?;
+				let now = self.chain.now_ms().await?;
+				let in_time = still_in_time(
+					info.job.instruction_limit,
+					info.job.completion_deadline,
+					self.settings.time_per_instruction_ns,
+					now,
+				);
+				if waited && !in_time {
+					// Matched in time for a start at matching; after the wait the chain's
+					// own rule 11 says it can no longer finish. Decline rather than be
+					// fined for a timeout.
+					tracing::warn!(
+						match_id,
+						"waited too long for a slot to finish by the deadline; declining"
+					);
+					let declined = ready(ResultStatus::Declined, String::new(), [0; 32], 0, 0);
+					self.state
+						.lock()
+						.await
+						.update(|s| s.jobs.insert(match_id, declined.clone()))?;
+					return self.post(match_id, declined).await;
+				}
 				self.state.lock().await.update(|s| s.jobs.insert(match_id, JobPhase::Running))?;
 				let ready = self.execute(match_id, info).await?;
 				self.state.lock().await.update(|s| s.jobs.insert(match_id, ready.clone()))?;
 				ready
 			},
 		};
+		self.post(match_id, ready).await
+	}
+
+	/// Posts a ready result and records that it is on chain.
+	async fn post(&self, match_id: u64, ready: JobPhase) -> Result<(), RpError> {
 		let JobPhase::ResultReady {
 			status,
 			reference: result_ref,
@@ -449,8 +529,10 @@ impl ResourceProvider {
 		}
 	}
 
-	/// Keeps `open_offers` resource offers posted.
+	/// Keeps `open_offers` resource offers posted, less the matched jobs waiting to
+	/// run.
 	async fn top_up_offers(&self, now: u64) -> Result<(), RpError> {
+		let _one_at_a_time = self.top_up.lock().await;
 		let open = self
 			.chain
 			.resource_offers()
@@ -458,8 +540,8 @@ impl ResourceProvider {
 			.into_iter()
 			.filter(|(_, offer)| offer.owner == self.me && offer.expires_at > now)
 			.count() as u32;
-		let busy = self.in_flight.lock().await.len() as u32;
-		let wanted = self.settings.open_offers.saturating_sub(busy);
+		let waiting = self.waiting.load(Ordering::SeqCst);
+		let wanted = self.settings.open_offers.saturating_sub(waiting);
 		for _ in open..wanted {
 			let terms = offer_terms(&self.settings.offer);
 			let deposit = self.deposit_for(&terms).await?;
@@ -491,6 +573,18 @@ impl ResourceProvider {
 		}
 		Ok(deposit)
 	}
+}
+
+/// Whether a job of `instruction_limit` that waited for a slot can still finish by
+/// its `completion_deadline` if it starts at `now_ms`, by the chain's rule 11.
+fn still_in_time(
+	instruction_limit: u64,
+	completion_deadline: u64,
+	time_per_instruction_ns: u64,
+	now_ms: u64,
+) -> bool {
+	let finish = finish_time_ms(now_ms, time_per_instruction_ns, instruction_limit);
+	finish <= u128::from(completion_deadline)
 }
 
 fn ready(
@@ -599,6 +693,16 @@ mod tests {
 		assert!(image_matches_hash(&good, &hash));
 		assert!(!image_matches_hash("jobs/x:latest", &hash));
 		assert!(!image_matches_hash(&good, &[0; 32]));
+	}
+
+	#[test]
+	fn a_waiting_job_is_in_time_while_rule_11_holds() {
+		// 1,000 CPU ms at 1 ms each: 1 s of run time.
+		assert!(still_in_time(1_000, 11_000, 1_000_000, 10_000));
+		assert!(!still_in_time(1_000, 11_000, 1_000_000, 10_001));
+		// Rounded up to whole milliseconds, as the chain does.
+		assert!(!still_in_time(1, 10_000, 1, 10_000));
+		assert!(still_in_time(1, 10_001, 1, 10_000));
 	}
 
 	#[test]

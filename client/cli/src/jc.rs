@@ -348,12 +348,13 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	let job_hash = modicum_offchain::rp::parse_hash(pushed.digest.trim_start_matches("sha256:"))
 		.map_err(|e| anyhow!(e))?;
 	let now = s.chain.now_ms().await?;
+	let completion_deadline = now.saturating_add(args.deadline_secs.saturating_mul(1000));
 	let terms = JobTerms {
 		instruction_limit: args.instructions,
 		bandwidth_limit: args.bandwidth,
 		instruction_max_price: args.instruction_price.0,
 		bandwidth_max_price: args.bandwidth_price.0,
-		completion_deadline: now.saturating_add(args.deadline_secs.saturating_mul(1000)),
+		completion_deadline,
 		match_incentive: args.match_incentive.0,
 		first_layer_hash: pushed.first_layer,
 		ram_limit: args.ram,
@@ -410,7 +411,8 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		return Ok(());
 	}
 	progress.set_message(format!("offer {offer_id} waiting for a match"));
-	let (match_id, result, price) = follow(&mut events, offer_id, &progress).await?;
+	let (match_id, result, price) =
+		follow(&s.chain, &mut events, offer_id, completion_deadline, &progress).await?;
 	report.match_id = Some(match_id);
 	let mut unpacked_to = None;
 	if let Some(out) = &args.out {
@@ -456,10 +458,14 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	Ok(())
 }
 
-/// Follows an offer through matched → running → result posted.
+/// Follows an offer through matched → running → result posted. Gives up once the
+/// chain's clock passes the completion deadline of a matched job with no result (the
+/// offer's expiry ends an unmatched one: the chain reports it).
 async fn follow(
+	chain: &Chain,
 	events: &mut MarketEvents,
 	offer_id: u64,
+	completion_deadline: u64,
 	progress: &ProgressBar,
 ) -> Result<(u64, PostedResult, u128)> {
 	let mut match_id = None;
@@ -487,6 +493,13 @@ async fn follow(
 					bail!("match {id} closed before a result was posted: {outcome:?}")
 				},
 				_ => {},
+			}
+		}
+		if let Some(id) = match_id {
+			if chain.now_ms().await? > completion_deadline {
+				bail!(
+					"match {id}: the RP posted no result by the completion deadline; claim its deposit with `modicum jc timeout {id}`"
+				)
 			}
 		}
 	}

@@ -27,37 +27,42 @@
 //! pushes that row out ("kicked"), and a kicked row is unreachable until it is
 //! re-added with [`Assignment::add_row`], which the caller may do with more edges.
 //!
-//! Internally costs are `i128`, capped at [`COST_CAP`]; potentials are sums of at most
-//! a few edge weights per matched row, so they cannot overflow for any book that fits
-//! in memory, and the arithmetic saturates regardless.
+//! Internally edge costs are capped at `u64::MAX` (about 1.8·10^19 planck, 18 million
+//! units at 12 decimals for one job: no real price × limit comes near it; dearer
+//! edges rank equal) and a weight is one `i128`: the count
+//! times 2^[`CARD_SHIFT`] plus the cost. Potentials and distances are bounded by the
+//! longest path, at most 2^23 edges of at most 2^64, so the cost part stays far
+//! inside ±2^(`CARD_SHIFT` − 1) and the packed order is the lexicographic one; the
+//! arithmetic saturates regardless. One `i128` compares and adds in a few
+//! instructions and halves the memory Dijkstra touches, which is where a solve spends
+//! its time.
 
 use std::{cmp::Reverse, collections::BinaryHeap};
 
 use super::candidates::NONE;
 
-/// Edge costs above this are treated as equal to it inside the algorithm (about
-/// 2·10^31, far above any real price × limit). With it, potentials stay below
-/// `i128::MAX` for up to 2^22 rows.
-pub(crate) const COST_CAP: u128 = 1 << 104;
+/// Where the matched-edge count sits in a packed [`Weight`].
+const CARD_SHIFT: u32 = 100;
 
-/// A lexicographic weight: matched-edge count (negated), then cost.
+/// A lexicographic weight, matched-edge count (negated) first so that cardinality
+/// dominates, then cost; packed in one `i128` (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Weight {
-	/// Minus the number of real edges; first, so cardinality dominates.
-	card: i64,
-	/// Total cost.
-	cost: i128,
-}
+struct Weight(i128);
 
 impl Weight {
-	const ZERO: Weight = Weight { card: 0, cost: 0 };
+	const ZERO: Weight = Weight(0);
+
+	/// One real edge of this cost.
+	fn edge(cost: u64) -> Weight {
+		Weight(i128::from(cost) - (1 << CARD_SHIFT))
+	}
 
 	fn add(self, o: Weight) -> Weight {
-		Weight { card: self.card.saturating_add(o.card), cost: self.cost.saturating_add(o.cost) }
+		Weight(self.0.saturating_add(o.0))
 	}
 
 	fn sub(self, o: Weight) -> Weight {
-		Weight { card: self.card.saturating_sub(o.card), cost: self.cost.saturating_sub(o.cost) }
+		Weight(self.0.saturating_sub(o.0))
 	}
 }
 
@@ -68,18 +73,18 @@ pub(crate) struct Edge {
 	pub column: u32,
 	/// The mediator number, carried through to the proposal.
 	pub mediator: u32,
-	/// The cost, already capped at [`COST_CAP`].
-	pub cost: i128,
+	/// The cost, capped at `u64::MAX`.
+	pub cost: u64,
 }
 
 impl Edge {
 	/// An edge with its cost capped for the algorithm.
 	pub fn new(column: u32, mediator: u32, cost: u128) -> Edge {
-		Edge { column, mediator, cost: cost.min(COST_CAP) as i128 }
+		Edge { column, mediator, cost: u64::try_from(cost).unwrap_or(u64::MAX) }
 	}
 
 	fn weight(&self) -> Weight {
-		Weight { card: -1, cost: self.cost }
+		Weight::edge(self.cost)
 	}
 }
 
@@ -104,16 +109,23 @@ pub(crate) struct Outcome {
 	pub kicked: Option<u32>,
 }
 
+/// Dijkstra's scratch state of one column; kept together because a relaxation
+/// reads all of it at a random column.
+#[derive(Clone, Copy)]
+struct ColumnState {
+	dist: Weight,
+	/// The row whose edge gave the column its distance.
+	pred: u32,
+	/// `reached == stamp`: `dist` and `pred` are from this phase.
+	reached: u32,
+	/// `done == stamp`: the column was popped (its distance is final).
+	done: u32,
+}
+
 /// Dijkstra's scratch space, reused across phases; `stamp` tells this phase's
 /// entries from stale ones so nothing is cleared between phases.
 struct Search {
-	dist: Vec<Weight>,
-	/// The row whose edge gave the column its distance.
-	pred: Vec<u32>,
-	/// `reached[c] == stamp`: `dist[c]` and `pred[c]` are from this phase.
-	reached: Vec<u32>,
-	/// `done[c] == stamp`: column `c` was popped (its distance is final).
-	done: Vec<u32>,
+	columns: Vec<ColumnState>,
 	stamp: u32,
 	heap: BinaryHeap<Reverse<(Weight, u32)>>,
 	/// Popped columns with their distances, for the potential update.
@@ -125,10 +137,10 @@ struct Search {
 impl Search {
 	fn new(columns: usize) -> Self {
 		Search {
-			dist: vec![Weight::ZERO; columns],
-			pred: vec![NONE; columns],
-			reached: vec![0; columns],
-			done: vec![0; columns],
+			columns: vec![
+				ColumnState { dist: Weight::ZERO, pred: NONE, reached: 0, done: 0 };
+				columns
+			],
 			stamp: 0,
 			heap: BinaryHeap::new(),
 			settled_columns: Vec::new(),
@@ -140,8 +152,10 @@ impl Search {
 		self.stamp = self.stamp.wrapping_add(1);
 		if self.stamp == 0 {
 			// Wrapped around: clear the marks so none looks current.
-			self.reached.iter_mut().for_each(|s| *s = 0);
-			self.done.iter_mut().for_each(|s| *s = 0);
+			self.columns.iter_mut().for_each(|s| {
+				s.reached = 0;
+				s.done = 0;
+			});
 			self.stamp = 1;
 		}
 		self.heap.clear();
@@ -151,6 +165,12 @@ impl Search {
 
 	/// Relaxes the edges of `row`, reached at distance `at` and with potential
 	/// `row_potential`, against column potentials `pv`.
+	///
+	/// `limit` is where the phase will end at the latest (the best dummy, or the
+	/// closest unmatched column reached so far): a column farther than that is never
+	/// popped, so it is not pushed either. The limit tightens when an unmatched column
+	/// (`column_row[c] == NONE`) is reached closer.
+	#[allow(clippy::too_many_arguments)]
 	fn relax(
 		&mut self,
 		row: u32,
@@ -158,18 +178,27 @@ impl Search {
 		row_potential: Weight,
 		edges: &[Edge],
 		pv: &[Weight],
+		column_row: &[u32],
+		limit: &mut Weight,
 	) {
+		let base = at.sub(row_potential);
+		let stamp = self.stamp;
 		for e in edges {
 			let c = e.column as usize;
-			if self.done[c] == self.stamp {
+			let Some(state) = self.columns.get_mut(c) else { continue };
+			if state.done == stamp {
 				continue;
 			}
-			let d = at.add(e.weight().sub(row_potential).sub(pv[c]));
-			if self.reached[c] != self.stamp || d < self.dist[c] {
-				self.reached[c] = self.stamp;
-				self.dist[c] = d;
-				self.pred[c] = row;
+			let d = base.add(e.weight()).sub(pv[c]);
+			if d > *limit {
+				continue;
+			}
+			if state.reached != stamp || d < state.dist {
+				*state = ColumnState { dist: d, pred: row, reached: stamp, done: 0 };
 				self.heap.push(Reverse((d, e.column)));
+				if column_row[c] == NONE && d < *limit {
+					*limit = d;
+				}
 			}
 		}
 	}
@@ -178,8 +207,8 @@ impl Search {
 	/// dropped on the way).
 	fn peek(&mut self) -> Option<(Weight, u32)> {
 		while let Some(&Reverse((d, c))) = self.heap.peek() {
-			let ci = c as usize;
-			if self.done[ci] == self.stamp || self.dist[ci] != d {
+			let state = self.columns[c as usize];
+			if state.done == self.stamp || state.dist != d {
 				self.heap.pop();
 				continue;
 			}
@@ -258,7 +287,16 @@ impl Assignment {
 		// The root's own dummy is at distance 0 (weight 0, potentials 0): leaving the new
 		// job unmatched is always possible.
 		let mut best_dummy = (Weight::ZERO, root);
-		search.relax(root, Weight::ZERO, pu[root as usize], &edges[root as usize], pv.as_slice());
+		let mut limit = best_dummy.0;
+		search.relax(
+			root,
+			Weight::ZERO,
+			pu[root as usize],
+			&edges[root as usize],
+			pv.as_slice(),
+			column_row.as_slice(),
+			&mut limit,
+		);
 		let (terminal, end) = loop {
 			let Some((d, c)) = search.peek() else {
 				break (Terminal::Dummy(best_dummy.1), best_dummy.0);
@@ -269,7 +307,7 @@ impl Assignment {
 			}
 			search.heap.pop();
 			let ci = c as usize;
-			search.done[ci] = search.stamp;
+			search.columns[ci].done = search.stamp;
 			search.settled_columns.push((c, d));
 			let w = column_row[ci];
 			if w == NONE {
@@ -282,8 +320,17 @@ impl Assignment {
 			let to_dummy = d.sub(pu[wi]);
 			if to_dummy < best_dummy.0 {
 				best_dummy = (to_dummy, w);
+				limit = limit.min(to_dummy);
 			}
-			search.relax(w, d, pu[wi], &edges[wi], pv.as_slice());
+			search.relax(
+				w,
+				d,
+				pu[wi],
+				&edges[wi],
+				pv.as_slice(),
+				column_row.as_slice(),
+				&mut limit,
+			);
 		};
 
 		// Potentials: every node reached before the end moves by (end − its distance),
@@ -321,7 +368,7 @@ impl Assignment {
 		};
 		loop {
 			let ci = column as usize;
-			let w = search.pred[ci];
+			let w = search.columns[ci].pred;
 			let Some(previous) = slot.get(w as usize).copied() else { break };
 			slot[w as usize] = Slot::Column(column);
 			column_row[ci] = w;

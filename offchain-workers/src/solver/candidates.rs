@@ -8,45 +8,16 @@
 //!   A global price order rather than a per-provider one, so the price lower bound
 //!   prunes across providers too (many providers may post one offer each).
 //! - Rules 8 to 10 and the choice of mediator depend only on the provider and on the
-//!   job's class (creator, architecture, directory, base layer). They are computed the
-//!   first time a (class, provider) pair is met and cached.
+//!   job's class (creator, architecture, directory, base layer). A scan computes them
+//!   once per provider it meets.
 //! - Mediators are numbered by (availability price, account id), so "the first
 //!   eligible and trusted mediator by number" is the cheapest, with the tie rule.
 
 use super::{book::BookParts, feasibility, price_at_limits, AccountId, Architecture, Hash};
-use std::{
-	collections::{BinaryHeap, HashMap},
-	hash::{BuildHasherDefault, Hasher},
-};
+use std::collections::{BinaryHeap, HashMap};
 
 /// "No value" in the dense u32 tables.
 pub(crate) const NONE: u32 = u32::MAX;
-
-/// A fast hasher for small integer keys (the multiply-rotate of rustc's FxHash): the
-/// compatibility cache is looked up once per scanned (job class, provider) pair, where
-/// SipHash would dominate the scan.
-#[derive(Default)]
-pub(crate) struct FastHasher(u64);
-
-impl Hasher for FastHasher {
-	fn finish(&self) -> u64 {
-		self.0
-	}
-
-	fn write(&mut self, bytes: &[u8]) {
-		for chunk in bytes.chunks(8) {
-			let mut word = [0u8; 8];
-			word[..chunk.len()].copy_from_slice(chunk);
-			self.write_u64(u64::from_le_bytes(word));
-		}
-	}
-
-	fn write_u64(&mut self, n: u64) {
-		self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x517c_c1b7_2722_0a95);
-	}
-}
-
-type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
 
 /// A known mediator, numbered in preference order.
 pub(crate) struct MediatorEntry {
@@ -403,13 +374,17 @@ pub(crate) struct Scan {
 	pub complete: bool,
 }
 
-/// Scans jobs against the index, caching (class, provider) compatibility.
+/// Scans jobs against the index, remembering each provider's compatibility with the
+/// job being scanned.
+///
+/// The compatibility is not cached across jobs: job classes are nearly as many as
+/// jobs in a varied book, so a (class, provider) table is mostly misses, and on the
+/// 10,000 × 10,000 benchmark book filling it cost more than recomputing (a few binary
+/// searches in short sorted lists).
 pub(crate) struct Scanner<'a> {
 	index: &'a Index,
-	/// (class, provider) → mediator number or [`NONE`].
-	compat: FastMap<u64, u32>,
-	/// Per-provider copy of the current job's compat lookups, valid where
-	/// `seen[p] == stamp`, so a provider with many offers costs one map lookup per job.
+	/// The current job's result per provider, valid where `seen[p] == stamp`, so a
+	/// provider with many offers is checked once per job.
 	seen: Vec<u32>,
 	local: Vec<u32>,
 	stamp: u32,
@@ -432,33 +407,30 @@ fn closed(heap: &BinaryHeap<Candidate>, k: usize, bound: u128) -> bool {
 }
 
 impl<'a> Scanner<'a> {
-	/// A scanner with empty caches.
+	/// A scanner with an empty cache.
 	pub fn new(index: &'a Index) -> Self {
 		Scanner {
 			index,
-			compat: FastMap::default(),
 			seen: vec![0; index.providers.len()],
 			local: vec![NONE; index.providers.len()],
 			stamp: 0,
 		}
 	}
 
-	/// The cheapest mediator for `class` on `provider`, through both caches.
+	/// The cheapest mediator for `class` on `provider`, computed once per job.
 	fn mediator(&mut self, class: u32, provider: u32) -> u32 {
 		let p = provider as usize;
 		if self.seen[p] == self.stamp {
 			return self.local[p];
 		}
-		let index = self.index;
-		let key = (u64::from(class) << 32) | u64::from(provider);
-		let m = *self.compat.entry(key).or_insert_with(|| index.mediator_for(class, provider));
+		let m = self.index.mediator_for(class, provider);
 		self.seen[p] = self.stamp;
 		self.local[p] = m;
 		m
 	}
 
 	/// Whether `job` can run on the resource offer at `position` and at what cost:
-	/// rules 1 to 4, 6 and 11, then 7 to 10 through the cache, then the job's mediator
+	/// rules 1 to 4, 6 and 11, then 7 to 10 through the per-job cache, then the job's mediator
 	/// price cap. Rule 5 and expiry were applied when the index was built.
 	fn evaluate(&mut self, job: &JobEntry, position: usize) -> Option<Candidate> {
 		let index = self.index;

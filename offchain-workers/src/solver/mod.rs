@@ -17,8 +17,8 @@
 //!    price, so a job scans only its bucket, stops at its instruction max price and
 //!    stops early once a price lower bound exceeds every candidate it keeps. Rules 8 to
 //!    10 and the mediator choice depend only on the provider and on the job's "class"
-//!    (job creator, architecture, directory, base layer); they are computed once per
-//!    (class, provider) and cached.
+//!    (job creator, architecture, directory, base layer); a job's scan computes them
+//!    once per provider it meets.
 //! 2. keeps for each job its K cheapest feasible resource offers
 //!    ([`SolveOptions::candidates_per_job`]) plus, at the moment the job is added to
 //!    the matching, its K cheapest feasible offers that are still unmatched;
@@ -37,6 +37,7 @@ mod book;
 mod candidates;
 mod feasibility;
 mod matching;
+pub mod sample;
 #[cfg(test)]
 mod tests;
 

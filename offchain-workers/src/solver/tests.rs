@@ -1,7 +1,10 @@
 //! Tests of the feasibility rules, the book and the matching, including cross-checks
 //! against exhaustive search and against a dense Hungarian.
 
-use super::*;
+use super::{
+	sample::{first_fit, Rng},
+	*,
+};
 
 const NOW: u64 = 1_000_000;
 const JC: u8 = 1;
@@ -362,37 +365,6 @@ fn unknown_accounts_are_infeasible() {
 
 // --------------------------------------------------------------------- matching
 
-/// Greedy first-fit, the original's matcher: each job in id order takes its cheapest
-/// feasible unmatched resource offer. Used only to show the solver does better.
-fn first_fit(book: &Book, now: u64) -> Vec<Proposal> {
-	let mut mediators: Vec<(AccountId, u128)> =
-		book.mediators().map(|(a, m)| (*a, m.availability_price)).collect();
-	mediators.sort_by_key(|&(a, price)| (price, a));
-	let mut taken = std::collections::BTreeSet::new();
-	let mut out = Vec::new();
-	for j in book.job_offers() {
-		let best = book
-			.resource_offers()
-			.filter(|r| !taken.contains(&r.id))
-			.filter_map(|r| {
-				let (m, price) =
-					mediators.iter().find(|(m, _)| book.check_pair(j.id, r.id, m, now).is_ok())?;
-				Some(Proposal {
-					job_offer_id: j.id,
-					resource_offer_id: r.id,
-					mediator: *m,
-					cost: pair_cost(j, r, *price),
-				})
-			})
-			.min_by_key(|p| (p.cost, p.resource_offer_id));
-		if let Some(p) = best {
-			taken.insert(p.resource_offer_id);
-			out.push(p);
-		}
-	}
-	out
-}
-
 #[test]
 fn maximum_cardinality_beats_first_fit() {
 	// Job 1 fits R10 and R11 (R10 cheaper); job 2 fits only R10 (needs more memory).
@@ -547,35 +519,6 @@ fn small_k_still_matches_everyone_when_preferences_agree() {
 }
 
 // ------------------------------------------------------------ random cross-checks
-
-/// splitmix64: tiny, deterministic, good enough to generate books.
-struct Rng(u64);
-
-impl Rng {
-	fn next(&mut self) -> u64 {
-		self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-		let mut z = self.0;
-		z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-		z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-		z ^ (z >> 31)
-	}
-
-	fn below(&mut self, n: u64) -> u64 {
-		self.next() % n.max(1)
-	}
-
-	fn chance(&mut self, percent: u64) -> bool {
-		self.below(100) < percent
-	}
-
-	fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-		items[self.below(items.len() as u64) as usize]
-	}
-
-	fn subset<T: Copy>(&mut self, items: &[T], percent: u64) -> Vec<T> {
-		items.iter().copied().filter(|_| self.chance(percent)).collect()
-	}
-}
 
 /// Shape of a random book.
 struct Shape {
@@ -819,84 +762,7 @@ fn matches_a_dense_hungarian_on_medium_books() {
 #[test]
 #[ignore]
 fn solve_10k_by_10k() {
-	use Architecture::*;
-	let mut rng = Rng(42);
-	let mut book = Book::new();
-	let directories: Vec<AccountId> = (0..4).map(|i| acct(30 + i)).collect();
-	let layers: Vec<AccountId> = (0..4).map(|i| acct(40 + i)).collect();
-	let mediators: Vec<AccountId> = (0..10).map(|i| acct(100 + i)).collect();
-	for m in &mediators {
-		book.upsert_mediator(
-			*m,
-			MediatorView {
-				arch: if rng.chance(90) { Amd64 } else { Arm64 },
-				availability_price: u128::from(10 + rng.below(50)),
-				trusted_directories: rng.subset(&directories, 75),
-				base_layers: rng.subset(&layers, 75),
-			},
-		);
-	}
-	let mut providers = Vec::new();
-	for i in 0..200u32 {
-		let mut a = [0u8; 32];
-		a[..4].copy_from_slice(&i.to_le_bytes());
-		a[31] = 2;
-		providers.push(a);
-		book.upsert_provider(
-			a,
-			ProviderView {
-				arch: if rng.chance(90) { Amd64 } else { Arm64 },
-				time_per_instruction_ns: 200_000 + rng.below(1_800_000),
-				trusted_mediators: rng.subset(&mediators, 60),
-				trusted_directories: rng.subset(&directories, 75),
-				base_layers: rng.subset(&layers, 75),
-			},
-		);
-	}
-	let mut job_creators = Vec::new();
-	for i in 0..500u32 {
-		let mut a = [0u8; 32];
-		a[..4].copy_from_slice(&i.to_le_bytes());
-		a[31] = 1;
-		job_creators.push(a);
-		book.upsert_job_creator(
-			a,
-			JobCreatorView { trusted_mediators: rng.subset(&mediators, 60) },
-		);
-	}
-	for i in 0..10_000u64 {
-		book.insert_resource_offer(ResourceOfferView {
-			id: 1_000_000 + i,
-			owner: rng.pick(&providers),
-			instruction_price: u128::from(1_000 + rng.below(9_000)),
-			instruction_cap: 100_000 + rng.below(900_000),
-			memory_cap: (256 + rng.below(3_840)) << 20,
-			local_storage_cap: (64 + rng.below(1_000)) << 20,
-			bandwidth_cap: (100 + rng.below(900)) << 20,
-			bandwidth_price: u128::from(rng.below(3)),
-			match_incentive: 0,
-			expires_at: NOW + 600_000,
-		});
-	}
-	for i in 0..10_000u64 {
-		book.insert_job_offer(JobOfferView {
-			id: 1 + i,
-			owner: rng.pick(&job_creators),
-			instruction_limit: 10_000 + rng.below(500_000),
-			bandwidth_limit: (1 + rng.below(200)) << 20,
-			instruction_max_price: u128::from(3_000 + rng.below(9_000)),
-			bandwidth_max_price: 2,
-			completion_deadline: NOW + 3_600_000,
-			match_incentive: 0,
-			first_layer_hash: rng.pick(&layers),
-			ram_limit: (64 + rng.below(2_048)) << 20,
-			local_storage_limit: (16 + rng.below(512)) << 20,
-			directory: rng.pick(&directories),
-			arch: if rng.chance(90) { Amd64 } else { Arm64 },
-			expires_at: NOW + 600_000,
-			max_mediator_availability_price: 60,
-		});
-	}
+	let book = sample::market_book(10_000, 42, NOW);
 	let start = std::time::Instant::now();
 	let proposals = book.solve(NOW);
 	let elapsed = start.elapsed();
