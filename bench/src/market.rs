@@ -8,13 +8,10 @@ use crate::{
 	setup::say,
 	tx::{self, Bulk},
 };
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use modicum_client::{calls::Market as Calls, keys, AccountId, Chain};
-use modicum_tests::{best_number, free_port, wait_for, Daemon, Node};
-use std::{
-	path::Path,
-	time::{Duration, Instant},
-};
+use modicum_tests::{best_number, wait_for, write_market_configs, Daemon, Node, RpRole};
+use std::time::{Duration, Instant};
 
 /// One MDC in planck.
 pub const MDC: u128 = 1_000_000_000_000;
@@ -46,10 +43,6 @@ pub struct Market {
 	/// The RPs' accounts.
 	pub rps: Vec<AccountId>,
 	_dir: tempfile::TempDir,
-}
-
-fn write(path: &Path, text: &str) -> Result<()> {
-	std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Set it to keep each market's work directory (node data, daemon logs and state)
@@ -95,35 +88,14 @@ impl Market {
 			tx::fund(&bulk, &mut alice, &rps[1..], 10_000 * MDC).await?;
 		}
 
-		let (registry_port, uptime_port) = (free_port()?, free_port()?);
-		let registry = format!("127.0.0.1:{registry_port}");
-		write(
-			&work.join("directory.toml"),
-			&format!(
-				"[chain]\nkey = \"//Dave\"\n[directory]\ndata_dir = \"{}\"\nregistry_addr = \"{registry}\"\nuptime_addr = \"127.0.0.1:{uptime_port}\"\navailability_price = \"0.001\"\n",
-				work.join("directory").display()
-			),
-		)?;
-		write(
-			&work.join("mediator.toml"),
-			&format!(
-				"[chain]\nkey = \"//Charlie\"\n[mediator]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\n",
-				work.join("mediator").display()
-			),
-		)?;
-		for i in 0..options.rps {
-			write(
-				&work.join(format!("rp-{i}.toml")),
-				&format!(
-					"[chain]\nkey = \"{}\"\n[rp]\ntrusted_mediators = [\"//Charlie\"]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\nopen_offers = {}\nconcurrent_jobs = {}\n",
-					rp_uri(i),
-					work.join(format!("rp-{i}")).display(),
-					options.open_offers,
-					options.open_offers,
-				),
-			)?;
-		}
-		write(&work.join("solver.toml"), "[chain]\nkey = \"//Eve\"\n")?;
+		let roles: Vec<RpRole> = (0..options.rps)
+			.map(|i| RpRole {
+				name: format!("rp-{i}"),
+				key: rp_uri(i),
+				jobs_at_once: options.open_offers,
+			})
+			.collect();
+		let registry = write_market_configs(&work, &roles)?;
 
 		let mut market =
 			Market { daemons: Vec::new(), node, url: url.clone(), chain, registry, rps, _dir: dir };

@@ -5,24 +5,21 @@
 
 use anyhow::{bail, Context, Result};
 use futures::{stream, StreamExt, TryStreamExt};
-use modicum_client::{keys, runtime, AccountId, Keypair, ModicumConfig};
+use modicum_client::{
+	blocks::FinalizedBlocks, chain::AtBlock, keys, runtime, AccountId, Chain, Keypair,
+	ModicumConfig,
+};
 use std::{
 	collections::BTreeMap,
 	time::{Duration, Instant},
 };
-use subxt::{
-	client::{ClientAtBlock, OnlineClientAtBlockImpl},
-	config::PolkadotExtrinsicParamsBuilder,
-	transactions::Payload,
-	OnlineClient,
-};
-use subxt_rpcs::{rpc_params, RpcClient};
+use subxt::{config::PolkadotExtrinsicParamsBuilder, transactions::Payload};
+use subxt_rpcs::rpc_params;
 use tokio::sync::mpsc;
 
 /// A runtime event as the generated API decodes it.
 pub type Event = runtime::Event;
 type SystemEvent = runtime::runtime_types::frame_system::pallet::Event;
-type AtBlock = ClientAtBlock<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>;
 
 /// Requests (or senders, in order) in flight at once.
 const IN_FLIGHT: usize = 64;
@@ -47,28 +44,23 @@ impl Account {
 
 /// A node connection for bulk transactions.
 pub struct Bulk {
-	/// The subxt client (metadata, signing, blocks).
-	pub api: OnlineClient<ModicumConfig>,
-	rpc: RpcClient,
+	chain: Chain,
 	at: AtBlock,
 }
 
 impl Bulk {
-	/// Connects to the node at `url`.
+	/// Connects to the node at `url` the way the daemons do (see [`Chain::connect`]).
 	pub async fn connect(url: &str) -> Result<Bulk> {
-		let rpc = RpcClient::from_insecure_url(url).await.context("connecting for RPC")?;
-		let api = OnlineClient::<ModicumConfig>::from_rpc_client(rpc.clone())
-			.await
-			.context("connecting subxt")?;
-		let at = api.at_current_block().await.context("reading the current block")?;
-		Ok(Bulk { api, rpc, at })
+		let chain = Chain::connect(url).await?;
+		let at = chain.at().await?;
+		Ok(Bulk { chain, at })
 	}
 
 	/// The account of secret URI `uri` (e.g. `//Alice`), with its nonce from the chain.
 	pub async fn account(&self, uri: &str) -> Result<Account> {
 		let key = keys::from_uri(uri)?;
 		let id = keys::account_of(&key);
-		let at = self.api.at_current_block().await?;
+		let at = self.chain.at().await?;
 		let nonce = at.transactions().account_nonce(&id).await?;
 		Ok(Account { key, id, nonce })
 	}
@@ -118,7 +110,8 @@ impl Bulk {
 
 	async fn submit_one(&self, tx: Vec<u8>) -> Result<()> {
 		let hex = format!("0x{}", hex::encode(&tx));
-		self.rpc
+		self.chain
+			.rpc()
 			.request::<serde_json::Value>("author_submitExtrinsic", rpc_params![hex])
 			.await
 			.context("the pool refused a transaction")?;
@@ -155,7 +148,8 @@ impl Bulk {
 		let mut input = transaction.to_vec();
 		(transaction.len() as u32).encode_to(&mut input);
 		let answer: String = self
-			.rpc
+			.chain
+			.rpc()
 			.request(
 				"state_call",
 				rpc_params![
@@ -179,17 +173,29 @@ impl Bulk {
 		Ok(self.at.constants().entry(runtime::constants().system().block_weights())?)
 	}
 
-	/// Follows finalized blocks from now on: every runtime event, stamped with when the
-	/// benchmark saw it. The watcher stops when the receiver is dropped.
+	/// Follows finalized blocks from now on, none skipped: every runtime event, stamped
+	/// with when the benchmark saw it. The watcher stops when the receiver is dropped,
+	/// and on a failed read (the receiver then sees the channel end).
 	pub async fn watch(&self) -> Result<mpsc::UnboundedReceiver<Seen>> {
-		let mut blocks = self.api.stream_blocks().await.context("subscribing to blocks")?;
+		let mut blocks = FinalizedBlocks::follow(&self.chain).await?;
 		let metadata = self.at.metadata();
 		let (send, receive) = mpsc::unbounded_channel();
 		tokio::spawn(async move {
-			while let Some(Ok(block)) = blocks.next().await {
-				let number = block.number();
-				let Ok(at) = block.at().await else { break };
-				let Ok(events) = at.events().fetch().await else { break };
+			while let Some(block) = blocks.next().await {
+				let (number, at) = match block {
+					Ok(block) => block,
+					Err(e) => {
+						eprintln!("watching blocks: {e}");
+						break;
+					},
+				};
+				let events = match at.events().fetch().await {
+					Ok(events) => events,
+					Err(e) => {
+						eprintln!("watching blocks: events of block {number}: {e}");
+						break;
+					},
+				};
 				let seen_at = Instant::now();
 				for event in events.iter().flatten() {
 					let Ok(event) = event.decode_as::<Event>() else { continue };

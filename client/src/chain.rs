@@ -8,11 +8,12 @@ use crate::{
 };
 use std::sync::Arc;
 use subxt::{
-	backend::LegacyBackend,
-	client::OnlineClientAtBlockImpl,
-	config::PolkadotExtrinsicParamsBuilder,
+	backend::{BlockRef, LegacyBackend},
+	client::{ClientAtBlock, OnlineClientAtBlockImpl},
+	config::{HashFor, PolkadotExtrinsicParamsBuilder},
 	error::{DispatchError, TransactionEventsError, TransactionFinalizedSuccessError},
 	extrinsics::ExtrinsicEvents,
+	rpcs::{rpc_params, RpcClient},
 	transactions::{Payload, TransactionProgress},
 	OnlineClient,
 };
@@ -33,14 +34,22 @@ pub type ResourceTerms = market::ResourceOfferTerms<Balance>;
 /// The market's parameters.
 pub type Parameters = market::MarketParameters<Balance>;
 
+/// A client reading at one block.
+pub type AtBlock = ClientAtBlock<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>;
+
 /// A live connection to a node.
 #[derive(Clone)]
 pub struct Chain {
 	api: OnlineClient<ModicumConfig>,
+	rpc: RpcClient,
 	url: String,
 	// One transaction in flight per connection: the nonce comes from the chain, so a
 	// second submission before the first is included would reuse it.
 	submit_lock: Arc<Mutex<()>>,
+	// The block last read at. Setting up reads at a block costs the node a runtime call
+	// (subxt asks for the block's runtime version); reads at the same finalized block,
+	// as a daemon's handling of one block makes, share it.
+	last_at: Arc<std::sync::Mutex<Option<AtBlock>>>,
 }
 
 /// `Pallet::call`, for error messages.
@@ -83,18 +92,23 @@ impl Chain {
 			url: url.into(),
 			reason: e.to_string(),
 		};
-		let rpc =
-			subxt::rpcs::RpcClient::from_insecure_url(url).await.map_err(|e| connect_error(&e))?;
+		let rpc = RpcClient::from_insecure_url(url).await.map_err(|e| connect_error(&e))?;
 		// The legacy JSON-RPC methods answer each read in one round trip. subxt's default
 		// backend tries the archive methods, then follows the chain with `chainHead_v1`
 		// and gets each answer back as a notification: measured on a dev node, about
 		// 90 ms for every block-pinned read, which made a daemon handling a busy block
 		// fall seconds behind the chain.
-		let backend = LegacyBackend::<ModicumConfig>::builder().build(rpc);
+		let backend = LegacyBackend::<ModicumConfig>::builder().build(rpc.clone());
 		let api = OnlineClient::<ModicumConfig>::from_backend(Arc::new(backend))
 			.await
 			.map_err(|e| connect_error(&e))?;
-		Ok(Chain { api, url: url.into(), submit_lock: Arc::new(Mutex::new(())) })
+		Ok(Chain {
+			api,
+			rpc,
+			url: url.into(),
+			submit_lock: Arc::new(Mutex::new(())),
+			last_at: Arc::new(std::sync::Mutex::new(None)),
+		})
 	}
 
 	/// The node's address.
@@ -107,6 +121,11 @@ impl Chain {
 		&self.api
 	}
 
+	/// The connection's raw JSON-RPC client, for node methods subxt does not wrap.
+	pub fn rpc(&self) -> &RpcClient {
+		&self.rpc
+	}
+
 	/// Signs `call` with `signer`, submits it and waits until it is finalized and
 	/// succeeded; a pallet error becomes [`ClientError::Refused`] naming the error.
 	pub async fn submit<Call: Payload>(
@@ -114,16 +133,10 @@ impl Chain {
 		call: &Call,
 		signer: &Keypair,
 	) -> Result<ExtrinsicEvents<ModicumConfig>, ClientError> {
-		let name = call_name(call);
-		let failed = |reason: String| ClientError::Transaction { call: name.clone(), reason };
-		let _one_at_a_time = self.submit_lock.lock().await;
-		let at = self.api.at_current_block().await.map_err(|e| failed(e.to_string()))?;
-		let progress = at
-			.transactions()
-			.sign_and_submit_then_watch_default(call, signer)
-			.await
-			.map_err(|e| failed(e.to_string()))?;
-		finalized(progress, &name).await
+		let mut outcomes = self.submit_all(std::slice::from_ref(call), signer).await;
+		outcomes.pop().unwrap_or_else(|| {
+			Err(ClientError::Transaction { call: call_name(call), reason: "not sent".into() })
+		})
 	}
 
 	/// Signs every call with `signer` (consecutive nonces), hands them to the node in
@@ -141,13 +154,18 @@ impl Chain {
 			reason,
 		};
 		let _one_at_a_time = self.submit_lock.lock().await;
-		let at = match self.api.at_current_block().await {
+		let at = match self.at().await {
 			Ok(at) => at,
 			Err(e) => return calls.iter().map(|c| Err(failed(c, e.to_string()))).collect(),
 		};
 		let mut transactions = at.transactions();
 		let account = crate::keys::account_of(signer);
-		let first_nonce = match transactions.account_nonce(&account).await {
+		// The node's next nonce for the account counts its transactions still in the pool;
+		// the finalized state's would not, and a transaction of ours that the pool
+		// reported lost but then included would make the next one stale.
+		let next_index =
+			self.rpc.request::<u64>("system_accountNextIndex", rpc_params![account.to_string()]);
+		let first_nonce = match next_index.await {
 			Ok(nonce) => nonce,
 			Err(e) => return calls.iter().map(|c| Err(failed(c, e.to_string()))).collect(),
 		};
@@ -179,16 +197,44 @@ impl Chain {
 		.await
 	}
 
-	async fn at(
+	/// Reads at the latest finalized block.
+	pub async fn at(&self) -> Result<AtBlock, ClientError> {
+		let hash = self
+			.rpc
+			.request("chain_getFinalizedHead", rpc_params![])
+			.await
+			.map_err(|e| read_error("the latest finalized block", e))?;
+		self.at_hash(hash, "the latest finalized block").await
+	}
+
+	/// Reads at block `number` of the chain.
+	pub async fn at_number(&self, number: u64) -> Result<AtBlock, ClientError> {
+		let what = || format!("block {number}");
+		let hash: Option<HashFor<ModicumConfig>> = self
+			.rpc
+			.request("chain_getBlockHash", rpc_params![number])
+			.await
+			.map_err(|e| read_error(&what(), e))?;
+		let hash = hash.ok_or_else(|| read_error(&what(), "the node does not have it"))?;
+		self.at_hash(hash, &what()).await
+	}
+
+	/// Reads at block `hash`; `what` names it in errors.
+	async fn at_hash(
 		&self,
-	) -> Result<
-		subxt::client::ClientAtBlock<
-			ModicumConfig,
-			subxt::client::OnlineClientAtBlockImpl<ModicumConfig>,
-		>,
-		ClientError,
-	> {
-		self.api.at_current_block().await.map_err(|e| read_error("the latest block", e))
+		hash: HashFor<ModicumConfig>,
+		what: &str,
+	) -> Result<AtBlock, ClientError> {
+		let cached = self.last_at.lock().ok().and_then(|last| last.clone());
+		if let Some(at) = cached.filter(|at| at.block_hash() == hash) {
+			return Ok(at);
+		}
+		let at =
+			self.api.at_block(BlockRef::from_hash(hash)).await.map_err(|e| read_error(what, e))?;
+		if let Ok(mut last) = self.last_at.lock() {
+			*last = Some(at.clone());
+		}
+		Ok(at)
 	}
 
 	/// The chain's time (ms) at the latest finalized block; deadlines use it.

@@ -1,8 +1,9 @@
 //! The compute-market's events from finalized blocks, in order, decoded into the
 //! pallet's own event type so daemons can `match` on them.
 
-use crate::{runtime, AccountId, ClientError, MarketEvent, ModicumConfig};
-use subxt::client::Blocks;
+use crate::{
+	blocks::FinalizedBlocks, chain::AtBlock, runtime, AccountId, ClientError, MarketEvent,
+};
 
 /// The market events of one finalized block.
 #[derive(Clone, Debug)]
@@ -13,29 +14,24 @@ pub struct BlockEvents {
 	pub events: Vec<MarketEvent>,
 }
 
-/// A subscription to finalized blocks yielding their compute-market events.
+/// Every finalized block's compute-market events, in order, none skipped.
 pub struct MarketEvents {
-	blocks: Blocks<ModicumConfig>,
+	blocks: FinalizedBlocks,
 }
 
 impl MarketEvents {
-	/// Subscribes at `chain`'s node.
+	/// Follows `chain`'s finalized blocks from the one finalized now.
 	pub async fn subscribe(chain: &crate::Chain) -> Result<MarketEvents, ClientError> {
-		let blocks = chain.api().stream_blocks().await.map_err(|e| ClientError::Read {
-			what: "finalized blocks".into(),
-			reason: e.to_string(),
-		})?;
-		Ok(MarketEvents { blocks })
+		Ok(MarketEvents { blocks: FinalizedBlocks::follow(chain).await? })
 	}
 
-	/// The next finalized block's market events (possibly none); `None` when the
-	/// subscription ended (the node went away).
+	/// The next finalized block's market events (possibly none); `None` once the node
+	/// is gone.
 	pub async fn next(&mut self) -> Option<Result<BlockEvents, ClientError>> {
-		let block = match self.blocks.next().await? {
-			Ok(block) => block,
-			Err(e) => return Some(Err(read_error(e))),
-		};
-		Some(block_events(block).await)
+		Some(match self.blocks.next().await? {
+			Ok((number, at)) => block_events(number, at).await,
+			Err(e) => Err(e),
+		})
 	}
 }
 
@@ -43,11 +39,7 @@ fn read_error(e: impl std::fmt::Display) -> ClientError {
 	ClientError::Read { what: "a finalized block's events".into(), reason: e.to_string() }
 }
 
-async fn block_events(
-	block: subxt::client::Block<ModicumConfig>,
-) -> Result<BlockEvents, ClientError> {
-	let number = block.number();
-	let at = block.at().await.map_err(read_error)?;
+async fn block_events(number: u64, at: AtBlock) -> Result<BlockEvents, ClientError> {
 	let events = at.events().fetch().await.map_err(read_error)?;
 	let mut market = Vec::new();
 	for event in events.iter() {

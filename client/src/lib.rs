@@ -1,12 +1,14 @@
 //! Typed access to a Modicum chain for every off-chain actor: the generated API
 //! ([`runtime`]), a connection that signs, submits and reads ([`Chain`]), the
-//! compute-market's events from finalized blocks ([`events`]), signing keys
+//! compute-market's events from finalized blocks ([`events`], followed by
+//! [`blocks`]), signing keys
 //! ([`keys`]) and per-role TOML configuration ([`settings`]).
 //!
 //! The API is generated at compile time from `metadata/modicum.scale`, the runtime's
 //! metadata committed beside this crate; `scripts/regenerate-metadata.sh` refreshes
 //! it and the end-to-end tests fail when it no longer matches the runtime.
 
+pub mod blocks;
 pub mod calls;
 pub mod chain;
 pub mod error;

@@ -433,7 +433,14 @@ impl Matchmaker {
 						);
 						self.refused.insert(pair);
 					},
-					None => return Err(e),
+					// The node's pool turned it away (or the call was not sent after such a
+					// refusal): nothing changed on chain, so the pair stays in the book and
+					// the next solve tries it again with a fresh nonce.
+					None => tracing::warn!(
+						job = pair.0,
+						resource = pair.1,
+						"the match was not accepted for inclusion; retrying on the next solve: {e}"
+					),
 				},
 			}
 		}

@@ -354,3 +354,55 @@ impl Drop for Daemon {
 		let _ = self.child.wait();
 	}
 }
+
+/// One resource provider of a one-machine market (see [`write_market_configs`]).
+pub struct RpRole {
+	/// Its daemon's name: config `<work>/<name>.toml`, state `<work>/<name>/`.
+	pub name: String,
+	/// Its key's secret URI.
+	pub key: String,
+	/// Jobs it runs at once; it keeps as many offers open.
+	pub jobs_at_once: u32,
+}
+
+/// Writes the role configurations of a one-machine market into `work`, the way the
+/// end-to-end test and the benchmarks run it: a directory (//Dave, `directory.toml`,
+/// registry and uptime service on free loopback ports), a mediator (//Charlie,
+/// `mediator.toml`), the `rps` (each trusting both) and a solver (//Eve, `solver.toml`).
+/// Returns the registry's `host:port`.
+pub fn write_market_configs(work: &Path, rps: &[RpRole]) -> Result<String> {
+	let write = |name: &str, text: String| {
+		let path = work.join(format!("{name}.toml"));
+		std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+	};
+	let registry = format!("127.0.0.1:{}", free_port()?);
+	write(
+		"directory",
+		format!(
+			"[chain]\nkey = \"//Dave\"\n[directory]\ndata_dir = \"{}\"\nregistry_addr = \"{registry}\"\nuptime_addr = \"127.0.0.1:{}\"\navailability_price = \"0.001\"\n",
+			work.join("directory").display(),
+			free_port()?,
+		),
+	)?;
+	write(
+		"mediator",
+		format!(
+			"[chain]\nkey = \"//Charlie\"\n[mediator]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\n",
+			work.join("mediator").display()
+		),
+	)?;
+	for rp in rps {
+		write(
+			&rp.name,
+			format!(
+				"[chain]\nkey = \"{}\"\n[rp]\ntrusted_mediators = [\"//Charlie\"]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\nopen_offers = {}\nconcurrent_jobs = {}\n",
+				rp.key,
+				work.join(&rp.name).display(),
+				rp.jobs_at_once,
+				rp.jobs_at_once,
+			),
+		)?;
+	}
+	write("solver", "[chain]\nkey = \"//Eve\"\n".into())?;
+	Ok(registry)
+}

@@ -13,8 +13,10 @@ use modicum_client::{
 	types::{CloseOutcome, FaultyParty, PaymentReason, Verdict},
 	Chain, MarketEvent,
 };
-use modicum_tests::{best_number, free_port, modicum_binary, repo_root, wait_for, Daemon, Node};
-use std::{path::Path, process::Command, time::Duration};
+use modicum_tests::{
+	best_number, modicum_binary, repo_root, wait_for, write_market_configs, Daemon, Node, RpRole,
+};
+use std::{process::Command, time::Duration};
 
 fn docker_available() -> Result<bool> {
 	let ok =
@@ -78,10 +80,6 @@ async fn collect_until(
 	}
 }
 
-fn write(path: &Path, text: &str) -> Result<()> {
-	std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
 	if !docker_available()? {
@@ -97,30 +95,8 @@ async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
 	wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
 	let url = node.url();
 	let work = dir.path();
-	let (registry, uptime) = (free_port()?, free_port()?);
-
-	write(
-		&work.join("directory.toml"),
-		&format!(
-			"[chain]\nkey = \"//Dave\"\n[directory]\ndata_dir = \"{}\"\nregistry_addr = \"127.0.0.1:{registry}\"\nuptime_addr = \"127.0.0.1:{uptime}\"\navailability_price = \"0.001\"\n",
-			work.join("directory").display()
-		),
-	)?;
-	write(
-		&work.join("mediator.toml"),
-		&format!(
-			"[chain]\nkey = \"//Charlie\"\n[mediator]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\n",
-			work.join("mediator").display()
-		),
-	)?;
-	write(
-		&work.join("rp.toml"),
-		&format!(
-			"[chain]\nkey = \"//Bob\"\n[rp]\ntrusted_mediators = [\"//Charlie\"]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\n",
-			work.join("rp").display()
-		),
-	)?;
-	write(&work.join("solver.toml"), "[chain]\nkey = \"//Eve\"\n")?;
+	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
+	write_market_configs(work, &[rp])?;
 
 	let mut daemons = vec![Daemon::start(work, "directory", &url, &["directory", "serve"])?];
 	wait_for_role(&url, "//Dave", "directory", &mut daemons).await?;

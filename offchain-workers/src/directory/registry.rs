@@ -1,10 +1,14 @@
 //! The directory's OCI registry: Debian's `docker-registry` (CNCF distribution 2.8)
-//! run as a child process with a generated configuration, killed when dropped.
+//! run as a child process with a generated configuration, killed when dropped. Its pid
+//! is kept in `<data_dir>/registry.pid`, so a registry left running by a directory that
+//! was killed outright (no chance to stop its child) is stopped by the next start.
 
 use super::DirectoryError;
+use nix::{sys::signal, unistd::Pid};
 use std::{
 	io::{Read, Seek, SeekFrom},
 	net::{SocketAddr, TcpListener},
+	os::unix::ffi::OsStrExt,
 	path::{Path, PathBuf},
 	process::{Child, Command, Stdio},
 	time::{Duration, Instant},
@@ -21,6 +25,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 /// How many log lines a startup error quotes.
 const LOG_TAIL_LINES: usize = 20;
+/// The file in the data directory that names the running registry's process.
+const PID_FILE: &str = "registry.pid";
+/// How long a left-over registry may take to go away once killed.
+const LEFTOVER_EXIT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A running registry; dropping it kills the process.
 pub struct RegistryProcess {
@@ -58,14 +66,18 @@ impl RegistryProcess {
 				reason: "the registry needs a fixed port".into(),
 			});
 		}
-		ensure_port_free(addr)?;
 		let io = |path: &Path| {
 			let path = path.to_path_buf();
 			move |source| DirectoryError::Io { path, source }
 		};
+		std::fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+		// Absolute, so a left-over registry's command line names it however we were run.
+		let data_dir = &data_dir.canonicalize().map_err(io(data_dir))?;
 		let storage = data_dir.join("storage");
 		std::fs::create_dir_all(&storage).map_err(io(&storage))?;
 		let config_path = data_dir.join("config.yml");
+		stop_leftover(data_dir, &config_path);
+		ensure_port_free(addr)?;
 		std::fs::write(&config_path, config_yaml(&storage, addr)?).map_err(io(&config_path))?;
 		let log_path = data_dir.join("registry.log");
 		let log = std::fs::File::create(&log_path).map_err(io(&log_path))?;
@@ -85,6 +97,8 @@ impl RegistryProcess {
 			})?;
 		// From here on, an early return drops `registry` and so kills the child.
 		let mut registry = RegistryProcess { child, addr, data_dir: data_dir.to_path_buf() };
+		let pid_path = data_dir.join(PID_FILE);
+		std::fs::write(&pid_path, registry.child.id().to_string()).map_err(io(&pid_path))?;
 		registry.wait_ready()?;
 		tracing::info!(%addr, %bin, "registry started");
 		Ok(registry)
@@ -168,6 +182,32 @@ impl Drop for RegistryProcess {
 		// Ignore errors: the process may already be gone.
 		let _ = self.child.kill();
 		let _ = self.child.wait();
+		let _ = std::fs::remove_file(self.data_dir.join(PID_FILE));
+	}
+}
+
+/// Stops the registry an earlier start in `data_dir` left running, if any: the pid
+/// file names it, and only a process whose command line still names this data
+/// directory's `config_path` is killed (the pid may since belong to someone else).
+fn stop_leftover(data_dir: &Path, config_path: &Path) {
+	let pid_path = data_dir.join(PID_FILE);
+	let Ok(text) = std::fs::read_to_string(&pid_path) else { return };
+	let _ = std::fs::remove_file(&pid_path);
+	let Ok(pid) = text.trim().parse::<i32>() else { return };
+	// A process that exited (or a zombie) has an empty command line.
+	let names_our_config = || {
+		std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+			cmdline.split(|&b| b == 0).any(|arg| arg == config_path.as_os_str().as_bytes())
+		})
+	};
+	if !names_our_config() {
+		return;
+	}
+	tracing::warn!(pid, "stopping the registry an earlier run of this directory left running");
+	let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
+	let started = Instant::now();
+	while names_our_config() && started.elapsed() < LEFTOVER_EXIT_TIMEOUT {
+		std::thread::sleep(Duration::from_millis(50));
 	}
 }
 
@@ -224,6 +264,25 @@ mod tests {
 		assert!(yaml.contains("  addr: \"127.0.0.1:5000\"\n"), "{yaml}");
 		assert!(yaml.starts_with("version: 0.1\nlog:\n  level: warn\n"), "{yaml}");
 		assert!(yaml.contains("  delete:\n    enabled: true\n"), "{yaml}");
+	}
+
+	#[test]
+	fn stops_the_registry_a_killed_directory_left_running() {
+		if !crate::directory::testing::registry_installed() {
+			return;
+		}
+		let dir = tempfile::tempdir().unwrap();
+		let addr = crate::directory::testing::free_addr();
+		let first = RegistryProcess::start(dir.path(), addr).unwrap();
+		let leftover = first.child.id();
+		// As if the directory was SIGKILLed: its child is never stopped.
+		std::mem::forget(first);
+		let second = RegistryProcess::start(dir.path(), addr).unwrap();
+		assert_ne!(second.child.id(), leftover);
+		assert!(probe_registry(&second.host_port()));
+		let leftover_cmdline =
+			std::fs::read(format!("/proc/{leftover}/cmdline")).unwrap_or_default();
+		assert!(leftover_cmdline.is_empty(), "the left-over registry still runs");
 	}
 
 	#[test]
