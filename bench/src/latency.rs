@@ -92,7 +92,12 @@ async fn measure(ctx: &Ctx, row: &mut Row) -> Result<()> {
 	row.measured = Some(Quantity::new(
 		overhead,
 		"s",
-		format!("+{} = {blocks:.1} block intervals (market total {})", secs(overhead), secs(total)),
+		format!(
+			"{}{} = {blocks:.1} block intervals (market total {})",
+			if overhead < 0.0 { "-" } else { "+" },
+			secs(overhead.abs()),
+			secs(total)
+		),
 	));
 	row.baseline = Some(Quantity::new(plain, "s", format!("plain `docker run`: {}", secs(plain))));
 	row.comparison =
