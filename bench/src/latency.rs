@@ -5,7 +5,7 @@
 //! that long without).
 
 use crate::{
-	market::{Market, MarketOptions},
+	market::Market,
 	procfs::round3,
 	row::{secs, Quantity, Row},
 	setup::{docker_run, say, Docker},
@@ -48,7 +48,7 @@ struct Timeline {
 async fn measure(ctx: &Ctx, row: &mut Row) -> Result<()> {
 	let interval = ctx.seal_interval_s();
 	let reps = if ctx.smoke { 1 } else { 5 };
-	let options = MarketOptions { rps: 1, open_offers: 1, seal_interval_ms: ctx.seal_interval_ms };
+	let options = ctx.market(1, 1);
 	let mut market = Market::start("latency", &options).await?;
 	let mut events = follow(&market).await?;
 	if !ctx.smoke {

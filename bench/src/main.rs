@@ -52,6 +52,10 @@ struct Args {
 	/// [default: the node's, 1000 ms].
 	#[arg(long)]
 	seal_interval_ms: Option<u64>,
+	/// An extra argument for the market figures' dev node, e.g. `--node-arg=--seal-batch-ms=50`
+	/// (repeat for more).
+	#[arg(long = "node-arg", value_name = "ARG", allow_hyphen_values = true)]
+	node_args: Vec<String>,
 }
 
 /// A figure of the table.
@@ -95,12 +99,24 @@ pub struct Ctx {
 	pub docker: setup::Docker,
 	/// The market figures' idle seal interval, if set.
 	pub seal_interval_ms: Option<u64>,
+	/// Extra arguments for the market figures' dev node.
+	pub node_args: Vec<String>,
 }
 
 impl Ctx {
 	/// One block interval in seconds.
 	pub fn seal_interval_s(&self) -> f64 {
 		self.seal_interval_ms.unwrap_or(1000) as f64 / 1000.0
+	}
+
+	/// A market of `rps` RPs, each running `open_offers` jobs at once, on this run's node.
+	pub fn market(&self, rps: usize, open_offers: u32) -> market::MarketOptions {
+		market::MarketOptions {
+			rps,
+			open_offers,
+			seal_interval_ms: self.seal_interval_ms,
+			node_args: self.node_args.clone(),
+		}
 	}
 }
 
@@ -138,7 +154,12 @@ async fn run(args: Args) -> Result<bool> {
 			docker = setup::Docker::Missing(format!("the job images could not be built: {e:#}"));
 		}
 	}
-	let ctx = Ctx { smoke: args.smoke, docker, seal_interval_ms: args.seal_interval_ms };
+	let ctx = Ctx {
+		smoke: args.smoke,
+		docker,
+		seal_interval_ms: args.seal_interval_ms,
+		node_args: args.node_args,
+	};
 	let mut rows = Vec::new();
 	for figure in &figures {
 		let start = Instant::now();
@@ -172,6 +193,7 @@ async fn run(args: Args) -> Result<bool> {
 			"figures": figures.iter().map(|f| f.name()).collect::<Vec<_>>(),
 			"seal_interval_ms": ctx.seal_interval_ms.unwrap_or(1000),
 			"seal_interval_set": ctx.seal_interval_ms.is_some(),
+			"node_args": ctx.node_args,
 			"cli_build": setup::cli_profile(),
 			"bench_build": if cfg!(debug_assertions) { "debug" } else { "release" },
 		}),

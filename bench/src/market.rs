@@ -26,6 +26,8 @@ pub struct MarketOptions {
 	pub open_offers: u32,
 	/// The dev node's idle seal interval, if not its default (1000 ms).
 	pub seal_interval_ms: Option<u64>,
+	/// More arguments for the dev node.
+	pub node_args: Vec<String>,
 }
 
 /// A running market. Everything stops when it is dropped.
@@ -72,6 +74,7 @@ impl Market {
 		if let Some(ms) = options.seal_interval_ms {
 			extra.extend(["--seal-interval-ms".into(), ms.to_string()]);
 		}
+		extra.extend(options.node_args.iter().cloned());
 		let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
 		say(figure, "starting a dev node");
 		let mut node = Node::start("dev", &work.join("node"), &extra)?;

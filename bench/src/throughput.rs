@@ -5,7 +5,7 @@
 //! after the market's so drift hits both.
 
 use crate::{
-	market::{Market, MarketOptions, MDC},
+	market::{Market, MDC},
 	procfs::{self, round3, CpuProfile},
 	row::{secs, Quantity, Row},
 	setup::{docker_run, say, Docker},
@@ -62,7 +62,7 @@ pub fn shape(smoke: bool) -> (usize, usize, u32) {
 async fn measure(ctx: &Ctx, row: &mut Row) -> Result<()> {
 	let (jobs, rps, open_offers) = shape(ctx.smoke);
 	let concurrency = rps * open_offers as usize;
-	let options = MarketOptions { rps, open_offers, seal_interval_ms: ctx.seal_interval_ms };
+	let options = ctx.market(rps, open_offers);
 
 	if !ctx.smoke {
 		plain_batch(concurrency, concurrency).await?; // warm the engine's caches

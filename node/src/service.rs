@@ -1,6 +1,6 @@
 //! Builds the node's components and starts block production and finality in the chosen mode.
 
-use crate::cli::Consensus;
+use crate::cli::{Consensus, SealTiming};
 use futures::{
 	channel::{mpsc, oneshot},
 	FutureExt, StreamExt,
@@ -60,10 +60,7 @@ const GRANDPA_JUSTIFICATION_PERIOD: u32 = 512;
 #[allow(clippy::large_enum_variant)]
 pub enum ConsensusParts {
 	/// Instant seal imports through the client directly; only its settings are kept.
-	InstantSeal {
-		/// Idle sealing period in milliseconds (0 = none).
-		seal_interval_ms: u64,
-	},
+	InstantSeal(SealTiming),
 	/// Aura authoring imports through GRANDPA's block import, which feeds the voter.
 	AuraGrandpa {
 		/// GRANDPA's wrapper around the client's block import.
@@ -128,7 +125,7 @@ pub fn new_partial(config: &Configuration, consensus: Consensus) -> Result<Servi
 	);
 
 	let (import_queue, consensus_parts) = match consensus {
-		Consensus::InstantSeal { seal_interval_ms } => {
+		Consensus::InstantSeal(timing) => {
 			// Sealed blocks carry no signature to check; peers' blocks are taken as they are
 			// (this mode is for single-node development chains).
 			let import_queue = sc_consensus_manual_seal::import_queue(
@@ -136,7 +133,7 @@ pub fn new_partial(config: &Configuration, consensus: Consensus) -> Result<Servi
 				&task_manager.spawn_essential_handle(),
 				config.prometheus_registry(),
 			);
-			(import_queue, ConsensusParts::InstantSeal { seal_interval_ms })
+			(import_queue, ConsensusParts::InstantSeal(timing))
 		},
 		Consensus::AuraGrandpa => {
 			let (block_import, link) = sc_consensus_grandpa::block_import(
@@ -195,9 +192,7 @@ pub fn new_partial(config: &Configuration, consensus: Consensus) -> Result<Servi
 /// Consensus parts once the networking for them has been set up.
 #[allow(clippy::large_enum_variant)]
 enum NetworkedConsensus {
-	InstantSeal {
-		seal_interval_ms: u64,
-	},
+	InstantSeal(SealTiming),
 	AuraGrandpa {
 		block_import: GrandpaBlockImport,
 		link: GrandpaLink,
@@ -231,16 +226,14 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, Hash>>(
 	// GRANDPA gossips on its own notification protocol and serves warp sync proofs; neither
 	// exists in instant-seal mode.
 	let (consensus, warp_sync_config) = match consensus_parts {
-		ConsensusParts::InstantSeal { seal_interval_ms } => {
+		ConsensusParts::InstantSeal(timing) => {
+			let off_or_ms = |ms: u64| if ms == 0 { "off".to_string() } else { format!("{ms} ms") };
 			log::info!(
-				"Consensus: instant seal (idle seal interval: {})",
-				if seal_interval_ms == 0 {
-					"off".to_string()
-				} else {
-					format!("{seal_interval_ms} ms")
-				},
+				"Consensus: instant seal (idle seal interval: {}, batch window: {})",
+				off_or_ms(timing.interval_ms),
+				off_or_ms(timing.batch_ms),
 			);
-			(NetworkedConsensus::InstantSeal { seal_interval_ms }, None)
+			(NetworkedConsensus::InstantSeal(timing), None)
 		},
 		ConsensusParts::AuraGrandpa { block_import, link } => {
 			log::info!("Consensus: aura + GRANDPA");
@@ -365,7 +358,7 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, Hash>>(
 		)
 	};
 	match consensus {
-		NetworkedConsensus::InstantSeal { seal_interval_ms } => {
+		NetworkedConsensus::InstantSeal(timing) => {
 			let Some(commands) = seal_commands_rx else {
 				log::warn!(
 					"Instant-seal mode on a non-validator node: it seals nothing and only imports \
@@ -394,8 +387,9 @@ pub fn new_full<N: sc_network::NetworkBackend<Block, Hash>>(
 					}
 				},
 				commands,
-				seal_interval: (seal_interval_ms > 0)
-					.then(|| Duration::from_millis(seal_interval_ms)),
+				seal_interval: (timing.interval_ms > 0)
+					.then(|| Duration::from_millis(timing.interval_ms)),
+				batch_window: Duration::from_millis(timing.batch_ms),
 			};
 			task_manager.spawn_essential_handle().spawn_blocking(
 				"instant-seal",
@@ -511,6 +505,8 @@ struct InstantSeal<CIDP> {
 	commands: mpsc::Receiver<EngineCommand<Hash>>,
 	/// Seal an empty block after this long without one.
 	seal_interval: Option<Duration>,
+	/// Gather transactions for this long after the first arrives, then seal them together.
+	batch_window: Duration,
 }
 
 /// Why the instant-seal task seals a block.
@@ -547,6 +543,9 @@ where
 				imported = pool_imports.next() => match imported {
 					Some(_) => {
 						// One block for a burst of transactions rather than one per transaction.
+						if !self.batch_window.is_zero() {
+							tokio::time::sleep(self.batch_window).await;
+						}
 						while let Some(Some(_)) = pool_imports.next().now_or_never() {}
 						Trigger::Transactions
 					},

@@ -328,7 +328,17 @@ impl ResourceProvider {
 				_ => {},
 			}
 		}
-		self.top_up_offers(now).await
+		match self.top_up_offers(now).await {
+			// The pool or the pallet turned an offer away (a nonce raced, funds are held by
+			// running jobs): the daemon stays up and the next reconcile tries again.
+			Err(RpError::Chain(
+				e @ (ClientError::Transaction { .. } | ClientError::Refused { .. }),
+			)) => {
+				tracing::warn!("posting an offer failed (the next reconcile retries): {e}");
+				Ok(())
+			},
+			topped_up => topped_up,
+		}
 	}
 
 	async fn spawn_job(self: &Arc<Self>, match_id: u64, info: MatchInfo) {
@@ -376,39 +386,49 @@ impl ResourceProvider {
 						(Arc::clone(&self.slots).acquire_owned().await, true)
 					},
 				};
-				self.stop_waiting().await;
 				// The daemon never closes the semaphore; if it ever did, fail this job only.
 				let _slot =
 					slot.map_err(|_| RpError::Config("the job slots were closed".into()))?;
-				let now = self.chain.now_ms().await?;
-				let in_time = still_in_time(
-					info.job.instruction_limit,
-					info.job.completion_deadline,
-					self.settings.time_per_instruction_ns,
-					now,
-				);
-				if waited && !in_time {
-					// Matched in time for a start at matching; after the wait the chain's
-					// own rule 11 says it can no longer finish. Decline rather than be
-					// fined for a timeout.
-					tracing::warn!(
-						match_id,
-						"waited too long for a slot to finish by the deadline; declining"
-					);
-					let declined = ready(ResultStatus::Declined, String::new(), [0; 32], 0, 0);
-					self.state
-						.lock()
-						.await
-						.update(|s| s.jobs.insert(match_id, declined.clone()))?;
-					return self.post(match_id, declined).await;
-				}
-				self.state.lock().await.update(|s| s.jobs.insert(match_id, JobPhase::Running))?;
-				let ready = self.execute(match_id, info).await?;
-				self.state.lock().await.update(|s| s.jobs.insert(match_id, ready.clone()))?;
-				ready
+				// The offer taking this job's place is for a later job: post it while this
+				// one runs rather than before, so the job does not wait for its block.
+				let (_, ready) =
+					tokio::join!(self.stop_waiting(), self.run_in_slot(match_id, info, waited));
+				ready?
 			},
 		};
 		self.post(match_id, ready).await
+	}
+
+	/// Runs a job that holds a slot, or declines it if it waited for the slot past the
+	/// point where it can finish in time; records and returns the result to post.
+	async fn run_in_slot(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		waited: bool,
+	) -> Result<JobPhase, RpError> {
+		let now = self.chain.now_ms().await?;
+		let in_time = still_in_time(
+			info.job.instruction_limit,
+			info.job.completion_deadline,
+			self.settings.time_per_instruction_ns,
+			now,
+		);
+		let ready = if waited && !in_time {
+			// Matched in time for a start at matching; after the wait the chain's own
+			// rule 11 says it can no longer finish. Decline rather than be fined for a
+			// timeout.
+			tracing::warn!(
+				match_id,
+				"waited too long for a slot to finish by the deadline; declining"
+			);
+			ready(ResultStatus::Declined, String::new(), [0; 32], 0, 0)
+		} else {
+			self.state.lock().await.update(|s| s.jobs.insert(match_id, JobPhase::Running))?;
+			self.execute(match_id, info).await?
+		};
+		self.state.lock().await.update(|s| s.jobs.insert(match_id, ready.clone()))?;
+		Ok(ready)
 	}
 
 	/// Posts a ready result and records that it is on chain.

@@ -1,9 +1,10 @@
 //! A `--dev` node seals blocks, accepts a compute-market extrinsic through subxt and
-//! reports its event; its Prometheus endpoint serves metrics.
+//! reports its event; its Prometheus endpoint serves metrics. Instant seal gathers a
+//! burst into one block and keeps an account's transactions that arrive out of order.
 
 use modicum_tests::{best_number, http_get, wait_for, Node};
 use std::time::Duration;
-use subxt::{dynamic, OnlineClient, PolkadotConfig};
+use subxt::{config::PolkadotExtrinsicParamsBuilder, dynamic, OnlineClient, PolkadotConfig};
 use subxt_signer::sr25519::{dev, Keypair};
 
 /// Signs `call` as `signer`, submits it and waits for it to be finalized and succeed.
@@ -54,6 +55,41 @@ async fn dev_node_runs_a_compute_market_extrinsic() -> anyhow::Result<()> {
 
 	let metrics = http_get(node.prometheus_port, "/metrics")?;
 	assert!(metrics.contains("substrate_block_height"), "no block height metric");
+	node.stop()?;
+	Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn instant_seal_batches_a_burst_and_keeps_out_of_order_nonces() -> anyhow::Result<()> {
+	let dir = tempfile::tempdir()?;
+	// No idle timer: the only block is the one the burst makes.
+	let flags = ["--dev", "--seal-interval-ms", "0", "--seal-batch-ms", "500"];
+	let mut node = Node::start("dev", dir.path(), &flags)?;
+	let rpc = node.rpc(Duration::from_secs(60)).await?;
+	let api = OnlineClient::<PolkadotConfig>::from_insecure_url(node.url()).await?;
+	let at = api.at_current_block().await?;
+	let mut transactions = at.transactions();
+
+	// Alice's second transaction reaches the pool before her first (both nonces from
+	// genesis), then Bob's: all three must be sealed, in one block.
+	let mut sent = Vec::new();
+	for (signer, nonce, text) in
+		[(dev::alice(), 1, "second"), (dev::alice(), 0, "first"), (dev::bob(), 0, "bob")]
+	{
+		let remark = dynamic::tx("System", "remark", (text.as_bytes().to_vec(),));
+		let params = PolkadotExtrinsicParamsBuilder::<PolkadotConfig>::new().nonce(nonce).build();
+		let signed = transactions.create_signed(&remark, &signer, params).await?;
+		sent.push(signed.submit_and_watch().await?);
+	}
+	let mut blocks = Vec::new();
+	for progress in sent {
+		let included = tokio::time::timeout(Duration::from_secs(30), progress.wait_for_finalized())
+			.await
+			.map_err(|_| anyhow::anyhow!("a remark was never sealed:\n{}", node.log_tail()))??;
+		blocks.push(included.block_hash());
+	}
+	assert!(blocks.iter().all(|b| *b == blocks[0]), "the burst was split: {blocks:?}");
+	assert_eq!(best_number(&rpc).await?, 1, "one block for the burst");
 	node.stop()?;
 	Ok(())
 }
