@@ -178,7 +178,7 @@ async fn measure_on(node: &Node, jobs: usize, row: &mut Row) -> Result<()> {
 	));
 	row.met = Some(jobs_per_s >= 100.0);
 	row.notes.push(
-		"the node runs with `--pool-type single-state`: with the default fork-aware pool, a pre-signed burst whose nonces reach the pool out of order is mostly dropped without an error (1,000 lifecycles' transfers: 193 of 5,000 included), and submitting each sender's transactions in order instead makes the pool itself the bottleneck (about 90 transfers/s, 5 lifecycles/s)".into(),
+		"the node runs the single-state pool (an instant-seal node's default; passed explicitly here): with the fork-aware pool, a pre-signed burst whose nonces reach the pool out of order is mostly dropped without an error (1,000 lifecycles' transfers: 193 of 5,000 included), and submitting each sender's transactions in order instead makes the pool itself the bottleneck (about 90 transfers/s, 5 lifecycles/s)".into(),
 	);
 	row.notes.push(format!(
 		"steps (each waits for the previous one's events): offers {}, matches {}, results {}, accepts {}",

@@ -104,7 +104,7 @@ async fn measure(ctx: &Ctx, row: &mut Row) -> Result<()> {
 		Some(Quantity::new(total / plain, "×", format!("×{:.1} the plain run", total / plain)));
 	row.met = Some(overhead <= 4.0 * interval + 1.0);
 	row.notes.push(format!(
-		"block interval = the dev node's idle seal interval, {:.0} ms{}; blocks are sealed as soon as transactions arrive",
+		"block interval = the dev node's idle seal interval, {:.0} ms{}; blocks are sealed once transactions arrive (after the node's `--seal-batch-ms` gathering window)",
 		interval * 1000.0,
 		if ctx.seal_interval_ms.is_some() { " (set with --seal-interval-ms)" } else { " (its default)" }
 	));
