@@ -109,14 +109,12 @@ impl Ctx {
 		self.seal_interval_ms.unwrap_or(1000) as f64 / 1000.0
 	}
 
-	/// A market of `rps` RPs, each running `open_offers` jobs at once, on this run's node.
+	/// A market of `rps` RPs, each running `open_offers` jobs at once, on a node run with
+	/// this run's `--seal-interval-ms` and `--node-arg`s.
 	pub fn market(&self, rps: usize, open_offers: u32) -> market::MarketOptions {
-		market::MarketOptions {
-			rps,
-			open_offers,
-			seal_interval_ms: self.seal_interval_ms,
-			node_args: self.node_args.clone(),
-		}
+		let interval = self.seal_interval_ms.map(|ms| format!("--seal-interval-ms={ms}"));
+		let node_args = interval.into_iter().chain(self.node_args.iter().cloned()).collect();
+		market::MarketOptions { rps, open_offers, node_args }
 	}
 }
 

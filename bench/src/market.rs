@@ -24,9 +24,7 @@ pub struct MarketOptions {
 	/// Jobs each RP runs at once; it keeps as many offers open meanwhile, so its next
 	/// jobs are matched while these run.
 	pub open_offers: u32,
-	/// The dev node's idle seal interval, if not its default (1000 ms).
-	pub seal_interval_ms: Option<u64>,
-	/// More arguments for the dev node.
+	/// Arguments for the dev node besides `--dev`.
 	pub node_args: Vec<String>,
 }
 
@@ -70,12 +68,8 @@ impl Market {
 			dir.disable_cleanup(true);
 			say(figure, format!("daemon logs and state kept in {}", work.display()));
 		}
-		let mut extra = vec!["--dev".to_string()];
-		if let Some(ms) = options.seal_interval_ms {
-			extra.extend(["--seal-interval-ms".into(), ms.to_string()]);
-		}
-		extra.extend(options.node_args.iter().cloned());
-		let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+		let extra: Vec<&str> =
+			std::iter::once("--dev").chain(options.node_args.iter().map(String::as_str)).collect();
 		say(figure, "starting a dev node");
 		let mut node = Node::start("dev", &work.join("node"), &extra)?;
 		let rpc = node.rpc(Duration::from_secs(60)).await?;

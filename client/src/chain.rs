@@ -43,8 +43,9 @@ pub struct Chain {
 	api: OnlineClient<ModicumConfig>,
 	rpc: RpcClient,
 	url: String,
-	// One transaction in flight per connection: the nonce comes from the chain, so a
-	// second submission before the first is included would reuse it.
+	// One submission in flight per connection, held until it is finalized: the fork-aware
+	// pool's `system_accountNextIndex` may not yet count a transaction it just took, so
+	// a second submission meanwhile could reuse its nonce (seen as `1010` in a bench run).
 	submit_lock: Arc<Mutex<()>>,
 	// The block last read at. Setting up reads at a block costs the node a runtime call
 	// (subxt asks for the block's runtime version); reads at the same finalized block,
