@@ -58,10 +58,29 @@ pub enum DirectoryCommand {
 	},
 }
 
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, the signal `kill`, systemd and `docker stop`
+/// send: either way the daemon returns normally, so what it owns (the directory's
+/// registry process) is stopped with it rather than left running.
+async fn stop_requested() {
+	let terminate = async {
+		match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+			Ok(mut terminate) => {
+				terminate.recv().await;
+			},
+			// No SIGTERM handler to install: Ctrl-C still stops the daemon cleanly.
+			Err(_) => std::future::pending::<()>().await,
+		}
+	};
+	tokio::select! {
+		_ = tokio::signal::ctrl_c() => {},
+		() = terminate => {},
+	}
+}
+
 async fn until_ctrl_c<F: std::future::Future<Output = Result<()>>>(work: F) -> Result<()> {
 	tokio::select! {
 		result = work => result,
-		_ = tokio::signal::ctrl_c() => {
+		() = stop_requested() => {
 			tracing::info!("interrupted; stopping");
 			Ok(())
 		},
@@ -149,9 +168,7 @@ pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()>
 		uptime_addr: parse("uptime_addr", &s.uptime_addr)?,
 	};
 	let serving = tokio::spawn(async move {
-		let shutdown = async {
-			let _ = tokio::signal::ctrl_c().await;
-		};
+		let shutdown = stop_requested();
 		directory::serve(config, shutdown).await
 	});
 	// Register only once the registry answers, so nobody is sent to a dead endpoint.
