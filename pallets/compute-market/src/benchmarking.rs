@@ -4,8 +4,8 @@
 
 use super::*;
 use crate::pallet::{
-	Directories, JobOffers, Matches, Mediators, Parameters, ResourceOffers, SupportedBaseLayers,
-	TrustedDirectories, TrustedMediators,
+	Directories, DirectoryTrust, JobOffers, MediatorTrust, Matches, Mediators, Parameters,
+	ResourceOffers, SupportedBaseLayers, TrustedDirectories, TrustedMediators,
 };
 use frame_benchmarking::v2::*;
 use frame_support::{
@@ -67,6 +67,14 @@ fn fill_trust<T: Config>(
 		who,
 		full_list::<_, T::MaxTrustedDirectories>(|i| account("filler", i, 2), directory.cloned()),
 	);
+	if let Some(m) = mediator {
+		let serial = Mediators::<T>::get(m).expect("registered first").registration;
+		MediatorTrust::<T>::insert(who, m, serial);
+	}
+	if let Some(d) = directory {
+		let serial = Directories::<T>::get(d).expect("registered first").registration;
+		DirectoryTrust::<T>::insert(who, d, serial);
+	}
 }
 
 fn fill_layers<T: Config>(who: &T::AccountId, last: Option<ContentHash>) {
@@ -133,13 +141,15 @@ fn market<T: Config>() -> Parties<T> {
 		bandwidth_price: balance::<T>(1),
 		availability_price: balance::<T>(7),
 	};
-	Pallet::<T>::do_register_mediator(p.mediator.clone(), Architecture::Amd64, terms)
+	Pallet::<T>::do_register_mediator(p.mediator.clone(), Architecture::Amd64, 1_000_000, terms)
 		.expect("funded");
 	Pallet::<T>::do_register_directory(p.directory.clone(), long_reference(), balance::<T>(5))
 		.expect("funded");
 	fill_trust::<T>(&p.job_creator, Some(&p.mediator), None);
 	fill_trust::<T>(&p.provider, Some(&p.mediator), Some(&p.directory));
 	fill_trust::<T>(&p.mediator, None, Some(&p.directory));
+	// The directory answers to the mediator, so a verdict against it pays from its bond.
+	fill_trust::<T>(&p.directory, Some(&p.mediator), None);
 	fill_layers::<T>(&p.provider, Some(LAYER));
 	fill_layers::<T>(&p.mediator, Some(LAYER));
 	parties
@@ -190,10 +200,9 @@ fn result_posted<T: Config>() -> Parties<T> {
 	p
 }
 
-fn in_mediation<T: Config>() -> Parties<T> {
+fn in_mediation<T: Config>(reason: RejectReason) -> Parties<T> {
 	let p = result_posted::<T>();
-	Pallet::<T>::do_reject_result(p.job_creator.clone(), 0, RejectReason::WrongResults)
-		.expect("within the window");
+	Pallet::<T>::do_reject_result(p.job_creator.clone(), 0, reason).expect("within the window");
 	p
 }
 
@@ -227,6 +236,7 @@ mod benchmarks {
 		_(
 			RawOrigin::Signed(who.clone()),
 			Architecture::Amd64,
+			1_000_000,
 			balance::<T>(1),
 			balance::<T>(1),
 			balance::<T>(7),
@@ -404,15 +414,17 @@ mod benchmarks {
 	#[benchmark]
 	fn timeout() {
 		let p = matched::<T>();
-		T::BenchmarkHelper::set_time(START + HOUR + 1);
+		// A stranger closing an abandoned match after the grace period.
+		let grace = Parameters::<T>::get().settlement_grace;
+		T::BenchmarkHelper::set_time(START + HOUR + grace + 1);
 		#[extrinsic_call]
-		_(RawOrigin::Signed(p.job_creator.clone()), 0);
+		_(RawOrigin::Signed(p.solver.clone()), 0);
 		assert!(!Matches::<T>::contains_key(0));
 	}
 
 	#[benchmark]
 	fn post_mediation_result() {
-		let p = in_mediation::<T>();
+		let p = in_mediation::<T>(RejectReason::WrongResults);
 		#[extrinsic_call]
 		_(
 			RawOrigin::Signed(p.mediator.clone()),
@@ -426,9 +438,27 @@ mod benchmarks {
 		assert!(!Matches::<T>::contains_key(0));
 	}
 
+	/// The other verdict path: the directory at fault pays the mediator from its bond,
+	/// within its liability, and a short payment is announced.
+	#[benchmark]
+	fn post_mediation_result_directory_fault() {
+		let p = in_mediation::<T>(RejectReason::DirectoryUnavailable);
+		#[extrinsic_call]
+		post_mediation_result(
+			RawOrigin::Signed(p.mediator.clone()),
+			0,
+			Verdict::DirectoryUnavailable,
+			FaultyParty::Directory,
+			1_000,
+			500,
+			[0x22; 32],
+		);
+		assert!(!Matches::<T>::contains_key(0));
+	}
+
 	#[benchmark]
 	fn mediation_timeout() {
-		let p = in_mediation::<T>();
+		let p = in_mediation::<T>(RejectReason::WrongResults);
 		T::BenchmarkHelper::set_time(START + HOUR);
 		#[extrinsic_call]
 		_(RawOrigin::Signed(p.solver.clone()), 0);

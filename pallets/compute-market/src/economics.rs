@@ -87,6 +87,60 @@ pub fn mediation_fee(
 		.ok_or(Overflow)
 }
 
+/// What a match's terms put at stake, known when it is made.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct MatchStakes {
+	/// π̂_c: the job's limits at the JC's maximum prices (what a timeout pays the JC).
+	pub job_estimate: u128,
+	/// The most the RP can be paid: the job's limits at the RP's prices (bounds π_c
+	/// and π_d).
+	pub provider_estimate: u128,
+	/// The most π_m can be: n runs of the job's limits at the mediator's prices.
+	pub mediation_fee_bound: u128,
+	/// θ, as snapshotted into the match.
+	pub penalty_rate: FixedU128,
+	/// The JC's halves of the mediator's and the directory's availability prices.
+	pub job_creator_availability: u128,
+	/// The RP's halves of the mediator's and the directory's availability prices.
+	pub resource_provider_availability: u128,
+}
+
+/// The least deposit (after its match incentive) each side must hold for a match so
+/// that no close path of the match can run it short, and a faulty side still forfeits
+/// at least θ times its own value for this job.
+///
+/// - JC: its availability halves, plus the dearest of "pay π_c, or π_d and π_m at a
+///   verdict" (≤ provider estimate + fee bound) and "pay π̂_c / 2 when mediation
+///   fails", plus θ · π̂_c as the fine.
+/// - RP: its availability halves, plus the dearest of "pay π̂_c at a timeout" and
+///   "pay π_d and π_m at a verdict", plus θ · (its own estimate) as the fine.
+pub fn match_minimums(stakes: &MatchStakes) -> Result<(u128, u128), Overflow> {
+	let verdict = stakes.provider_estimate.checked_add(stakes.mediation_fee_bound).ok_or(Overflow)?;
+	let job_creator = verdict
+		.max(stakes.job_estimate / 2)
+		.checked_add(penalty(stakes.job_estimate, stakes.penalty_rate)?)
+		.and_then(|sum| sum.checked_add(stakes.job_creator_availability))
+		.ok_or(Overflow)?;
+	let resource_provider = verdict
+		.max(stakes.job_estimate)
+		.checked_add(penalty(stakes.provider_estimate, stakes.penalty_rate)?)
+		.and_then(|sum| sum.checked_add(stakes.resource_provider_availability))
+		.ok_or(Overflow)?;
+	Ok((job_creator, resource_provider))
+}
+
+/// The most a directory's bond pays in one match when the mediator finds it at
+/// fault: eq. 2 on its own availability price (`price · θ + price · n`). It depends
+/// only on the directory's own terms and the match's θ and n, never on a price the
+/// mediator chose.
+pub fn directory_liability(
+	availability_price: u128,
+	penalty_rate: FixedU128,
+	verification_count: u32,
+) -> Result<u128, Overflow> {
+	minimum_deposit(availability_price, penalty_rate, verification_count, 0)
+}
+
 /// Whose held funds a payment comes from.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Source {
@@ -131,7 +185,8 @@ pub struct Ledger {
 	pub job_creator_deposit: u128,
 	/// The RP's remaining deposit.
 	pub resource_provider_deposit: u128,
-	/// The directory's bond (pays only when the directory is at fault).
+	/// What the directory's bond may pay in this match (its liability, within what it
+	/// still holds); pays only when the directory is at fault.
 	pub directory_bond: u128,
 	/// π_c at the RP's prices for the usage it posted.
 	pub job_price: u128,
@@ -163,6 +218,19 @@ pub enum Ending {
 	MediationFailed,
 }
 
+/// A payment that its source could not make in full.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Shortfall {
+	/// Who got less.
+	pub to: Recipient,
+	/// What the rules owed it.
+	pub owed: u128,
+	/// What it got.
+	pub paid: u128,
+	/// Which payment.
+	pub reason: crate::types::PaymentReason,
+}
+
 /// Every payment and fine of a close, and what returns to whom.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Settlement {
@@ -178,6 +246,9 @@ pub struct Settlement {
 	pub resource_provider_refund: u128,
 	/// What the directory's bond paid.
 	pub directory_bond_spent: u128,
+	/// Payments made short because their source ran dry (never silent: the pallet
+	/// announces each).
+	pub shortfalls: Vec<Shortfall>,
 }
 
 impl Settlement {
@@ -235,6 +306,9 @@ impl Payer {
 		if amount > 0 {
 			self.settlement.payments.push(Payment { from, to, amount, reason });
 		}
+		if amount < wanted {
+			self.settlement.shortfalls.push(Shortfall { to, owed: wanted, paid: amount, reason });
+		}
 	}
 
 	fn availability(&mut self, ledger: &Ledger, mediator_paid: bool, directory_paid: bool) {
@@ -291,8 +365,9 @@ impl Payer {
 ///
 /// Payments are capped by what the paying deposit holds; in the order made, the wronged
 /// party's compensation comes first, then the mediator's fee, then availability, so a
-/// short deposit shortchanges the platform before the victim. Deposits at or above
-/// d_min never run short for compensation.
+/// short deposit shortchanges the platform before the victim. Deposits that passed
+/// [`match_minimums`] never run short; a directory's bond may (its liability is
+/// bounded), and every short payment is listed in [`Settlement::shortfalls`].
 pub fn settle(ledger: &Ledger, ending: Ending) -> Settlement {
 	use crate::types::PaymentReason::*;
 	let mut payer = Payer::new(ledger);
@@ -466,6 +541,51 @@ mod tests {
 		assert_eq!(s.paid_to(Recipient::Mediator), 47);
 		assert_eq!(s.fine, 0);
 		assert!(conserved(&l, &s));
+	}
+
+	#[test]
+	fn match_minimums_cover_every_close_path() {
+		let stakes = MatchStakes {
+			job_estimate: 1_000,
+			provider_estimate: 400,
+			mediation_fee_bound: 300,
+			penalty_rate: FixedU128::from_u32(2),
+			job_creator_availability: 5,
+			resource_provider_availability: 4,
+		};
+		let (jc, rp) = match_minimums(&stakes).unwrap();
+		// JC: max(400 + 300, 500) + 2 · 1000 + 5; RP: max(700, 1000) + 2 · 400 + 4.
+		assert_eq!((jc, rp), (2_705, 1_804));
+		// An RP at price 0 still owes the JC's whole estimate at a timeout.
+		let free = MatchStakes { provider_estimate: 0, mediation_fee_bound: 0, ..stakes };
+		assert_eq!(match_minimums(&free).unwrap().1, 1_000 + 4);
+		let huge = MatchStakes { job_estimate: u128::MAX, ..stakes };
+		assert_eq!(match_minimums(&huge), Err(Overflow));
+	}
+
+	#[test]
+	fn a_directorys_liability_follows_its_own_price() {
+		assert_eq!(directory_liability(10, FixedU128::from_u32(50), 2), Ok(520));
+		assert_eq!(directory_liability(0, FixedU128::from_u32(50), 2), Ok(0));
+	}
+
+	#[test]
+	fn short_payments_are_listed() {
+		let l = Ledger { resource_provider_deposit: 100, ..ledger() };
+		let s = settle(&l, Ending::TimedOut);
+		assert_eq!(s.paid_to(Recipient::JobCreator), 100);
+		assert_eq!(s.shortfalls.len(), 3);
+		assert_eq!(
+			s.shortfalls[0],
+			Shortfall {
+				to: Recipient::JobCreator,
+				owed: 150,
+				paid: 100,
+				reason: crate::types::PaymentReason::TimeoutCompensation
+			}
+		);
+		assert!(conserved(&l, &s));
+		assert!(settle(&ledger(), Ending::TimedOut).shortfalls.is_empty());
 	}
 
 	#[test]

@@ -11,7 +11,9 @@ impl<T: Config> Pallet<T> {
 	/// - per account, the balance held as `OfferDeposit` equals its open offers' deposits
 	///   plus its unsettled matches' remaining deposits, and the balance held as
 	///   `RegistrationBond` equals the bonds of its roles (funds conservation);
-	/// - every role's open-item count equals its offers and matches;
+	/// - every role's open-item count equals its offers and matches (a directory's, its
+	///   matches only);
+	/// - every trust serial belongs to a listed entry;
 	/// - every match names registered parties, deadlines after its start, and ids below
 	///   the counters.
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
@@ -33,7 +35,6 @@ impl<T: Config> Pallet<T> {
 			ensure!(!ResourceOffers::<T>::contains_key(id), "an offer id names two offers");
 			add(&mut deposits, &offer.owner, offer.deposit.into());
 			count(&mut open, &offer.owner, Role::JobCreator);
-			count(&mut open, &offer.terms.directory, Role::Directory);
 		}
 		for (id, offer) in ResourceOffers::<T>::iter() {
 			ensure!(id < next_offer, "resource offer id at or above NextOfferId");
@@ -62,7 +63,12 @@ impl<T: Config> Pallet<T> {
 				"match directory not registered"
 			);
 			match &record.state {
-				MatchState::Matched => {},
+				MatchState::Matched => {
+					ensure!(
+						record.job.completion_deadline >= record.matched_at,
+						"completion deadline before the match"
+					)
+				},
 				MatchState::ResultPosted { reaction_deadline: deadline, .. }
 				| MatchState::InMediation { mediation_deadline: deadline, .. } => {
 					ensure!(*deadline >= record.matched_at, "deadline before the match")
@@ -97,6 +103,20 @@ impl<T: Config> Pallet<T> {
 		ensure!(open.is_empty(), "offers or matches name an unregistered role");
 
 		let deposit_reason = HoldReason::OfferDeposit.into();
+		// Trust names registrations: a serial beside every listed entry, none unlisted.
+		for (who, trusted, _) in MediatorTrust::<T>::iter() {
+			ensure!(
+				TrustedMediators::<T>::get(&who).contains(&trusted),
+				"mediator trust serial without a list entry"
+			);
+		}
+		for (who, trusted, _) in DirectoryTrust::<T>::iter() {
+			ensure!(
+				TrustedDirectories::<T>::get(&who).contains(&trusted),
+				"directory trust serial without a list entry"
+			);
+		}
+
 		for (who, expected) in deposits {
 			let held: u128 = T::Currency::balance_on_hold(&deposit_reason, &who).into();
 			ensure!(held == expected, "held offer deposits differ from recorded deposits");

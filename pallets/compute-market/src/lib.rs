@@ -27,6 +27,9 @@ mod benchmarking;
 mod dispatchable_impls;
 pub mod economics;
 mod invariants;
+mod matching;
+mod settlement;
+pub mod sweep;
 #[cfg(test)]
 mod mock;
 pub mod runtime_api;
@@ -72,7 +75,10 @@ pub mod pallet {
 	/// A credit (funds taken out of circulation) of [`Config::Currency`].
 	pub type CreditOf<T> = Credit<<T as frame_system::Config>::AccountId, <T as Config>::Currency>;
 
-	const STORAGE_VERSION: StorageVersion = StorageVersion::new(0);
+	// 1: matches snapshot their windows, θ and the directory's liability; mediators
+	// register a speed; trust names a registration. No live chain had version 0, so
+	// there is no migration.
+	const STORAGE_VERSION: StorageVersion = StorageVersion::new(1);
 
 	#[pallet::pallet]
 	#[pallet::storage_version(STORAGE_VERSION)]
@@ -210,6 +216,38 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type NextMatchId<T: Config> = StorageValue<_, MatchId, ValueQuery>;
 
+	/// The next registration serial of a mediator or directory.
+	#[pallet::storage]
+	pub type NextRegistration<T: Config> = StorageValue<_, RegistrationSerial, ValueQuery>;
+
+	/// Which registration of a mediator an account trusts (beside its list in
+	/// [`TrustedMediators`]): trust does not carry over to a re-registration.
+	#[pallet::storage]
+	pub type MediatorTrust<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		T::AccountId,
+		RegistrationSerial,
+	>;
+
+	/// Which registration of a directory an account trusts (beside its list in
+	/// [`TrustedDirectories`]).
+	#[pallet::storage]
+	pub type DirectoryTrust<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Blake2_128Concat,
+		T::AccountId,
+		RegistrationSerial,
+	>;
+
+	/// Where `on_idle` resumes its sweep for expired offers.
+	#[pallet::storage]
+	pub type ExpirySweep<T: Config> = StorageValue<_, SweepCursor, ValueQuery>;
+
 	/// Genesis parameters.
 	#[pallet::genesis_config]
 	#[derive(frame_support::DefaultNoBound)]
@@ -267,9 +305,13 @@ pub mod pallet {
 		OfferCancelled { offer: OfferRef, owner: T::AccountId, deposit_released: BalanceOf<T> },
 		/// An expired unmatched offer was cleared; its deposit returned to its owner.
 		OfferExpired {
+			/// The offer.
 			offer: OfferRef,
+			/// Its owner, who got the deposit back.
 			owner: T::AccountId,
-			cleared_by: T::AccountId,
+			/// Who cleared it; `None` when the chain's idle-time sweep did.
+			cleared_by: Option<T::AccountId>,
+			/// The deposit returned.
 			deposit_released: BalanceOf<T>,
 		},
 		/// A solver matched a job offer with a resource offer and a mediator. Carries
@@ -327,6 +369,20 @@ pub mod pallet {
 			amount: BalanceOf<T>,
 			reason: PaymentReason,
 		},
+		/// A payment could not be made in full because what should pay it ran dry (only
+		/// a directory's bounded liability can; deposits are checked at match time).
+		Shortfall {
+			/// The match.
+			match_id: MatchId,
+			/// Who got less than the rules owe it.
+			who: T::AccountId,
+			/// What it was owed.
+			owed: BalanceOf<T>,
+			/// What it got.
+			paid: BalanceOf<T>,
+			/// Which payment fell short.
+			reason: PaymentReason,
+		},
 		/// A faulty party's remaining deposit was taken as a fine and handed to
 		/// [`Config::OnFine`].
 		Fined { match_id: MatchId, who: T::AccountId, amount: BalanceOf<T> },
@@ -346,8 +402,15 @@ pub mod pallet {
 		NotRegistered,
 		/// The role still has open offers or unsettled matches.
 		HasOpenItems,
-		/// The role has as many open offers and matches as `MaxOpenItems` allows.
-		TooManyOpenItems,
+		/// The Job Creator has as many open offers and matches as `MaxOpenItems` allows.
+		JobCreatorTooManyOpenItems,
+		/// The Resource Provider has as many open offers and matches as `MaxOpenItems`
+		/// allows.
+		ProviderTooManyOpenItems,
+		/// The mediator stands by as many unsettled matches as `MaxOpenItems` allows.
+		MediatorTooManyOpenItems,
+		/// The directory serves as many unsettled matches as `MaxOpenItems` allows.
+		DirectoryTooManyOpenItems,
 		/// The named mediator is not registered.
 		UnknownMediator,
 		/// The named directory is not registered.
@@ -366,6 +429,8 @@ pub mod pallet {
 		ExpiryTooFar,
 		/// The job's completion deadline is not in the future.
 		DeadlineInPast,
+		/// The job's completion deadline is further away than `max_completion_horizon`.
+		DeadlineTooFar,
 		/// The deposit is below the minimum of eq. 2 (or the floor); it states the
 		/// minimum, rounded up.
 		DepositBelowMinimum { minimum: ApproxAmount },
@@ -405,6 +470,9 @@ pub mod pallet {
 		MediatorArchitectureMismatch,
 		/// Rule 9: the mediator does not trust the job's directory.
 		DirectoryNotTrustedByMediator,
+		/// Rule 9: n runs of the job at the mediator's speed, plus the mediation slack,
+		/// take longer than `max_completion_horizon`.
+		MediatorTooSlow,
 		/// Rule 10: the RP does not support the job's base layer.
 		BaseLayerNotSupportedByProvider,
 		/// Rule 10: the mediator does not support the job's base layer.
@@ -415,12 +483,14 @@ pub mod pallet {
 		JobOfferNotOpen,
 		/// Rule 12: the resource offer is not open (cancelled, cleared, matched or unknown).
 		ResourceOfferNotOpen,
-		/// With the chosen mediator's availability price, the JC's deposit is below its
-		/// minimum (stated, rounded up).
-		JobDepositTooLowForMediator { minimum: ApproxAmount },
-		/// With the chosen mediator's availability price, the RP's deposit is below its
-		/// minimum (stated, rounded up).
-		ResourceDepositTooLowForMediator { minimum: ApproxAmount },
+		/// The JC's deposit cannot cover everything a close path of this match can take
+		/// from it (price or π_d, π_m at this mediator's prices, availability, θ · π̂_c);
+		/// it states the minimum, rounded up.
+		JobDepositTooLowForMatch { minimum: ApproxAmount },
+		/// The RP's deposit cannot cover everything a close path of this match can take
+		/// from it (the JC's π̂_c at a timeout, or π_d and π_m at a verdict, availability,
+		/// θ · its own estimate); it states the minimum, rounded up.
+		ResourceDepositTooLowForMatch { minimum: ApproxAmount },
 		/// No unsettled match with this id.
 		MatchNotFound,
 		/// Only the match's Resource Provider may do this.
@@ -455,6 +525,11 @@ pub mod pallet {
 		BandwidthOverLimit,
 		/// The verdict does not fit the faulty party (see [`Verdict`]).
 		InconsistentVerdict,
+		/// The verdict does not answer the rejection (e.g. `ResultNotFound` is no ruling
+		/// on `WrongResults`).
+		VerdictDoesNotAnswerRejection,
+		/// Only the match's parties may do this before its deadline's grace period ends.
+		GracePeriodNotOver,
 		/// n must be positive.
 		ZeroVerificationCount,
 		/// The reaction window must be positive.
@@ -463,6 +538,8 @@ pub mod pallet {
 		ZeroMediationWindow,
 		/// The maximum offer lifetime must be positive.
 		ZeroOfferLifetime,
+		/// The completion horizon must be positive.
+		ZeroCompletionHorizon,
 	}
 
 	#[pallet::hooks]
@@ -478,6 +555,12 @@ pub mod pallet {
 				core::mem::size_of::<BalanceOf<T>>() <= core::mem::size_of::<u128>(),
 				"Balance must fit in u128"
 			);
+		}
+
+		/// Clears expired offers while the block has room, so nobody pays to have them
+		/// removed.
+		fn on_idle(_n: BlockNumberFor<T>, remaining: Weight) -> Weight {
+			Self::sweep_expired_offers(remaining)
 		}
 
 		#[cfg(feature = "try-runtime")]
@@ -509,20 +592,22 @@ pub mod pallet {
 			Self::do_register_job_creator(who)
 		}
 
-		/// Registers the caller as a Mediator with its architecture, its prices for
-		/// re-running a job and its availability price, holding the registration bond.
+		/// Registers the caller as a Mediator with its architecture, its wall-clock
+		/// nanoseconds per instruction (its mediation windows follow from it), its prices
+		/// for re-running a job and its availability price, holding the registration bond.
 		#[pallet::call_index(2)]
 		#[pallet::weight(T::WeightInfo::register_mediator())]
 		pub fn register_mediator(
 			origin: OriginFor<T>,
 			arch: Architecture,
+			time_per_instruction_ns: u64,
 			instruction_price: BalanceOf<T>,
 			bandwidth_price: BalanceOf<T>,
 			availability_price: BalanceOf<T>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let terms = MediatorTerms { instruction_price, bandwidth_price, availability_price };
-			Self::do_register_mediator(who, arch, terms)
+			Self::do_register_mediator(who, arch, time_per_instruction_ns, terms)
 		}
 
 		/// Registers the caller as a Directory reachable at `endpoint`, with its
@@ -547,7 +632,10 @@ pub mod pallet {
 			Self::do_deregister(who, role)
 		}
 
-		/// Adds a mediator to the caller's trusted list (caller must be an RP or a JC).
+		/// Adds a mediator's current registration to the caller's trusted list (caller
+		/// must be an RP, a JC, or a directory: a directory's bond answers only to
+		/// mediators it trusts). Trusting a listed mediator again renews the trust for
+		/// its current registration.
 		#[pallet::call_index(5)]
 		#[pallet::weight(T::WeightInfo::trust_mediator())]
 		pub fn trust_mediator(origin: OriginFor<T>, mediator: T::AccountId) -> DispatchResult {
@@ -678,7 +766,8 @@ pub mod pallet {
 		}
 
 		/// Accepts a posted result and closes the match normally: the RP is paid π_c.
-		/// The JC may accept at any time; the RP only after the reaction deadline.
+		/// The JC may accept at any time; the RP only after the reaction deadline;
+		/// anyone once the settlement grace after it has passed too.
 		#[pallet::call_index(17)]
 		#[pallet::weight(T::WeightInfo::accept_result())]
 		pub fn accept_result(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
@@ -699,8 +788,9 @@ pub mod pallet {
 			Self::do_reject_result(who, match_id, reason)
 		}
 
-		/// The JC closes a match whose RP posted no result by the completion deadline;
-		/// the JC is paid its estimate π̂_c from the RP's deposit.
+		/// Closes a match whose RP posted no result by the completion deadline; the JC is
+		/// paid its estimate π̂_c from the RP's deposit. The JC may call it once the
+		/// deadline passed, anyone once the settlement grace after it has passed too.
 		#[pallet::call_index(19)]
 		#[pallet::weight(T::WeightInfo::timeout())]
 		pub fn timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
@@ -710,9 +800,11 @@ pub mod pallet {
 
 		/// The match's mediator posts its verdict before the mediation deadline: who is
 		/// at fault, its measured usage (per run) and its result's Merkle root. The faulty
-		/// party pays π_d, π_m and a fine.
+		/// party pays π_d, π_m and a fine; a faulty directory pays at most the liability
+		/// fixed at match time.
 		#[pallet::call_index(20)]
-		#[pallet::weight(T::WeightInfo::post_mediation_result())]
+		#[pallet::weight(T::WeightInfo::post_mediation_result()
+			.max(T::WeightInfo::post_mediation_result_directory_fault()))]
 		pub fn post_mediation_result(
 			origin: OriginFor<T>,
 			match_id: MatchId,
@@ -736,8 +828,9 @@ pub mod pallet {
 			Self::do_mediation_timeout(match_id)
 		}
 
-		/// Root sets the market parameters (θ, n, windows, bond, floor, lifetime).
-		/// Applies to offers posted and matches made from now on; held bonds stay.
+		/// Root sets the market parameters (θ, n, windows, bond, floor, lifetime,
+		/// horizon, grace). Applies to offers posted and matches made from now on:
+		/// every match keeps the values it was made with; held bonds stay.
 		#[pallet::call_index(22)]
 		#[pallet::weight(T::WeightInfo::set_parameters())]
 		pub fn set_parameters(

@@ -7,6 +7,7 @@ use frame_support::{
 };
 use sp_runtime::{DispatchError, FixedU128};
 
+mod attacks;
 mod properties;
 mod scenarios;
 
@@ -17,6 +18,19 @@ const HOUR: u64 = 3_600_000;
 const MEDIATOR_AVAILABILITY: Balance = 7;
 /// Directory availability price.
 const DIRECTORY_AVAILABILITY: Balance = 5;
+/// The mediator re-runs at 1 ms per instruction (as the RP runs).
+const MEDIATOR_TIME_PER_INSTRUCTION: u64 = 1_000_000;
+
+/// The match's reaction window: the base window plus the job's 1000 instructions at the
+/// RP's 1 ms each.
+fn reaction_window() -> u64 {
+	parameters().reaction_window + 1_000
+}
+
+/// The match's mediation window: n = 2 runs of 1000 instructions at 1 ms, plus slack.
+fn mediation_window() -> u64 {
+	parameters().mediation_window + 2_000
+}
 
 fn reference(text: &str) -> Reference {
 	text.as_bytes().to_vec().try_into().expect("test references are short")
@@ -87,6 +101,7 @@ fn register_all() {
 	assert_ok!(Market::register_mediator(
 		RuntimeOrigin::signed(MEDIATOR),
 		Architecture::Amd64,
+		MEDIATOR_TIME_PER_INSTRUCTION,
 		1,
 		1,
 		MEDIATOR_AVAILABILITY
@@ -436,7 +451,7 @@ fn offer_expiry_is_bounded_and_expired_offers_can_be_cleared_by_anyone() {
 		assert!(events().contains(&Event::OfferExpired {
 			offer: OfferRef::Job(0),
 			owner: JC,
-			cleared_by: STRANGER,
+			cleared_by: Some(STRANGER),
 			deposit_released: JC_DEPOSIT
 		}));
 	});
@@ -488,7 +503,7 @@ fn open_items_are_bounded() {
 				RP_DEPOSIT,
 				START + HOUR
 			),
-			Error::<Test>::TooManyOpenItems
+			Error::<Test>::ProviderTooManyOpenItems
 		);
 		MaxOpenItems::set(16);
 	});

@@ -17,6 +17,9 @@ pub type MatchId = u64;
 pub type ContentHash = [u8; 32];
 /// Milliseconds since the Unix epoch, as the runtime's timestamp reports them.
 pub type Moment = u64;
+/// Numbers each registration of a mediator or directory, so trust names one
+/// registration (with its prices), not an account forever.
+pub type RegistrationSerial = u64;
 /// Maximum length of a reference into a directory or of a directory endpoint.
 pub const MAX_REFERENCE_LEN: u32 = 256;
 /// Where in a directory a job image or a result lives (e.g. `repo@sha256:…`).
@@ -90,6 +93,9 @@ scale_type! {
 	pub struct MediatorInfo<Balance> {
 		/// Architecture it re-runs jobs on.
 		pub arch: Architecture,
+		/// Wall-clock nanoseconds it needs per instruction when it re-runs a job; a
+		/// match's mediation window follows from it (n runs of the job's limit).
+		pub time_per_instruction_ns: u64,
 		/// Its price per instruction when it re-runs a job.
 		pub instruction_price: Balance,
 		/// Its price per byte downloaded when it re-runs a job.
@@ -100,6 +106,9 @@ scale_type! {
 		pub bond: Balance,
 		/// Unsettled matches naming it; deregistering waits for zero.
 		pub open_items: u32,
+		/// This registration's serial: trust given to an earlier registration of the
+		/// same account does not carry over to this one.
+		pub registration: RegistrationSerial,
 	}
 }
 
@@ -113,8 +122,12 @@ scale_type! {
 		/// Registration bond held under [`crate::HoldReason::RegistrationBond`]; it pays a
 		/// mediator's fee when a mediator finds the directory at fault.
 		pub bond: Balance,
-		/// Job offers and unsettled matches naming it; deregistering waits for zero.
+		/// Unsettled matches naming it; deregistering waits for zero. (Job offers do not
+		/// count: naming a directory in an offer must not take its slots.)
 		pub open_items: u32,
+		/// This registration's serial: trust given to an earlier registration of the
+		/// same account does not carry over to this one.
+		pub registration: RegistrationSerial,
 	}
 }
 
@@ -196,6 +209,18 @@ scale_type! {
 		pub deposit: Balance,
 		/// After this time anyone may clear the offer, returning the deposit.
 		pub expires_at: Moment,
+	}
+}
+
+scale_type! {
+	/// Where the idle-time sweep for expired offers resumes: after offer `after` of the
+	/// job offers (or, once those are done, of the resource offers).
+	#[derive(Default)]
+	pub struct SweepCursor {
+		/// Sweeping resource offers (else job offers).
+		pub resource_offers: bool,
+		/// The last offer visited, `None` to start at the beginning of the map.
+		pub after: Option<OfferId>,
 	}
 }
 
@@ -365,6 +390,21 @@ scale_type! {
 		pub directory_availability_price: Balance,
 		/// n at match time: how many runs the mediator is paid for.
 		pub verification_count: u32,
+		/// θ at match time: the penalty rate this match's deposits were checked with.
+		pub penalty_rate: FixedU128,
+		/// How long (ms) the JC has to react to a posted result: the base reaction
+		/// window plus the job's run time at the RP's speed, so it can verify it.
+		pub reaction_window: Moment,
+		/// How long (ms) the mediator has after a rejection: n runs of the job's
+		/// instruction limit at the mediator's speed plus the mediation slack.
+		pub mediation_window: Moment,
+		/// After a deadline of this match passes and this much more time (ms), anyone
+		/// may close it (timeout, or accept on the RP's behalf).
+		pub settlement_grace: Moment,
+		/// The most the directory's bond pays if the mediator finds it at fault: fixed
+		/// here from the directory's availability price, θ and n; zero when the
+		/// directory does not trust this match's mediator.
+		pub directory_liability: Balance,
 		/// What is left of the JC's deposit (held) after paying the match incentive.
 		pub job_creator_deposit: Balance,
 		/// What is left of the RP's deposit (held) after paying the match incentive.
@@ -440,9 +480,11 @@ scale_type! {
 		pub penalty_rate: FixedU128,
 		/// n: how many times a mediator re-runs a disputed job.
 		pub verification_count: u32,
-		/// How long (ms) a JC has to accept or reject a posted result.
+		/// Base time (ms) a JC has to accept or reject a posted result; each match adds
+		/// the job's run time at its RP's speed.
 		pub reaction_window: Moment,
-		/// How long (ms) a mediator has to post its verdict.
+		/// Slack (ms) a mediator has for its verdict beyond its n runs of the job (each
+		/// match adds n × the job's instruction limit at the mediator's speed).
 		pub mediation_window: Moment,
 		/// Bond held for each role an account registers.
 		pub registration_bond: Balance,
@@ -450,6 +492,13 @@ scale_type! {
 		pub deposit_floor: Balance,
 		/// Longest an offer may stay open (ms).
 		pub max_offer_lifetime: Moment,
+		/// Furthest (ms) a job's completion deadline may be from the time it is posted,
+		/// and longest a match's mediation window may be: bounds how long a match can
+		/// hold the slots of a mediator and a directory.
+		pub max_completion_horizon: Moment,
+		/// Time (ms) after a match's completion or reaction deadline after which anyone
+		/// may close it as its parties could have.
+		pub settlement_grace: Moment,
 	}
 }
 
@@ -464,6 +513,8 @@ pub enum ParameterError {
 	ZeroMediationWindow,
 	/// The maximum offer lifetime must be positive.
 	ZeroOfferLifetime,
+	/// The completion horizon must be positive.
+	ZeroCompletionHorizon,
 }
 
 impl<Balance> MarketParameters<Balance> {
@@ -481,13 +532,18 @@ impl<Balance> MarketParameters<Balance> {
 		if self.max_offer_lifetime == 0 {
 			return Err(ParameterError::ZeroOfferLifetime);
 		}
+		if self.max_completion_horizon == 0 {
+			return Err(ParameterError::ZeroCompletionHorizon);
+		}
 		Ok(())
 	}
 }
 
 impl<Balance: Default> Default for MarketParameters<Balance> {
-	/// The paper's recommended n = 2, θ = 50; ten minutes to react, half an hour to
-	/// mediate, offers open for at most a day; no bond or floor (the runtime sets them).
+	/// The paper's recommended n = 2, θ = 50; ten minutes to react and half an hour of
+	/// mediation slack (each plus the job's own run times), offers open for at most a
+	/// day, deadlines at most a week ahead, an hour's grace before anyone may close a
+	/// stalled match; no bond or floor (the runtime sets them).
 	fn default() -> Self {
 		Self {
 			penalty_rate: FixedU128::from_u32(50),
@@ -497,6 +553,8 @@ impl<Balance: Default> Default for MarketParameters<Balance> {
 			registration_bond: Balance::default(),
 			deposit_floor: Balance::default(),
 			max_offer_lifetime: 24 * 60 * 60 * 1000,
+			max_completion_horizon: 7 * 24 * 60 * 60 * 1000,
+			settlement_grace: 60 * 60 * 1000,
 		}
 	}
 }

@@ -55,6 +55,7 @@ pub trait WeightInfo {
 	fn reject_result() -> Weight;
 	fn timeout() -> Weight;
 	fn post_mediation_result() -> Weight;
+	fn post_mediation_result_directory_fault() -> Weight;
 	fn mediation_timeout() -> Weight;
 	fn set_parameters() -> Weight;
 }
@@ -419,6 +420,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(12))
 			.saturating_add(T::DbWeight::get().writes(11))
 	}
+	/// The directory-fault path: as `post_mediation_result`, plus the directory's bond
+	/// (its hold and account) paying the mediator. Measured by the
+	/// `post_mediation_result_directory_fault` benchmark; until `scripts/benchmark.sh`
+	/// is rerun, the verdict path's figures plus the bond's extra reads and writes.
+	fn post_mediation_result_directory_fault() -> Weight {
+		Weight::from_parts(395_279_000, 14005)
+			.saturating_add(T::DbWeight::get().reads(14))
+			.saturating_add(T::DbWeight::get().writes(13))
+	}
 	/// Storage: `ComputeMarket::Matches` (r:1 w:1)
 	/// Proof: `ComputeMarket::Matches` (`max_values`: None, `max_size`: Some(1108), added: 3583, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
@@ -558,6 +568,11 @@ impl WeightInfo for () {
 		Weight::from_parts(395_279_000, 11402)
 			.saturating_add(ParityDbWeight::get().reads(12))
 			.saturating_add(ParityDbWeight::get().writes(11))
+	}
+	fn post_mediation_result_directory_fault() -> Weight {
+		Weight::from_parts(395_279_000, 14005)
+			.saturating_add(ParityDbWeight::get().reads(14))
+			.saturating_add(ParityDbWeight::get().writes(13))
 	}
 	fn mediation_timeout() -> Weight {
 		Weight::from_parts(275_391_000, 8799)

@@ -119,31 +119,6 @@ fn rule_twelve_refuses_matched_and_cancelled_offers() {
 }
 
 #[test]
-fn a_deposit_too_small_for_the_chosen_mediator_is_refused_at_match() {
-	new_test_ext().execute_with(|| {
-		register_all();
-		assert_ok!(Market::post_job_offer(
-			RuntimeOrigin::signed(JC),
-			job_terms(),
-			130_008,
-			START + HOUR
-		));
-		assert_ok!(Market::post_resource_offer(
-			RuntimeOrigin::signed(RP),
-			resource_terms(),
-			RP_DEPOSIT,
-			START + HOUR
-		));
-		assert_noop!(
-			Market::post_match(RuntimeOrigin::signed(SOLVER), 0, 1, MEDIATOR),
-			Error::<Test>::JobDepositTooLowForMediator {
-				minimum: ApproxAmount::at_least(JC_DEPOSIT)
-			}
-		);
-	});
-}
-
-#[test]
 fn matching_pays_the_solver_both_incentives_and_announces_the_job() {
 	new_test_ext().execute_with(|| {
 		matched();
@@ -196,7 +171,7 @@ fn only_the_provider_posts_results_within_limits_and_deadline() {
 		assert_noop!(post(RP, 1, 1), Error::<Test>::NotAwaitingResult);
 		assert!(events().iter().any(|e| matches!(e,
 			Event::ResultPosted { match_id: 0, job_price: 1_500, reaction_deadline, .. }
-				if *reaction_deadline == START + HOUR + parameters().reaction_window)));
+				if *reaction_deadline == START + HOUR + reaction_window())));
 	});
 }
 
@@ -219,7 +194,7 @@ fn normal_close_by_the_job_creator_pays_exactly_what_the_spec_says() {
 fn regression_provider_cannot_accept_before_the_reaction_deadline() {
 	new_test_ext().execute_with(|| {
 		result_posted();
-		let deadline = START + parameters().reaction_window;
+		let deadline = START + reaction_window();
 		set_now(deadline);
 		assert_noop!(
 			Market::accept_result(RuntimeOrigin::signed(RP), 0),
@@ -227,9 +202,13 @@ fn regression_provider_cannot_accept_before_the_reaction_deadline() {
 		);
 		assert_noop!(
 			Market::accept_result(RuntimeOrigin::signed(STRANGER), 0),
-			Error::<Test>::NotMatchParty
+			Error::<Test>::ReactionWindowOpen
 		);
 		set_now(deadline + 1);
+		assert_noop!(
+			Market::accept_result(RuntimeOrigin::signed(STRANGER), 0),
+			Error::<Test>::GracePeriodNotOver
+		);
 		assert_noop!(
 			Market::reject_result(RuntimeOrigin::signed(JC), 0, RejectReason::WrongResults),
 			Error::<Test>::ReactionWindowClosed
@@ -286,7 +265,10 @@ fn timeout_pays_the_job_creator_its_estimate_from_the_providers_deposit() {
 			Error::<Test>::CompletionDeadlineNotReached
 		);
 		set_now(START + HOUR + 1);
-		assert_noop!(Market::timeout(RuntimeOrigin::signed(RP), 0), Error::<Test>::NotJobCreator);
+		assert_noop!(
+			Market::timeout(RuntimeOrigin::signed(RP), 0),
+			Error::<Test>::GracePeriodNotOver
+		);
 		assert_ok!(Market::timeout(RuntimeOrigin::signed(JC), 0));
 		assert_settled(-5 + 2_500 - 4 - 3, -3 - 2_500 - 3 - 2, 7, 5, 8);
 		assert_eq!(issuance(), initial_issuance());
@@ -302,7 +284,7 @@ fn regression_a_verifying_job_creators_rejection_reaches_its_mediator() {
 			Error::<Test>::NotJobCreator
 		);
 		assert_ok!(Market::reject_result(RuntimeOrigin::signed(JC), 0, RejectReason::WrongResults));
-		let deadline = START + parameters().mediation_window;
+		let deadline = START + mediation_window();
 		assert!(events().iter().any(|e| matches!(e,
 			Event::JobAssignedForMediation { match_id: 0, mediator: MEDIATOR, reason: RejectReason::WrongResults,
 				directory: DIRECTORY, job_hash, mediation_deadline, result, .. }
@@ -355,13 +337,13 @@ fn verdict_against_the_provider_compensates_the_job_creator_and_fines_the_rest()
 
 #[test]
 fn regression_verdicts_rule_on_their_merits_not_always_against_the_job_creator() {
-	for (verdict, faulty) in [
-		(Verdict::CorrectResults, FaultyParty::JobCreator),
-		(Verdict::NonDeterministic, FaultyParty::JobCreator),
-		(Verdict::ResultNotFound, FaultyParty::JobCreator),
+	for (verdict, faulty, reason) in [
+		(Verdict::CorrectResults, FaultyParty::JobCreator, RejectReason::WrongResults),
+		(Verdict::NonDeterministic, FaultyParty::JobCreator, RejectReason::WrongResults),
+		(Verdict::ResultNotFound, FaultyParty::JobCreator, RejectReason::ResultNotFound),
 	] {
 		new_test_ext().execute_with(|| {
-			in_mediation(RejectReason::WrongResults);
+			in_mediation(reason);
 			assert_ok!(mediate(verdict, faulty));
 			// π_d is the price the RP claimed, 1100.
 			let fine = JC_DEPOSIT - 5 - CLAIMED_PRICE - MEDIATION_FEE - 4 - 3;
@@ -376,14 +358,14 @@ fn regression_verdicts_rule_on_their_merits_not_always_against_the_job_creator()
 			assert_eq!(issuance(), initial_issuance() - fine);
 		});
 	}
-	for verdict in [
-		Verdict::WrongResults,
-		Verdict::TooMuchCost,
-		Verdict::InvalidResultStatus,
-		Verdict::ResultNotFound,
+	for (verdict, reason) in [
+		(Verdict::WrongResults, RejectReason::WrongResults),
+		(Verdict::TooMuchCost, RejectReason::TooMuchCost),
+		(Verdict::InvalidResultStatus, RejectReason::InvalidResultStatus),
+		(Verdict::ResultNotFound, RejectReason::ResultNotFound),
 	] {
 		new_test_ext().execute_with(|| {
-			in_mediation(RejectReason::WrongResults);
+			in_mediation(reason);
 			assert_ok!(mediate(verdict, FaultyParty::ResourceProvider));
 			assert_eq!(free(JC), ENDOWMENT - BOND - 5 + 1_000 - 4 - 3);
 		});
@@ -398,11 +380,17 @@ fn verdicts_that_contradict_their_fault_are_refused() {
 			(Verdict::CorrectResults, FaultyParty::ResourceProvider),
 			(Verdict::NonDeterministic, FaultyParty::Directory),
 			(Verdict::WrongResults, FaultyParty::JobCreator),
-			(Verdict::ResultNotFound, FaultyParty::Directory),
-			// Nobody claimed the directory failed.
-			(Verdict::DirectoryUnavailable, FaultyParty::Directory),
 		] {
 			assert_noop!(mediate(verdict, faulty), Error::<Test>::InconsistentVerdict);
+		}
+		// A verdict must answer the rejection: a look in the directory is no ruling on
+		// wrong results, and nobody claimed the directory failed.
+		for (verdict, faulty) in [
+			(Verdict::ResultNotFound, FaultyParty::ResourceProvider),
+			(Verdict::ResultNotFound, FaultyParty::JobCreator),
+			(Verdict::DirectoryUnavailable, FaultyParty::Directory),
+		] {
+			assert_noop!(mediate(verdict, faulty), Error::<Test>::VerdictDoesNotAnswerRejection);
 		}
 		assert_noop!(
 			Market::post_mediation_result(
@@ -419,16 +407,46 @@ fn verdicts_that_contradict_their_fault_are_refused() {
 	});
 }
 
+/// A directory's liability: its availability price 5 at θ = 50 and n = 2.
+const DIRECTORY_LIABILITY: Balance = 5 * 52;
+
 #[test]
-fn an_unavailable_directory_pays_the_mediator_from_its_bond() {
+fn an_unavailable_directory_pays_the_mediator_it_trusts_up_to_its_liability() {
 	new_test_ext().execute_with(|| {
-		in_mediation(RejectReason::DirectoryUnavailable);
+		register_all();
+		assert_ok!(Market::trust_mediator(RuntimeOrigin::signed(DIRECTORY), MEDIATOR));
+		post_offers();
+		assert_ok!(Market::post_match(RuntimeOrigin::signed(SOLVER), 0, 1, MEDIATOR));
+		assert_eq!(Matches::<Test>::get(0).unwrap().directory_liability, DIRECTORY_LIABILITY);
+		assert_ok!(Market::post_result(
+			RuntimeOrigin::signed(RP),
+			0,
+			ResultStatus::Completed,
+			reference("r"),
+			[0x11; 32],
+			800,
+			300
+		));
+		assert_ok!(Market::reject_result(
+			RuntimeOrigin::signed(JC),
+			0,
+			RejectReason::DirectoryUnavailable
+		));
 		assert_ok!(mediate(Verdict::DirectoryUnavailable, FaultyParty::Directory));
-		// The fee (2000) exceeds the directory's bond (1000): the bond pays what it has.
-		assert_settled(-5 - 4, -3 - 3, 7 + BOND as i128, 0, 8);
-		assert_eq!(Directories::<Test>::get(DIRECTORY).unwrap().bond, 0);
-		assert_eq!(held(DIRECTORY), 0);
+		// The fee (2000) exceeds the liability fixed at match time: the bond pays that
+		// much, and the mediator's shortfall is announced.
+		assert_settled(-5 - 4, -3 - 3, 7 + DIRECTORY_LIABILITY as i128, 0, 8);
+		assert_eq!(Directories::<Test>::get(DIRECTORY).unwrap().bond, BOND - DIRECTORY_LIABILITY);
+		assert_eq!(held(DIRECTORY), BOND - DIRECTORY_LIABILITY);
+		assert!(events().contains(&Event::Shortfall {
+			match_id: 0,
+			who: MEDIATOR,
+			owed: MEDIATION_FEE,
+			paid: DIRECTORY_LIABILITY,
+			reason: PaymentReason::MediationFee
+		}));
 		assert_eq!(issuance(), initial_issuance());
+		assert_ok!(Market::do_try_state());
 	});
 }
 
@@ -449,7 +467,7 @@ fn a_false_directory_claim_faults_the_claimant() {
 fn failed_mediation_pays_the_provider_half_the_estimate_and_not_the_mediator() {
 	new_test_ext().execute_with(|| {
 		in_mediation(RejectReason::WrongResults);
-		let deadline = START + parameters().mediation_window;
+		let deadline = START + mediation_window();
 		set_now(deadline);
 		assert_noop!(
 			Market::mediation_timeout(RuntimeOrigin::signed(STRANGER), 0),
