@@ -60,16 +60,19 @@ impl<'a> Market<'a> {
 		self.send(&tx().register_job_creator()).await
 	}
 
-	/// Registers as a Mediator with its prices.
+	/// Registers as a Mediator with its speed (wall-clock ns per instruction, which
+	/// sizes each match's mediation window) and its prices.
 	pub async fn register_mediator(
 		&self,
 		arch: market::Architecture,
+		time_per_instruction_ns: u64,
 		instruction_price: Balance,
 		bandwidth_price: Balance,
 		availability_price: Balance,
 	) -> Result<Vec<MarketEvent>, ClientError> {
 		self.send(&tx().register_mediator(
 			arch,
+			time_per_instruction_ns,
 			instruction_price,
 			bandwidth_price,
 			availability_price,

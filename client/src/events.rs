@@ -70,11 +70,14 @@ pub fn parties(event: &MarketEvent) -> Vec<&AccountId> {
 		} => vec![mediator, job_creator, resource_provider, directory],
 		E::MediationResultPosted { mediator, .. } => vec![mediator],
 		E::Paid { from, to, .. } => vec![from, to],
+		E::Shortfall { who, .. } => vec![who],
 		E::Fined { who, .. } | E::DepositReleased { who, .. } => vec![who],
 		E::ResourceOfferPosted { provider, .. } => vec![provider],
 		E::JobOfferPosted { creator, .. } => vec![creator],
 		E::OfferCancelled { owner, .. } => vec![owner],
-		E::OfferExpired { owner, cleared_by, .. } => vec![owner, cleared_by],
+		E::OfferExpired { owner, cleared_by, .. } => {
+			std::iter::once(owner).chain(cleared_by.as_ref()).collect()
+		},
 		E::Registered { who, .. } | E::Deregistered { who, .. } => vec![who],
 		E::MediatorTrusted { who, mediator } | E::MediatorDistrusted { who, mediator } => {
 			vec![who, mediator]

@@ -51,9 +51,21 @@ pub fn format_amount(planck: u128) -> String {
 	format!("{whole}.{} MDC", fraction.trim_end_matches('0'))
 }
 
+/// A span of chain time (ms) as people read it: `10m`, `1h 30m`, `7days`.
+pub fn format_duration_ms(ms: u64) -> String {
+	humantime::format_duration(std::time::Duration::from_millis(ms)).to_string()
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn durations_read_as_people_write_them() {
+		assert_eq!(format_duration_ms(10 * 60 * 1000), "10m");
+		assert_eq!(format_duration_ms(90 * 60 * 1000), "1h 30m");
+		assert_eq!(format_duration_ms(7 * 24 * 60 * 60 * 1000), "7days");
+	}
 
 	#[test]
 	fn parses_and_formats() {

@@ -65,6 +65,9 @@ pub enum MediatorError {
 pub struct MediatorSettings {
 	/// The machine's architecture.
 	pub arch: String,
+	/// Wall-clock nanoseconds per instruction of a re-run (1_000_000 on one full core):
+	/// the chain sizes each match's mediation window from it, `n` runs of the job.
+	pub time_per_instruction_ns: u64,
 	/// Its price per instruction of a mediation run.
 	pub instruction_price: Amount,
 	/// Its price per byte of a mediation run.
@@ -92,6 +95,7 @@ impl Default for MediatorSettings {
 	fn default() -> Self {
 		MediatorSettings {
 			arch: "amd64".into(),
+			time_per_instruction_ns: 1_000_000,
 			instruction_price: Amount(1_000_000),
 			bandwidth_price: Amount(1),
 			availability_price: Amount(1_000_000_000),
@@ -227,6 +231,7 @@ impl Mediator {
 			market
 				.register_mediator(
 					arch,
+					self.settings.time_per_instruction_ns,
 					self.settings.instruction_price.0,
 					self.settings.bandwidth_price.0,
 					self.settings.availability_price.0,

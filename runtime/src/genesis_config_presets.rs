@@ -97,7 +97,8 @@ pub fn local_testnet() -> Value {
 
 /// The development chain with a researcher's parameters: a milder fine (θ = 10.5) but
 /// more mediator runs (n = 3), quick reactions (2 min) and mediations (5 min), cheap
-/// registration (1 MDC) and offers open for at most an hour.
+/// registration (1 MDC), offers open for at most an hour, deadlines at most a day
+/// ahead and ten minutes' grace before anyone may close a stalled match.
 pub fn researcher_example() -> Value {
 	let market = MarketParameters {
 		penalty_rate: FixedU128::from_rational(21, 2),
@@ -107,6 +108,8 @@ pub fn researcher_example() -> Value {
 		registration_bond: UNIT,
 		deposit_floor: MILLI_UNIT,
 		max_offer_lifetime: 60 * 60 * 1000,
+		max_completion_horizon: 24 * 60 * 60 * 1000,
+		settlement_grace: 10 * 60 * 1000,
 	};
 	genesis(
 		vec![authority(Sr25519Keyring::Alice, Ed25519Keyring::Alice)],

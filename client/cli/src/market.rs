@@ -3,7 +3,11 @@
 use crate::{jc, output, Global};
 use anyhow::Result;
 use clap::Subcommand;
-use modicum_client::{keys, reference_text, units::format_amount, Chain};
+use modicum_client::{
+	keys, reference_text,
+	units::{format_amount, format_duration_ms},
+	Chain,
+};
 
 #[derive(Subcommand)]
 pub enum MarketCommand {
@@ -38,16 +42,21 @@ pub async fn run(global: &Global, command: MarketCommand) -> Result<()> {
 				"registration_bond": p.registration_bond,
 				"deposit_floor": p.deposit_floor,
 				"max_offer_lifetime_ms": p.max_offer_lifetime,
+				"max_completion_horizon_ms": p.max_completion_horizon,
+				"settlement_grace_ms": p.settlement_grace,
 			});
 			output::print(json, &value, || {
+				let span = format_duration_ms;
 				format!(
-					"θ (penalty rate)      {theta}\nn (verification runs) {}\nreaction window       {} ms\nmediation window      {} ms\nregistration bond     {}\ndeposit floor         {}\nmax offer lifetime    {} ms",
+					"θ (penalty rate)        {theta}\nn (verification runs)   {}\nreaction window         {} + the RP's run time\nmediation window        {} + n mediator runs\nregistration bond       {}\ndeposit floor           {}\nmax offer lifetime      {}\nmax completion horizon  {}\nsettlement grace        {}",
 					p.verification_count,
-					p.reaction_window,
-					p.mediation_window,
+					span(p.reaction_window),
+					span(p.mediation_window),
 					format_amount(p.registration_bond),
 					format_amount(p.deposit_floor),
-					p.max_offer_lifetime
+					span(p.max_offer_lifetime),
+					span(p.max_completion_horizon),
+					span(p.settlement_grace),
 				)
 			});
 		},

@@ -4,7 +4,7 @@
 
 use super::*;
 use crate::pallet::{
-	Directories, DirectoryTrust, JobOffers, MediatorTrust, Matches, Mediators, Parameters,
+	Directories, DirectoryTrust, JobOffers, Matches, MediatorTrust, Mediators, Parameters,
 	ResourceOffers, SupportedBaseLayers, TrustedDirectories, TrustedMediators,
 };
 use frame_benchmarking::v2::*;

@@ -6,13 +6,8 @@ use core::fmt::Debug;
 use frame_support::{
 	ensure,
 	pallet_prelude::*,
-	traits::{
-		fungible::MutateHold,
-		tokens::Precision,
-		Time,
-	},
+	traits::{fungible::MutateHold, tokens::Precision, Time},
 };
-use sp_runtime::traits::Saturating;
 
 /// Why a deposit quote could not be given.
 #[derive(Encode, Decode, Clone, Copy, PartialEq, Eq, Debug, TypeInfo)]
@@ -299,9 +294,7 @@ impl<T: Config> Pallet<T> {
 			Error::<T>::AlreadyListed
 		);
 		if !listed {
-			TrustedMediators::<T>::try_mutate(&who, |list| {
-				Self::add_to(list, mediator.clone())
-			})?;
+			TrustedMediators::<T>::try_mutate(&who, |list| Self::add_to(list, mediator.clone()))?;
 		}
 		MediatorTrust::<T>::insert(&who, &mediator, info.registration);
 		Self::deposit_event(Event::MediatorTrusted { who, mediator });
@@ -418,12 +411,15 @@ impl<T: Config> Pallet<T> {
 			.transpose()?;
 		let availability = economics::availability_charge(
 			wide(terms.match_incentive),
-			economics::job_creator_share(mediator.as_ref().map_or(0, |m| wide(m.availability_price))),
+			economics::job_creator_share(
+				mediator.as_ref().map_or(0, |m| wide(m.availability_price)),
+			),
 			economics::job_creator_share(wide(directory.availability_price)),
 		)
 		.map_err(|_| QuoteError::Overflow)?;
 		let estimate = Self::job_estimate(terms).map_err(|_| QuoteError::Overflow)?;
-		let posting = Self::minimum_deposit(estimate, availability).map_err(|_| QuoteError::Overflow)?;
+		let posting =
+			Self::minimum_deposit(estimate, availability).map_err(|_| QuoteError::Overflow)?;
 		let Some(mediator) = mediator else { return Ok(posting) };
 		// The dearest RP the job accepts charges its maximum prices.
 		let stakes = Self::match_stakes(
@@ -436,9 +432,8 @@ impl<T: Config> Pallet<T> {
 		.map_err(|_| QuoteError::Overflow)?;
 		let (job_creator, _) =
 			economics::match_minimums(&stakes).map_err(|_| QuoteError::Overflow)?;
-		let at_match = job_creator
-			.checked_add(wide(terms.match_incentive))
-			.ok_or(QuoteError::Overflow)?;
+		let at_match =
+			job_creator.checked_add(wide(terms.match_incentive)).ok_or(QuoteError::Overflow)?;
 		Ok(posting.max(at_match))
 	}
 
@@ -463,12 +458,15 @@ impl<T: Config> Pallet<T> {
 		};
 		let availability = economics::availability_charge(
 			wide(terms.match_incentive),
-			economics::resource_provider_share(mediator.as_ref().map_or(0, |m| wide(m.availability_price))),
+			economics::resource_provider_share(
+				mediator.as_ref().map_or(0, |m| wide(m.availability_price)),
+			),
 			economics::resource_provider_share(directory),
 		)
 		.map_err(|_| QuoteError::Overflow)?;
 		let estimate = Self::resource_estimate(terms).map_err(|_| QuoteError::Overflow)?;
-		let posting = Self::minimum_deposit(estimate, availability).map_err(|_| QuoteError::Overflow)?;
+		let posting =
+			Self::minimum_deposit(estimate, availability).map_err(|_| QuoteError::Overflow)?;
 		let Some(mediator) = mediator else { return Ok(posting) };
 		let parameters = Parameters::<T>::get();
 		let fee_bound = economics::mediation_fee(
@@ -481,7 +479,9 @@ impl<T: Config> Pallet<T> {
 		.map_err(|_| QuoteError::Overflow)?;
 		let at_match = estimate
 			.checked_add(fee_bound)
-			.and_then(|v| v.checked_add(economics::penalty(estimate, parameters.penalty_rate).ok()?))
+			.and_then(|v| {
+				v.checked_add(economics::penalty(estimate, parameters.penalty_rate).ok()?)
+			})
 			.and_then(|v| v.checked_add(availability))
 			.ok_or(QuoteError::Overflow)?;
 		Ok(posting.max(at_match))

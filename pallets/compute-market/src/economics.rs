@@ -115,7 +115,8 @@ pub struct MatchStakes {
 /// - RP: its availability halves, plus the dearest of "pay π̂_c at a timeout" and
 ///   "pay π_d and π_m at a verdict", plus θ · (its own estimate) as the fine.
 pub fn match_minimums(stakes: &MatchStakes) -> Result<(u128, u128), Overflow> {
-	let verdict = stakes.provider_estimate.checked_add(stakes.mediation_fee_bound).ok_or(Overflow)?;
+	let verdict =
+		stakes.provider_estimate.checked_add(stakes.mediation_fee_bound).ok_or(Overflow)?;
 	let job_creator = verdict
 		.max(stakes.job_estimate / 2)
 		.checked_add(penalty(stakes.job_estimate, stakes.penalty_rate)?)

@@ -28,11 +28,11 @@ mod dispatchable_impls;
 pub mod economics;
 mod invariants;
 mod matching;
-mod settlement;
-pub mod sweep;
 #[cfg(test)]
 mod mock;
 pub mod runtime_api;
+mod settlement;
+pub mod sweep;
 #[cfg(test)]
 mod tests;
 pub mod types;

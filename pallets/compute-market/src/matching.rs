@@ -46,8 +46,7 @@ impl<T: Config> Pallet<T> {
 		let provider =
 			ResourceProviders::<T>::get(&resource.owner).ok_or(Error::<T>::NotRegistered)?;
 		let mediator_info = Mediators::<T>::get(mediator).ok_or(Error::<T>::UnknownMediator)?;
-		let directory =
-			Directories::<T>::get(&j.directory).ok_or(Error::<T>::UnknownDirectory)?;
+		let directory = Directories::<T>::get(&j.directory).ok_or(Error::<T>::UnknownDirectory)?;
 		ensure!(r.instruction_cap >= j.instruction_limit, Error::<T>::InstructionCapTooLow);
 		ensure!(r.memory_cap >= j.ram_limit, Error::<T>::MemoryCapTooLow);
 		ensure!(r.local_storage_cap >= j.local_storage_limit, Error::<T>::LocalStorageCapTooLow);
@@ -81,10 +80,7 @@ impl<T: Config> Pallet<T> {
 			mediator_info.time_per_instruction_ns,
 			j.instruction_limit,
 		);
-		ensure!(
-			mediation <= parameters.max_completion_horizon.into(),
-			Error::<T>::MediatorTooSlow
-		);
+		ensure!(mediation <= parameters.max_completion_horizon.into(), Error::<T>::MediatorTooSlow);
 		ensure!(
 			SupportedBaseLayers::<T>::get(&resource.owner).contains(&j.first_layer_hash),
 			Error::<T>::BaseLayerNotSupportedByProvider
@@ -218,8 +214,7 @@ impl<T: Config> Pallet<T> {
 			Directories::<T>::get(&job.terms.directory).ok_or(Error::<T>::UnknownDirectory)?;
 		let provider =
 			ResourceProviders::<T>::get(&resource.owner).ok_or(Error::<T>::NotRegistered)?;
-		let rates =
-			(wide(resource.terms.instruction_price), wide(resource.terms.bandwidth_price));
+		let rates = (wide(resource.terms.instruction_price), wide(resource.terms.bandwidth_price));
 		let stakes = Self::match_stakes(
 			&job.terms,
 			rates,
@@ -235,9 +230,8 @@ impl<T: Config> Pallet<T> {
 		// changing them later cannot move this match's deadlines or prices.
 		let run_time =
 			run_time_ms(provider.time_per_instruction_ns, job.terms.instruction_limit.into());
-		let reaction_window = Self::narrow_moment(
-			run_time.saturating_add(parameters.reaction_window.into()),
-		);
+		let reaction_window =
+			Self::narrow_moment(run_time.saturating_add(parameters.reaction_window.into()));
 		let mediation_window = Self::narrow_moment(Self::mediation_window_for(
 			&parameters,
 			mediator_info.time_per_instruction_ns,

@@ -392,5 +392,4 @@ impl<T: Config> Pallet<T> {
 		Self::deposit_event(Event::MatchClosed { match_id, outcome });
 		Ok(())
 	}
-
 }

@@ -8,6 +8,7 @@ use frame_support::{
 use sp_runtime::{DispatchError, FixedU128};
 
 mod attacks;
+mod honesty;
 mod properties;
 mod scenarios;
 
@@ -208,7 +209,8 @@ fn genesis_sets_the_papers_defaults() {
 #[test]
 fn genesis_json_takes_theta_as_a_decimal_and_refuses_a_negative_one() {
 	let json = r#"{"penaltyRate":"12.5","verificationCount":3,"reactionWindow":1,
-		"mediationWindow":1,"registrationBond":0,"depositFloor":0,"maxOfferLifetime":1}"#;
+		"mediationWindow":1,"registrationBond":0,"depositFloor":0,"maxOfferLifetime":1,
+		"maxCompletionHorizon":1,"settlementGrace":0}"#;
 	let parsed: MarketParameters<Balance> = serde_json::from_str(json).unwrap();
 	assert_eq!(parsed.penalty_rate, FixedU128::from_rational(25, 2));
 	let negative = json.replace("12.5", "-1.0");
@@ -348,7 +350,13 @@ fn offers_below_the_minimum_deposit_are_refused_with_the_minimum() {
 		register_all();
 		// Without a mediator known yet: 2500 · 52 + 5 + 3 (half the directory's 5).
 		assert_eq!(Market::quote_job_deposit(&job_terms(), None), Ok(130_008));
-		assert_eq!(Market::quote_job_deposit(&job_terms(), Some(&MEDIATOR)), Ok(JC_DEPOSIT));
+		// With the mediator: what any match at the job's maximum prices can take, its
+		// π̂_c and the mediator's fee bound (2500 + 3000), the fine θ · π̂_c, availability
+		// halves 4 + 3 and the incentive 5; above eq. 2's 130_012.
+		assert_eq!(
+			Market::quote_job_deposit(&job_terms(), Some(&MEDIATOR)),
+			Ok(125_000 + 5_500 + 7 + 5)
+		);
 		assert_noop!(
 			Market::post_job_offer(RuntimeOrigin::signed(JC), job_terms(), 130_007, START + HOUR),
 			Error::<Test>::DepositBelowMinimum { minimum: ApproxAmount::at_least(130_008) }

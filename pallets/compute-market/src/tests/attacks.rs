@@ -25,10 +25,6 @@ fn register_self_dealer(instruction_price: Balance) {
 	assert_ok!(Market::add_base_layer(who, LAYER));
 }
 
-fn total(who: AccountId) -> Balance {
-	Balances::total_balance(&who)
-}
-
 /// Posts the attacker's job (naming the victim directory) and resource offers with
 /// the deposits the chain quotes for a match with itself as mediator.
 fn self_dealt_offers(job: JobOfferTerms<AccountId, Balance>) -> (OfferId, OfferId) {
@@ -40,7 +36,8 @@ fn self_dealt_offers(job: JobOfferTerms<AccountId, Balance>) -> (OfferId, OfferI
 		job_deposit,
 		START + HOUR
 	));
-	let resource = ResourceOfferTerms { instruction_price: 0, bandwidth_price: 0, ..resource_terms() };
+	let resource =
+		ResourceOfferTerms { instruction_price: 0, bandwidth_price: 0, ..resource_terms() };
 	let resource_deposit =
 		Market::quote_resource_deposit(&resource, Some(&ATTACKER), Some(&DIRECTORY)).unwrap()
 			+ 2_500;
@@ -63,7 +60,12 @@ fn hole_1_a_stranger_cannot_take_a_directorys_bond() {
 		let victim_before = (free(DIRECTORY), held(DIRECTORY));
 		let job = JobOfferTerms { instruction_max_price: 0, bandwidth_max_price: 0, ..job_terms() };
 		let (job_id, resource_id) = self_dealt_offers(job);
-		assert_ok!(Market::post_match(RuntimeOrigin::signed(ATTACKER), job_id, resource_id, ATTACKER));
+		assert_ok!(Market::post_match(
+			RuntimeOrigin::signed(ATTACKER),
+			job_id,
+			resource_id,
+			ATTACKER
+		));
 		assert_eq!(Matches::<Test>::get(0).unwrap().directory_liability, 0);
 		assert_ok!(Market::post_result(
 			RuntimeOrigin::signed(ATTACKER),
@@ -92,8 +94,10 @@ fn hole_1_a_stranger_cannot_take_a_directorys_bond() {
 		// the attacker's claim on it is announced as a shortfall.
 		assert_eq!((free(DIRECTORY), held(DIRECTORY)), victim_before);
 		assert_eq!(Directories::<Test>::get(DIRECTORY).unwrap().bond, BOND);
-		assert!(events().iter().any(|e| matches!(e,
-			Event::Shortfall { who: ATTACKER, paid: 0, reason: PaymentReason::MediationFee, .. })));
+		assert!(events().iter().any(|e| matches!(
+			e,
+			Event::Shortfall { who: ATTACKER, paid: 0, reason: PaymentReason::MediationFee, .. }
+		)));
 		// Later matches naming the directory still close.
 		post_offers();
 		let next = NextOfferId::<Test>::get();
@@ -107,12 +111,17 @@ fn hole_1_a_trusted_mediator_takes_at_most_the_liability_fixed_at_match() {
 	new_test_ext().execute_with(|| {
 		register_all();
 		assert_ok!(Market::trust_mediator(RuntimeOrigin::signed(DIRECTORY), MEDIATOR));
-		matched();
+		post_offers();
+		assert_ok!(Market::post_match(RuntimeOrigin::signed(SOLVER), 0, 1, MEDIATOR));
+		// Eq. 2 on the directory's own price at the match's θ = 50 and n = 2.
 		let liability = Matches::<Test>::get(0).unwrap().directory_liability;
-		// Raising the directory's exposure after the match changes nothing: the liability
-		// came from the match's own terms.
 		assert_eq!(liability, DIRECTORY_AVAILABILITY * 52);
 		assert!(liability < BOND);
+		// Root raising θ afterwards changes nothing: the liability came from the match.
+		let mut harsher = Parameters::<Test>::get();
+		harsher.penalty_rate = FixedU128::from_u32(10_000);
+		assert_ok!(Market::set_parameters(RuntimeOrigin::root(), harsher));
+		assert_eq!(Matches::<Test>::get(0).unwrap().directory_liability, liability);
 	});
 }
 
@@ -143,18 +152,19 @@ fn hole_2_a_zero_price_offer_cannot_post_a_deposit_below_the_timeout_it_owes() {
 			floor,
 			START + HOUR
 		));
-		// π̂_c = 2500 at a timeout, plus the RP's availability halves 3 + 2.
+		// The dearer of π̂_c = 2500 at a timeout and the mediator's fee for n = 2 runs of
+		// the job's limits (2 · 1500 at price 1), plus the RP's availability halves 3 + 2.
 		assert_noop!(
 			Market::post_match(RuntimeOrigin::signed(SOLVER), 0, 1, MEDIATOR),
 			Error::<Test>::ResourceDepositTooLowForMatch {
-				minimum: ApproxAmount::at_least(2_500 + 3 + 2)
+				minimum: ApproxAmount::at_least(3_000 + 3 + 2)
 			}
 		);
 		// With the deposit the match needs, the JC gets its whole estimate at a timeout.
 		assert_ok!(Market::post_resource_offer(
 			RuntimeOrigin::signed(RP),
 			cheap,
-			2_505,
+			3_005,
 			START + HOUR
 		));
 		assert_ok!(Market::post_match(RuntimeOrigin::signed(SOLVER), 0, 2, MEDIATOR));
@@ -193,7 +203,12 @@ fn hole_2_the_job_deposit_must_cover_the_mediators_fee_at_its_prices() {
 		));
 		// The quote for this mediator is the deposit that passes.
 		let quote = Market::quote_job_deposit(&job_terms(), Some(&7)).unwrap();
-		assert_ok!(Market::post_job_offer(RuntimeOrigin::signed(JC), job_terms(), quote, START + HOUR));
+		assert_ok!(Market::post_job_offer(
+			RuntimeOrigin::signed(JC),
+			job_terms(),
+			quote,
+			START + HOUR
+		));
 		let rp_quote =
 			Market::quote_resource_deposit(&resource_terms(), Some(&7), Some(&DIRECTORY)).unwrap();
 		assert_ok!(Market::post_resource_offer(
@@ -238,11 +253,8 @@ fn post_long_offers() {
 	let job = long_job();
 	let deposit = Market::quote_job_deposit(&job, Some(&7)).unwrap();
 	assert_ok!(Market::post_job_offer(RuntimeOrigin::signed(JC), job, deposit, START + HOUR));
-	let resource = ResourceOfferTerms {
-		instruction_cap: 7_200_000,
-		instruction_price: 0,
-		..resource_terms()
-	};
+	let resource =
+		ResourceOfferTerms { instruction_cap: 7_200_000, instruction_price: 0, ..resource_terms() };
 	assert_ok!(Market::post_resource_offer(
 		RuntimeOrigin::signed(RP),
 		resource,
@@ -349,8 +361,10 @@ fn hole_4_root_cannot_move_the_deadlines_or_terms_of_a_running_match() {
 			300,
 			[2; 32]
 		));
-		assert!(events().iter().any(|e| matches!(e,
-			Event::Paid { to: MEDIATOR, amount: 2_000, reason: PaymentReason::MediationFee, .. })));
+		assert!(events().iter().any(|e| matches!(
+			e,
+			Event::Paid { to: MEDIATOR, amount: 2_000, reason: PaymentReason::MediationFee, .. }
+		)));
 	});
 }
 
@@ -358,10 +372,8 @@ fn hole_4_root_cannot_move_the_deadlines_or_terms_of_a_running_match() {
 fn hole_5_a_completion_deadline_years_away_is_refused() {
 	new_test_ext().execute_with(|| {
 		register_all();
-		let far = JobOfferTerms {
-			completion_deadline: START + 10 * 365 * 24 * HOUR,
-			..job_terms()
-		};
+		let far =
+			JobOfferTerms { completion_deadline: START + 10 * 365 * 24 * HOUR, ..job_terms() };
 		assert_noop!(
 			Market::post_job_offer(RuntimeOrigin::signed(JC), far, JC_DEPOSIT, START + HOUR),
 			Error::<Test>::DeadlineTooFar
@@ -469,7 +481,12 @@ fn hole_6_a_full_limit_names_whose_it_is() {
 		assert_ok!(Market::trust_mediator(RuntimeOrigin::signed(ATTACKER), MEDIATOR));
 		assert_ok!(Market::trust_directory(RuntimeOrigin::signed(ATTACKER), DIRECTORY));
 		assert_ok!(Market::add_base_layer(RuntimeOrigin::signed(ATTACKER), LAYER));
-		assert_ok!(Market::post_job_offer(RuntimeOrigin::signed(7), job_terms(), JC_DEPOSIT, START + HOUR));
+		assert_ok!(Market::post_job_offer(
+			RuntimeOrigin::signed(7),
+			job_terms(),
+			JC_DEPOSIT,
+			START + HOUR
+		));
 		assert_ok!(Market::post_resource_offer(
 			RuntimeOrigin::signed(ATTACKER),
 			resource_terms(),
@@ -481,7 +498,12 @@ fn hole_6_a_full_limit_names_whose_it_is() {
 			Error::<Test>::MediatorTooManyOpenItems
 		);
 		assert_noop!(
-			Market::post_job_offer(RuntimeOrigin::signed(JC), job_terms(), JC_DEPOSIT, START + HOUR),
+			Market::post_job_offer(
+				RuntimeOrigin::signed(JC),
+				job_terms(),
+				JC_DEPOSIT,
+				START + HOUR
+			),
 			Error::<Test>::JobCreatorTooManyOpenItems
 		);
 		MaxOpenItems::set(16);

@@ -1,14 +1,23 @@
-//! Random call sequences by random actors. After every call: funds are conserved
-//! (issuance falls by exactly the fines), `try_state` holds, no account holds a deposit
-//! the pallet does not record, and a failed call changed nothing.
+//! Random call sequences by random, often hostile, actors: self-dealing, extreme
+//! prices, strangers closing other people's matches, root changing the parameters
+//! mid-match, directories consenting to liability, the idle-time sweep. After every
+//! call: funds are conserved (issuance falls by exactly the fines), `try_state` holds,
+//! no account holds a deposit the pallet does not record, a failed call changed
+//! nothing, and [`super::honesty`] holds (who ends a match with what).
 
+use super::honesty;
 use super::*;
-use frame_support::traits::Time;
+use frame_support::traits::{Hooks, Time};
+use frame_support::weights::Weight;
 use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
 use sp_runtime::StateVersion;
+use std::collections::{BTreeMap, BTreeSet};
 
-/// Accounts that act: 1..=6 (8 is endowed but idle, 7 too).
+/// Accounts that act: 1..=6. 7 and 8 are endowed but never sign: they must end with
+/// exactly what they started with.
 const ACTORS: u64 = 6;
+const IDLE: [AccountId; 2] = [7, 8];
 
 #[derive(Clone, Debug)]
 struct Step {
@@ -20,7 +29,7 @@ struct Step {
 
 /// Call kinds by weight: lifecycle calls are drawn more often than set-up calls so
 /// that walks get past matching into results, mediation and settlement.
-const KINDS: [u8; 40] = [
+const KINDS: [u8; 47] = [
 	0, 0, 1, 2, 3, 4, 5, // actors and trust
 	6, 7, 6, 7, 8, 9, 8, 9, 10, // offers
 	11, 12, 11, 12, 11, // matching
@@ -30,6 +39,40 @@ const KINDS: [u8; 40] = [
 	16, 16, 16, 16, // mediate
 	17, 17, // timeouts
 	18, 18, 18, // the clock
+	19, 20, // extreme prices
+	21, // a stranger's timeout
+	22, // the directory consents to a mediator
+	23, // root changes the parameters
+	24, 24, // the idle-time sweep
+];
+
+/// A name per kind, for the walk's figures.
+const KIND_NAMES: [&str; 25] = [
+	"register",
+	"deregister",
+	"trust_mediator",
+	"distrust_mediator",
+	"trust_directory",
+	"add_base_layer",
+	"post_job_offer",
+	"post_job_offer",
+	"post_resource_offer",
+	"post_resource_offer",
+	"cancel/clear_offer",
+	"post_match",
+	"post_match",
+	"post_result",
+	"accept_result",
+	"reject_result",
+	"post_mediation_result",
+	"timeout/mediation_timeout",
+	"clock",
+	"job_offer_extreme_prices",
+	"resource_offer_extreme_prices",
+	"stranger_timeout",
+	"directory_trusts_mediator",
+	"set_parameters",
+	"on_idle",
 ];
 
 fn step() -> impl Strategy<Value = Step> {
@@ -119,6 +162,7 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 			Role::Mediator => Market::register_mediator(
 				origin,
 				arch(b),
+				1 + (b % 3) * 500_000,
 				(b % 3) as Balance,
 				1,
 				(b % 11) as Balance,
@@ -224,12 +268,20 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 			];
 			let faulty =
 				[FaultyParty::JobCreator, FaultyParty::ResourceProvider, FaultyParty::Directory];
-			let who = Matches::<Test>::get(match_id).map(|m| m.mediator).unwrap_or(step.actor);
+			let record = Matches::<Test>::get(match_id);
+			let who = record.as_ref().map(|m| m.mediator).unwrap_or(step.actor);
+			// Half the time a verdict that answers the dispute, so walks get past it.
+			let (verdict, faulty) = match record.map(|m| m.state) {
+				Some(MatchState::InMediation { reason, result, .. }) if a % 2 == 0 => {
+					fitting_verdict(reason, result.status, b)
+				},
+				_ => (verdicts[(b % 7) as usize], faulty[(b / 7 % 3) as usize]),
+			};
 			Market::post_mediation_result(
 				RuntimeOrigin::signed(who),
 				match_id,
-				verdicts[(b % 7) as usize],
-				faulty[(b / 7 % 3) as usize],
+				verdict,
+				faulty,
 				a % (limits.0 + limits.0 / 8 + 1),
 				b % (limits.1 + limits.1 / 8 + 1),
 				[3; 32],
@@ -243,10 +295,88 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 				Market::mediation_timeout(origin, match_id)
 			}
 		},
-		_ => {
+		18 => {
 			advance(if b % 2 == 0 { a % 60_000 } else { a % (3 * HOUR) });
 			Ok(())
 		},
+		19 => {
+			// Prices near the type's limits: the quote or the post must refuse, not wrap.
+			let terms = JobOfferTerms {
+				instruction_max_price: Balance::MAX >> (a % 128),
+				bandwidth_max_price: Balance::MAX >> (b % 128),
+				instruction_limit: u64::MAX >> (b % 64),
+				completion_deadline: now + 1 + b % HOUR,
+				..job_terms()
+			};
+			let quote = Market::quote_job_deposit(&terms, Some(&MEDIATOR)).ok();
+			Market::post_job_offer(origin, terms, deposit_near(quote, b), now + 1 + a % HOUR)
+		},
+		20 => {
+			let terms = ResourceOfferTerms {
+				instruction_price: Balance::MAX >> (b % 128),
+				instruction_cap: u64::MAX >> (a % 64),
+				bandwidth_price: Balance::MAX >> (a % 128),
+				..resource_terms()
+			};
+			let quote =
+				Market::quote_resource_deposit(&terms, Some(&MEDIATOR), Some(&DIRECTORY)).ok();
+			Market::post_resource_offer(origin, terms, deposit_near(quote, a), now + 1 + b % HOUR)
+		},
+		21 => Market::timeout(origin, match_id),
+		22 => Market::trust_mediator(
+			RuntimeOrigin::signed(DIRECTORY),
+			if a % 3 == 0 { pick_actor(a / 3) } else { MEDIATOR },
+		),
+		23 => {
+			let mut parameters = crate::Parameters::<Test>::get();
+			parameters.penalty_rate = FixedU128::from_rational((a % 200) as u128, 2);
+			parameters.verification_count = 1 + (b % 4) as u32;
+			parameters.reaction_window = 1 + a % HOUR;
+			parameters.mediation_window = 1 + b % HOUR;
+			parameters.settlement_grace = b % (2 * HOUR);
+			parameters.max_completion_horizon = 1 + a % (3 * HOUR);
+			Market::set_parameters(RuntimeOrigin::root(), parameters)
+		},
+		_ => {
+			Market::on_idle(System::block_number(), Weight::MAX);
+			Ok(())
+		},
+	}
+}
+
+/// A ruling the chain accepts for this dispute, picked by `n`.
+fn fitting_verdict(reason: RejectReason, status: ResultStatus, n: u64) -> (Verdict, FaultyParty) {
+	use FaultyParty::*;
+	let claimant = if reason == RejectReason::DirectoryUnavailable {
+		Some(JobCreator)
+	} else if status == ResultStatus::DirectoryUnavailable {
+		Some(ResourceProvider)
+	} else {
+		None
+	};
+	match (claimant, reason) {
+		(Some(claimant), _) => {
+			(Verdict::DirectoryUnavailable, if n % 2 == 0 { Directory } else { claimant })
+		},
+		(None, RejectReason::ResultNotFound) => {
+			(Verdict::ResultNotFound, if n % 2 == 0 { JobCreator } else { ResourceProvider })
+		},
+		_ => [
+			(Verdict::WrongResults, ResourceProvider),
+			(Verdict::TooMuchCost, ResourceProvider),
+			(Verdict::InvalidResultStatus, ResourceProvider),
+			(Verdict::CorrectResults, JobCreator),
+			(Verdict::NonDeterministic, JobCreator),
+		][(n % 5) as usize],
+	}
+}
+
+/// "Ok", or the error's name: the second half of an attack path.
+fn result_name(result: &frame_support::dispatch::DispatchResult) -> String {
+	match result {
+		Ok(()) => "Ok".into(),
+		Err(sp_runtime::DispatchError::Module(e)) => e.message.unwrap_or("?").into(),
+		Err(e) => format!("{e:?}"),
 	}
 }
 
@@ -286,48 +416,102 @@ fn check_invariants() -> Result<(), TestCaseError> {
 	Ok(())
 }
 
-proptest! {
-	#![proptest_config(ProptestConfig { cases: 10_000, failure_persistence: None, ..ProptestConfig::default() })]
-
-	#[test]
-	fn random_call_sequences_conserve_funds_and_state(steps in prop::collection::vec(step(), 1..40)) {
-		new_test_ext().execute_with(|| {
-			register_all();
-			for step in &steps {
-				let before = sp_io::storage::root(StateVersion::V1);
-				if run(step).is_err() {
-					prop_assert_eq!(before, sp_io::storage::root(StateVersion::V1), "failed call changed storage: {:?}", step);
-				}
-				check_invariants()?;
-			}
-			Ok(())
-		})?;
-	}
+/// Figures of a whole run of walks.
+#[derive(Default)]
+struct Walks {
+	sequences: u64,
+	steps: u64,
+	paths: BTreeMap<(&'static str, String), u64>,
+	outcomes: BTreeSet<&'static str>,
+	checked: honesty::Checked,
 }
 
-/// The random walk must reach every close path, or the property above proves little.
+fn walk(steps: &[Step], walks: &mut Walks) -> Result<(), TestCaseError> {
+	new_test_ext().execute_with(|| {
+		register_all();
+		for step in steps {
+			let before_root = sp_io::storage::root(StateVersion::V1);
+			let before = honesty::snapshot();
+			let result = run(step);
+			if result.is_err() {
+				prop_assert_eq!(
+					before_root,
+					sp_io::storage::root(StateVersion::V1),
+					"failed call changed storage: {:?}",
+					step
+				);
+			}
+			check_invariants()?;
+			honesty::check_step(&before, &mut walks.checked)?;
+			*walks
+				.paths
+				.entry((KIND_NAMES[step.kind as usize], result_name(&result)))
+				.or_default() += 1;
+			walks.steps += 1;
+		}
+		for who in IDLE {
+			prop_assert_eq!(Balances::total_balance(&who), ENDOWMENT, "idle account {} lost", who);
+		}
+		for e in events() {
+			if let Event::MatchClosed { outcome, .. } = e {
+				walks.outcomes.insert(honesty::outcome_name(&outcome));
+			}
+		}
+		walks.sequences += 1;
+		Ok(())
+	})
+}
+
+/// Ten thousand hostile walks; every one keeps every invariant, and together they
+/// reach every close path and make the exact who-gets-what checks on each.
 #[test]
-fn random_walks_reach_every_close_path() {
-	use proptest::{strategy::ValueTree, test_runner::TestRunner};
-	let mut runner = TestRunner::deterministic();
-	let mut outcomes = std::collections::BTreeSet::new();
-	for _ in 0..3_000 {
-		let steps = prop::collection::vec(step(), 1..40).new_tree(&mut runner).unwrap().current();
-		new_test_ext().execute_with(|| {
-			register_all();
-			for step in &steps {
-				let _ = run(step);
-			}
-			for e in events() {
-				if let Event::MatchClosed { outcome, .. } = e {
-					outcomes.insert(
-						format!("{outcome:?}").split(['(', ' ']).next().unwrap().to_string(),
-					);
-				}
-			}
-		});
+fn random_call_sequences_keep_honest_parties_whole() {
+	let mut runner =
+		TestRunner::new(Config { cases: 10_000, failure_persistence: None, ..Config::default() });
+	let walks = std::cell::RefCell::new(Walks::default());
+	let result = runner
+		.run(&prop::collection::vec(step(), 1..40), |steps| walk(&steps, &mut walks.borrow_mut()));
+	if let Err(e) = result {
+		panic!("{e}");
 	}
-	for expected in ["Accepted", "TimedOut", "Mediated", "MediationFailed"] {
-		assert!(outcomes.contains(expected), "no random walk reached {expected}: {outcomes:?}");
+	let walks = walks.into_inner();
+	println!(
+		"{} sequences, {} steps, {} distinct (call, outcome) paths",
+		walks.sequences,
+		walks.steps,
+		walks.paths.len()
+	);
+	for ((call, outcome), count) in &walks.paths {
+		println!("  {call:<30} {outcome:<36} {count}");
+	}
+	println!("exact close checks: {:?}", walks.checked.exact_closes);
+	println!(
+		"directory-bond payments: {}, shortfalls: {}",
+		walks.checked.directory_payments, walks.checked.shortfalls
+	);
+	for expected in [
+		"Accepted",
+		"TimedOut",
+		"MediationFailed",
+		"Mediated(JC at fault)",
+		"Mediated(RP at fault)",
+		"Mediated(directory at fault)",
+	] {
+		assert!(
+			walks.outcomes.contains(expected),
+			"no walk reached {expected}: {:?}",
+			walks.outcomes
+		);
+		assert!(
+			walks.checked.exact_closes.get(expected).copied().unwrap_or_default() > 0,
+			"no exact check of {expected}"
+		);
+	}
+	assert!(walks.checked.directory_payments > 0, "no walk made a directory pay");
+	for refusal in ["DeadlineTooFar", "JobDepositTooLowForMatch", "ResourceDepositTooLowForMatch"] {
+		assert!(
+			walks.paths.keys().any(|(_, outcome)| outcome == refusal),
+			"no walk was refused with {refusal}"
+		);
 	}
 }
