@@ -235,7 +235,7 @@ async fn setup(bulk: &Bulk, count: usize) -> Result<Vec<Group>> {
 			&mut g.rp,
 		)?);
 		registrations.push(bulk.sign(
-			&market().register_mediator(Architecture::Amd64, 1_000_000, 1, MDC / 1000),
+			&market().register_mediator(Architecture::Amd64, 1_000_000, 1_000_000, 1, MDC / 1000),
 			&mut g.mediator,
 		)?);
 		registrations.push(bulk.sign(

@@ -5,8 +5,8 @@
 //! quietly and the book moves on.
 
 use crate::solver::{
-	self, Book, JobCreatorView, JobOfferView, MediatorView, ProviderView, ResourceOfferView,
-	SolveOptions,
+	self, Book, DirectoryView, JobCreatorView, JobOfferView, MatchRules, MediatorView,
+	ProviderView, ResourceOfferView, SolveOptions,
 };
 use modicum_client::{
 	calls::Market,
@@ -108,9 +108,13 @@ impl Matchmaker {
 	}
 
 	async fn seed(&mut self) -> Result<(), ClientError> {
+		self.refresh_rules().await?;
 		for (who, info) in self.chain.mediators().await? {
 			let view = MediatorView {
 				arch: arch(&info.arch),
+				time_per_instruction_ns: info.time_per_instruction_ns,
+				instruction_price: info.instruction_price,
+				bandwidth_price: info.bandwidth_price,
 				availability_price: info.availability_price,
 				trusted_directories: self
 					.chain
@@ -142,6 +146,7 @@ impl Matchmaker {
 	/// and mediators refreshed. Cheap when nothing changed: offers already known are
 	/// not re-quoted unless no mediator fitted their deposit last time.
 	async fn resync(&mut self) -> Result<(), ClientError> {
+		self.refresh_rules().await?;
 		for (who, _) in self.chain.mediators().await? {
 			self.refresh_account(&who).await?;
 		}
@@ -165,12 +170,22 @@ impl Matchmaker {
 			self.book.remove_job_offer(id);
 		}
 		for (id, offer) in jobs {
-			let needs_quote =
-				self.book.job_offer(id).is_none_or(|o| o.max_mediator_availability_price == 0);
-			if needs_quote {
+			if self.book.job_offer(id).is_none() {
 				self.add_job_offer(id, &offer).await?;
 			}
 		}
+		Ok(())
+	}
+
+	/// The market parameters a match's stakes depend on, as the chain holds them.
+	async fn refresh_rules(&mut self) -> Result<(), ClientError> {
+		let p = self.chain.parameters().await?;
+		self.book.set_rules(MatchRules {
+			penalty_rate_parts: p.penalty_rate.0,
+			verification_count: p.verification_count,
+			mediation_slack_ms: p.mediation_window,
+			max_completion_horizon_ms: p.max_completion_horizon,
+		});
 		Ok(())
 	}
 
@@ -207,6 +222,9 @@ impl Matchmaker {
 			Some(info) => {
 				let view = MediatorView {
 					arch: arch(&info.arch),
+					time_per_instruction_ns: info.time_per_instruction_ns,
+					instruction_price: info.instruction_price,
+					bandwidth_price: info.bandwidth_price,
 					availability_price: info.availability_price,
 					trusted_directories: self
 						.chain
@@ -221,6 +239,17 @@ impl Matchmaker {
 			},
 			None => {
 				self.book.remove_mediator(&key);
+			},
+		}
+		match self.chain.directory(who).await? {
+			Some(info) => {
+				self.book.upsert_directory(
+					key,
+					DirectoryView { availability_price: info.availability_price },
+				);
+			},
+			None => {
+				self.book.remove_directory(&key);
 			},
 		}
 		match self.chain.job_creator(who).await? {
@@ -263,6 +292,7 @@ impl Matchmaker {
 			bandwidth_price: t.bandwidth_price,
 			match_incentive: t.match_incentive,
 			expires_at: offer.expires_at,
+			deposit: offer.deposit,
 		});
 		Ok(())
 	}
@@ -271,25 +301,10 @@ impl Matchmaker {
 		if self.book.job_creator(&bytes(&offer.owner)).is_none() {
 			self.refresh_account(&offer.owner).await?;
 		}
-		let t = &offer.terms;
-		// The chain re-checks the JC's deposit against the chosen mediator's price:
-		// find the dearest known mediator whose quote the deposit still covers.
-		let mut max_price = 0u128;
-		let mediators: Vec<(AccountId, u128)> = self
-			.book
-			.mediators()
-			.map(|(account, view)| (AccountId::from(*account), view.availability_price))
-			.collect();
-		for (mediator, price) in mediators {
-			if price <= max_price {
-				continue;
-			}
-			if let Ok(quote) = self.chain.quote_job_deposit(t, Some(mediator)).await {
-				if quote <= offer.deposit {
-					max_price = price;
-				}
-			}
+		if self.book.directory(&bytes(&offer.terms.directory)).is_none() {
+			self.refresh_account(&offer.terms.directory).await?;
 		}
+		let t = &offer.terms;
 		self.book.insert_job_offer(JobOfferView {
 			id,
 			owner: bytes(&offer.owner),
@@ -305,7 +320,7 @@ impl Matchmaker {
 			directory: bytes(&t.directory),
 			arch: arch(&t.arch),
 			expires_at: offer.expires_at,
-			max_mediator_availability_price: max_price,
+			deposit: offer.deposit,
 		});
 		Ok(())
 	}
@@ -347,6 +362,7 @@ impl Matchmaker {
 			| E::DirectoryDistrusted { who, .. }
 			| E::BaseLayerAdded { who, .. }
 			| E::BaseLayerRemoved { who, .. } => self.refresh_account(&who).await?,
+			E::ParametersSet { .. } => self.refresh_rules().await?,
 			_ => return Ok(false),
 		}
 		Ok(true)

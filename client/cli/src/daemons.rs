@@ -131,6 +131,10 @@ struct DirectorySettings {
 	registry_addr: String,
 	uptime_addr: String,
 	availability_price: Amount,
+	/// Mediators whose rulings on this directory's uptime it accepts: only they can
+	/// make it pay (a bounded liability per match), and a mediator the directory does
+	/// not list is never paid from its bond.
+	trusted_mediators: Vec<String>,
 }
 
 impl Default for DirectorySettings {
@@ -140,6 +144,7 @@ impl Default for DirectorySettings {
 			registry_addr: "127.0.0.1:5000".into(),
 			uptime_addr: "127.0.0.1:5001".into(),
 			availability_price: Amount(1_000_000_000),
+			trusted_mediators: Vec::new(),
 		}
 	}
 }
@@ -188,6 +193,14 @@ pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()>
 				.await?;
 			tracing::info!(account = %me, %endpoint, price = %format_amount(s.availability_price.0), "registered as a directory");
 		},
+	}
+	let trusted = chain.trusted_mediators(&me).await?;
+	for mediator in &s.trusted_mediators {
+		let mediator = keys::parse_account(mediator)?;
+		if !trusted.contains(&mediator) {
+			Market::new(&chain, &signer).trust_mediator(mediator).await?;
+			tracing::info!(%mediator, "trusting a mediator's rulings on this directory");
+		}
 	}
 	serving.await.context("directory task")?.context("directory")?;
 	Ok(())

@@ -86,6 +86,10 @@ pub struct SimulateArgs {
 	/// Resource Providers per type.
 	#[arg(long, default_value_t = 3)]
 	rps_per_type: usize,
+	/// Rounds the hostile agents play after the jobs: a self-dealer ruling against
+	/// the directory, a griefer holding the mediator's slots (at most 32).
+	#[arg(long, default_value_t = 20)]
+	adversary_rounds: usize,
 	/// Where to write report.md, report.json and the plots.
 	#[arg(long, default_value = "simulation")]
 	out: PathBuf,
@@ -123,6 +127,7 @@ impl SimulateArgs {
 				jcs_per_type: self.jcs_per_type,
 				rps_per_type: self.rps_per_type,
 			},
+			adversary_rounds: self.adversary_rounds,
 		}
 	}
 }
@@ -283,7 +288,11 @@ fn simulate_and_report(global: &Global, args: &SimulateArgs) -> Result<()> {
 	);
 	let claims = &summary.claims;
 	if args.check
-		&& !(claims.honest_never_lose() && claims.gains_bounded() && claims.cheating_does_not_pay())
+		&& !(claims.honest_never_lose()
+			&& claims.gains_bounded()
+			&& claims.cheating_does_not_pay()
+			&& summary.adversaries.uninvolved_never_lose()
+			&& summary.adversaries.attacks_do_not_pay())
 	{
 		anyhow::bail!("a claim fails at n = {}, θ = {}: see the report", config.n, config.theta);
 	}

@@ -3,7 +3,9 @@
 
 use super::{
 	feasibility::{self, Infeasible},
-	matching, AccountId, JobCreatorView, JobOfferView, MediatorView, Proposal, ProviderView,
+	matching,
+	stakes::MatchRules,
+	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, Proposal, ProviderView,
 	ResourceOfferView, SolveOptions,
 };
 use std::collections::BTreeMap;
@@ -21,6 +23,8 @@ pub struct Book {
 	providers: BTreeMap<AccountId, ProviderView>,
 	mediators: BTreeMap<AccountId, MediatorView>,
 	job_creators: BTreeMap<AccountId, JobCreatorView>,
+	directories: BTreeMap<AccountId, DirectoryView>,
+	rules: MatchRules,
 }
 
 impl Book {
@@ -156,6 +160,35 @@ impl Book {
 		self.job_creators.get(account)
 	}
 
+	/// Registers a directory or replaces its view.
+	pub fn upsert_directory(
+		&mut self,
+		account: AccountId,
+		view: DirectoryView,
+	) -> Option<DirectoryView> {
+		self.directories.insert(account, view)
+	}
+
+	/// Forgets a directory (deregistered); jobs naming it become unmatchable.
+	pub fn remove_directory(&mut self, account: &AccountId) -> Option<DirectoryView> {
+		self.directories.remove(account)
+	}
+
+	/// The directory's current view.
+	pub fn directory(&self, account: &AccountId) -> Option<&DirectoryView> {
+		self.directories.get(account)
+	}
+
+	/// The market parameters matches are checked against.
+	pub fn rules(&self) -> &MatchRules {
+		&self.rules
+	}
+
+	/// Replaces the market parameters (root changed them on chain).
+	pub fn set_rules(&mut self, rules: MatchRules) {
+		self.rules = rules;
+	}
+
 	/// Checks one candidate match the way `post_match` would at `now_ms`: both offers
 	/// open (rule 12), not expired, all accounts known, then [`super::check`].
 	/// The order of the checks is the chain's.
@@ -180,7 +213,14 @@ impl Book {
 		let provider = self.providers.get(&resource.owner).ok_or(Infeasible::UnknownProvider)?;
 		let mediator_view = self.mediators.get(mediator).ok_or(Infeasible::UnknownMediator)?;
 		let job_creator = self.job_creators.get(&job.owner).ok_or(Infeasible::UnknownJobCreator)?;
-		feasibility::check(job, resource, provider, job_creator, mediator, mediator_view, now_ms)
+		let directory = self.directories.get(&job.directory).ok_or(Infeasible::UnknownDirectory)?;
+		feasibility::check(
+			&feasibility::Pair { job, resource, provider, job_creator, directory },
+			mediator,
+			mediator_view,
+			&self.rules,
+			now_ms,
+		)
 	}
 
 	/// The minimum-cost maximum matching of the open offers at `now_ms`, with the
@@ -210,6 +250,8 @@ impl Book {
 			providers: &self.providers,
 			mediators: &self.mediators,
 			job_creators: &self.job_creators,
+			directories: &self.directories,
+			rules: &self.rules,
 		}
 	}
 }
@@ -226,4 +268,8 @@ pub(crate) struct BookParts<'a> {
 	pub mediators: &'a BTreeMap<AccountId, MediatorView>,
 	/// Job creators by account.
 	pub job_creators: &'a BTreeMap<AccountId, JobCreatorView>,
+	/// Directories by account.
+	pub directories: &'a BTreeMap<AccountId, DirectoryView>,
+	/// The market parameters.
+	pub rules: &'a MatchRules,
 }

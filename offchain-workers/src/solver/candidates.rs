@@ -11,9 +11,18 @@
 //!   job's class (creator, architecture, directory, base layer). A scan computes them
 //!   once per provider it meets.
 //! - Mediators are numbered by (availability price, account id), so "the first
-//!   eligible and trusted mediator by number" is the cheapest, with the tie rule.
+//!   eligible and trusted mediator by number" is the cheapest, with the tie rule. A job
+//!   scan skips mediators too slow for its n re-runs (rule 9's horizon part).
+//! - Each pair is then checked for the deposits the chain requires of a match with that
+//!   mediator; if they fall short, the next capable mediators are tried in order, so a
+//!   pair gets the cheapest mediator the chain would accept with it.
 
-use super::{book::BookParts, feasibility, price_at_limits, AccountId, Architecture, Hash};
+use super::{
+	book::BookParts,
+	feasibility, price_at_limits,
+	stakes::{self, MatchRules, MatchTerms},
+	AccountId, Architecture, Hash,
+};
 use std::collections::{BinaryHeap, HashMap};
 
 /// "No value" in the dense u32 tables.
@@ -25,6 +34,9 @@ pub(crate) struct MediatorEntry {
 	pub account: AccountId,
 	/// Its availability price.
 	pub price: u128,
+	time_per_instruction_ns: u64,
+	instruction_price: u128,
+	bandwidth_price: u128,
 }
 
 /// A known provider with at least one live offer.
@@ -51,6 +63,8 @@ pub(crate) struct ResourceEntry {
 	memory_cap: u64,
 	local_storage_cap: u64,
 	bandwidth_cap: u64,
+	match_incentive: u128,
+	deposit: u128,
 	/// Number of its provider.
 	provider: u32,
 }
@@ -76,12 +90,15 @@ pub(crate) struct JobEntry {
 	pub instruction_limit: u64,
 	/// Most bytes downloaded.
 	pub bandwidth_limit: u64,
+	instruction_max_price: u128,
 	bandwidth_max_price: u128,
+	match_incentive: u128,
+	deposit: u128,
+	directory_availability: u128,
 	ram_limit: u64,
 	local_storage_limit: u64,
 	/// Rule 11 restated: `tpi × instruction_limit ≤ budget_ns`, see [`Index::build`].
 	budget_ns: u128,
-	max_mediator_price: u128,
 	class: u32,
 	/// Positions in [`Index::resources`] it may scan: its architecture's bucket, cut at
 	/// its instruction max price.
@@ -114,6 +131,7 @@ pub(crate) struct Index {
 	job_creator_mediators: Vec<Vec<u32>>,
 	/// Live job offers in processing order (see [`Index::build`]).
 	pub jobs: Vec<JobEntry>,
+	rules: MatchRules,
 }
 
 /// Sorted copy, for binary search.
@@ -150,7 +168,13 @@ impl Index {
 			mediator_list.iter().enumerate().map(|(i, (a, _))| (**a, i as u32)).collect();
 		let mediators: Vec<MediatorEntry> = mediator_list
 			.iter()
-			.map(|(a, m)| MediatorEntry { account: **a, price: m.availability_price })
+			.map(|(a, m)| MediatorEntry {
+				account: **a,
+				price: m.availability_price,
+				time_per_instruction_ns: m.time_per_instruction_ns,
+				instruction_price: m.instruction_price,
+				bandwidth_price: m.bandwidth_price,
+			})
 			.collect();
 		// Sorted copies of each mediator's lists, for eligibility per class.
 		let mediator_lists: Vec<(Architecture, Vec<AccountId>, Vec<Hash>)> = mediator_list
@@ -186,6 +210,8 @@ impl Index {
 				memory_cap: offer.memory_cap,
 				local_storage_cap: offer.local_storage_cap,
 				bandwidth_cap: offer.bandwidth_cap,
+				match_incentive: offer.match_incentive,
+				deposit: offer.deposit,
 				provider: number,
 			});
 		}
@@ -217,6 +243,7 @@ impl Index {
 				continue;
 			}
 			let Some(view) = book.job_creators.get(&offer.owner) else { continue };
+			let Some(directory) = book.directories.get(&offer.directory) else { continue };
 			// Rule 11 as the chain computes it is `now + ceil(tpi·limit / 10^6) ≤
 			// deadline`; for whole numbers, `ceil(x / 10^6) ≤ d ⇔ x ≤ d·10^6`, so with
 			// d = deadline − now it is `tpi·limit ≤ budget_ns`: one multiplication and
@@ -264,11 +291,14 @@ impl Index {
 				id: offer.id,
 				instruction_limit: offer.instruction_limit,
 				bandwidth_limit: offer.bandwidth_limit,
+				instruction_max_price: offer.instruction_max_price,
 				bandwidth_max_price: offer.bandwidth_max_price,
+				match_incentive: offer.match_incentive,
+				deposit: offer.deposit,
+				directory_availability: directory.availability_price,
 				ram_limit: offer.ram_limit,
 				local_storage_limit: offer.local_storage_limit,
 				budget_ns,
-				max_mediator_price: offer.max_mediator_availability_price,
 				class,
 				range: (start, cut),
 			});
@@ -288,36 +318,65 @@ impl Index {
 			classes,
 			job_creator_mediators,
 			jobs,
+			rules: *book.rules,
 		}
 	}
 
-	/// The cheapest mediator that can serve jobs of `class` on `provider` (rules 7 to
-	/// 10), or [`NONE`]. The job's own price cap is applied by the caller: if the
-	/// cheapest is too dear, so are the others.
-	fn mediator_for(&self, class: u32, provider: u32) -> u32 {
-		let (Some(c), Some(p)) =
-			(self.classes.get(class as usize), self.providers.get(provider as usize))
-		else {
-			return NONE;
-		};
-		if p.arch != c.arch
-			|| p.directories.binary_search(&c.directory).is_err()
-			|| p.base_layers.binary_search(&c.base_layer).is_err()
-		{
-			return NONE;
-		}
-		let Some(trusted_by_job_creator) = self.job_creator_mediators.get(c.job_creator as usize)
-		else {
-			return NONE;
-		};
-		c.eligible
-			.iter()
-			.copied()
-			.find(|m| {
+	/// The mediators that can serve a job of `class` with this instruction limit on
+	/// `provider` (rules 7 to 10, with the mediator's speed), cheapest first.
+	fn capable_mediators(
+		&self,
+		class: u32,
+		provider: u32,
+		instruction_limit: u64,
+	) -> impl Iterator<Item = u32> + '_ {
+		let serves = self.classes.get(class as usize).zip(self.providers.get(provider as usize));
+		let serves = serves.filter(|(c, p)| {
+			p.arch == c.arch
+				&& p.directories.binary_search(&c.directory).is_ok()
+				&& p.base_layers.binary_search(&c.base_layer).is_ok()
+		});
+		let lists = serves.and_then(|(c, p)| {
+			Some((c, p, self.job_creator_mediators.get(c.job_creator as usize)?))
+		});
+		lists.into_iter().flat_map(move |(c, p, trusted_by_job_creator)| {
+			c.eligible.iter().copied().filter(move |m| {
 				trusted_by_job_creator.binary_search(m).is_ok()
 					&& p.mediators.binary_search(m).is_ok()
+					&& self.mediators.get(*m as usize).is_some_and(|entry| {
+						stakes::mediator_fast_enough(
+							&self.rules,
+							entry.time_per_instruction_ns,
+							instruction_limit,
+						)
+					})
 			})
-			.unwrap_or(NONE)
+		})
+	}
+
+	/// The cheapest of [`Index::capable_mediators`], or [`NONE`].
+	fn mediator_for(&self, class: u32, provider: u32, instruction_limit: u64) -> u32 {
+		self.capable_mediators(class, provider, instruction_limit).next().unwrap_or(NONE)
+	}
+
+	/// The deposits a match of `job` and `r` with mediator `m` needs, checked.
+	fn deposits_cover(&self, job: &JobEntry, r: &ResourceEntry, m: u32) -> bool {
+		let Some(mediator) = self.mediators.get(m as usize) else { return false };
+		let terms = MatchTerms {
+			instruction_limit: job.instruction_limit,
+			bandwidth_limit: job.bandwidth_limit,
+			instruction_max_price: job.instruction_max_price,
+			bandwidth_max_price: job.bandwidth_max_price,
+			instruction_price: r.instruction_price,
+			bandwidth_price: r.bandwidth_price,
+			mediator_instruction_price: mediator.instruction_price,
+			mediator_bandwidth_price: mediator.bandwidth_price,
+			mediator_availability: mediator.price,
+			directory_availability: job.directory_availability,
+			job_incentive: job.match_incentive,
+			resource_incentive: r.match_incentive,
+		};
+		feasibility::covered(&self.rules, &terms, job.deposit, r.deposit).is_ok()
 	}
 }
 
@@ -417,21 +476,22 @@ impl<'a> Scanner<'a> {
 		}
 	}
 
-	/// The cheapest mediator for `class` on `provider`, computed once per job.
-	fn mediator(&mut self, class: u32, provider: u32) -> u32 {
+	/// The cheapest mediator for the job on `provider`, computed once per job.
+	fn mediator(&mut self, job: &JobEntry, provider: u32) -> u32 {
 		let p = provider as usize;
 		if self.seen[p] == self.stamp {
 			return self.local[p];
 		}
-		let m = self.index.mediator_for(class, provider);
+		let m = self.index.mediator_for(job.class, provider, job.instruction_limit);
 		self.seen[p] = self.stamp;
 		self.local[p] = m;
 		m
 	}
 
 	/// Whether `job` can run on the resource offer at `position` and at what cost:
-	/// rules 1 to 4, 6 and 11, then 7 to 10 through the per-job cache, then the job's mediator
-	/// price cap. Rule 5 and expiry were applied when the index was built.
+	/// rules 1 to 4, 6 and 11, then 7 to 10 through the per-job cache, then the
+	/// deposits the match needs. Rule 5 and expiry were applied when the index was
+	/// built.
 	fn evaluate(&mut self, job: &JobEntry, position: usize) -> Option<Candidate> {
 		let index = self.index;
 		let r = index.resources.get(position)?;
@@ -449,11 +509,23 @@ impl<'a> Scanner<'a> {
 		if run_ns > job.budget_ns {
 			return None;
 		}
-		let m = self.mediator(job.class, r.provider);
-		let mediator = index.mediators.get(m as usize)?;
-		if mediator.price > job.max_mediator_price {
+		// The cheapest capable mediator nearly always fits the deposits; when it does
+		// not, the next ones in preference order are tried, as the chain would accept
+		// any of them.
+		let first = self.mediator(job, r.provider);
+		if first == NONE {
 			return None;
 		}
+		let m = if index.deposits_cover(job, r, first) {
+			first
+		} else {
+			index
+				.capable_mediators(job.class, r.provider, job.instruction_limit)
+				.skip_while(|m| *m != first)
+				.skip(1)
+				.find(|m| index.deposits_cover(job, r, *m))?
+		};
+		let mediator = index.mediators.get(m as usize)?;
 		let cost = price_at_limits(
 			r.instruction_price,
 			job.instruction_limit,

@@ -4,7 +4,9 @@
 //! accepts, and a rejected pair names the rule the chain would have named.
 
 use super::{
-	AccountId, JobCreatorView, JobOfferView, MediatorView, ProviderView, ResourceOfferView,
+	stakes::{self, MatchRules},
+	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, ProviderView,
+	ResourceOfferView,
 };
 
 /// Nanoseconds per millisecond: the chain keeps time in ms, a provider's speed in ns
@@ -37,6 +39,9 @@ pub enum Infeasible {
 	/// The job offer's owner is not a known job creator.
 	#[error("the job offer's creator is unknown")]
 	UnknownJobCreator,
+	/// The job offer's directory is not a registered directory.
+	#[error("the job's directory is not registered")]
+	UnknownDirectory,
 	/// Rule 1: `RO.instructionCap < JO.instructionLimit`.
 	#[error("rule 1: instruction cap below the job's instruction limit")]
 	InstructionCapTooLow,
@@ -73,6 +78,9 @@ pub enum Infeasible {
 	/// Rule 9: `JO.directory ∉ M.trustedDirectories`.
 	#[error("rule 9: the mediator does not trust the job's directory")]
 	DirectoryNotTrustedByMediator,
+	/// Rule 9: n re-runs by this mediator would not fit the market's horizon.
+	#[error("rule 9: the mediator cannot re-run the job n times within the horizon")]
+	MediatorTooSlow,
 	/// Rule 10: the provider does not support `JO.firstLayerHash`.
 	#[error("rule 10: the provider does not support the job's base layer")]
 	BaseLayerNotSupportedByProvider,
@@ -82,9 +90,16 @@ pub enum Infeasible {
 	/// Rule 11: the provider cannot finish before the completion deadline.
 	#[error("rule 11: the provider cannot finish before the completion deadline")]
 	DeadlineUnreachable,
-	/// The job offer's deposit cannot cover this mediator's availability price.
-	#[error("the job's deposit cannot cover the mediator's availability price")]
-	MediatorTooExpensive,
+	/// The job offer's deposit cannot cover what this match could take from it.
+	#[error("the job's deposit cannot cover this match's stakes")]
+	JobDepositTooLowForMatch,
+	/// The resource offer's deposit cannot cover what this match could take from it
+	/// (a timeout owes the job's whole estimate).
+	#[error("the resource offer's deposit cannot cover this match's stakes")]
+	ResourceDepositTooLowForMatch,
+	/// The match's stakes overflow the chain's arithmetic (absurd prices).
+	#[error("the match's stakes overflow")]
+	StakesOverflow,
 }
 
 impl Infeasible {
@@ -104,12 +119,20 @@ impl Infeasible {
 			MediatorNotTrustedByJobCreator
 			| MediatorNotTrustedByProvider
 			| MediatorArchitectureMismatch
-			| DirectoryNotTrustedByMediator => Some(9),
+			| DirectoryNotTrustedByMediator
+			| MediatorTooSlow => Some(9),
 			BaseLayerNotSupportedByProvider | BaseLayerNotSupportedByMediator => Some(10),
 			DeadlineUnreachable => Some(11),
 			JobOfferNotOpen | ResourceOfferNotOpen => Some(12),
-			JobOfferExpired | ResourceOfferExpired | UnknownProvider | UnknownMediator
-			| UnknownJobCreator | MediatorTooExpensive => None,
+			JobOfferExpired
+			| ResourceOfferExpired
+			| UnknownProvider
+			| UnknownMediator
+			| UnknownJobCreator
+			| UnknownDirectory
+			| JobDepositTooLowForMatch
+			| ResourceDepositTooLowForMatch
+			| StakesOverflow => None,
 		}
 	}
 }
@@ -130,22 +153,71 @@ pub fn finish_time_ms(now_ms: u64, time_per_instruction_ns: u64, instruction_lim
 	u128::from(now_ms).saturating_add(run_time_ns.div_ceil(NANOS_PER_MILLI))
 }
 
-/// Checks whether `job` and `resource` can be matched at `now_ms` with mediator
-/// `mediator_id`, given the provider (`resource.owner`), the job creator (`job.owner`)
-/// and the mediator as the book knows them. Checks run in the chain's order and the
-/// first failure is returned: expiry, rules 1 to 11, then whether the job's deposit
-/// covers the mediator's availability price. Rule 12 (offers still open) and unknown
-/// accounts are the book's business: see [`super::Book::check_pair`].
+/// A (job offer, resource offer) pair with the accounts it names, as the book knows
+/// them: the provider (`resource.owner`), the job creator (`job.owner`) and the job's
+/// directory.
+#[derive(Clone, Copy, Debug)]
+pub struct Pair<'a> {
+	/// The job offer.
+	pub job: &'a JobOfferView,
+	/// The resource offer.
+	pub resource: &'a ResourceOfferView,
+	/// Its provider.
+	pub provider: &'a ProviderView,
+	/// The job's creator.
+	pub job_creator: &'a JobCreatorView,
+	/// The job's directory.
+	pub directory: &'a DirectoryView,
+}
+
+/// Whether both deposits cover what a match of the pair with this mediator can take
+/// from them (the chain's `JobDepositTooLowForMatch`, `ResourceDepositTooLowForMatch`).
+pub fn deposits_cover(
+	pair: &Pair<'_>,
+	mediator: &MediatorView,
+	rules: &MatchRules,
+) -> Result<(), Infeasible> {
+	let terms = stakes::MatchTerms::of(
+		pair.job,
+		pair.resource,
+		mediator,
+		pair.directory.availability_price,
+	);
+	covered(rules, &terms, pair.job.deposit, pair.resource.deposit)
+}
+
+/// Whether deposits of these sizes cover the stakes of a match on `terms`.
+pub(crate) fn covered(
+	rules: &MatchRules,
+	terms: &stakes::MatchTerms,
+	job_deposit: u128,
+	resource_deposit: u128,
+) -> Result<(), Infeasible> {
+	let (job_creator, resource_provider) =
+		stakes::match_minimums(rules, terms).ok_or(Infeasible::StakesOverflow)?;
+	if job_deposit < job_creator {
+		return Err(Infeasible::JobDepositTooLowForMatch);
+	}
+	if resource_deposit < resource_provider {
+		return Err(Infeasible::ResourceDepositTooLowForMatch);
+	}
+	Ok(())
+}
+
+/// Checks whether the pair can be matched at `now_ms` with mediator `mediator_id`.
+/// Checks run in the chain's order and the first failure is returned: expiry, rules 1
+/// to 11 (with the mediator's speed in rule 9), then whether both deposits cover the
+/// match's stakes. Rule 12 (offers still open) and unknown accounts are the book's
+/// business: see [`super::Book::check_pair`].
 pub fn check(
-	job: &JobOfferView,
-	resource: &ResourceOfferView,
-	provider: &ProviderView,
-	job_creator: &JobCreatorView,
+	pair: &Pair<'_>,
 	mediator_id: &AccountId,
 	mediator: &MediatorView,
+	rules: &MatchRules,
 	now_ms: u64,
 ) -> Result<(), Infeasible> {
 	use Infeasible::*;
+	let Pair { job, resource, provider, job_creator, .. } = *pair;
 	let ensure = |ok: bool, err: Infeasible| if ok { Ok(()) } else { Err(err) };
 	ensure(!is_expired(job.expires_at, now_ms), JobOfferExpired)?;
 	ensure(!is_expired(resource.expires_at, now_ms), ResourceOfferExpired)?;
@@ -161,13 +233,17 @@ pub fn check(
 	ensure(provider.trusted_mediators.contains(mediator_id), MediatorNotTrustedByProvider)?;
 	ensure(mediator.arch == provider.arch, MediatorArchitectureMismatch)?;
 	ensure(mediator.trusted_directories.contains(&job.directory), DirectoryNotTrustedByMediator)?;
+	ensure(
+		stakes::mediator_fast_enough(
+			rules,
+			mediator.time_per_instruction_ns,
+			job.instruction_limit,
+		),
+		MediatorTooSlow,
+	)?;
 	ensure(provider.base_layers.contains(&job.first_layer_hash), BaseLayerNotSupportedByProvider)?;
 	ensure(mediator.base_layers.contains(&job.first_layer_hash), BaseLayerNotSupportedByMediator)?;
 	let finish = finish_time_ms(now_ms, provider.time_per_instruction_ns, job.instruction_limit);
 	ensure(finish <= u128::from(job.completion_deadline), DeadlineUnreachable)?;
-	ensure(
-		mediator.availability_price <= job.max_mediator_availability_price,
-		MediatorTooExpensive,
-	)?;
-	Ok(())
+	deposits_cover(pair, mediator, rules)
 }

@@ -38,11 +38,13 @@ mod candidates;
 mod feasibility;
 mod matching;
 pub mod sample;
+pub mod stakes;
 #[cfg(test)]
 mod tests;
 
 pub use book::Book;
-pub use feasibility::{check, finish_time_ms, is_expired, Infeasible};
+pub use feasibility::{check, finish_time_ms, is_expired, Infeasible, Pair};
+pub use stakes::{MatchRules, MatchTerms};
 
 use serde::{Deserialize, Serialize};
 
@@ -113,9 +115,9 @@ pub struct JobOfferView {
 	pub arch: Architecture,
 	/// Last moment (ms) at which the offer can still be matched.
 	pub expires_at: u64,
-	/// The highest mediator availability price this offer's deposit can still cover
-	/// (computed by the caller from the chain's deposit rule).
-	pub max_mediator_availability_price: u128,
+	/// What the JC holds for the match (incentive included): the chain refuses a match
+	/// whose stakes it does not cover ([`stakes::match_minimums`]).
+	pub deposit: u128,
 }
 
 /// An open resource offer, as the solver needs it.
@@ -141,6 +143,8 @@ pub struct ResourceOfferView {
 	pub match_incentive: u128,
 	/// Last moment (ms) at which the offer can still be matched.
 	pub expires_at: u64,
+	/// What the RP holds for the match (incentive included).
+	pub deposit: u128,
 }
 
 /// A registered resource provider: its machine and whom it trusts.
@@ -163,12 +167,25 @@ pub struct ProviderView {
 pub struct MediatorView {
 	/// Architecture it re-runs jobs on.
 	pub arch: Architecture,
+	/// Wall-clock nanoseconds per instruction of a re-run (sizes the mediation window).
+	pub time_per_instruction_ns: u64,
+	/// Its price per instruction of a re-run (bounds its fee, which deposits cover).
+	pub instruction_price: u128,
+	/// Its price per byte of a re-run.
+	pub bandwidth_price: u128,
 	/// What each match it stands by pays it.
 	pub availability_price: u128,
 	/// Directories it works with.
 	pub trusted_directories: Vec<AccountId>,
 	/// Base layers it can run.
 	pub base_layers: Vec<Hash>,
+}
+
+/// A registered directory: what it charges per match (its availability price).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryView {
+	/// Its availability price; the JC and the RP each pay half.
+	pub availability_price: u128,
 }
 
 /// A registered job creator: whom it trusts.

@@ -2,8 +2,8 @@
 //! tests and the benchmark harness so that both time and check the same market.
 
 use super::{
-	pair_cost, AccountId, Architecture, Book, JobCreatorView, JobOfferView, MediatorView, Proposal,
-	ProviderView, ResourceOfferView,
+	pair_cost, AccountId, Architecture, Book, DirectoryView, JobCreatorView, JobOfferView,
+	MediatorView, Proposal, ProviderView, ResourceOfferView,
 };
 use std::collections::BTreeSet;
 
@@ -58,6 +58,21 @@ pub fn account(kind: u8, i: u32) -> AccountId {
 	a
 }
 
+/// The dearest instruction price a sample job accepts.
+const MAX_JOB_INSTRUCTION_PRICE: u64 = 12_000;
+/// The dearest instruction price of a sample mediator's re-runs.
+const MEDIATOR_MAX_INSTRUCTION_PRICE: u128 = 3_000;
+
+/// A deposit covering any sample match of this size at θ = 50, n = 2: 51 times the
+/// work at `instruction_price` (bandwidth at most 2 a byte) plus two re-runs at the
+/// dearest mediator's prices (bandwidth at most 1), plus room for availability.
+fn ample_deposit(instructions: u64, instruction_price: u64, bandwidth: u64) -> u128 {
+	let work = u128::from(instructions) * u128::from(instruction_price) + 2 * u128::from(bandwidth);
+	let fee =
+		2 * (u128::from(instructions) * MEDIATOR_MAX_INSTRUCTION_PRICE + u128::from(bandwidth));
+	51 * work + fee + 1_000
+}
+
 /// A realistic, varied book at time `now`: `size` job offers and `size` resource
 /// offers from `size / 50` providers and `size / 20` job creators with partial trust
 /// lists, 10 mediators, 4 directories and 4 base layers, two architectures, and prices,
@@ -67,12 +82,26 @@ pub fn market_book(size: usize, seed: u64, now: u64) -> Book {
 	let mut book = Book::new();
 	let directories: Vec<AccountId> = (0..4).map(|i| account(3, i)).collect();
 	let layers: Vec<AccountId> = (0..4).map(|i| account(4, i)).collect();
+	for d in &directories {
+		book.upsert_directory(
+			*d,
+			DirectoryView { availability_price: u128::from(5 + rng.below(20)) },
+		);
+	}
 	let mediators: Vec<AccountId> = (0..10).map(|i| account(5, i)).collect();
 	for m in &mediators {
 		book.upsert_mediator(
 			*m,
 			MediatorView {
 				arch: rng.arch(),
+				// One in five too slow for the largest jobs' n re-runs within the horizon.
+				time_per_instruction_ns: if rng.below(5) == 0 {
+					700_000_000
+				} else {
+					100_000 + rng.below(1_900_000)
+				},
+				instruction_price: u128::from(1 + rng.below(MEDIATOR_MAX_INSTRUCTION_PRICE as u64)),
+				bandwidth_price: u128::from(rng.below(2)),
 				availability_price: u128::from(10 + rng.below(50)),
 				trusted_directories: rng.subset(&directories, 75),
 				base_layers: rng.subset(&layers, 75),
@@ -101,27 +130,37 @@ pub fn market_book(size: usize, seed: u64, now: u64) -> Book {
 		);
 	}
 	for i in 0..size as u64 {
+		let instruction_cap = 100_000 + rng.below(900_000);
+		let bandwidth_cap = (100 + rng.below(900)) << 20;
+		// Enough for any job it can take at any job's prices, but one in ten offers
+		// holds only a fraction, so the deposit rule rejects some pairs too.
+		let ample = ample_deposit(instruction_cap, MAX_JOB_INSTRUCTION_PRICE, bandwidth_cap);
 		book.insert_resource_offer(ResourceOfferView {
 			id: 1_000_000 + i,
 			owner: rng.pick(&providers),
 			instruction_price: u128::from(1_000 + rng.below(9_000)),
-			instruction_cap: 100_000 + rng.below(900_000),
+			instruction_cap,
 			memory_cap: (256 + rng.below(3_840)) << 20,
 			local_storage_cap: (64 + rng.below(1_000)) << 20,
-			bandwidth_cap: (100 + rng.below(900)) << 20,
+			bandwidth_cap,
 			bandwidth_price: u128::from(rng.below(3)),
 			match_incentive: 0,
 			expires_at: now + 600_000,
+			deposit: if rng.below(10) == 0 { ample / 40 } else { ample },
 		});
 	}
 	for i in 0..size as u64 {
 		let arch = rng.arch();
+		let instruction_limit = 10_000 + rng.below(500_000);
+		let bandwidth_limit = (1 + rng.below(200)) << 20;
+		let instruction_max_price = 3_000 + rng.below(MAX_JOB_INSTRUCTION_PRICE - 3_000);
+		let ample = ample_deposit(instruction_limit, instruction_max_price, bandwidth_limit);
 		book.insert_job_offer(JobOfferView {
 			id: 1 + i,
 			owner: rng.pick(&job_creators),
-			instruction_limit: 10_000 + rng.below(500_000),
-			bandwidth_limit: (1 + rng.below(200)) << 20,
-			instruction_max_price: u128::from(3_000 + rng.below(9_000)),
+			instruction_limit,
+			bandwidth_limit,
+			instruction_max_price: u128::from(instruction_max_price),
 			bandwidth_max_price: 2,
 			completion_deadline: now + 3_600_000,
 			match_incentive: 0,
@@ -131,7 +170,7 @@ pub fn market_book(size: usize, seed: u64, now: u64) -> Book {
 			directory: rng.pick(&directories),
 			arch,
 			expires_at: now + 600_000,
-			max_mediator_availability_price: 60,
+			deposit: if rng.below(10) == 0 { ample / 40 } else { ample },
 		});
 	}
 	book

@@ -35,7 +35,7 @@ fn job(id: u64) -> JobOfferView {
 		directory: acct(DIRECTORY),
 		arch: Architecture::Amd64,
 		expires_at: NOW + 1_000,
-		max_mediator_availability_price: 100,
+		deposit: AMPLE,
 	}
 }
 
@@ -51,8 +51,12 @@ fn resource(id: u64, instruction_price: u128) -> ResourceOfferView {
 		bandwidth_price: 1,
 		match_incentive: 1,
 		expires_at: NOW + 1_000,
+		deposit: AMPLE,
 	}
 }
+
+/// A deposit that covers every small test match.
+const AMPLE: u128 = 1_000_000;
 
 fn provider() -> ProviderView {
 	ProviderView {
@@ -67,6 +71,9 @@ fn provider() -> ProviderView {
 fn mediator(availability_price: u128) -> MediatorView {
 	MediatorView {
 		arch: Architecture::Amd64,
+		time_per_instruction_ns: 1_000_000,
+		instruction_price: 1,
+		bandwidth_price: 1,
 		availability_price,
 		trusted_directories: vec![acct(DIRECTORY)],
 		base_layers: vec![acct(LAYER)],
@@ -83,6 +90,7 @@ fn book_with(jobs: Vec<JobOfferView>, resources: Vec<ResourceOfferView>) -> Book
 	book.upsert_job_creator(acct(JC), job_creator());
 	book.upsert_provider(acct(PROVIDER), provider());
 	book.upsert_mediator(acct(MEDIATOR), mediator(5));
+	book.upsert_directory(acct(DIRECTORY), DirectoryView { availability_price: 2 });
 	for j in jobs {
 		book.insert_job_offer(j);
 	}
@@ -109,7 +117,9 @@ struct Pair {
 	resource: ResourceOfferView,
 	provider: ProviderView,
 	job_creator: JobCreatorView,
+	directory: DirectoryView,
 	mediator: MediatorView,
+	rules: MatchRules,
 }
 
 impl Pair {
@@ -119,20 +129,21 @@ impl Pair {
 			resource: resource(2, 3),
 			provider: provider(),
 			job_creator: job_creator(),
+			directory: DirectoryView { availability_price: 2 },
 			mediator: mediator(5),
+			rules: MatchRules::default(),
 		}
 	}
 
 	fn check(&self) -> Result<(), Infeasible> {
-		check(
-			&self.job,
-			&self.resource,
-			&self.provider,
-			&self.job_creator,
-			&acct(MEDIATOR),
-			&self.mediator,
-			NOW,
-		)
+		let pair = feasibility::Pair {
+			job: &self.job,
+			resource: &self.resource,
+			provider: &self.provider,
+			job_creator: &self.job_creator,
+			directory: &self.directory,
+		};
+		check(&pair, &acct(MEDIATOR), &self.mediator, &self.rules, NOW)
 	}
 }
 
@@ -324,13 +335,57 @@ fn expired_offers_are_infeasible() {
 }
 
 #[test]
-fn mediator_must_fit_the_job_deposit() {
+fn deposits_must_cover_the_match() {
+	// π̂_c = 1100, the RP's estimate 310, π_m at most 2 · 110. JC: max(310 + 220,
+	// 1100 / 2) + 50 · 1100 + availability halves 3 + 1 + incentive 1. RP: max(530,
+	// 1100) + 50 · 310 + halves 2 + 1 + incentive 1.
+	let (jc, rp) = (550 + 55_000 + 4 + 1, 1_100 + 15_500 + 3 + 1);
+	fails_with(|p| p.job.deposit = jc - 1, Infeasible::JobDepositTooLowForMatch, None);
+	fails_with(|p| p.resource.deposit = rp - 1, Infeasible::ResourceDepositTooLowForMatch, None);
+	let mut p = Pair::feasible();
+	(p.job.deposit, p.resource.deposit) = (jc, rp);
+	assert_eq!(p.check(), Ok(()), "the exact minimums are enough");
+	// A fine that overflows the chain's arithmetic is refused, not wrapped.
+	fails_with(|p| p.rules.penalty_rate_parts = u128::MAX, Infeasible::StakesOverflow, None);
+}
+
+#[test]
+fn a_mediator_too_slow_for_n_runs_is_infeasible() {
+	// 2 runs of 100 instructions at 2 days each, plus 30 min, is beyond a week.
 	fails_with(
-		|p| p.job.max_mediator_availability_price = 4,
-		Infeasible::MediatorTooExpensive,
-		None,
+		|p| p.mediator.time_per_instruction_ns = 2 * 86_400_000 * 1_000_000 / 100,
+		Infeasible::MediatorTooSlow,
+		Some(9),
 	);
 }
+
+/// The chain's own test figures (pallet tests `offers_below_the_minimum_deposit…` and
+/// `hole_2_…`): the solver's minimums are the chain's to the unit.
+#[test]
+fn match_minimums_are_the_chains() {
+	let terms = MatchTerms {
+		instruction_limit: 1_000,
+		bandwidth_limit: 500,
+		instruction_max_price: 2,
+		bandwidth_max_price: 1,
+		instruction_price: 2,
+		bandwidth_price: 1,
+		mediator_instruction_price: 1,
+		mediator_bandwidth_price: 1,
+		mediator_availability: 7,
+		directory_availability: 5,
+		job_incentive: 5,
+		resource_incentive: 0,
+	};
+	let rules = MatchRules::default();
+	assert_eq!(stakes::match_minimums(&rules, &terms).map(|m| m.0), Some(130_512));
+	let free_work = MatchTerms { instruction_price: 0, bandwidth_price: 0, ..terms };
+	assert_eq!(stakes::match_minimums(&rules, &free_work).map(|m| m.1), Some(3_005));
+	assert_eq!(stakes::penalty(3, PENALTY_HALF), Some(2), "θ · v rounds up");
+}
+
+/// θ = 0.5 in parts per 10^18.
+const PENALTY_HALF: u128 = stakes::PENALTY_RATE_PARTS_PER_UNIT / 2;
 
 #[test]
 fn checks_run_in_the_chain_order() {
@@ -338,7 +393,7 @@ fn checks_run_in_the_chain_order() {
 	let mut p = Pair::feasible();
 	p.resource.instruction_cap = 0;
 	p.job.completion_deadline = NOW;
-	p.job.max_mediator_availability_price = 0;
+	p.job.deposit = 0;
 	assert_eq!(p.check(), Err(Infeasible::InstructionCapTooLow));
 	// Expiry comes before everything.
 	p.job.expires_at = NOW - 1;
@@ -361,6 +416,9 @@ fn unknown_accounts_are_infeasible() {
 	assert!(book.solve(NOW).is_empty());
 	book.upsert_mediator(acct(MEDIATOR), mediator(5));
 	assert_eq!(pairs(&book.solve(NOW)), vec![(1, 2)]);
+	book.remove_directory(&acct(DIRECTORY));
+	assert_eq!(book.check_pair(1, 2, &acct(MEDIATOR), NOW), Err(Infeasible::UnknownDirectory));
+	assert!(book.solve(NOW).is_empty());
 }
 
 // --------------------------------------------------------------------- matching
@@ -449,16 +507,23 @@ fn picks_the_cheapest_trusted_mediator() {
 	assert_eq!(proposals[0].cost, 3 * 100 + 10 + 4);
 	assert_eq!(book.check_pair(1, 2, &acct(12), NOW), Ok(()));
 
-	// The job's deposit covers at most 3: no trusted, capable mediator is that cheap.
+	// A job deposit too small for a match with any capable mediator: nothing.
 	let mut j = job(1);
-	j.max_mediator_availability_price = 3;
+	j.deposit = 1_000;
 	book.insert_job_offer(j);
 	assert!(book.solve(NOW).is_empty());
+	assert_eq!(book.check_pair(1, 2, &acct(12), NOW), Err(Infeasible::JobDepositTooLowForMatch));
+
+	// A mediator whose re-runs are dear does not fit a deposit that a cheaper one
+	// does: the next capable mediator is proposed instead.
+	book.insert_job_offer(job(1));
+	let mut dear_runs = mediator(4);
+	dear_runs.instruction_price = 10_000;
+	book.upsert_mediator(acct(12), dear_runs);
+	assert_eq!(book.solve(NOW)[0].mediator, acct(13));
+	book.upsert_mediator(acct(12), mediator(4));
 
 	// Trust changes at any time: the job creator drops 12, so 13 it is.
-	let mut j = job(1);
-	j.max_mediator_availability_price = 100;
-	book.insert_job_offer(j);
 	let without_12 = all.iter().copied().filter(|a| *a != acct(12)).collect();
 	book.upsert_job_creator(acct(JC), JobCreatorView { trusted_mediators: without_12 });
 	assert_eq!(book.solve(NOW)[0].mediator, acct(13));
@@ -540,11 +605,24 @@ fn random_book(rng: &mut Rng, shape: &Shape) -> Book {
 	let arch = |rng: &mut Rng| if rng.chance(90) { Amd64 } else { Arm64 };
 	let expiry = |rng: &mut Rng| if rng.chance(7) { NOW - 1 } else { NOW + rng.below(3) };
 	let mut book = Book::new();
+	book.upsert_directory(directories[0], DirectoryView { availability_price: 1 });
+	if rng.chance(90) {
+		book.upsert_directory(
+			directories[1],
+			DirectoryView { availability_price: rng.below(3).into() },
+		);
+	}
+	// Around the minimums of these small jobs (θ = 50: a few thousand).
+	let deposit = |rng: &mut Rng| rng.pick(&[100, 1_000, 3_000, 10_000, AMPLE]);
 	for m in &mediators {
 		book.upsert_mediator(
 			*m,
 			MediatorView {
 				arch: arch(rng),
+				// Now and then too slow for n runs of any job within the horizon.
+				time_per_instruction_ns: if rng.chance(10) { u64::MAX } else { 1_000_000 },
+				instruction_price: u128::from(rng.below(3)),
+				bandwidth_price: u128::from(rng.below(2)),
 				availability_price: u128::from(rng.below(4)),
 				trusted_directories: rng.subset(&directories, 85),
 				base_layers: rng.subset(&layers, 85),
@@ -582,6 +660,7 @@ fn random_book(rng: &mut Rng, shape: &Shape) -> Book {
 			bandwidth_price: u128::from(rng.below(4)),
 			match_incentive: 0,
 			expires_at: expiry(rng),
+			deposit: deposit(rng),
 		});
 	}
 	for i in 0..1 + rng.below(shape.max_jobs) {
@@ -601,7 +680,7 @@ fn random_book(rng: &mut Rng, shape: &Shape) -> Book {
 			directory: rng.pick(&directories),
 			arch: arch(rng),
 			expires_at: expiry(rng),
-			max_mediator_availability_price: u128::from(1 + rng.below(5)),
+			deposit: deposit(rng),
 		});
 	}
 	book

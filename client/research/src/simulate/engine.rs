@@ -27,7 +27,7 @@ pub const DIRECTORY: AccountId = 11;
 /// The solver.
 pub const SOLVER: AccountId = 12;
 const ENDOWMENT: Balance = 1_000_000_000_000_000_000;
-const LAYER: ContentHash = [9; 32];
+pub(crate) const LAYER: ContentHash = [9; 32];
 const HOUR_MS: u64 = 3_600_000;
 const ARCH: Architecture = Architecture::Amd64;
 
@@ -155,16 +155,24 @@ pub fn parameters(config: &SimConfig) -> MarketParameters<Balance> {
 		registration_bond: UNIT,
 		deposit_floor: 1,
 		max_offer_lifetime: 24 * HOUR_MS,
+		max_completion_horizon: 7 * 24 * HOUR_MS,
+		settlement_grace: HOUR_MS,
 	}
 }
 
-fn reference(bytes: &[u8]) -> Reference {
+pub(crate) fn reference(bytes: &[u8]) -> Reference {
 	Reference::truncate_from(bytes.to_vec())
 }
 
 /// Every account the run endows.
 pub fn accounts(config: &SimConfig) -> Vec<AccountId> {
-	let mut all = vec![MEDIATOR, DIRECTORY, SOLVER];
+	let mut all = vec![
+		MEDIATOR,
+		DIRECTORY,
+		SOLVER,
+		super::adversaries::SELF_DEALER,
+		super::adversaries::GRIEFER,
+	];
 	all.extend((0..config.population.jcs().len()).map(jc_account));
 	all.extend((0..config.population.rps().len()).map(rp_account));
 	all
@@ -188,6 +196,8 @@ pub fn register_everyone(config: &SimConfig) -> Result<(), SimError> {
 		Market::register_mediator(
 			signed(MEDIATOR),
 			ARCH,
+			// As fast as the RPs: 1 ms per instruction.
+			1_000_000,
 			instruction_price(config),
 			0,
 			units(config.mediator_availability),

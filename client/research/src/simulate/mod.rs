@@ -9,6 +9,7 @@
 //! The report ([`report`]) gives per type the mean utility, the share of cheating caught, the
 //! mediation rate and the fines, each beside its expectation, and tests the claims.
 
+pub mod adversaries;
 pub mod agents;
 pub mod engine;
 pub mod expect;
@@ -88,6 +89,8 @@ pub struct SimConfig {
 	pub byzantine_p_a: f64,
 	/// Agents per type.
 	pub population: Population,
+	/// Rounds each hostile agent (self-dealer, griefer) plays after the jobs.
+	pub adversary_rounds: usize,
 }
 
 impl Default for SimConfig {
@@ -109,6 +112,7 @@ impl Default for SimConfig {
 			directory_availability: 0.02,
 			byzantine_p_a: 0.5,
 			population: Population::default(),
+			adversary_rounds: 20,
 		}
 	}
 }
@@ -196,6 +200,10 @@ impl SimConfig {
 		if self.population.jcs_per_type == 0 || self.population.rps_per_type == 0 {
 			return bad("every type needs at least one agent");
 		}
+		if self.adversary_rounds > 32 {
+			// The griefer's matches all stay open at once, within a mediator's open items.
+			return bad("adversary_rounds must be at most 32");
+		}
 		Ok(())
 	}
 
@@ -247,8 +255,9 @@ pub fn simulate(config: &SimConfig) -> Result<SimSummary, SimError> {
 	.map_err(SimError::Genesis)?;
 	let (jcs, rps) = (config.population.jcs(), config.population.rps());
 	let mut rng = StdRng::seed_from_u64(config.seed);
-	let (records, money) = ext.execute_with(|| -> Result<_, SimError> {
+	let (records, money, adversaries) = ext.execute_with(|| -> Result<_, SimError> {
 		engine::register_everyone(config)?;
+		adversaries::register(config)?;
 		let money = engine::job_money(config)?;
 		let mut fined = 0u128;
 		let mut records = Vec::with_capacity(config.jobs);
@@ -266,7 +275,10 @@ pub fn simulate(config: &SimConfig) -> Result<SimSummary, SimError> {
 			engine::check_books(job, &accounts, fined)?;
 			records.push(record);
 		}
-		Ok((records, money))
+		let adversaries = adversaries::run(config, config.adversary_rounds, &accounts, &mut fined)?;
+		Ok((records, money, adversaries))
 	})?;
-	Ok(stats::summarise(config, strategies, money, &records))
+	let mut summary = stats::summarise(config, strategies, money, &records);
+	summary.adversaries = adversaries;
+	Ok(summary)
 }

@@ -141,6 +141,8 @@ pub struct SimSummary {
 	pub mediation_rate: f64,
 	/// What the solver, mediator and directory earned (currency units).
 	pub platform_income: [f64; 3],
+	/// What the hostile agents (self-dealer, griefer) achieved.
+	pub adversaries: super::adversaries::AdversaryClaims,
 }
 
 /// Per pairing with an honest side: (jobs, JC's losing jobs, RP's losing jobs, JC's worst,
@@ -381,6 +383,7 @@ pub fn summarise(
 		claims: Claims { funds_conserved: true, burnt, honest_losses, cheat_gains },
 		mediation_rate: mediations as f64 / records.len().max(1) as f64,
 		platform_income: platform,
+		adversaries: Default::default(),
 	}
 }
 

@@ -159,3 +159,19 @@ fn the_report_lists_every_type_and_claim() {
 		assert!(svg.contains(text), "{text} missing from utility.svg");
 	}
 }
+
+#[test]
+fn self_dealers_and_griefers_take_nothing_from_uninvolved_accounts() {
+	let summary = simulate(&small(50)).unwrap();
+	let a = &summary.adversaries;
+	assert_eq!((a.self_dealing_rounds, a.griefing_slots), (20, 20));
+	assert_eq!(a.directory_loss, 0.0, "the directory never trusted the self-dealer");
+	assert!(a.self_dealer_gain <= 0.0, "{a:?}");
+	assert_eq!(a.mediator_loss, 0.0);
+	assert!(a.slots_freed, "{a:?}");
+	// Each slot cost the griefer exactly the availability prices it paid.
+	assert!((a.griefer_cost - 20.0 * a.cost_per_slot).abs() < 1e-6, "{a:?}");
+	assert!(a.uninvolved_never_lose() && a.attacks_do_not_pay());
+	let md = report::markdown(&summary);
+	assert!(md.contains("Attacks do not pay: holds"), "{md}");
+}

@@ -144,7 +144,7 @@ pub(super) fn check_step(before: &Before, checked: &mut Checked) -> Result<(), T
 			continue;
 		}
 		prop_assert!(
-			MediatorTrust::<Test>::contains_key(&m.job.directory, &m.mediator),
+			MediatorTrust::<Test>::contains_key(m.job.directory, m.mediator),
 			"match {} makes directory {} liable without its consent",
 			id,
 			m.job.directory

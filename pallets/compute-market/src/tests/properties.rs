@@ -356,11 +356,12 @@ fn fitting_verdict(reason: RejectReason, status: ResultStatus, n: u64) -> (Verdi
 	};
 	match (claimant, reason) {
 		(Some(claimant), _) => {
-			(Verdict::DirectoryUnavailable, if n % 2 == 0 { Directory } else { claimant })
+			(Verdict::DirectoryUnavailable, if n.is_multiple_of(2) { Directory } else { claimant })
 		},
-		(None, RejectReason::ResultNotFound) => {
-			(Verdict::ResultNotFound, if n % 2 == 0 { JobCreator } else { ResourceProvider })
-		},
+		(None, RejectReason::ResultNotFound) => (
+			Verdict::ResultNotFound,
+			if n.is_multiple_of(2) { JobCreator } else { ResourceProvider },
+		),
 		_ => [
 			(Verdict::WrongResults, ResourceProvider),
 			(Verdict::TooMuchCost, ResourceProvider),
