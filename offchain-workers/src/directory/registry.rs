@@ -76,7 +76,7 @@ impl RegistryProcess {
 		let storage = data_dir.join("storage");
 		std::fs::create_dir_all(&storage).map_err(io(&storage))?;
 		let config_path = data_dir.join("config.yml");
-		stop_leftover(data_dir, &config_path);
+		stop_leftover(data_dir, &config_path, addr);
 		ensure_port_free(addr)?;
 		std::fs::write(&config_path, config_yaml(&storage, addr)?).map_err(io(&config_path))?;
 		let log_path = data_dir.join("registry.log");
@@ -189,7 +189,7 @@ impl Drop for RegistryProcess {
 /// Stops the registry an earlier start in `data_dir` left running, if any: the pid
 /// file names it, and only a process whose command line still names this data
 /// directory's `config_path` is killed (the pid may since belong to someone else).
-fn stop_leftover(data_dir: &Path, config_path: &Path) {
+fn stop_leftover(data_dir: &Path, config_path: &Path, addr: SocketAddr) {
 	let pid_path = data_dir.join(PID_FILE);
 	let Ok(text) = std::fs::read_to_string(&pid_path) else { return };
 	let _ = std::fs::remove_file(&pid_path);
@@ -207,6 +207,11 @@ fn stop_leftover(data_dir: &Path, config_path: &Path) {
 	let _ = signal::kill(Pid::from_raw(pid), signal::Signal::SIGKILL);
 	let started = Instant::now();
 	while names_our_config() && started.elapsed() < LEFTOVER_EXIT_TIMEOUT {
+		std::thread::sleep(Duration::from_millis(50));
+	}
+	// A dying process drops its memory (and so its command line) before its sockets:
+	// wait for the port too, or the restart races the old listener.
+	while ensure_port_free(addr).is_err() && started.elapsed() < LEFTOVER_EXIT_TIMEOUT {
 		std::thread::sleep(Duration::from_millis(50));
 	}
 }

@@ -345,15 +345,20 @@ fn deposits_must_cover_the_match() {
 	let mut p = Pair::feasible();
 	(p.job.deposit, p.resource.deposit) = (jc, rp);
 	assert_eq!(p.check(), Ok(()), "the exact minimums are enough");
-	// A fine that overflows the chain's arithmetic is refused, not wrapped.
-	fails_with(|p| p.rules.penalty_rate_parts = u128::MAX, Infeasible::StakesOverflow, None);
+	// Stakes that overflow the chain's arithmetic are refused, not wrapped.
+	fails_with(|p| p.job.instruction_max_price = u128::MAX / 10, Infeasible::StakesOverflow, None);
+	fails_with(
+		|p| p.rules.penalty_rate_parts = u128::MAX,
+		Infeasible::JobDepositTooLowForMatch,
+		None,
+	);
 }
 
 #[test]
 fn a_mediator_too_slow_for_n_runs_is_infeasible() {
-	// 2 runs of 100 instructions at 2 days each, plus 30 min, is beyond a week.
+	// 2 runs of 100 instructions at 4 days each, plus 30 min, is beyond a week.
 	fails_with(
-		|p| p.mediator.time_per_instruction_ns = 2 * 86_400_000 * 1_000_000 / 100,
+		|p| p.mediator.time_per_instruction_ns = 4 * 86_400_000 * 1_000_000 / 100,
 		Infeasible::MediatorTooSlow,
 		Some(9),
 	);

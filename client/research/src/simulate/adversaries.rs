@@ -70,6 +70,12 @@ fn total(who: AccountId) -> Balance {
 	<Balances as Inspect<AccountId>>::total_balance(&who)
 }
 
+/// `after − before` in currency units, subtracted exactly before the conversion (an
+/// f64 cannot tell two endowment-sized balances a few planck apart).
+fn gain(before: Balance, after: Balance) -> f64 {
+	(after as i128 - before as i128) as f64 / UNIT as f64
+}
+
 fn call(
 	round: usize,
 	what: &'static str,
@@ -106,7 +112,6 @@ pub fn register(config: &SimConfig) -> Result<(), SimError> {
 		),
 	)?;
 	call(0, "trust_mediator", Market::trust_mediator(signed(SELF_DEALER), SELF_DEALER))?;
-	call(0, "add_base_layer", Market::add_base_layer(signed(SELF_DEALER), engine::LAYER))?;
 	call(0, "trust_mediator", Market::trust_mediator(signed(GRIEFER), MEDIATOR))?;
 	Ok(())
 }
@@ -154,7 +159,6 @@ pub fn run(
 	accounts: &[AccountId],
 	fined: &mut Balance,
 ) -> Result<AdversaryClaims, SimError> {
-	let unit = UNIT as f64;
 	let signed = RuntimeOrigin::signed;
 	let mut claims = AdversaryClaims { slots_freed: true, ..AdversaryClaims::default() };
 	let fines_now = || -> Balance {
@@ -209,8 +213,8 @@ pub fn run(
 		engine::check_books(round, accounts, *fined)?;
 		claims.self_dealing_rounds += 1;
 	}
-	claims.directory_loss = (directory_before as f64 - total(DIRECTORY) as f64) / unit;
-	claims.self_dealer_gain = (total(SELF_DEALER) as f64 - dealer_before as f64) / unit;
+	claims.directory_loss = -gain(directory_before, total(DIRECTORY));
+	claims.self_dealer_gain = gain(dealer_before, total(SELF_DEALER));
 
 	let (mediator_before, griefer_before) = (total(MEDIATOR), total(GRIEFER));
 	let horizon = Parameters::<SimRuntime>::get().max_completion_horizon;
@@ -230,8 +234,8 @@ pub fn run(
 	}
 	*fined += fines_now();
 	engine::check_books(rounds, accounts, *fined)?;
-	claims.mediator_loss = (mediator_before as f64 - total(MEDIATOR) as f64) / unit;
-	claims.griefer_cost = (griefer_before as f64 - total(GRIEFER) as f64) / unit;
+	claims.mediator_loss = -gain(mediator_before, total(MEDIATOR));
+	claims.griefer_cost = -gain(griefer_before, total(GRIEFER));
 	claims.cost_per_slot = config.mediator_availability + config.directory_availability;
 	Ok(claims)
 }

@@ -332,7 +332,11 @@ pub fn run_one(
 			),
 		)?;
 		if jc_play.silent {
-			SimClock::advance(parameters(config).reaction_window + 1);
+			// The match's own window: the parameter plus the RP's run time of the job.
+			let window = Matches::<SimRuntime>::get(match_id)
+				.map(|m| m.reaction_window)
+				.ok_or(SimError::Invariant { job, error: "the match vanished".into() })?;
+			SimClock::advance(window + 1);
 			call(job, "accept_result", Market::accept_result(signed(rp), match_id))?;
 		} else {
 			record.verified = !jc_play.rejects_always && chance(rng, jc_play.p_v);
