@@ -141,10 +141,28 @@ impl<T: Config> Pallet<T> {
 		if amount.is_zero() {
 			return Ok(());
 		}
-		T::Currency::transfer_on_hold(
-			&HoldReason::OfferDeposit.into(),
-			from,
+		Self::pay_held(
+			match_id,
+			(from, HoldReason::OfferDeposit),
 			solver,
+			amount,
+			PaymentReason::MatchIncentive,
+		)
+	}
+
+	/// Moves `amount` of what `from` holds for `hold` to `to`'s free balance, and
+	/// announces it as a payment of this match.
+	pub(crate) fn pay_held(
+		match_id: MatchId,
+		(from, hold): (&T::AccountId, HoldReason),
+		to: &T::AccountId,
+		amount: BalanceOf<T>,
+		reason: PaymentReason,
+	) -> DispatchResult {
+		T::Currency::transfer_on_hold(
+			&hold.into(),
+			from,
+			to,
 			amount,
 			Precision::Exact,
 			Restriction::Free,
@@ -153,9 +171,9 @@ impl<T: Config> Pallet<T> {
 		Self::deposit_event(Event::Paid {
 			match_id,
 			from: from.clone(),
-			to: solver.clone(),
+			to: to.clone(),
 			amount,
-			reason: PaymentReason::MatchIncentive,
+			reason,
 		});
 		Ok(())
 	}

@@ -7,7 +7,7 @@ use frame_support::{
 	pallet_prelude::*,
 	traits::{
 		fungible::{BalancedHold, Inspect, MutateHold},
-		tokens::{Fortitude, Precision, Restriction},
+		tokens::Precision,
 		OnUnbalanced,
 	},
 };
@@ -329,25 +329,14 @@ impl<T: Config> Pallet<T> {
 			economics::Recipient::Directory => &directory,
 		};
 		for payment in &settlement.payments {
-			let (from, reason) = source(payment.from);
-			let to = recipient(payment.to);
 			let amount = Self::narrow(payment.amount)?;
-			T::Currency::transfer_on_hold(
-				&reason.into(),
-				from,
-				to,
-				amount,
-				Precision::Exact,
-				Restriction::Free,
-				Fortitude::Force,
-			)?;
-			Self::deposit_event(Event::Paid {
+			Self::pay_held(
 				match_id,
-				from: from.clone(),
-				to: to.clone(),
+				source(payment.from),
+				recipient(payment.to),
 				amount,
-				reason: payment.reason,
-			});
+				payment.reason,
+			)?;
 		}
 		for short in &settlement.shortfalls {
 			Self::deposit_event(Event::Shortfall {

@@ -120,21 +120,31 @@ fn register_all() {
 	assert_ok!(Market::add_base_layer(RuntimeOrigin::signed(MEDIATOR), LAYER));
 }
 
-/// Posts one offer of each kind (ids 0 = job, 1 = resource) with the exact minimum
-/// deposits.
-fn post_offers() {
+/// `who` posts the standard job offer with [`JC_DEPOSIT`], open for an hour.
+fn post_job_offer_of(who: AccountId) {
 	assert_ok!(Market::post_job_offer(
-		RuntimeOrigin::signed(JC),
+		RuntimeOrigin::signed(who),
 		job_terms(),
 		JC_DEPOSIT,
 		START + HOUR
 	));
+}
+
+/// `who` posts the standard resource offer with [`RP_DEPOSIT`], open for an hour.
+fn post_resource_offer_of(who: AccountId) {
 	assert_ok!(Market::post_resource_offer(
-		RuntimeOrigin::signed(RP),
+		RuntimeOrigin::signed(who),
 		resource_terms(),
 		RP_DEPOSIT,
 		START + HOUR
 	));
+}
+
+/// Posts one offer of each kind (ids 0 = job, 1 = resource) with the exact minimum
+/// deposits.
+fn post_offers() {
+	post_job_offer_of(JC);
+	post_resource_offer_of(RP);
 }
 
 /// Registers everyone, posts both offers and matches them as match 0.
@@ -497,12 +507,7 @@ fn open_items_are_bounded() {
 		register_all();
 		MaxOpenItems::set(2);
 		for _ in 0..2 {
-			assert_ok!(Market::post_resource_offer(
-				RuntimeOrigin::signed(RP),
-				resource_terms(),
-				RP_DEPOSIT,
-				START + HOUR
-			));
+			post_resource_offer_of(RP);
 		}
 		assert_noop!(
 			Market::post_resource_offer(
@@ -558,12 +563,7 @@ fn runtime_api_pages_through_open_offers() {
 	new_test_ext().execute_with(|| {
 		register_all();
 		for _ in 0..5 {
-			assert_ok!(Market::post_resource_offer(
-				RuntimeOrigin::signed(RP),
-				resource_terms(),
-				RP_DEPOSIT,
-				START + HOUR
-			));
+			post_resource_offer_of(RP);
 		}
 		let mut seen = Vec::new();
 		let mut cursor = None;

@@ -140,12 +140,7 @@ fn hole_2_a_zero_price_offer_cannot_post_a_deposit_below_the_timeout_it_owes() {
 		};
 		let floor = Market::quote_resource_deposit(&cheap, None, None).unwrap();
 		assert_eq!(floor, 10);
-		assert_ok!(Market::post_job_offer(
-			RuntimeOrigin::signed(JC),
-			job_terms(),
-			JC_DEPOSIT,
-			START + HOUR
-		));
+		post_job_offer_of(JC);
 		assert_ok!(Market::post_resource_offer(
 			RuntimeOrigin::signed(RP),
 			cheap.clone(),
@@ -432,29 +427,14 @@ fn hole_5_job_offers_naming_a_directory_do_not_take_its_slots() {
 	new_test_ext().execute_with(|| {
 		register_all();
 		MaxOpenItems::set(1);
-		assert_ok!(Market::post_job_offer(
-			RuntimeOrigin::signed(JC),
-			job_terms(),
-			JC_DEPOSIT,
-			START + HOUR
-		));
+		post_job_offer_of(JC);
 		assert_ok!(Market::register_job_creator(RuntimeOrigin::signed(ATTACKER)));
-		assert_ok!(Market::post_job_offer(
-			RuntimeOrigin::signed(ATTACKER),
-			job_terms(),
-			JC_DEPOSIT,
-			START + HOUR
-		));
+		post_job_offer_of(ATTACKER);
 		assert_eq!(Directories::<Test>::get(DIRECTORY).unwrap().open_items, 0);
 		// The attacker's offer cannot stop the directory from leaving either; a match
 		// naming a directory that left is refused.
 		assert_ok!(Market::deregister(RuntimeOrigin::signed(DIRECTORY), Role::Directory));
-		assert_ok!(Market::post_resource_offer(
-			RuntimeOrigin::signed(RP),
-			resource_terms(),
-			RP_DEPOSIT,
-			START + HOUR
-		));
+		post_resource_offer_of(RP);
 		assert_noop!(
 			Market::post_match(RuntimeOrigin::signed(SOLVER), 0, 2, MEDIATOR),
 			Error::<Test>::UnknownDirectory
@@ -481,18 +461,8 @@ fn hole_6_a_full_limit_names_whose_it_is() {
 		assert_ok!(Market::trust_mediator(RuntimeOrigin::signed(ATTACKER), MEDIATOR));
 		assert_ok!(Market::trust_directory(RuntimeOrigin::signed(ATTACKER), DIRECTORY));
 		assert_ok!(Market::add_base_layer(RuntimeOrigin::signed(ATTACKER), LAYER));
-		assert_ok!(Market::post_job_offer(
-			RuntimeOrigin::signed(7),
-			job_terms(),
-			JC_DEPOSIT,
-			START + HOUR
-		));
-		assert_ok!(Market::post_resource_offer(
-			RuntimeOrigin::signed(ATTACKER),
-			resource_terms(),
-			RP_DEPOSIT,
-			START + HOUR
-		));
+		post_job_offer_of(7);
+		post_resource_offer_of(ATTACKER);
 		assert_noop!(
 			Market::post_match(RuntimeOrigin::signed(SOLVER), 2, 3, MEDIATOR),
 			Error::<Test>::MediatorTooManyOpenItems

@@ -101,12 +101,7 @@ fn rule_twelve_refuses_matched_and_cancelled_offers() {
 			Market::post_match(RuntimeOrigin::signed(SOLVER), 0, 1, MEDIATOR),
 			Error::<Test>::JobOfferNotOpen
 		);
-		assert_ok!(Market::post_job_offer(
-			RuntimeOrigin::signed(JC),
-			job_terms(),
-			JC_DEPOSIT,
-			START + HOUR
-		));
+		post_job_offer_of(JC);
 		assert_noop!(
 			Market::post_match(RuntimeOrigin::signed(SOLVER), 2, 1, MEDIATOR),
 			Error::<Test>::ResourceOfferNotOpen
