@@ -205,19 +205,24 @@ pub fn markdown(summary: &SimSummary) -> String {
 	let a = &summary.adversaries;
 	let _ = writeln!(
 		out,
-		"- Accounts that signed nothing in a hostile match lose nothing by it: {}. A 		 self-dealer (JC, RP and its own mediator) ruled the directory at fault {} times: the 		 directory lost {}, the self-dealer gained {}. A griefer took {} of the mediator's 		 slots at the longest deadline allowed: the mediator lost {}.",
+		"- Accounts that signed nothing in a hostile match lose nothing by it: {}. A \
+		 self-dealer (JC, RP and its own mediator) ruled the directory at fault {} times: the \
+		 directory's balance changed by {}, the self-dealer's by {}. A griefer took {} of the \
+		 mediator's slots at the longest deadline allowed: the mediator's balance changed by \
+		 {} (its availability prices).",
 		check(a.uninvolved_never_lose()),
 		a.self_dealing_rounds,
-		units(a.directory_loss),
-		units(a.self_dealer_gain),
+		units(-a.directory_loss + 0.0),
+		units(a.self_dealer_gain + 0.0),
 		a.griefing_slots,
-		units(a.mediator_loss),
+		units(-a.mediator_loss + 0.0),
 	);
 	let _ = writeln!(
 		out,
-		"- Attacks do not pay: {}. Self-dealing gained {}; griefing cost the griefer {} (at 		 least {} a slot, the availability prices), and a stranger freed every slot once its 		 deadline and the grace had passed: {}.",
+		"- Attacks do not pay: {}. Griefing cost the griefer {} (at least {} a slot, the \
+		 availability prices), and a stranger freed every slot once its deadline and the \
+		 grace had passed: {}.",
 		check(a.attacks_do_not_pay()),
-		units(a.self_dealer_gain),
 		units(a.griefer_cost),
 		units(a.cost_per_slot),
 		check(a.slots_freed),
