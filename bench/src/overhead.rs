@@ -92,6 +92,7 @@ async fn executor_run(
 		storage_limit_bytes: 32 << 20,
 		bandwidth_limit_bytes: 256 << 20,
 		wall_clock_limit: limit,
+		extra_ns_per_instruction: 0,
 		cpus: 1.0,
 		pids_limit: 64,
 	};

@@ -20,7 +20,7 @@ use modicum_client::{
 	types::{Architecture, CloseOutcome, PostedResult, ResultStatus},
 	MarketEvent,
 };
-use modicum_offchain::{archive, directory, merkle};
+use modicum_offchain::{directory, job::verify};
 use std::{
 	collections::{BTreeMap, BTreeSet},
 	sync::{
@@ -295,14 +295,18 @@ impl JobCreator {
 	}
 }
 
-/// Downloads a posted result, checks its digest and Merkle root (as `jc submit --out`
-/// does) and that the job completed.
+/// Downloads a posted result and checks its digest and Merkle root (as `jc submit --out`
+/// does), and that the job completed.
 fn verify(registry: &str, result: &PostedResult) -> Result<()> {
 	ensure!(result.status == ResultStatus::Completed, "status {:?}", result.status);
-	let blob: directory::BlobRef = reference_text(&result.reference).parse()?;
-	let bytes = directory::download_blob(registry, &blob.repository, &blob.digest)?;
-	let out = tempfile::tempdir()?;
-	archive::unpack(&bytes, out.path())?;
-	ensure!(merkle::root_of_dir(out.path())? == result.hash, "Merkle root differs");
+	let posted = verify::PostedArchive {
+		registry: registry.to_string(),
+		reference: reference_text(&result.reference),
+		root: result.hash,
+		max_bytes: verify::max_archive_bytes(64 << 20),
+	};
+	let scratch = tempfile::tempdir()?;
+	let deadline = std::time::Instant::now() + Duration::from_secs(120);
+	verify::fetch_verified(&posted, scratch.path(), deadline)?;
 	Ok(())
 }

@@ -81,4 +81,22 @@ impl ClientError {
 	pub fn is_refusal(&self, name: &str) -> bool {
 		matches!(self, ClientError::Refused { error, .. } if error == name)
 	}
+
+	/// Whether trying the same thing again cannot help: the chain refused it (a pallet
+	/// error follows from the chain's state, which a retry of the same call does not
+	/// change in its favour), or the input itself is bad. Unreachable nodes and
+	/// transactions the pool turned away (nonces, fees) are worth a retry.
+	pub fn is_final(&self) -> bool {
+		match self {
+			ClientError::Refused { .. }
+			| ClientError::Key(_)
+			| ClientError::Config { .. }
+			| ClientError::ReferenceTooLong { .. }
+			| ClientError::Amount { .. } => true,
+			ClientError::Connect { .. }
+			| ClientError::Transaction { .. }
+			| ClientError::Read { .. }
+			| ClientError::Quote { .. } => false,
+		}
+	}
 }

@@ -43,6 +43,18 @@ macro_rules! named {
 				}
 			}
 		}
+		// Persisted by name, so a state file reads as the CLI speaks.
+		impl serde::Serialize for $ty {
+			fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+				serializer.serialize_str(self.name())
+			}
+		}
+		impl<'de> serde::Deserialize<'de> for $ty {
+			fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+				let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+				text.parse().map_err(serde::de::Error::custom)
+			}
+		}
 	};
 }
 
@@ -96,5 +108,15 @@ mod tests {
 		assert_eq!("Wrong_Results".parse::<RejectReason>().unwrap(), RejectReason::WrongResults);
 		let error = "x86".parse::<Architecture>().unwrap_err().to_string();
 		assert!(error.contains("amd64") && error.contains("x86"), "{error}");
+	}
+
+	#[test]
+	fn enums_persist_by_name_and_refuse_unknown_names() {
+		let text =
+			serde_json::to_string(&(ResultStatus::Declined, Verdict::CorrectResults)).unwrap();
+		assert_eq!(text, r#"["declined","correct-results"]"#);
+		let back: (ResultStatus, Verdict) = serde_json::from_str(&text).unwrap();
+		assert_eq!(back, (ResultStatus::Declined, Verdict::CorrectResults));
+		assert!(serde_json::from_str::<FaultyParty>(r#""nobody""#).is_err());
 	}
 }

@@ -94,9 +94,9 @@ pub fn pack_dir(dir: &Path) -> Result<Vec<u8>, ArchiveError> {
 /// Unpacks a tar made by [`pack_dir`] (or any tar of plain files and directories)
 /// into `dest`, creating it if needed. Rejects absolute paths, `..`, links and
 /// special files, and never writes through a link already in `dest`.
-pub fn unpack(bytes: &[u8], dest: &Path) -> Result<(), ArchiveError> {
+pub fn unpack(archive: impl Read, dest: &Path) -> Result<(), ArchiveError> {
 	fs::create_dir_all(dest).map_err(io_error(dest))?;
-	let mut archive = tar::Archive::new(bytes);
+	let mut archive = tar::Archive::new(archive);
 	for entry in archive.entries().map_err(ArchiveError::Read)? {
 		let mut entry = entry.map_err(ArchiveError::Read)?;
 		let raw = entry.path_bytes().into_owned();
@@ -214,7 +214,7 @@ mod tests {
 		sample(src.path());
 		let bytes = pack_dir(src.path()).unwrap();
 		let dst = tempfile::tempdir().unwrap();
-		unpack(&bytes, dst.path()).unwrap();
+		unpack(bytes.as_slice(), dst.path()).unwrap();
 		assert_eq!(root_of_dir(src.path()).unwrap(), root_of_dir(dst.path()).unwrap());
 		assert_eq!(fs::read(dst.path().join("out/deep/er/b.bin")).unwrap(), [0, 1, 2, 255]);
 		assert!(dst.path().join("out/empty").is_dir());
@@ -246,7 +246,7 @@ mod tests {
 		let long = format!("out/{}/{}.txt", "d".repeat(120), "f".repeat(100));
 		write(src.path(), &long, b"x");
 		let dst = tempfile::tempdir().unwrap();
-		unpack(&pack_dir(src.path()).unwrap(), dst.path()).unwrap();
+		unpack(pack_dir(src.path()).unwrap().as_slice(), dst.path()).unwrap();
 		assert_eq!(fs::read(dst.path().join(&long)).unwrap(), b"x");
 	}
 
@@ -254,20 +254,29 @@ mod tests {
 	fn parent_and_absolute_paths_are_rejected() {
 		let dst = tempfile::tempdir().unwrap();
 		let escape = tar_with(b"../evil", tar::EntryType::Regular, b"x");
-		assert!(matches!(unpack(&escape, dst.path()), Err(ArchiveError::UnsafePath(_))));
+		assert!(matches!(unpack(escape.as_slice(), dst.path()), Err(ArchiveError::UnsafePath(_))));
 		let absolute = tar_with(b"/tmp/evil", tar::EntryType::Regular, b"x");
-		assert!(matches!(unpack(&absolute, dst.path()), Err(ArchiveError::UnsafePath(_))));
+		assert!(matches!(
+			unpack(absolute.as_slice(), dst.path()),
+			Err(ArchiveError::UnsafePath(_))
+		));
 		let inner = tar_with(b"a/../../evil", tar::EntryType::Regular, b"x");
-		assert!(matches!(unpack(&inner, dst.path()), Err(ArchiveError::UnsafePath(_))));
+		assert!(matches!(unpack(inner.as_slice(), dst.path()), Err(ArchiveError::UnsafePath(_))));
 	}
 
 	#[test]
 	fn links_are_rejected() {
 		let dst = tempfile::tempdir().unwrap();
 		let symlink = tar_with(b"link", tar::EntryType::Symlink, b"");
-		assert!(matches!(unpack(&symlink, dst.path()), Err(ArchiveError::Unsupported { .. })));
+		assert!(matches!(
+			unpack(symlink.as_slice(), dst.path()),
+			Err(ArchiveError::Unsupported { .. })
+		));
 		let hard = tar_with(b"hard", tar::EntryType::Link, b"");
-		assert!(matches!(unpack(&hard, dst.path()), Err(ArchiveError::Unsupported { .. })));
+		assert!(matches!(
+			unpack(hard.as_slice(), dst.path()),
+			Err(ArchiveError::Unsupported { .. })
+		));
 	}
 
 	#[test]
@@ -277,7 +286,7 @@ mod tests {
 		std::os::unix::fs::symlink(elsewhere.path(), dst.path().join("out")).unwrap();
 		let src = tempfile::tempdir().unwrap();
 		write(src.path(), "out/a.txt", b"x");
-		let result = unpack(&pack_dir(src.path()).unwrap(), dst.path());
+		let result = unpack(pack_dir(src.path()).unwrap().as_slice(), dst.path());
 		assert!(matches!(result, Err(ArchiveError::Blocked(_))));
 		assert!(!elsewhere.path().join("a.txt").exists());
 	}

@@ -15,6 +15,7 @@ pub mod cgroup;
 pub mod directory;
 pub mod docker;
 pub mod executor;
+pub mod job;
 pub mod matchmaker;
 pub mod mediator;
 pub mod merkle;

@@ -74,6 +74,23 @@ impl<T: Serialize + DeserializeOwned + Default> StateFile<T> {
 	}
 }
 
+/// Serde for a 32-byte hash as `0x`-prefixed hex: bytes in memory, readable on disk.
+pub mod hex32 {
+	use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+	/// Writes `0x<64 hex digits>`.
+	pub fn serialize<S: Serializer>(hash: &[u8; 32], serializer: S) -> Result<S::Ok, S::Error> {
+		serializer.serialize_str(&format!("0x{}", hex::encode(hash)))
+	}
+
+	/// Reads `0x<64 hex digits>` (or bare hex), refusing anything but 32 bytes.
+	pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<[u8; 32], D::Error> {
+		let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+		let bytes = hex::decode(text.trim_start_matches("0x")).map_err(D::Error::custom)?;
+		bytes.try_into().map_err(|_| D::Error::custom("a hash is 32 bytes"))
+	}
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -91,5 +108,16 @@ mod tests {
 		std::fs::write(&path, b"{not json").unwrap();
 		let error = StateFile::<BTreeMap<u64, String>>::open(&path).err().unwrap().to_string();
 		assert!(error.contains("corrupt"), "{error}");
+	}
+
+	#[test]
+	fn hashes_persist_as_hex_and_only_32_bytes_read_back() {
+		#[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+		struct Held(#[serde(with = "hex32")] [u8; 32]);
+		let text = serde_json::to_string(&Held([0xab; 32])).unwrap();
+		assert_eq!(text, format!("\"0x{}\"", "ab".repeat(32)));
+		assert_eq!(serde_json::from_str::<Held>(&text).unwrap(), Held([0xab; 32]));
+		assert!(serde_json::from_str::<Held>("\"0x1234\"").is_err());
+		assert!(serde_json::from_str::<Held>("\"zz\"").is_err());
 	}
 }

@@ -15,7 +15,10 @@ use modicum_client::{
 	units::{format_amount, Amount},
 	AccountId, Chain, Keypair, MarketEvent,
 };
-use modicum_offchain::{archive, directory, merkle};
+use modicum_offchain::{
+	directory,
+	job::{ruling, verify},
+};
 use serde::{Deserialize, Serialize};
 use std::{path::PathBuf, time::Duration};
 
@@ -257,6 +260,10 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 			report_settlement(json, match_id, &events);
 		},
 		JcCommand::Reject { match_id, reason } => {
+			let info = open_match(&s.chain, match_id).await?;
+			if let Some(result) = posted_result(&info) {
+				refuse_pointless_reject(&result, reason)?;
+			}
 			market.reject_result(match_id, reason).await?;
 			let info = s.chain.match_info(match_id).await?;
 			let deadline = match info.map(|i| i.state) {
@@ -522,7 +529,8 @@ fn posted_result(info: &MatchInfo) -> Option<PostedResult> {
 	}
 }
 
-/// Downloads the result archive, checks its digest and Merkle root, and unpacks it.
+/// Downloads the result archive, checks its digest and Merkle root, and only then puts
+/// it at `out` (which must be new or empty): the mediator checks results the same way.
 async fn fetch_result(
 	chain: &Chain,
 	info: &MatchInfo,
@@ -534,26 +542,40 @@ async fn fetch_result(
 		.await?
 		.ok_or_else(|| anyhow!("the job's directory is no longer registered"))?;
 	let endpoint: directory::DirectoryEndpoint = reference_text(&directory.endpoint).parse()?;
-	let blob: directory::BlobRef =
-		reference_text(&result.reference).parse().with_context(|| {
-			format!(
-				"the posted result reference {:?} is unusable",
-				reference_text(&result.reference)
-			)
-		})?;
-	let registry = endpoint.registry.clone();
-	let bytes = tokio::task::spawn_blocking(move || {
-		directory::download_blob(&registry, &blob.repository, &blob.digest)
-	})
-	.await??;
-	std::fs::create_dir_all(out)?;
-	archive::unpack(&bytes, out)?;
-	let root = merkle::root_of_dir(out)?;
-	if root != result.hash {
+	let posted = verify::PostedArchive {
+		registry: endpoint.registry,
+		reference: reference_text(&result.reference),
+		root: result.hash,
+		max_bytes: verify::max_archive_bytes(info.job.local_storage_limit),
+	};
+	let out = out.to_path_buf();
+	let deadline = std::time::Instant::now() + RESULT_DOWNLOAD_TIME;
+	let fetched =
+		tokio::task::spawn_blocking(move || verify::fetch_into(&posted, &out, deadline)).await?;
+	match fetched {
+		Err(e @ verify::VerifyError::RootMismatch { .. }) => {
+			bail!("{e}: reject it with --reason wrong-results")
+		},
+		Err(e) if e.result_is_bad() => bail!("{e}: reject it with --reason result-not-found"),
+		other => Ok(other?),
+	}
+}
+
+/// How long a result download may take.
+const RESULT_DOWNLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A result that says the RP ran nothing and charges nothing cost the JC nothing: the
+/// mediator rules such a rejection unfounded (README, "Mediation rulings"), so the CLI
+/// does not let a JC pay a fine for it.
+fn refuse_pointless_reject(result: &PostedResult, reason: RejectReason) -> Result<()> {
+	let free = result.instruction_count == 0 && result.bandwidth_used == 0;
+	let challenges_directory =
+		matches!(reason, RejectReason::ResultNotFound | RejectReason::DirectoryUnavailable);
+	if ruling::ran_nothing(result.status) && free && !challenges_directory {
 		bail!(
-			"the result's Merkle root 0x{} differs from the posted 0x{}: reject it with --reason wrong-results",
-			hex::encode(root),
-			hex::encode(result.hash)
+			"the RP reported {} and charges nothing, so you pay nothing for it; a rejection \
+			 would be ruled against you. Accept it (`modicum jc accept`) and post the job again",
+			result.status
 		);
 	}
 	Ok(())

@@ -9,7 +9,7 @@ use std::{fmt, io::Read, str::FromStr, time::Duration};
 
 /// The manifest media types [`manifest_exists`] accepts. Without them, distribution
 /// 2.8 answers a Docker v2 manifest with a converted schema-1 one under another digest.
-const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
+pub(super) const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.manifest.v2+json, \
 	application/vnd.docker.distribution.manifest.list.v2+json, \
 	application/vnd.oci.image.manifest.v1+json, \
 	application/vnd.oci.image.index.v1+json";
@@ -227,7 +227,7 @@ fn unexpected(method: &'static str, url: &str, response: ureq::Response) -> Dire
 	}
 }
 
-fn check_registry(registry: &str) -> Result<(), DirectoryError> {
+pub(super) fn check_registry(registry: &str) -> Result<(), DirectoryError> {
 	check_host_port(registry)
 		.map_err(|reason| DirectoryError::InvalidAddress { input: registry.to_string(), reason })
 }

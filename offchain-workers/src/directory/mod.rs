@@ -17,6 +17,7 @@ mod blobs;
 mod endpoint;
 mod push;
 mod registry;
+mod transfer;
 mod uptime;
 
 pub use blobs::{
@@ -26,6 +27,7 @@ pub use blobs::{
 pub use endpoint::{DirectoryEndpoint, MAX_ENDPOINT_LEN};
 pub use push::{push_image, PushedImage};
 pub use registry::{probe_registry, RegistryProcess, REGISTRY_BIN_ENV};
+pub use transfer::{download_blob_to, manifest_size, timeout_until, ImageSize};
 pub use uptime::{
 	query_uptime, serve_uptime, UptimeHistory, UptimeRecord, UptimeReport, UptimeServer,
 	PROBE_TOLERANCE_MS,
@@ -178,6 +180,14 @@ pub enum DirectoryError {
 		status: u16,
 		/// The start of the response body.
 		body: String,
+	},
+	/// A download passed the most its reader will take.
+	#[error("{url} is larger than the {max_bytes} bytes allowed")]
+	TooLarge {
+		/// The request.
+		url: String,
+		/// The cap.
+		max_bytes: u64,
 	},
 	/// The directory's answer could not be understood.
 	#[error("bad answer from {url}: {reason}")]

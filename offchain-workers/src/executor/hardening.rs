@@ -1,0 +1,120 @@
+//! The container's isolation settings, and the check that the engine kept them all.
+
+use super::{ExecError, JobSpec};
+use bollard::models::{HostConfig, HostConfigLogConfig, Mount, MountTypeEnum};
+use std::collections::HashMap;
+
+/// The cgroup parent of a job's container.
+pub fn cgroup_parent(job_name: &str) -> String {
+	format!("/modicum/{job_name}")
+}
+
+/// The name of a job's container.
+pub fn container_name(job_name: &str) -> String {
+	format!("modicum-{job_name}")
+}
+
+/// The container's host configuration: every isolation setting lives here.
+pub fn host_config(spec: &JobSpec, out_dir: &str, job_name: &str) -> HostConfig {
+	let memory = i64::try_from(spec.memory_limit_bytes).unwrap_or(i64::MAX);
+	HostConfig {
+		network_mode: Some("none".into()),
+		readonly_rootfs: Some(true),
+		cap_drop: Some(vec!["ALL".into()]),
+		security_opt: Some(vec!["no-new-privileges".into()]),
+		privileged: Some(false),
+		memory: Some(memory),
+		// Equal to `memory`: no swap, so the memory limit is the job's whole footprint.
+		memory_swap: Some(memory),
+		nano_cpus: Some(nano_cpus(spec.cpus)),
+		pids_limit: (spec.pids_limit > 0).then_some(spec.pids_limit),
+		cgroup_parent: Some(cgroup_parent(job_name)),
+		tmpfs: Some(HashMap::from([("/tmp".to_string(), tmpfs_options(spec.storage_limit_bytes))])),
+		mounts: Some(vec![Mount {
+			target: Some("/out".into()),
+			source: Some(out_dir.into()),
+			typ: Some(MountTypeEnum::BIND),
+			read_only: Some(false),
+			..Default::default()
+		}]),
+		log_config: Some(log_config(spec.storage_limit_bytes)),
+		auto_remove: Some(false),
+		..Default::default()
+	}
+}
+
+/// Checks the configuration the engine stored against the one asked for: an engine
+/// may drop a setting it cannot apply with only a warning.
+pub fn verify_hardening(wanted: &HostConfig, got: &HostConfig) -> Result<(), String> {
+	let mut dropped = Vec::new();
+	let mut check = |name: &str, ok: bool| {
+		if !ok {
+			dropped.push(name.to_string());
+		}
+	};
+	check("network none", got.network_mode == wanted.network_mode);
+	check("read-only root filesystem", got.readonly_rootfs == Some(true));
+	check("memory limit", got.memory == wanted.memory);
+	check("no swap", got.memory_swap == wanted.memory_swap);
+	check("CPU quota", got.nano_cpus == wanted.nano_cpus);
+	check("cgroup parent", got.cgroup_parent == wanted.cgroup_parent);
+	check("pids limit", wanted.pids_limit.is_none() || got.pids_limit == wanted.pids_limit);
+	check("privileged off", got.privileged != Some(true));
+	let has = |list: &Option<Vec<String>>, needle: &str| -> bool {
+		list.iter().flatten().any(|item| item.to_ascii_lowercase().contains(needle))
+	};
+	check("cap-drop ALL", has(&got.cap_drop, "all"));
+	check("no-new-privileges", has(&got.security_opt, "no-new-privileges"));
+	check("/tmp tmpfs", got.tmpfs == wanted.tmpfs);
+	if dropped.is_empty() {
+		Ok(())
+	} else {
+		Err(format!("the engine dropped: {}", dropped.join(", ")))
+	}
+}
+
+pub(super) fn validate_job_name(job_name: &str) -> Result<(), ExecError> {
+	let mut chars = job_name.chars();
+	let valid = job_name.len() <= 64
+		&& chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+		&& chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+	if valid {
+		Ok(())
+	} else {
+		Err(ExecError::InvalidJobName(job_name.to_string()))
+	}
+}
+
+pub(super) fn validate_cpus(cpus: f64) -> Result<(), ExecError> {
+	// Docker's smallest quota; larger than the host is refused by the engine itself.
+	if cpus.is_finite() && cpus >= 0.01 {
+		Ok(())
+	} else {
+		Err(ExecError::InvalidSpec(format!("cpus must be at least 0.01, not {cpus}")))
+	}
+}
+
+pub(super) fn nano_cpus(cpus: f64) -> i64 {
+	(cpus * 1e9).round() as i64
+}
+
+pub(super) fn tmpfs_options(storage_limit: u64) -> String {
+	// `size=0` would mean "unlimited" to tmpfs, hence the one-page floor.
+	format!("rw,noexec,nosuid,nodev,size={},mode=1777", storage_limit.max(4096))
+}
+
+/// Logs go to json-file with a single file far larger than the storage limit, so a
+/// job within its limit never has its output rotated away (rotation would make
+/// stdout depend on timing); the storage check stops jobs long before. Setting it
+/// explicitly also overrides a daemon-wide `max-size`.
+pub(super) fn log_config(storage_limit: u64) -> HostConfigLogConfig {
+	// json-file stores each line with ~70 bytes of framing, hence the factor.
+	let max_size = storage_limit.saturating_mul(100).saturating_add(16 << 20).min(1 << 40);
+	HostConfigLogConfig {
+		typ: Some("json-file".into()),
+		config: Some(HashMap::from([
+			("max-size".to_string(), max_size.to_string()),
+			("max-file".to_string(), "1".to_string()),
+		])),
+	}
+}

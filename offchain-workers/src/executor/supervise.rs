@@ -1,0 +1,201 @@
+//! Running the container and watching it against its limits, then deciding the
+//! status from what was seen.
+
+use super::{
+	container::{
+		count_logs, create, inspect_state, is_running, kill, refused, remove_container, save_logs,
+		wait_stopped, Created,
+	},
+	hardening::{cgroup_parent, container_name, host_config, verify_hardening},
+	workdir::{stored_bytes, WorkDirs},
+	ExecError, ExecStatus, JobSpec, POLL_INTERVAL,
+};
+use crate::cgroup;
+use bollard::{
+	models::HostConfig,
+	query_parameters::{InspectContainerOptions, StartContainerOptions},
+	Docker,
+};
+use std::{
+	sync::{
+		atomic::{AtomicU64, Ordering},
+		Arc,
+	},
+	time::{Duration, Instant},
+};
+
+pub(super) enum Execution {
+	Refused(ExecStatus),
+	Ran(Observed),
+}
+
+/// What was seen of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct Observed {
+	/// The limit the job was killed at, if any.
+	pub(super) limit: Option<Limit>,
+	pub(super) oom_killed: bool,
+	pub(super) exit_code: Option<i64>,
+	pub(super) cpu_ns: u64,
+}
+
+/// Why a running job was killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Limit {
+	Instructions,
+	WallClock,
+	Storage,
+}
+
+/// Creates, runs and always removes the container (and its cgroup).
+pub(super) async fn execute(
+	docker: &Docker,
+	spec: &JobSpec,
+	dirs: &WorkDirs,
+	job_name: &str,
+) -> Result<Execution, ExecError> {
+	let name = container_name(job_name);
+	let parent = cgroup_parent(job_name);
+	// Leftovers of a crashed run under the same name would clash or inflate usage.
+	remove_container(docker, &name).await;
+	cgroup::remove(&parent);
+	let baseline = cgroup::cpu_usage_ns(&parent).unwrap_or(0);
+	let out_dir = dirs
+		.out
+		.to_str()
+		.ok_or_else(|| ExecError::InvalidSpec(format!("{} is not UTF-8", dirs.out.display())))?;
+	let wanted = host_config(spec, out_dir, job_name);
+	let id = match create(docker, spec, &name, job_name, wanted.clone()).await? {
+		Created::Id(id) => id,
+		Created::Refused(status) => return Ok(Execution::Refused(status)),
+	};
+	let usage = Usage { parent: parent.clone(), baseline, log_bytes: Arc::new(AtomicU64::new(0)) };
+	let run = verify_and_supervise(docker, &id, spec, dirs, &wanted, &usage).await;
+	remove_container(docker, &id).await;
+	cgroup::remove(&parent);
+	run
+}
+
+/// The cgroup and log counters a running job is measured by.
+pub(super) struct Usage {
+	pub(super) parent: String,
+	pub(super) baseline: u64,
+	pub(super) log_bytes: Arc<AtomicU64>,
+}
+
+impl Usage {
+	fn cpu_ns(&self) -> Result<u64, ExecError> {
+		Ok(cgroup::cpu_usage_ns(&self.parent)?.saturating_sub(self.baseline))
+	}
+}
+
+pub(super) async fn verify_and_supervise(
+	docker: &Docker,
+	id: &str,
+	spec: &JobSpec,
+	dirs: &WorkDirs,
+	wanted: &HostConfig,
+	usage: &Usage,
+) -> Result<Execution, ExecError> {
+	let inspect = docker.inspect_container(id, None::<InspectContainerOptions>).await?;
+	let got = inspect.host_config.unwrap_or_default();
+	verify_hardening(wanted, &got).map_err(ExecError::HardeningRefused)?;
+	if let Err(e) = docker.start_container(id, None::<StartContainerOptions>).await {
+		return Ok(Execution::Refused(refused("starting", e)?));
+	}
+	let counter = count_logs(docker, id, usage.log_bytes.clone());
+	let watched = watch(docker, id, spec, dirs, usage).await;
+	counter.abort();
+	let limit = watched?;
+	let state = inspect_state(docker, id).await?;
+	let cpu_ns = usage.cpu_ns()?;
+	save_logs(docker, id, &dirs.logs).await?;
+	Ok(Execution::Ran(Observed {
+		limit,
+		oom_killed: state.oom_killed.unwrap_or(false),
+		exit_code: state.exit_code,
+		cpu_ns,
+	}))
+}
+
+/// Polls the running job until it exits, killing it at the first limit it passes.
+pub(super) async fn watch(
+	docker: &Docker,
+	id: &str,
+	spec: &JobSpec,
+	dirs: &WorkDirs,
+	usage: &Usage,
+) -> Result<Option<Limit>, ExecError> {
+	let started = Instant::now();
+	loop {
+		if !is_running(&inspect_state(docker, id).await?) {
+			return Ok(None);
+		}
+		if let Some(limit) = passed_limit(spec, dirs, usage, started.elapsed()).await? {
+			tracing::info!(container = id, ?limit, "killing the job at its limit");
+			kill(docker, id).await?;
+			wait_stopped(docker, id).await?;
+			return Ok(Some(limit));
+		}
+		tokio::time::sleep(POLL_INTERVAL).await;
+	}
+}
+
+pub(super) async fn passed_limit(
+	spec: &JobSpec,
+	dirs: &WorkDirs,
+	usage: &Usage,
+	elapsed: Duration,
+) -> Result<Option<Limit>, ExecError> {
+	let cpu_ms = cgroup::cpu_ms(usage.cpu_ns()?);
+	if past_wall_clock(spec, elapsed, cpu_ms) {
+		return Ok(Some(Limit::WallClock));
+	}
+	if cpu_ms > spec.instruction_limit_ms {
+		return Ok(Some(Limit::Instructions));
+	}
+	let out = dirs.out.clone();
+	let written = tokio::task::spawn_blocking(move || stored_bytes(&out))
+		.await
+		.map_err(|e| ExecError::Task(format!("measuring the output: {e}")))?;
+	if written.saturating_add(usage.log_bytes.load(Ordering::Relaxed)) > spec.storage_limit_bytes {
+		return Ok(Some(Limit::Storage));
+	}
+	Ok(None)
+}
+
+/// Whether `elapsed` passed the spec's wall clock, stretched by the job's compute at
+/// this machine's extra cost per instruction (see [`JobSpec::extra_ns_per_instruction`]).
+pub(super) fn past_wall_clock(spec: &JobSpec, elapsed: Duration, cpu_ms: u64) -> bool {
+	let stretch = Duration::from_nanos(cpu_ms.saturating_mul(spec.extra_ns_per_instruction));
+	elapsed >= spec.wall_clock_limit.saturating_add(stretch)
+}
+
+/// The final status, from what was observed and what the job stored.
+pub(super) fn decide(spec: &JobSpec, observed: &Observed, stored: u64) -> ExecStatus {
+	if observed.oom_killed {
+		return ExecStatus::MemoryExceeded;
+	}
+	match observed.limit {
+		// Running past the wall clock counts as exceeding the instructions: the chain
+		// bounds only CPU time, and a job that sleeps or blocks must not hold the RP
+		// forever. The wall clock is generous (the RP's deadline; for the mediator,
+		// twice the instruction limit plus start-up), so only a job that is idle or
+		// starved for long hits it.
+		Some(Limit::Instructions | Limit::WallClock) => return ExecStatus::InstructionsExceeded,
+		Some(Limit::Storage) => return ExecStatus::StorageExceeded,
+		None => {},
+	}
+	// A job can pass a limit between two polls and exit before the next one.
+	if cgroup::cpu_ms(observed.cpu_ns) > spec.instruction_limit_ms {
+		return ExecStatus::InstructionsExceeded;
+	}
+	if stored > spec.storage_limit_bytes {
+		return ExecStatus::StorageExceeded;
+	}
+	if observed.exit_code == Some(0) {
+		ExecStatus::Completed
+	} else {
+		ExecStatus::ExceptionOccurred
+	}
+}

@@ -1,0 +1,251 @@
+use super::{container::*, hardening::*, supervise::*, test_support::*, *};
+use crate::merkle;
+use bollard::models::HostConfig;
+use std::fs;
+
+fn spec(image: String) -> JobSpec {
+	JobSpec {
+		image,
+		memory_limit_bytes: 64 << 20,
+		instruction_limit_ms: 5_000,
+		storage_limit_bytes: 1 << 20,
+		bandwidth_limit_bytes: 0,
+		wall_clock_limit: Duration::from_secs(60),
+		extra_ns_per_instruction: 0,
+		cpus: 1.0,
+		pids_limit: 32,
+	}
+}
+
+fn observed(limit: Option<Limit>, oom: bool, exit: i64, cpu_ms: u64) -> Observed {
+	Observed { limit, oom_killed: oom, exit_code: Some(exit), cpu_ns: cpu_ms * 1_000_000 }
+}
+
+/// A job name unique to this test process.
+fn job(name: &str) -> String {
+	format!("test-{name}-{}", std::process::id())
+}
+
+fn status_only(status: ExecStatus) -> [u8; 32] {
+	merkle::merkle_root(&[("status".into(), format!("{}\n", status.name()).into_bytes())])
+}
+
+#[test]
+fn decisions() {
+	let s = spec("x".into());
+	assert_eq!(decide(&s, &observed(None, false, 0, 10), 10), ExecStatus::Completed);
+	assert_eq!(decide(&s, &observed(None, false, 3, 10), 10), ExecStatus::ExceptionOccurred);
+	assert_eq!(decide(&s, &observed(None, true, 0, 10), 10), ExecStatus::MemoryExceeded);
+	assert_eq!(
+		decide(&s, &observed(Some(Limit::WallClock), false, 137, 1), 0),
+		ExecStatus::InstructionsExceeded
+	);
+	assert_eq!(
+		decide(&s, &observed(Some(Limit::Storage), false, 137, 1), 0),
+		ExecStatus::StorageExceeded
+	);
+	// Passed between two polls, then exited.
+	assert_eq!(decide(&s, &observed(None, false, 0, 5_001), 0), ExecStatus::InstructionsExceeded);
+	assert_eq!(
+		decide(&s, &observed(None, false, 0, 1), (1 << 20) + 1),
+		ExecStatus::StorageExceeded
+	);
+	// Memory first: an OOM kill explains whatever else happened.
+	assert_eq!(
+		decide(&s, &observed(Some(Limit::Storage), true, 137, 1), 0),
+		ExecStatus::MemoryExceeded
+	);
+}
+
+#[test]
+fn a_slower_machine_stretches_the_wall_clock_by_the_compute_only() {
+	let mut s = spec("x".into());
+	s.wall_clock_limit = Duration::from_secs(10);
+	assert!(!past_wall_clock(&s, Duration::from_secs(9), 5_000));
+	assert!(past_wall_clock(&s, Duration::from_secs(10), 5_000));
+	// 2 ms more per CPU ms: 5 s of compute earn 10 s more; idle time earns nothing.
+	s.extra_ns_per_instruction = 2_000_000;
+	assert!(!past_wall_clock(&s, Duration::from_secs(19), 5_000));
+	assert!(past_wall_clock(&s, Duration::from_secs(20), 5_000));
+	assert!(past_wall_clock(&s, Duration::from_secs(10), 0));
+}
+
+#[test]
+fn job_names() {
+	assert!(validate_job_name("rp-12").is_ok());
+	assert!(validate_job_name("mediator-3-0").is_ok());
+	let long = "x".repeat(65);
+	for bad in ["", "..", "-x", "a/b", "a b", long.as_str()] {
+		assert!(validate_job_name(bad).is_err(), "{bad:?}");
+	}
+}
+
+#[test]
+fn refusals() {
+	let exec = "failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: \"/nonexistent\": stat /nonexistent: no such file or directory: unknown";
+	assert_eq!(classify_refusal(400, exec), Refusal::Job);
+	// The job's own command cannot make its failure look like the host's.
+	let sneaky = exec.replace("/nonexistent", "/cgroup-seccomp");
+	assert_eq!(classify_refusal(400, &sneaky), Refusal::Job);
+	assert_eq!(classify_refusal(400, "No command specified"), Refusal::Job);
+	assert_eq!(classify_refusal(500, "invalid --security-opt 1: \"bogus\""), Refusal::Hardening);
+	assert_eq!(
+		classify_refusal(500, "runc create failed: unable to apply cgroup configuration"),
+		Refusal::Hardening
+	);
+	assert_eq!(classify_refusal(500, "something else broke"), Refusal::Host);
+}
+
+#[test]
+fn hardening_is_asked_for_and_checked() {
+	let wanted = host_config(&spec("x".into()), "/w/out", "j1");
+	assert_eq!(wanted.network_mode.as_deref(), Some("none"));
+	assert_eq!(wanted.readonly_rootfs, Some(true));
+	assert_eq!(wanted.memory, wanted.memory_swap);
+	assert_eq!(wanted.cgroup_parent.as_deref(), Some("/modicum/j1"));
+	assert_eq!(wanted.nano_cpus, Some(1_000_000_000));
+	assert!(verify_hardening(&wanted, &wanted).is_ok());
+	let dropped = HostConfig { pids_limit: None, memory_swap: Some(-1), ..wanted.clone() };
+	let error = verify_hardening(&wanted, &dropped).unwrap_err();
+	assert!(error.contains("pids limit") && error.contains("no swap"), "{error}");
+}
+
+#[test]
+fn busybox_rootfs_is_deterministic() {
+	let Ok(first) = busybox_rootfs() else {
+		eprintln!("skipping busybox_rootfs_is_deterministic: no busybox on this host");
+		return;
+	};
+	assert_eq!(first, busybox_rootfs().unwrap());
+	let mut archive = tar::Archive::new(first.as_slice());
+	let names: Vec<String> = archive
+		.entries()
+		.unwrap()
+		.map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned())
+		.collect();
+	assert!(names.contains(&"bin/busybox".to_string()) && names.contains(&"bin/sh".to_string()));
+}
+
+/// Runs `script` as job `name` with the default spec changed by `adjust`.
+async fn run(
+	docker: &Docker,
+	name: &str,
+	script: &str,
+	adjust: impl FnOnce(&mut JobSpec),
+) -> RunOutcome {
+	let image = job_image(docker, name, script).await.unwrap();
+	let mut spec = spec(image);
+	adjust(&mut spec);
+	let work = tempfile::tempdir().unwrap();
+	let outcome = run_job(docker, &spec, work.path(), &job(name)).await.unwrap();
+	assert!(!cgroup_exists(&cgroup_parent(&job(name))), "cgroup left behind");
+	outcome
+}
+
+fn cgroup_exists(parent: &str) -> bool {
+	cgroup::cpu_usage_ns(parent).is_ok()
+}
+
+#[tokio::test]
+async fn completes_with_the_expected_root_twice() {
+	let Some(docker) = docker_or_skip("completes_with_the_expected_root_twice").await else {
+		return;
+	};
+	let script = "echo hello; echo oops >&2; echo data > /out/a.txt; echo scratch > /tmp/t";
+	let image = job_image(&docker, "write", script).await.unwrap();
+	let expected = merkle::merkle_root(&[
+		("stdout".into(), b"hello\n".to_vec()),
+		("stderr".into(), b"oops\n".to_vec()),
+		("out/a.txt".into(), b"data\n".to_vec()),
+		("exit_code".into(), b"0\n".to_vec()),
+	]);
+	for run in 0..2 {
+		let work = tempfile::tempdir().unwrap();
+		let name = job(&format!("write-{run}"));
+		let outcome = run_job(&docker, &spec(image.clone()), work.path(), &name).await.unwrap();
+		assert_eq!(outcome.status, ExecStatus::Completed, "{outcome:?}");
+		assert_eq!(outcome.exit_code, Some(0));
+		assert_eq!(outcome.bandwidth_used, 0);
+		assert_eq!(outcome.result_root, expected, "run {run}");
+		assert_eq!(fs::read(outcome.result_dir.join("out/a.txt")).unwrap(), b"data\n");
+		assert!(!cgroup_exists(&cgroup_parent(&name)), "cgroup left behind");
+	}
+}
+
+#[tokio::test]
+async fn busy_loop_exceeds_instructions() {
+	let Some(docker) = docker_or_skip("busy_loop_exceeds_instructions").await else { return };
+	let outcome = run(&docker, "spin", "yes > /dev/null", |s| s.instruction_limit_ms = 300).await;
+	assert_eq!(outcome.status, ExecStatus::InstructionsExceeded, "{outcome:?}");
+	assert!(outcome.instruction_count >= 300, "{outcome:?}");
+	assert_eq!(outcome.result_root, status_only(ExecStatus::InstructionsExceeded));
+}
+
+#[tokio::test]
+async fn sleeping_past_the_wall_clock_exceeds_instructions() {
+	let Some(docker) = docker_or_skip("sleeping_past_the_wall_clock").await else { return };
+	let outcome =
+		run(&docker, "sleep", "sleep 30", |s| s.wall_clock_limit = Duration::from_secs(1)).await;
+	assert_eq!(outcome.status, ExecStatus::InstructionsExceeded, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn non_zero_exit_is_an_exception() {
+	let Some(docker) = docker_or_skip("non_zero_exit_is_an_exception").await else { return };
+	let outcome = run(&docker, "exit3", "echo partial > /out/p; exit 3", |_| {}).await;
+	assert_eq!(outcome.status, ExecStatus::ExceptionOccurred, "{outcome:?}");
+	assert_eq!(outcome.exit_code, Some(3));
+	let expected = merkle::merkle_root(&[
+		("stdout".into(), Vec::new()),
+		("stderr".into(), Vec::new()),
+		("out/p".into(), b"partial\n".to_vec()),
+		("exit_code".into(), b"3\n".to_vec()),
+	]);
+	assert_eq!(outcome.result_root, expected);
+}
+
+#[tokio::test]
+async fn root_filesystem_is_read_only() {
+	let Some(docker) = docker_or_skip("root_filesystem_is_read_only").await else { return };
+	let outcome = run(&docker, "rofs", "echo x > /x 2>/dev/null && exit 0; exit 9", |_| {}).await;
+	assert_eq!(outcome.exit_code, Some(9), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn writing_past_the_storage_limit() {
+	let Some(docker) = docker_or_skip("writing_past_the_storage_limit").await else { return };
+	let outcome = run(&docker, "fill", "dd if=/dev/zero of=/out/big bs=1024 count=4096", |s| {
+		s.storage_limit_bytes = 1 << 20
+	})
+	.await;
+	assert_eq!(outcome.status, ExecStatus::StorageExceeded, "{outcome:?}");
+	assert_eq!(outcome.result_root, status_only(ExecStatus::StorageExceeded));
+}
+
+#[tokio::test]
+async fn memory_hog_exceeds_memory() {
+	let Some(docker) = docker_or_skip("memory_hog_exceeds_memory").await else { return };
+	// Doubling a shell string reaches the limit in a few steps; OOM kills the shell.
+	let script = "s=xxxxxxxxxxxxxxxx; while true; do s=\"$s$s\"; done";
+	let outcome = run(&docker, "hog", script, |s| s.memory_limit_bytes = 16 << 20).await;
+	assert_eq!(outcome.status, ExecStatus::MemoryExceeded, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn image_without_a_command_is_a_description_error() {
+	let Some(docker) = docker_or_skip("image_without_a_command").await else { return };
+	let image = ensure_busybox_image(&docker).await.unwrap();
+	let work = tempfile::tempdir().unwrap();
+	let outcome = run_job(&docker, &spec(image), work.path(), &job("nocmd")).await.unwrap();
+	assert_eq!(outcome.status, ExecStatus::JobDescriptionError, "{outcome:?}");
+}
+
+#[tokio::test]
+async fn unreachable_directory() {
+	let Some(docker) = docker_or_skip("unreachable_directory").await else { return };
+	let image = format!("127.0.0.1:1/jobs/none@sha256:{}", "0".repeat(64));
+	let work = tempfile::tempdir().unwrap();
+	let outcome = run_job(&docker, &spec(image), work.path(), &job("unreach")).await.unwrap();
+	assert_eq!(outcome.status, ExecStatus::DirectoryUnavailable, "{outcome:?}");
+	assert_eq!(outcome.result_root, status_only(ExecStatus::DirectoryUnavailable));
+}

@@ -1,0 +1,157 @@
+//! A run's work directory: the job's `/out`, its logs, and the result that is
+//! archived and committed to.
+
+use super::{io_error, supervise::Observed, ExecError, ExecStatus, RunOutcome, JOB_UID};
+use crate::{cgroup, merkle};
+use std::{
+	fs, io,
+	path::{Path, PathBuf},
+};
+
+pub(super) struct WorkDirs {
+	/// Bind-mounted at `/out` (absolute, as the engine needs).
+	pub(super) out: PathBuf,
+	/// stdout and stderr as collected.
+	pub(super) logs: PathBuf,
+	/// The result that is archived and committed to.
+	pub(super) result: PathBuf,
+}
+
+pub(super) fn prepare_dirs(work_dir: &Path) -> Result<WorkDirs, ExecError> {
+	fs::create_dir_all(work_dir).map_err(io_error(work_dir))?;
+	let work_dir = fs::canonicalize(work_dir).map_err(io_error(work_dir))?;
+	let dirs = WorkDirs {
+		out: work_dir.join("out"),
+		logs: work_dir.join("logs"),
+		result: work_dir.join("result"),
+	};
+	for dir in [&dirs.out, &dirs.logs, &dirs.result] {
+		// Fresh directories: nothing from an earlier run may leak into this result.
+		remove_dir_if_present(dir)?;
+		fs::create_dir(dir).map_err(io_error(dir))?;
+	}
+	give_to_job_user(&dirs.out)?;
+	Ok(dirs)
+}
+
+/// Lets the job's unprivileged user write `/out`.
+pub(super) fn give_to_job_user(dir: &Path) -> Result<(), ExecError> {
+	use std::os::unix::fs::PermissionsExt;
+	match std::os::unix::fs::chown(dir, Some(JOB_UID), Some(JOB_UID)) {
+		Ok(()) => Ok(()),
+		Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+			// Not root (e.g. a developer in the docker group): open the directory instead.
+			tracing::warn!(dir = %dir.display(), "cannot chown the output directory; making it world-writable");
+			fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).map_err(io_error(dir))
+		},
+		Err(e) => Err(ExecError::Io { path: dir.to_path_buf(), source: e }),
+	}
+}
+
+/// Bytes the job stored: its outputs plus its stdout and stderr.
+pub(super) async fn stored_bytes_blocking(dirs: &WorkDirs) -> Result<u64, ExecError> {
+	let (out, logs) = (dirs.out.clone(), dirs.logs.clone());
+	tokio::task::spawn_blocking(move || stored_bytes(&out).saturating_add(stored_bytes(&logs)))
+		.await
+		.map_err(|e| ExecError::Task(format!("measuring the output: {e}")))
+}
+
+/// Apparent size of the regular files under `dir`. Never follows links, and ignores
+/// entries that vanish meanwhile: the job may still be writing.
+pub(super) fn stored_bytes(dir: &Path) -> u64 {
+	let mut total = 0u64;
+	let mut pending = vec![dir.to_path_buf()];
+	while let Some(dir) = pending.pop() {
+		let Ok(entries) = fs::read_dir(&dir) else { continue };
+		for entry in entries.flatten() {
+			let Ok(meta) = fs::symlink_metadata(entry.path()) else { continue };
+			if meta.is_dir() {
+				pending.push(entry.path());
+			} else if meta.is_file() {
+				total = total.saturating_add(meta.len());
+			}
+		}
+	}
+	total
+}
+
+/// Builds the result directory for `status` and commits to it.
+pub(super) async fn finish(
+	dirs: WorkDirs,
+	status: ExecStatus,
+	observed: Option<Observed>,
+	bandwidth_used: u64,
+) -> Result<RunOutcome, ExecError> {
+	let exit_code = observed.as_ref().and_then(|o| o.exit_code);
+	let instruction_count = observed.as_ref().map_or(0, |o| cgroup::cpu_ms(o.cpu_ns));
+	let result_dir = dirs.result.clone();
+	let result_root = tokio::task::spawn_blocking(move || -> Result<[u8; 32], ExecError> {
+		assemble_result(&dirs, status, exit_code)?;
+		Ok(merkle::root_of_dir(&dirs.result)?)
+	})
+	.await
+	.map_err(|e| ExecError::Task(format!("building the result: {e}")))??;
+	Ok(RunOutcome { status, instruction_count, bandwidth_used, exit_code, result_dir, result_root })
+}
+
+pub(super) fn assemble_result(
+	dirs: &WorkDirs,
+	status: ExecStatus,
+	exit_code: Option<i64>,
+) -> Result<(), ExecError> {
+	if status.keeps_outputs() {
+		let out = dirs.result.join("out");
+		rename(&dirs.out, &out)?;
+		drop_non_regular(&out)?;
+		rename(&dirs.logs.join("stdout"), &dirs.result.join("stdout"))?;
+		rename(&dirs.logs.join("stderr"), &dirs.result.join("stderr"))?;
+		let code = exit_code.unwrap_or(-1);
+		write(&dirs.result.join("exit_code"), format!("{code}\n").as_bytes())?;
+	} else {
+		write_status(&dirs.result, status.name())?;
+	}
+	// What is left is not part of the result; failing to remove it only costs space.
+	let _ = fs::remove_dir_all(&dirs.out);
+	let _ = fs::remove_dir_all(&dirs.logs);
+	Ok(())
+}
+
+/// Removes everything under `dir` that is neither a regular file nor a directory
+/// (links, fifos, sockets), so the result can be committed to and archived.
+pub(super) fn drop_non_regular(dir: &Path) -> Result<(), ExecError> {
+	let mut pending = vec![dir.to_path_buf()];
+	while let Some(dir) = pending.pop() {
+		for entry in fs::read_dir(&dir).map_err(io_error(&dir))? {
+			let path = entry.map_err(io_error(&dir))?.path();
+			let meta = fs::symlink_metadata(&path).map_err(io_error(&path))?;
+			if meta.is_dir() {
+				pending.push(path);
+			} else if !meta.is_file() {
+				tracing::info!(path = %path.display(), "dropping a non-regular file from the result");
+				fs::remove_file(&path).map_err(io_error(&path))?;
+			}
+		}
+	}
+	Ok(())
+}
+
+pub(super) fn rename(from: &Path, to: &Path) -> Result<(), ExecError> {
+	fs::rename(from, to).map_err(io_error(from))
+}
+
+pub(super) fn write(path: &Path, content: &[u8]) -> Result<(), ExecError> {
+	fs::write(path, content).map_err(io_error(path))
+}
+
+pub(super) fn remove_dir_if_present(dir: &Path) -> Result<(), ExecError> {
+	match fs::remove_dir_all(dir) {
+		Ok(()) => Ok(()),
+		Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+		Err(e) => Err(ExecError::Io { path: dir.to_path_buf(), source: e }),
+	}
+}
+
+/// Writes the `status` file of a result that holds only its status.
+pub(super) fn write_status(result_dir: &Path, status_name: &str) -> Result<(), ExecError> {
+	write(&result_dir.join("status"), format!("{status_name}\n").as_bytes())
+}

@@ -1,0 +1,155 @@
+//! The mediator's ruling as a pure function of the posted result, the JC's reason and
+//! the evidence the mediator gathered (README, "Mediation rulings"):
+//!
+//! 1. A directory failure claim (the JC's reason, or the RP's status) is decided by
+//!    the directory's uptime over the job's span: up the whole time → the claimant is
+//!    at fault, else the directory.
+//! 2. `ResultNotFound` is decided by fetching the posted result: there with the posted
+//!    root → the JC, else the RP.
+//! 3. `Declined` and `JobNotFound` mean the RP ran nothing. If it charged nothing the
+//!    JC lost nothing, so its rejection is unfounded (CorrectResults, JC at fault); a
+//!    charge for work not done is TooMuchCost (RP at fault). No re-run can decide
+//!    these: a re-run never declines, and an image pushed after the RP looked would
+//!    be found.
+//! 4. Every other status is re-run `n` times through the same pipeline as the RP's
+//!    run: runs that differ from each other → NonDeterministic (JC); a different status
+//!    → InvalidResultStatus (RP); a different root → WrongResults (RP); a claim above
+//!    the measured usage (CPU within `slack`, bandwidth exactly, as both read it from
+//!    the image manifest) → TooMuchCost (RP); else CorrectResults (JC).
+
+use modicum_client::types::{FaultyParty, PostedResult, RejectReason, ResultStatus, Verdict};
+
+/// What the mediator must find out to rule on a rejection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Question {
+	/// Whether the directory was up over the job's span; `claimant` said it was not.
+	DirectoryUptime {
+		/// Who claimed the directory failed.
+		claimant: FaultyParty,
+	},
+	/// Whether the posted result is in the directory with the posted root.
+	ResultInDirectory,
+	/// Nothing: the RP ran nothing, and the ruling follows from its claim alone.
+	Nothing,
+	/// What `n` runs of the job give.
+	Reruns,
+}
+
+/// One of the mediator's runs, as the pipeline reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rerun {
+	/// The status it ended with.
+	pub status: ResultStatus,
+	/// Its result's Merkle root.
+	pub root: [u8; 32],
+	/// CPU ms it used (capped at the job's limit).
+	pub instruction_count: u64,
+	/// Bytes its image costs to download.
+	pub bandwidth_used: u64,
+}
+
+/// The answer to a [`Question`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Evidence {
+	/// The directory's uptime over the job's span: `true` if up the whole time.
+	DirectoryUp(bool),
+	/// Whether the posted result was found and verified.
+	ResultFound(bool),
+	/// No evidence was needed.
+	None,
+	/// The mediator's runs (at least one).
+	Reruns(Vec<Rerun>),
+}
+
+/// What a rejection asks, in the order of the module's rules.
+pub fn question(posted: &PostedResult, reason: RejectReason) -> Question {
+	if let Some(claimant) = directory_claimant(reason, posted.status) {
+		return Question::DirectoryUptime { claimant };
+	}
+	if reason == RejectReason::ResultNotFound {
+		return Question::ResultInDirectory;
+	}
+	if ran_nothing(posted.status) {
+		return Question::Nothing;
+	}
+	Question::Reruns
+}
+
+/// Who claims the directory failed: the JC by its reason, or the RP by its status.
+/// Mirrors the pallet's rule of which verdict answers which rejection.
+pub fn directory_claimant(reason: RejectReason, status: ResultStatus) -> Option<FaultyParty> {
+	match (reason, status) {
+		(RejectReason::DirectoryUnavailable, _) => Some(FaultyParty::JobCreator),
+		(_, ResultStatus::DirectoryUnavailable) => Some(FaultyParty::ResourceProvider),
+		_ => None,
+	}
+}
+
+/// Statuses that say the RP ran nothing (and so should charge nothing).
+pub fn ran_nothing(status: ResultStatus) -> bool {
+	matches!(status, ResultStatus::Declined | ResultStatus::JobNotFound)
+}
+
+/// The verdict and the party at fault. Evidence that does not answer the rejection's
+/// [`question`] is a bug of the caller: an error, never a ruling.
+pub fn rule(
+	posted: &PostedResult,
+	reason: RejectReason,
+	evidence: &Evidence,
+	slack: f64,
+) -> Result<(Verdict, FaultyParty), WrongEvidence> {
+	let asked = question(posted, reason);
+	match (asked, evidence) {
+		(Question::DirectoryUptime { claimant }, Evidence::DirectoryUp(up)) => {
+			let faulty = if *up { claimant } else { FaultyParty::Directory };
+			Ok((Verdict::DirectoryUnavailable, faulty))
+		},
+		(Question::ResultInDirectory, Evidence::ResultFound(found)) => {
+			let faulty =
+				if *found { FaultyParty::JobCreator } else { FaultyParty::ResourceProvider };
+			Ok((Verdict::ResultNotFound, faulty))
+		},
+		(Question::Nothing, Evidence::None) => {
+			Ok(if posted.instruction_count == 0 && posted.bandwidth_used == 0 {
+				(Verdict::CorrectResults, FaultyParty::JobCreator)
+			} else {
+				(Verdict::TooMuchCost, FaultyParty::ResourceProvider)
+			})
+		},
+		(Question::Reruns, Evidence::Reruns(runs)) if !runs.is_empty() => {
+			Ok(rule_on_reruns(posted, runs, slack))
+		},
+		(asked, _) => Err(WrongEvidence { asked }),
+	}
+}
+
+/// Evidence that does not answer the question the rejection asks.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the evidence does not answer the rejection's question ({asked:?})")]
+pub struct WrongEvidence {
+	/// The question it should have answered.
+	pub asked: Question,
+}
+
+fn rule_on_reruns(posted: &PostedResult, runs: &[Rerun], slack: f64) -> (Verdict, FaultyParty) {
+	let first = runs[0];
+	if runs.iter().any(|run| (run.status, run.root) != (first.status, first.root)) {
+		return (Verdict::NonDeterministic, FaultyParty::JobCreator);
+	}
+	if first.status != posted.status {
+		return (Verdict::InvalidResultStatus, FaultyParty::ResourceProvider);
+	}
+	if first.root != posted.hash {
+		return (Verdict::WrongResults, FaultyParty::ResourceProvider);
+	}
+	let measured = runs.iter().map(|run| run.instruction_count).max().unwrap_or(0);
+	let allowed = (measured as f64 * (1.0 + slack.max(0.0))) as u64 + 50;
+	let bandwidth = runs.iter().map(|run| run.bandwidth_used).max().unwrap_or(0);
+	if posted.instruction_count > allowed || posted.bandwidth_used > bandwidth {
+		return (Verdict::TooMuchCost, FaultyParty::ResourceProvider);
+	}
+	(Verdict::CorrectResults, FaultyParty::JobCreator)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,295 @@
+//! The mediator daemon (`modicum mediator run`): when a rejected result is assigned
+//! to it, it gathers the evidence the rejection asks for ([`evidence`]) — the
+//! directory's uptime, the posted result, or `n` runs of the job through the same
+//! pipeline the RP used — and rules by the pure [`job::ruling`](crate::job::ruling).
+//! A ruling is persisted before it is posted, so a restart posts the same one, and a
+//! post the chain refuses for good is not retried.
+
+mod evidence;
+mod settings;
+
+pub use settings::{MediatorConfig, MediatorSettings};
+
+use crate::{
+	docker,
+	job::{ruling, JobError},
+	rp::declared_layers,
+	state::{hex32, StateError, StateFile},
+};
+use modicum_client::{
+	calls::Market,
+	chain::MatchInfo,
+	events::{parties, MarketEvents},
+	keys,
+	types::{Architecture, FaultyParty, MatchState, Verdict},
+	AccountId, Chain, ClientError, Keypair,
+};
+use serde::{Deserialize, Serialize};
+use std::{
+	collections::{BTreeMap, BTreeSet},
+	sync::Arc,
+	time::Duration,
+};
+use tokio::sync::Mutex;
+
+/// What can stop the daemon, or fail one mediation.
+#[derive(Debug, thiserror::Error)]
+pub enum MediatorError {
+	/// The chain refused or could not be reached.
+	#[error(transparent)]
+	Chain(#[from] ClientError),
+	/// The state file failed.
+	#[error(transparent)]
+	State(#[from] StateError),
+	/// The Docker engine failed.
+	#[error(transparent)]
+	Docker(#[from] docker::DockerError),
+	/// A re-run failed for this machine's reasons, not the job's.
+	#[error("re-running the job: {0}")]
+	Job(#[from] JobError),
+	/// The evidence could not be gathered just now (the directory is unreachable).
+	#[error("gathering evidence: {0}")]
+	Evidence(String),
+	/// The configuration is unusable.
+	#[error("configuration: {0}")]
+	Config(String),
+}
+
+/// A decided verdict, persisted before posting so a restart posts the same one.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Ruling {
+	/// The verdict.
+	pub verdict: Verdict,
+	/// Who is at fault.
+	pub faulty: FaultyParty,
+	/// Instructions per run the mediator measured.
+	pub instruction_count: u64,
+	/// Bytes the image costs to download.
+	pub bandwidth_used: u64,
+	/// Its own result root.
+	#[serde(with = "hex32")]
+	pub result_hash: [u8; 32],
+	/// Whether nothing more is to be done: on chain, or refused for good.
+	pub posted: bool,
+}
+
+/// The mediator's persisted state.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct MediatorState {
+	/// Per match id.
+	pub rulings: BTreeMap<u64, Ruling>,
+}
+
+/// The mediator daemon.
+pub struct Mediator {
+	chain: Chain,
+	signer: Keypair,
+	me: AccountId,
+	settings: MediatorSettings,
+	docker: bollard::Docker,
+	state: Arc<Mutex<StateFile<MediatorState>>>,
+	in_flight: Arc<Mutex<BTreeSet<u64>>>,
+}
+
+impl Mediator {
+	/// Connects to the chain and the Docker engine and opens the state file.
+	pub async fn start(config: MediatorConfig) -> Result<Self, MediatorError> {
+		let chain = Chain::connect(config.chain.url()).await?;
+		let signer = config.chain.keypair()?;
+		let me = keys::account_of(&signer);
+		let docker = docker::connect().await?;
+		std::fs::create_dir_all(&config.mediator.work_dir).map_err(|e| {
+			MediatorError::Config(format!(
+				"cannot create {}: {e}",
+				config.mediator.work_dir.display()
+			))
+		})?;
+		let state = StateFile::open(&config.mediator.work_dir.join("mediator-state.json"))?;
+		Ok(Mediator {
+			chain,
+			signer,
+			me,
+			settings: config.mediator,
+			docker,
+			state: Arc::new(Mutex::new(state)),
+			in_flight: Arc::new(Mutex::new(BTreeSet::new())),
+		})
+	}
+
+	/// Registers (if needed), trusts directories and declares base layers.
+	pub async fn prepare(&self) -> Result<(), MediatorError> {
+		let market = Market::new(&self.chain, &self.signer);
+		let arch: Architecture =
+			self.settings.arch.parse().map_err(|e| MediatorError::Config(format!("{e}")))?;
+		if self.chain.mediator(&self.me).await?.is_none() {
+			tracing::info!(account = %self.me, "registering as a mediator");
+			market
+				.register_mediator(
+					arch,
+					self.settings.time_per_instruction_ns,
+					self.settings.instruction_price.0,
+					self.settings.bandwidth_price.0,
+					self.settings.availability_price.0,
+				)
+				.await?;
+		}
+		let trusted = self.chain.trusted_directories(&self.me).await?;
+		for directory in &self.settings.trusted_directories {
+			let directory = keys::parse_account(directory)?;
+			if !trusted.contains(&directory) {
+				market.trust_directory(directory).await?;
+			}
+		}
+		let declared = self.chain.base_layers(&self.me).await?;
+		let layers =
+			declared_layers(&self.docker, &self.settings.base_layers, &self.settings.base_images)
+				.await
+				.map_err(MediatorError::Config)?;
+		for layer in layers {
+			if !declared.contains(&layer) {
+				market.add_base_layer(layer).await?;
+			}
+		}
+		Ok(())
+	}
+
+	/// Runs until the node goes away.
+	pub async fn run(self: Arc<Self>) -> Result<(), MediatorError> {
+		self.prepare().await?;
+		let mut events = MarketEvents::subscribe(&self.chain).await?;
+		let mut tick = tokio::time::interval(Duration::from_secs(5));
+		loop {
+			tokio::select! {
+				block = events.next() => match block {
+					Some(Ok(block)) => {
+						if block.events.iter().any(|e| parties(e).contains(&&self.me)) {
+							self.reconcile().await?;
+						}
+					},
+					Some(Err(e)) => return Err(e.into()),
+					None => return Err(MediatorError::Chain(ClientError::Read {
+						what: "finalized blocks".into(),
+						reason: "the node closed the subscription".into(),
+					})),
+				},
+				_ = tick.tick() => self.reconcile().await?,
+			}
+		}
+	}
+
+	/// Starts a mediation for every match in mediation with this mediator, each in its
+	/// own task and scratch directories, so mediations never share files.
+	pub async fn reconcile(self: &Arc<Self>) -> Result<(), MediatorError> {
+		for (match_id, info) in self.chain.matches().await? {
+			if info.mediator != self.me || !matches!(info.state, MatchState::InMediation { .. }) {
+				continue;
+			}
+			let done =
+				self.state.lock().await.get().rulings.get(&match_id).is_some_and(|r| r.posted);
+			if done || !self.in_flight.lock().await.insert(match_id) {
+				continue;
+			}
+			let this = Arc::clone(self);
+			tokio::spawn(async move {
+				if let Err(e) = this.mediate(match_id, &info).await {
+					tracing::error!(match_id, "mediation failed (the next tick retries): {e}");
+				}
+				this.in_flight.lock().await.remove(&match_id);
+			});
+		}
+		Ok(())
+	}
+
+	async fn mediate(&self, match_id: u64, info: &MatchInfo) -> Result<(), MediatorError> {
+		let known = self.state.lock().await.get().rulings.get(&match_id).cloned();
+		let ruling = match known {
+			Some(ruling) if ruling.posted => return Ok(()),
+			Some(ruling) => ruling,
+			None => {
+				let Some(ruling) = self.decide(match_id, info).await? else {
+					return Ok(());
+				};
+				self.state.lock().await.update(|s| s.rulings.insert(match_id, ruling.clone()))?;
+				ruling
+			},
+		};
+		let posted = Market::new(&self.chain, &self.signer)
+			.post_mediation_result(
+				match_id,
+				ruling.verdict,
+				ruling.faulty,
+				ruling.instruction_count,
+				ruling.bandwidth_used,
+				ruling.result_hash,
+			)
+			.await;
+		match posted {
+			Ok(_) => {
+				tracing::info!(match_id, verdict = %ruling.verdict, faulty = %ruling.faulty, "verdict posted")
+			},
+			Err(e) if e.is_final() => {
+				tracing::warn!(match_id, "the verdict is not taken and will not be retried: {e}")
+			},
+			Err(e) => return Err(e.into()),
+		}
+		self.state.lock().await.update(|s| {
+			if let Some(r) = s.rulings.get_mut(&match_id) {
+				r.posted = true;
+			}
+		})?;
+		Ok(())
+	}
+
+	/// Gathers the evidence the rejection asks for and rules; `None` when the
+	/// mediation deadline leaves no time to.
+	async fn decide(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+	) -> Result<Option<Ruling>, MediatorError> {
+		let MatchState::InMediation { result, reason, mediation_deadline } = &info.state else {
+			return Err(MediatorError::Config(format!("match {match_id} is not in mediation")));
+		};
+		let Some(gathered) =
+			self.gather(match_id, info, result, *reason, *mediation_deadline).await?
+		else {
+			tracing::warn!(match_id, "too late to mediate: the mediation deadline is too close");
+			return Ok(None);
+		};
+		let (verdict, faulty) = ruling::rule(result, *reason, &gathered, self.settings.usage_slack)
+			.map_err(|e| MediatorError::Evidence(e.to_string()))?;
+		let runs = match &gathered {
+			ruling::Evidence::Reruns(runs) => runs.as_slice(),
+			_ => &[],
+		};
+		tracing::info!(match_id, %verdict, %faulty, runs = runs.len(), "ruled");
+		Ok(Some(Ruling {
+			verdict,
+			faulty,
+			instruction_count: runs.iter().map(|r| r.instruction_count).max().unwrap_or(0),
+			bandwidth_used: runs.iter().map(|r| r.bandwidth_used).max().unwrap_or(0),
+			result_hash: runs.first().map_or([0; 32], |r| r.root),
+			posted: false,
+		}))
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn rulings_persist_typed() {
+		let ruling = Ruling {
+			verdict: Verdict::CorrectResults,
+			faulty: FaultyParty::JobCreator,
+			instruction_count: 3,
+			bandwidth_used: 4,
+			result_hash: [1; 32],
+			posted: false,
+		};
+		let text = serde_json::to_string(&ruling).unwrap();
+		assert!(text.contains(r#""verdict":"correct-results""#), "{text}");
+		assert_eq!(serde_json::from_str::<Ruling>(&text).unwrap(), ruling);
+	}
+}

@@ -1,0 +1,470 @@
+//! The Resource Provider daemon (`modicum rp run`): registers, keeps resource offers
+//! posted, runs every job matched to it through the shared [`job`](crate::job)
+//! pipeline, uploads the result to the job's directory, posts it, and accepts on the
+//! JC's behalf once the reaction window has passed in silence. What it has done is
+//! persisted per match ([`phase`]), so after a restart it resumes each open match
+//! without running or posting anything twice; a post the chain refuses for good is
+//! never retried.
+
+mod offers;
+pub mod phase;
+mod settings;
+
+pub use phase::{GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
+pub use settings::{OfferSettings, RpConfig, RpSettings};
+
+use crate::{
+	directory::DirectoryEndpoint,
+	docker,
+	job::{self, timing, JobError, Runner, Schedule},
+	state::{StateError, StateFile},
+};
+use modicum_client::{
+	calls::Market,
+	chain::MatchInfo,
+	events::{parties, MarketEvents},
+	keys, reference, reference_text,
+	types::{Architecture, MatchState, ResultStatus},
+	AccountId, Chain, ClientError, Keypair,
+};
+use std::{
+	collections::BTreeSet,
+	path::{Path, PathBuf},
+	sync::{atomic::AtomicU32, Arc},
+	time::Duration,
+};
+use tokio::sync::{Mutex, Semaphore};
+
+/// What the RP keeps back before the completion deadline to get its post into a block.
+const POST_MARGIN: Duration = Duration::from_secs(6);
+
+/// What can stop the daemon, or fail one match.
+#[derive(Debug, thiserror::Error)]
+pub enum RpError {
+	/// The chain refused or could not be reached.
+	#[error(transparent)]
+	Chain(#[from] ClientError),
+	/// The state file failed.
+	#[error(transparent)]
+	State(#[from] StateError),
+	/// The Docker engine failed.
+	#[error(transparent)]
+	Docker(#[from] docker::DockerError),
+	/// A job could not be run for this machine's reasons.
+	#[error(transparent)]
+	Job(#[from] JobError),
+	/// The result could not be packed (a local failure).
+	#[error("packing the result of match {match_id}: {reason}")]
+	Pack {
+		/// The match.
+		match_id: u64,
+		/// Why.
+		reason: String,
+	},
+	/// The configuration is unusable.
+	#[error("configuration: {0}")]
+	Config(String),
+}
+
+/// The RP daemon.
+pub struct ResourceProvider {
+	chain: Chain,
+	signer: Keypair,
+	me: AccountId,
+	settings: RpSettings,
+	docker: bollard::Docker,
+	state: Arc<Mutex<StateFile<RpState>>>,
+	/// Matches with a task handling them.
+	in_flight: Arc<Mutex<BTreeSet<u64>>>,
+	/// One permit per job that may run at once.
+	slots: Arc<Semaphore>,
+	/// Matched jobs that still need a slot to run: they take the place of an offer.
+	waiting: AtomicU32,
+	/// Held while topping up, so that two top-ups never post the same offer twice.
+	top_up: Mutex<()>,
+}
+
+impl ResourceProvider {
+	/// Connects to the chain and the Docker engine and opens the state file.
+	pub async fn start(config: RpConfig) -> Result<Self, RpError> {
+		if config.rp.concurrent_jobs == 0 {
+			return Err(RpError::Config("concurrent_jobs must be at least 1".into()));
+		}
+		let chain = Chain::connect(config.chain.url()).await?;
+		let signer = config.chain.keypair()?;
+		let me = keys::account_of(&signer);
+		let docker = docker::connect().await?;
+		std::fs::create_dir_all(&config.rp.work_dir).map_err(|e| {
+			RpError::Config(format!("cannot create {}: {e}", config.rp.work_dir.display()))
+		})?;
+		let state = StateFile::open(&config.rp.work_dir.join("rp-state.json"))?;
+		let concurrent_jobs = config.rp.concurrent_jobs as usize;
+		Ok(ResourceProvider {
+			chain,
+			signer,
+			me,
+			settings: config.rp,
+			docker,
+			state: Arc::new(Mutex::new(state)),
+			in_flight: Arc::new(Mutex::new(BTreeSet::new())),
+			slots: Arc::new(Semaphore::new(concurrent_jobs)),
+			waiting: AtomicU32::new(0),
+			top_up: Mutex::new(()),
+		})
+	}
+
+	/// The RP's account.
+	pub fn account(&self) -> &AccountId {
+		&self.me
+	}
+
+	/// Registers (if needed) and brings trust lists and base layers in line with the
+	/// configuration; adds only what is missing, so restarts post nothing twice.
+	pub async fn prepare(&self) -> Result<(), RpError> {
+		let market = Market::new(&self.chain, &self.signer);
+		let arch: Architecture =
+			self.settings.arch.parse().map_err(|e| RpError::Config(format!("{e}")))?;
+		if self.chain.resource_provider(&self.me).await?.is_none() {
+			tracing::info!(account = %self.me, "registering as a resource provider");
+			market.register_resource_provider(arch, self.settings.time_per_instruction_ns).await?;
+		}
+		let trusted = self.chain.trusted_mediators(&self.me).await?;
+		for mediator in &self.settings.trusted_mediators {
+			let mediator = keys::parse_account(mediator)?;
+			if !trusted.contains(&mediator) {
+				market.trust_mediator(mediator).await?;
+			}
+		}
+		let trusted = self.chain.trusted_directories(&self.me).await?;
+		for directory in &self.settings.trusted_directories {
+			let directory = keys::parse_account(directory)?;
+			if !trusted.contains(&directory) {
+				market.trust_directory(directory).await?;
+			}
+		}
+		let declared = self.chain.base_layers(&self.me).await?;
+		let layers =
+			declared_layers(&self.docker, &self.settings.base_layers, &self.settings.base_images)
+				.await
+				.map_err(RpError::Config)?;
+		for layer in layers {
+			if !declared.contains(&layer) {
+				market.add_base_layer(layer).await?;
+			}
+		}
+		Ok(())
+	}
+
+	/// Runs until the node goes away: reacts to market events naming the RP, and
+	/// re-checks every few seconds for deadlines that passed.
+	pub async fn run(self: Arc<Self>) -> Result<(), RpError> {
+		self.prepare().await?;
+		let mut events = MarketEvents::subscribe(&self.chain).await?;
+		let mut tick = tokio::time::interval(Duration::from_secs(3));
+		self.reconcile().await?;
+		loop {
+			tokio::select! {
+				block = events.next() => match block {
+					Some(Ok(block)) => {
+						if block.events.iter().any(|e| parties(e).contains(&&self.me)) {
+							self.reconcile().await?;
+						}
+					},
+					Some(Err(e)) => return Err(e.into()),
+					None => return Err(RpError::Chain(ClientError::Read {
+						what: "finalized blocks".into(),
+						reason: "the node closed the subscription".into(),
+					})),
+				},
+				_ = tick.tick() => self.reconcile().await?,
+			}
+		}
+	}
+
+	/// Acts on every open match of this RP and tops up its offers.
+	pub async fn reconcile(self: &Arc<Self>) -> Result<(), RpError> {
+		let now = self.chain.now_ms().await?;
+		let matches: Vec<(u64, MatchInfo)> = self
+			.chain
+			.matches()
+			.await?
+			.into_iter()
+			.filter(|(_, m)| m.resource_provider == self.me)
+			.collect();
+		for (match_id, info) in matches {
+			match &info.state {
+				MatchState::Matched => self.spawn_job(match_id, info.clone()).await,
+				MatchState::ResultPosted { reaction_deadline, .. } if now > *reaction_deadline => {
+					tracing::info!(match_id, "reaction window passed in silence; accepting");
+					match Market::new(&self.chain, &self.signer).accept_result(match_id).await {
+						Ok(_) => {},
+						// Someone closed it first (the JC accepted in the same block).
+						Err(e) if e.is_refusal("MatchNotFound") => {},
+						Err(e) => tracing::warn!(match_id, "accepting failed: {e}"),
+					}
+				},
+				_ => {},
+			}
+		}
+		match self.top_up_offers(now).await {
+			// The pool or the pallet turned an offer away (a nonce raced, funds are held by
+			// running jobs): the daemon stays up and the next reconcile tries again.
+			Err(RpError::Chain(
+				e @ (ClientError::Transaction { .. } | ClientError::Refused { .. }),
+			)) => {
+				tracing::warn!("posting an offer failed (the next reconcile retries): {e}");
+				Ok(())
+			},
+			topped_up => topped_up,
+		}
+	}
+
+	async fn spawn_job(self: &Arc<Self>, match_id: u64, info: MatchInfo) {
+		let phase = self.state.lock().await.get().jobs.get(&match_id).cloned();
+		if matches!(phase, Some(JobPhase::Posted | JobPhase::GaveUp { .. })) {
+			return;
+		}
+		if !self.in_flight.lock().await.insert(match_id) {
+			return;
+		}
+		let needs_slot = matches!(phase, None | Some(JobPhase::Running { .. }));
+		if needs_slot {
+			// Counted before the task starts, so a top-up running meanwhile already sees
+			// the job in its offer's place.
+			self.waiting.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+		}
+		let this = Arc::clone(self);
+		tokio::spawn(async move {
+			if let Err(e) = this.handle_job(match_id, &info, phase).await {
+				tracing::error!(match_id, "job failed (the next reconcile retries): {e}");
+			}
+			this.in_flight.lock().await.remove(&match_id);
+		});
+	}
+
+	async fn handle_job(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		phase: Option<JobPhase>,
+	) -> Result<(), RpError> {
+		let ready = match phase {
+			Some(JobPhase::ResultReady(ready)) => ready,
+			Some(JobPhase::Running { attempts }) => {
+				self.run_in_slot(match_id, info, attempts).await?
+			},
+			None => self.run_in_slot(match_id, info, 0).await?,
+			Some(JobPhase::Posted | JobPhase::GaveUp { .. }) => return Ok(()),
+		};
+		self.post(match_id, info, ready).await
+	}
+
+	/// Waits for a slot, runs the job (or declines it once it failed for this machine's
+	/// reasons [`MAX_RUN_ATTEMPTS`] times), and records the result to post.
+	async fn run_in_slot(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		attempts: u32,
+	) -> Result<ReadyResult, RpError> {
+		let slot = match Arc::clone(&self.slots).try_acquire_owned() {
+			Ok(slot) => Ok(slot),
+			Err(_) => {
+				tracing::info!(match_id, "all slots busy; the job waits for one");
+				Arc::clone(&self.slots).acquire_owned().await
+			},
+		};
+		// The offer taking this job's place is for a later job: post it while this one
+		// runs rather than before, so the job does not wait for its block.
+		let (_, ran) = tokio::join!(self.stop_waiting(), async {
+			// The daemon never closes the semaphore; if it ever did, fail this job only.
+			let _slot = slot.map_err(|_| RpError::Config("the job slots were closed".into()))?;
+			let attempt = attempts.saturating_add(1);
+			self.record(match_id, JobPhase::Running { attempts: attempt }).await?;
+			self.execute(match_id, info, attempt > MAX_RUN_ATTEMPTS).await
+		});
+		let ready = ran?;
+		self.record(match_id, JobPhase::ResultReady(ready.clone())).await?;
+		Ok(ready)
+	}
+
+	async fn record(&self, match_id: u64, phase: JobPhase) -> Result<(), RpError> {
+		self.state.lock().await.update(|s| s.jobs.insert(match_id, phase))?;
+		Ok(())
+	}
+
+	/// Posts a ready result. A refusal is final: the phase records why, and the match
+	/// is not tried again; only a node that cannot be reached is retried.
+	async fn post(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		ready: ReadyResult,
+	) -> Result<(), RpError> {
+		if self.chain.now_ms().await? > info.job.completion_deadline {
+			tracing::warn!(match_id, "the completion deadline passed before the result was posted");
+			return self
+				.record(match_id, JobPhase::GaveUp { reason: GaveUp::DeadlinePassed })
+				.await;
+		}
+		let posted = Market::new(&self.chain, &self.signer)
+			.post_result(
+				match_id,
+				ready.status,
+				reference(&ready.reference)?,
+				ready.hash,
+				ready.instruction_count,
+				ready.bandwidth_used,
+			)
+			.await;
+		let next = match posted {
+			Ok(_) => {
+				tracing::info!(match_id, status = %ready.status, "result posted");
+				JobPhase::Posted
+			},
+			// Posted before a crash, in a block the daemon did not see finalized.
+			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
+			Err(e) if e.is_refusal("MatchNotFound") => {
+				tracing::info!(match_id, "the match was closed meanwhile");
+				JobPhase::GaveUp { reason: GaveUp::MatchClosed }
+			},
+			Err(e) if e.is_refusal("CompletionDeadlinePassed") => {
+				tracing::warn!(match_id, "the result came too late: {e}");
+				JobPhase::GaveUp { reason: GaveUp::DeadlinePassed }
+			},
+			Err(e @ ClientError::Refused { .. }) => {
+				tracing::error!(match_id, "the chain refused the result for good: {e}");
+				let ClientError::Refused { error, .. } = e else { unreachable!() };
+				JobPhase::GaveUp { reason: GaveUp::Refused { error } }
+			},
+			Err(e) => return Err(e.into()),
+		};
+		self.record(match_id, next).await
+	}
+
+	/// Runs the job through the shared pipeline (or declines it) and uploads the result;
+	/// what comes back is what to post.
+	async fn execute(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		decline: bool,
+	) -> Result<ReadyResult, RpError> {
+		let work = match_dir(&self.settings.work_dir, match_id);
+		let now = self.chain.now_ms().await?;
+		let Some(deadline) = timing::local_deadline(info.job.completion_deadline, now, POST_MARGIN)
+		else {
+			// Posting will find the deadline passed and give up.
+			return Ok(ReadyResult::of(
+				&job::status_only(&work, ResultStatus::Declined, 0)?,
+				String::new(),
+			));
+		};
+		let endpoint = match directory_endpoint(&self.chain, &info.job.directory).await {
+			Ok(endpoint) => endpoint,
+			Err(e) => {
+				tracing::warn!(match_id, "directory unusable: {e}");
+				let outcome = job::status_only(&work, ResultStatus::DirectoryUnavailable, 0)?;
+				return Ok(ReadyResult::of(&outcome, String::new()));
+			},
+		};
+		let outcome = if decline {
+			tracing::error!(
+				match_id,
+				"the job failed {MAX_RUN_ATTEMPTS} times on this machine; declining"
+			);
+			job::status_only(&work, ResultStatus::Declined, 0)?
+		} else {
+			let rp_ns = self.registered_speed().await?;
+			let runner = Runner {
+				docker: self.docker.clone(),
+				registry: endpoint.registry.clone(),
+				cpus: self.settings.cpus,
+				pids_limit: self.settings.pids_limit,
+				own_ns_per_instruction: rp_ns,
+			};
+			let terms = job::JobTerms::of_match(info, rp_ns);
+			let schedule = Schedule::Provider { deadline, reserve: timing::RP_RESERVE_AFTER_RUN };
+			tracing::info!(match_id, reference = %terms.reference, "running job");
+			job::run(&runner, &terms, &work, &format!("rp-{match_id}"), schedule).await?
+		};
+		match job::publish(&endpoint.registry, match_id, &outcome.result_dir, deadline).await {
+			Ok(reference) => Ok(ReadyResult::of(&outcome, reference)),
+			Err(job::PublishError::Pack(e)) => {
+				Err(RpError::Pack { match_id, reason: e.to_string() })
+			},
+			Err(e) => {
+				tracing::warn!(match_id, "result upload failed: {e}");
+				let failed = job::status_only(&work, ResultStatus::DirectoryUnavailable, 0)?;
+				Ok(ReadyResult {
+					instruction_count: outcome.instruction_count,
+					bandwidth_used: outcome.bandwidth_used,
+					..ReadyResult::of(&failed, String::new())
+				})
+			},
+		}
+	}
+
+	/// The speed the RP registered on chain: the one the mediator reads too.
+	async fn registered_speed(&self) -> Result<u64, RpError> {
+		Ok(self
+			.chain
+			.resource_provider(&self.me)
+			.await?
+			.map_or(self.settings.time_per_instruction_ns, |rp| rp.time_per_instruction_ns))
+	}
+}
+
+/// The base layers to declare: given as hex, or read from local images.
+pub async fn declared_layers(
+	docker: &bollard::Docker,
+	hashes: &[String],
+	images: &[String],
+) -> Result<Vec<[u8; 32]>, String> {
+	let mut layers = Vec::new();
+	for text in hashes {
+		layers.push(parse_hash(text)?);
+	}
+	for image in images {
+		layers.push(docker::image_first_layer(docker, image).await.map_err(|e| e.to_string())?);
+	}
+	Ok(layers)
+}
+
+/// Where a registered directory serves, as it registered it on chain. Shared by the
+/// RP and the mediator, who both fetch jobs and results from the job's directory.
+pub async fn directory_endpoint(
+	chain: &Chain,
+	directory: &AccountId,
+) -> Result<DirectoryEndpoint, String> {
+	let info = chain
+		.directory(directory)
+		.await
+		.map_err(|e| e.to_string())?
+		.ok_or_else(|| format!("directory {directory} is not registered"))?;
+	reference_text(&info.endpoint).parse::<DirectoryEndpoint>().map_err(|e| e.to_string())
+}
+
+/// Parses a 0x-prefixed (or bare) 32-byte hex hash.
+pub fn parse_hash(text: &str) -> Result<[u8; 32], String> {
+	let bytes = hex::decode(text.trim().trim_start_matches("0x"))
+		.map_err(|e| format!("{text:?} is not hex: {e}"))?;
+	bytes.try_into().map_err(|_| format!("{text:?} is not 32 bytes"))
+}
+
+/// The work directory of a match (where its outputs and result live).
+pub fn match_dir(work_dir: &Path, match_id: u64) -> PathBuf {
+	work_dir.join(format!("match-{match_id}"))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn parse_hash_accepts_prefixed_hex_only_of_32_bytes() {
+		assert_eq!(parse_hash(&format!("0x{}", "11".repeat(32))).unwrap(), [0x11; 32]);
+		assert!(parse_hash("0x1234").is_err());
+		assert!(parse_hash("zz").is_err());
+	}
+}

@@ -1,0 +1,78 @@
+//! Keeping the RP's resource offers posted, each with a deposit every trusted
+//! mediator and directory pair accepts at matching.
+
+use super::{OfferSettings, ResourceProvider, RpError};
+use modicum_client::{calls::Market, chain::ResourceTerms};
+use std::sync::atomic::Ordering;
+
+impl ResourceProvider {
+	/// A job no longer waits (it got a slot, or needs none): its place goes back to an
+	/// offer, posted now rather than at the next reconcile.
+	pub(super) async fn stop_waiting(&self) {
+		self.waiting.fetch_sub(1, Ordering::SeqCst);
+		let topped_up = match self.chain.now_ms().await {
+			Ok(now) => self.top_up_offers(now).await,
+			Err(e) => Err(e.into()),
+		};
+		if let Err(e) = topped_up {
+			tracing::warn!("posting the next offer failed (the next reconcile retries): {e}");
+		}
+	}
+
+	/// Keeps `open_offers` resource offers posted, less the matched jobs waiting to
+	/// run.
+	pub(super) async fn top_up_offers(&self, now: u64) -> Result<(), RpError> {
+		let _one_at_a_time = self.top_up.lock().await;
+		let open = self
+			.chain
+			.resource_offers()
+			.await?
+			.into_iter()
+			.filter(|(_, offer)| offer.owner == self.me && offer.expires_at > now)
+			.count() as u32;
+		let waiting = self.waiting.load(Ordering::SeqCst);
+		let wanted = self.settings.open_offers.saturating_sub(waiting);
+		for _ in open..wanted {
+			let terms = offer_terms(&self.settings.offer);
+			let deposit = self.deposit_for(&terms).await?;
+			let expires_at = now.saturating_add(self.settings.offer.lifetime_ms);
+			Market::new(&self.chain, &self.signer)
+				.post_resource_offer(terms, deposit, expires_at)
+				.await?;
+			tracing::info!(deposit, "resource offer posted");
+		}
+		Ok(())
+	}
+
+	/// The deposit that passes matching with any trusted mediator and directory: the
+	/// largest of the chain's quotes over those pairs.
+	async fn deposit_for(&self, terms: &ResourceTerms) -> Result<u128, RpError> {
+		let mediators = self.chain.trusted_mediators(&self.me).await?;
+		let directories = self.chain.trusted_directories(&self.me).await?;
+		let mut deposit = self.chain.quote_resource_deposit(terms, None, None).await?;
+		for mediator in &mediators {
+			for directory in &directories {
+				let quote = self
+					.chain
+					.quote_resource_deposit(terms, Some(*mediator), Some(*directory))
+					.await;
+				if let Ok(quote) = quote {
+					deposit = deposit.max(quote);
+				}
+			}
+		}
+		Ok(deposit)
+	}
+}
+
+fn offer_terms(offer: &OfferSettings) -> ResourceTerms {
+	ResourceTerms {
+		instruction_price: offer.instruction_price.0,
+		instruction_cap: offer.instruction_cap,
+		memory_cap: offer.memory_cap,
+		local_storage_cap: offer.local_storage_cap,
+		bandwidth_cap: offer.bandwidth_cap,
+		bandwidth_price: offer.bandwidth_price.0,
+		match_incentive: offer.match_incentive.0,
+	}
+}

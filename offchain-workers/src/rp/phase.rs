@@ -1,0 +1,115 @@
+//! What the RP persists per match, so that a restart resumes each open match without
+//! running or posting anything twice, and never retries what cannot succeed.
+
+use crate::{job::JobOutcome, state::hex32};
+use modicum_client::types::ResultStatus;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// How far the RP got with a match.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "phase")]
+pub enum JobPhase {
+	/// The job is (or was, before a crash) running; a restart runs it again, up to
+	/// [`MAX_RUN_ATTEMPTS`] times in all.
+	Running {
+		/// Runs started so far.
+		#[serde(default)]
+		attempts: u32,
+	},
+	/// The result is in the directory (or the directory refused it); only posting
+	/// remains.
+	ResultReady(ReadyResult),
+	/// The result is on chain.
+	Posted,
+	/// Nothing more can be done for the match.
+	GaveUp {
+		/// Why.
+		reason: GaveUp,
+	},
+}
+
+/// Runs of one job that fail for the machine's reasons before the RP declines it.
+pub const MAX_RUN_ATTEMPTS: u32 = 3;
+
+/// A result ready to post.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct ReadyResult {
+	/// The status.
+	pub status: ResultStatus,
+	/// Where the result is in the directory (`<repository>@sha256:<hex>`; empty if
+	/// the upload failed).
+	pub reference: String,
+	/// Its Merkle root.
+	#[serde(with = "hex32")]
+	pub hash: [u8; 32],
+	/// CPU ms used.
+	pub instruction_count: u64,
+	/// Bytes the image costs to download.
+	pub bandwidth_used: u64,
+}
+
+impl ReadyResult {
+	/// The result of `outcome`, uploaded as `reference`.
+	pub fn of(outcome: &JobOutcome, reference: String) -> Self {
+		ReadyResult {
+			status: outcome.status,
+			reference,
+			hash: outcome.result_root,
+			instruction_count: outcome.instruction_count,
+			bandwidth_used: outcome.bandwidth_used,
+		}
+	}
+}
+
+/// Why the RP stopped working on a match.
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case", tag = "why")]
+pub enum GaveUp {
+	/// The completion deadline passed before a result could be posted.
+	DeadlinePassed,
+	/// The match was closed by someone else (a timeout).
+	MatchClosed,
+	/// The chain refused the result with a pallet error.
+	Refused {
+		/// The error's name, for the operator.
+		error: String,
+	},
+}
+
+/// The RP's persisted state.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+pub struct RpState {
+	/// Per match id.
+	pub jobs: BTreeMap<u64, JobPhase>,
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn phases_persist_typed_and_read_back() {
+		let mut state = RpState::default();
+		state.jobs.insert(1, JobPhase::Running { attempts: 2 });
+		state.jobs.insert(
+			2,
+			JobPhase::ResultReady(ReadyResult {
+				status: ResultStatus::Declined,
+				reference: "results/match-2@sha256:00".into(),
+				hash: [7; 32],
+				instruction_count: 0,
+				bandwidth_used: 0,
+			}),
+		);
+		state.jobs.insert(3, JobPhase::GaveUp { reason: GaveUp::DeadlinePassed });
+		let text = serde_json::to_string(&state).unwrap();
+		assert!(text.contains(r#""status":"declined""#), "{text}");
+		assert!(text.contains(&format!("\"0x{}\"", "07".repeat(32))), "{text}");
+		let back: RpState = serde_json::from_str(&text).unwrap();
+		assert_eq!(back.jobs, state.jobs);
+		// A state file from before attempts were counted still loads.
+		let old: RpState = serde_json::from_str(r#"{"jobs":{"4":{"phase":"running"}}}"#).unwrap();
+		assert_eq!(old.jobs[&4], JobPhase::Running { attempts: 0 });
+	}
+}
