@@ -38,9 +38,9 @@ impl FinalizedBlocks {
 	/// Starts following `chain`'s finalized blocks; the first block yielded is the one
 	/// finalized now.
 	pub async fn follow(chain: &Chain) -> Result<FinalizedBlocks, ClientError> {
-		let (heads, first) = subscribe(chain.rpc()).await?;
+		let (heads, first) = subscribe(&chain.rpc()).await?;
 		let (publish, finalized) = watch::channel(first);
-		let follower = tokio::spawn(follow_heads(chain.rpc().clone(), heads, publish));
+		let follower = tokio::spawn(follow_heads(chain.rpc(), heads, publish));
 		Ok(FinalizedBlocks { chain: chain.clone(), finalized, next: first, follower })
 	}
 

@@ -14,6 +14,7 @@ use subxt::{
 	error::{DispatchError, TransactionEventsError, TransactionFinalizedSuccessError},
 	extrinsics::ExtrinsicEvents,
 	rpcs::{rpc_params, RpcClient},
+	storage::{Address, PrefixOf},
 	transactions::{Payload, TransactionProgress},
 	OnlineClient,
 };
@@ -37,11 +38,11 @@ pub type Parameters = market::MarketParameters<Balance>;
 /// A client reading at one block.
 pub type AtBlock = ClientAtBlock<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>;
 
-/// A live connection to a node.
+/// A live connection to a node. Clones share it, and [`Chain::reconnect`] replaces it
+/// for all of them, so a daemon's tasks carry on after the node restarts.
 #[derive(Clone)]
 pub struct Chain {
-	api: OnlineClient<ModicumConfig>,
-	rpc: RpcClient,
+	connection: Arc<std::sync::RwLock<Connection>>,
 	url: String,
 	// One submission in flight per connection, held until it is finalized: the fork-aware
 	// pool's `system_accountNextIndex` may not yet count a transaction it just took, so
@@ -51,6 +52,32 @@ pub struct Chain {
 	// (subxt asks for the block's runtime version); reads at the same finalized block,
 	// as a daemon's handling of one block makes, share it.
 	last_at: Arc<std::sync::Mutex<Option<AtBlock>>>,
+}
+
+/// One websocket to the node and the subxt client over it.
+struct Connection {
+	api: OnlineClient<ModicumConfig>,
+	rpc: RpcClient,
+}
+
+impl Connection {
+	async fn open(url: &str) -> Result<Connection, ClientError> {
+		let connect_error = |e: &dyn std::fmt::Display| ClientError::Connect {
+			url: url.into(),
+			reason: e.to_string(),
+		};
+		let rpc = RpcClient::from_insecure_url(url).await.map_err(|e| connect_error(&e))?;
+		// The legacy JSON-RPC methods answer each read in one round trip. subxt's default
+		// backend tries the archive methods, then follows the chain with `chainHead_v1`
+		// and gets each answer back as a notification: measured on a dev node, about
+		// 90 ms for every block-pinned read, which made a daemon handling a busy block
+		// fall seconds behind the chain.
+		let backend = LegacyBackend::<ModicumConfig>::builder().build(rpc.clone());
+		let api = OnlineClient::<ModicumConfig>::from_backend(Arc::new(backend))
+			.await
+			.map_err(|e| connect_error(&e))?;
+		Ok(Connection { api, rpc })
+	}
 }
 
 /// `Pallet::call`, for error messages.
@@ -89,27 +116,26 @@ fn read_error(what: &str, e: impl std::fmt::Display) -> ClientError {
 impl Chain {
 	/// Connects to the node at `url` (`ws://` on loopback or private networks).
 	pub async fn connect(url: &str) -> Result<Chain, ClientError> {
-		let connect_error = |e: &dyn std::fmt::Display| ClientError::Connect {
-			url: url.into(),
-			reason: e.to_string(),
-		};
-		let rpc = RpcClient::from_insecure_url(url).await.map_err(|e| connect_error(&e))?;
-		// The legacy JSON-RPC methods answer each read in one round trip. subxt's default
-		// backend tries the archive methods, then follows the chain with `chainHead_v1`
-		// and gets each answer back as a notification: measured on a dev node, about
-		// 90 ms for every block-pinned read, which made a daemon handling a busy block
-		// fall seconds behind the chain.
-		let backend = LegacyBackend::<ModicumConfig>::builder().build(rpc.clone());
-		let api = OnlineClient::<ModicumConfig>::from_backend(Arc::new(backend))
-			.await
-			.map_err(|e| connect_error(&e))?;
+		let connection = Connection::open(url).await?;
 		Ok(Chain {
-			api,
-			rpc,
+			connection: Arc::new(std::sync::RwLock::new(connection)),
 			url: url.into(),
 			submit_lock: Arc::new(Mutex::new(())),
 			last_at: Arc::new(std::sync::Mutex::new(None)),
 		})
+	}
+
+	/// Opens a fresh connection to the same node and makes every clone of this `Chain`
+	/// use it: after the node restarted or the websocket dropped.
+	pub async fn reconnect(&self) -> Result<(), ClientError> {
+		let fresh = Connection::open(&self.url).await?;
+		// A poisoned lock only means a panic elsewhere; the new connection is whole.
+		let mut connection = self.connection.write().unwrap_or_else(|p| p.into_inner());
+		*connection = fresh;
+		if let Ok(mut last) = self.last_at.lock() {
+			*last = None;
+		}
+		Ok(())
 	}
 
 	/// The node's address.
@@ -118,13 +144,13 @@ impl Chain {
 	}
 
 	/// The underlying subxt client, for what this wrapper does not cover.
-	pub fn api(&self) -> &OnlineClient<ModicumConfig> {
-		&self.api
+	pub fn api(&self) -> OnlineClient<ModicumConfig> {
+		self.connection.read().unwrap_or_else(|p| p.into_inner()).api.clone()
 	}
 
 	/// The connection's raw JSON-RPC client, for node methods subxt does not wrap.
-	pub fn rpc(&self) -> &RpcClient {
-		&self.rpc
+	pub fn rpc(&self) -> RpcClient {
+		self.connection.read().unwrap_or_else(|p| p.into_inner()).rpc.clone()
 	}
 
 	/// Signs `call` with `signer`, submits it and waits until it is finalized and
@@ -164,8 +190,9 @@ impl Chain {
 		// The node's next nonce for the account counts its transactions still in the pool;
 		// the finalized state's would not, and a transaction of ours that the pool
 		// reported lost but then included would make the next one stale.
+		let rpc = self.rpc();
 		let next_index =
-			self.rpc.request::<u64>("system_accountNextIndex", rpc_params![account.to_string()]);
+			rpc.request::<u64>("system_accountNextIndex", rpc_params![account.to_string()]);
 		let first_nonce = match next_index.await {
 			Ok(nonce) => nonce,
 			Err(e) => return calls.iter().map(|c| Err(failed(c, e.to_string()))).collect(),
@@ -201,7 +228,7 @@ impl Chain {
 	/// Reads at the latest finalized block.
 	pub async fn at(&self) -> Result<AtBlock, ClientError> {
 		let hash = self
-			.rpc
+			.rpc()
 			.request("chain_getFinalizedHead", rpc_params![])
 			.await
 			.map_err(|e| read_error("the latest finalized block", e))?;
@@ -212,7 +239,7 @@ impl Chain {
 	pub async fn at_number(&self, number: u64) -> Result<AtBlock, ClientError> {
 		let what = || format!("block {number}");
 		let hash: Option<HashFor<ModicumConfig>> = self
-			.rpc
+			.rpc()
 			.request("chain_getBlockHash", rpc_params![number])
 			.await
 			.map_err(|e| read_error(&what(), e))?;
@@ -230,8 +257,11 @@ impl Chain {
 		if let Some(at) = cached.filter(|at| at.block_hash() == hash) {
 			return Ok(at);
 		}
-		let at =
-			self.api.at_block(BlockRef::from_hash(hash)).await.map_err(|e| read_error(what, e))?;
+		let at = self
+			.api()
+			.at_block(BlockRef::from_hash(hash))
+			.await
+			.map_err(|e| read_error(what, e))?;
 		if let Ok(mut last) = self.last_at.lock() {
 			*last = Some(at.clone());
 		}
@@ -260,15 +290,9 @@ impl Chain {
 
 	/// The free balance of `who`.
 	pub async fn free_balance(&self, who: &AccountId) -> Result<Balance, ClientError> {
-		let at = self.at().await?;
-		let account = at
-			.storage()
-			.fetch(runtime::storage().system().account(), (*who,))
-			.await
-			.map_err(|e| read_error("System::Account", e))?
-			.decode()
-			.map_err(|e| read_error("System::Account", e))?;
-		Ok(account.data.free)
+		let account =
+			self.read_or_default(runtime::storage().system().account(), (*who,), "System::Account");
+		Ok(account.await?.data.free)
 	}
 
 	/// The smallest deposit a job offer with `terms` needs (with `mediator`: the
@@ -367,22 +391,10 @@ impl Chain {
 
 	/// Every unsettled match.
 	pub async fn matches(&self) -> Result<Vec<(u64, MatchInfo)>, ClientError> {
-		let at = self.at().await?;
-		let mut entries = at
-			.storage()
-			.iter(runtime::storage().compute_market().matches(), ())
-			.await
-			.map_err(|e| read_error("ComputeMarket::Matches", e))?;
-		let mut all = Vec::new();
-		while let Some(entry) = entries.next().await {
-			let entry = entry.map_err(|e| read_error("ComputeMarket::Matches", e))?;
-			let (match_id,) = entry
-				.key()
-				.and_then(|k| k.decode())
-				.map_err(|e| read_error("a ComputeMarket::Matches key", e))?;
-			let info = entry.value().decode().map_err(|e| read_error("a match", e))?;
-			all.push((match_id, info));
-		}
+		let entries =
+			self.read_all(runtime::storage().compute_market().matches(), "ComputeMarket::Matches");
+		let mut all: Vec<(u64, MatchInfo)> =
+			entries.await?.into_iter().map(|((match_id,), info)| (match_id, info)).collect();
 		all.sort_by_key(|(id, _)| *id);
 		Ok(all)
 	}
@@ -392,13 +404,12 @@ impl Chain {
 		&self,
 		who: &AccountId,
 	) -> Result<Option<market::ResourceProviderInfo<Balance>>, ClientError> {
-		let at = self.at().await?;
-		let value = at
-			.storage()
-			.try_fetch(runtime::storage().compute_market().resource_providers(), (*who,))
-			.await
-			.map_err(|e| read_error("ComputeMarket::ResourceProviders", e))?;
-		value.map(|v| v.decode()).transpose().map_err(|e| read_error("an RP record", e))
+		self.read(
+			runtime::storage().compute_market().resource_providers(),
+			(*who,),
+			"ComputeMarket::ResourceProviders",
+		)
+		.await
 	}
 
 	/// A registered Job Creator's record.
@@ -406,13 +417,12 @@ impl Chain {
 		&self,
 		who: &AccountId,
 	) -> Result<Option<market::JobCreatorInfo<Balance>>, ClientError> {
-		let at = self.at().await?;
-		let value = at
-			.storage()
-			.try_fetch(runtime::storage().compute_market().job_creators(), (*who,))
-			.await
-			.map_err(|e| read_error("ComputeMarket::JobCreators", e))?;
-		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a JC record", e))
+		self.read(
+			runtime::storage().compute_market().job_creators(),
+			(*who,),
+			"ComputeMarket::JobCreators",
+		)
+		.await
 	}
 
 	/// A registered Mediator's record.
@@ -420,13 +430,12 @@ impl Chain {
 		&self,
 		who: &AccountId,
 	) -> Result<Option<market::MediatorInfo<Balance>>, ClientError> {
-		let at = self.at().await?;
-		let value = at
-			.storage()
-			.try_fetch(runtime::storage().compute_market().mediators(), (*who,))
-			.await
-			.map_err(|e| read_error("ComputeMarket::Mediators", e))?;
-		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a mediator record", e))
+		self.read(
+			runtime::storage().compute_market().mediators(),
+			(*who,),
+			"ComputeMarket::Mediators",
+		)
+		.await
 	}
 
 	/// A registered Directory's record.
@@ -434,47 +443,31 @@ impl Chain {
 		&self,
 		who: &AccountId,
 	) -> Result<Option<market::DirectoryInfo<Balance>>, ClientError> {
-		let at = self.at().await?;
-		let value = at
-			.storage()
-			.try_fetch(runtime::storage().compute_market().directories(), (*who,))
-			.await
-			.map_err(|e| read_error("ComputeMarket::Directories", e))?;
-		value.map(|v| v.decode()).transpose().map_err(|e| read_error("a directory record", e))
+		self.read(
+			runtime::storage().compute_market().directories(),
+			(*who,),
+			"ComputeMarket::Directories",
+		)
+		.await
 	}
 
 	/// Every registered mediator.
 	pub async fn mediators(
 		&self,
 	) -> Result<Vec<(AccountId, market::MediatorInfo<Balance>)>, ClientError> {
-		let at = self.at().await?;
-		let mut entries = at
-			.storage()
-			.iter(runtime::storage().compute_market().mediators(), ())
-			.await
-			.map_err(|e| read_error("ComputeMarket::Mediators", e))?;
-		let mut all = Vec::new();
-		while let Some(entry) = entries.next().await {
-			let entry = entry.map_err(|e| read_error("ComputeMarket::Mediators", e))?;
-			let (who,) = entry
-				.key()
-				.and_then(|k| k.decode())
-				.map_err(|e| read_error("a ComputeMarket::Mediators key", e))?;
-			let info = entry.value().decode().map_err(|e| read_error("a mediator", e))?;
-			all.push((who, info));
-		}
-		Ok(all)
+		let entries = self
+			.read_all(runtime::storage().compute_market().mediators(), "ComputeMarket::Mediators");
+		Ok(entries.await?.into_iter().map(|((who,), info)| (who, info)).collect())
 	}
 
 	/// The mediators `who` trusts.
 	pub async fn trusted_mediators(&self, who: &AccountId) -> Result<Vec<AccountId>, ClientError> {
-		let at = self.at().await?;
-		let value = at
-			.storage()
-			.fetch(runtime::storage().compute_market().trusted_mediators(), (*who,))
-			.await
-			.map_err(|e| read_error("ComputeMarket::TrustedMediators", e))?;
-		Ok(value.decode().map_err(|e| read_error("a trust list", e))?.0)
+		let list = self.read_or_default(
+			runtime::storage().compute_market().trusted_mediators(),
+			(*who,),
+			"ComputeMarket::TrustedMediators",
+		);
+		Ok(list.await?.0)
 	}
 
 	/// The directories `who` trusts.
@@ -482,24 +475,66 @@ impl Chain {
 		&self,
 		who: &AccountId,
 	) -> Result<Vec<AccountId>, ClientError> {
-		let at = self.at().await?;
-		let value = at
-			.storage()
-			.fetch(runtime::storage().compute_market().trusted_directories(), (*who,))
-			.await
-			.map_err(|e| read_error("ComputeMarket::TrustedDirectories", e))?;
-		Ok(value.decode().map_err(|e| read_error("a trust list", e))?.0)
+		let list = self.read_or_default(
+			runtime::storage().compute_market().trusted_directories(),
+			(*who,),
+			"ComputeMarket::TrustedDirectories",
+		);
+		Ok(list.await?.0)
 	}
 
 	/// The base layers `who` declared.
 	pub async fn base_layers(&self, who: &AccountId) -> Result<Vec<[u8; 32]>, ClientError> {
+		let list = self.read_or_default(
+			runtime::storage().compute_market().supported_base_layers(),
+			(*who,),
+			"ComputeMarket::SupportedBaseLayers",
+		);
+		Ok(list.await?.0)
+	}
+
+	/// One entry of a storage map at the latest finalized block; `None` if absent.
+	async fn read<Addr: Address>(
+		&self,
+		address: Addr,
+		key: Addr::KeyParts,
+		what: &str,
+	) -> Result<Option<Addr::Value>, ClientError> {
 		let at = self.at().await?;
-		let value = at
-			.storage()
-			.fetch(runtime::storage().compute_market().supported_base_layers(), (*who,))
-			.await
-			.map_err(|e| read_error("ComputeMarket::SupportedBaseLayers", e))?;
-		Ok(value.decode().map_err(|e| read_error("a base-layer list", e))?.0)
+		let value = at.storage().try_fetch(address, key).await.map_err(|e| read_error(what, e))?;
+		value.map(|v| v.decode()).transpose().map_err(|e| read_error(what, e))
+	}
+
+	/// One entry of a storage map, or the entry's default if absent.
+	async fn read_or_default<Addr: Address>(
+		&self,
+		address: Addr,
+		key: Addr::KeyParts,
+		what: &str,
+	) -> Result<Addr::Value, ClientError> {
+		let at = self.at().await?;
+		let value = at.storage().fetch(address, key).await.map_err(|e| read_error(what, e))?;
+		value.decode().map_err(|e| read_error(what, e))
+	}
+
+	/// Every entry of a storage map, with its decoded key.
+	async fn read_all<Addr: Address>(
+		&self,
+		address: Addr,
+		what: &str,
+	) -> Result<Vec<(Addr::KeyParts, Addr::Value)>, ClientError>
+	where
+		(): PrefixOf<Addr::KeyParts>,
+	{
+		let at = self.at().await?;
+		let mut entries = at.storage().iter(address, ()).await.map_err(|e| read_error(what, e))?;
+		let mut all = Vec::new();
+		while let Some(entry) = entries.next().await {
+			let entry = entry.map_err(|e| read_error(what, e))?;
+			let key = entry.key().and_then(|k| k.decode()).map_err(|e| read_error(what, e))?;
+			all.push((key, entry.value().decode().map_err(|e| read_error(what, e))?));
+		}
+		Ok(all)
 	}
 }
 

@@ -61,6 +61,18 @@ mod tests {
 	use super::*;
 
 	#[test]
+	fn amounts_written_to_a_config_read_back_exactly() {
+		#[derive(serde::Serialize, serde::Deserialize)]
+		struct File {
+			price: Amount,
+		}
+		let big = Amount(u128::MAX / 3);
+		let text = toml::to_string(&File { price: big }).unwrap();
+		assert_eq!(text.trim(), format!("price = \"{}planck\"", big.0));
+		assert_eq!(toml::from_str::<File>(&text).unwrap().price, big);
+	}
+
+	#[test]
 	fn durations_read_as_people_write_them() {
 		assert_eq!(format_duration_ms(10 * 60 * 1000), "10m");
 		assert_eq!(format_duration_ms(90 * 60 * 1000), "1h 30m");
@@ -84,9 +96,16 @@ mod tests {
 
 /// An amount in a configuration file: a number of planck, or text as
 /// [`parse_amount`] reads it (`"0.5"` MDC, `"1500planck"`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Amount(pub u128);
+
+/// Written as exact planck text (`"1500planck"`): TOML has no 128-bit integers, and
+/// the text reads back through [`parse_amount`] to the same amount.
+impl serde::Serialize for Amount {
+	fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+		serializer.serialize_str(&format!("{}planck", self.0))
+	}
+}
 
 impl<'de> serde::Deserialize<'de> for Amount {
 	fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

@@ -4,6 +4,7 @@
 //! matches. Another solver may take an offer first; such lost races are dropped
 //! quietly and the book moves on.
 
+use crate::daemon::{self, Wake};
 use crate::solver::{
 	self, Book, DirectoryView, JobCreatorView, JobOfferView, MatchRules, MediatorView,
 	ProviderView, ResourceOfferView, SolveOptions,
@@ -11,7 +12,6 @@ use crate::solver::{
 use modicum_client::{
 	calls::Market,
 	chain::{JobOffer, ResourceOffer},
-	events::MarketEvents,
 	keys,
 	settings::ChainSettings,
 	types::{Architecture, OfferRef},
@@ -480,42 +480,43 @@ impl Matchmaker {
 		}
 	}
 
-	/// Runs until the node goes away.
+	/// Runs until stopped: applies each finalized block's events to the book and
+	/// solves when it changed; on every tick (and after a reconnect) resyncs the book
+	/// from the chain and solves.
 	pub async fn run(&mut self) -> Result<(), ClientError> {
-		let mut events = MarketEvents::subscribe(&self.chain).await?;
-		let mut tick =
-			tokio::time::interval(Duration::from_secs(self.settings.resolve_every_secs.max(1)));
 		let me = keys::account_of(&self.signer);
 		tracing::info!(account = %me, "solving");
-		self.solve_and_post().await?;
-		loop {
-			tokio::select! {
-				block = events.next() => match block {
-					Some(Ok(block)) => {
+		let chain = self.chain.clone();
+		let tick = Duration::from_secs(self.settings.resolve_every_secs.max(1));
+		// The loop owns the solver for the duration; each wake borrows it in turn.
+		let solver = tokio::sync::Mutex::new(self);
+		daemon::follow(&chain, tick, |wake| {
+			let solver = &solver;
+			async move {
+				let mut this = solver.lock().await;
+				match wake {
+					Wake::Tick => {
+						this.resync().await?;
+						this.solve_and_post().await?;
+					},
+					Wake::Block(block) => {
 						let started = std::time::Instant::now();
 						let mut changed = false;
 						let number = block.number;
 						for event in block.events {
-							changed |= self.apply(event).await?;
+							changed |= this.apply(event).await?;
 						}
 						let applied = started.elapsed();
 						if changed {
-							self.solve_and_post().await?;
+							this.solve_and_post().await?;
 						}
 						tracing::debug!(block = number, ?applied, total = ?started.elapsed(), "block handled");
 					},
-					Some(Err(e)) => return Err(e),
-					None => return Err(ClientError::Read {
-						what: "finalized blocks".into(),
-						reason: "the node closed the subscription".into(),
-					}),
-				},
-				_ = tick.tick() => {
-					self.resync().await?;
-					self.solve_and_post().await?;
-				},
+				}
+				Ok(())
 			}
-		}
+		})
+		.await
 	}
 }
 

@@ -356,53 +356,52 @@ impl Drop for Daemon {
 }
 
 /// One resource provider of a one-machine market (see [`write_market_configs`]).
-pub struct RpRole {
-	/// Its daemon's name: config `<work>/<name>.toml`, state `<work>/<name>/`.
-	pub name: String,
-	/// Its key's secret URI.
-	pub key: String,
-	/// Jobs it runs at once; it keeps as many offers open.
-	pub jobs_at_once: u32,
+pub use modicum_offchain::devnet::RpPlan as RpRole;
+
+/// Writes the role configurations of a one-machine market into `work`, as
+/// `modicum devnet` does ([`modicum_offchain::devnet`]): a directory (//Dave,
+/// `directory.toml`, registry and uptime service on free loopback ports), a mediator
+/// (//Charlie), the `rps` (each trusting both) and a solver (//Eve). Returns the
+/// registry's `host:port`.
+pub fn write_market_configs(work: &Path, rps: &[RpRole]) -> Result<String> {
+	let registry = format!("127.0.0.1:{}", free_port()?);
+	let plan = modicum_offchain::devnet::Plan {
+		work: work.to_path_buf(),
+		registry_addr: registry.clone(),
+		uptime_addr: format!("127.0.0.1:{}", free_port()?),
+		rps: rps.to_vec(),
+	};
+	modicum_offchain::devnet::write_configs(&plan)?;
+	Ok(registry)
 }
 
-/// Writes the role configurations of a one-machine market into `work`, the way the
-/// end-to-end test and the benchmarks run it: a directory (//Dave, `directory.toml`,
-/// registry and uptime service on free loopback ports), a mediator (//Charlie,
-/// `mediator.toml`), the `rps` (each trusting both) and a solver (//Eve, `solver.toml`).
-/// Returns the registry's `host:port`.
-pub fn write_market_configs(work: &Path, rps: &[RpRole]) -> Result<String> {
-	let write = |name: &str, text: String| {
-		let path = work.join(format!("{name}.toml"));
-		std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
-	};
-	let registry = format!("127.0.0.1:{}", free_port()?);
-	write(
-		"directory",
-		format!(
-			"[chain]\nkey = \"//Dave\"\n[directory]\ndata_dir = \"{}\"\nregistry_addr = \"{registry}\"\nuptime_addr = \"127.0.0.1:{}\"\navailability_price = \"0.001\"\n",
-			work.join("directory").display(),
-			free_port()?,
-		),
-	)?;
-	write(
-		"mediator",
-		format!(
-			"[chain]\nkey = \"//Charlie\"\n[mediator]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\n",
-			work.join("mediator").display()
-		),
-	)?;
-	for rp in rps {
-		write(
-			&rp.name,
-			format!(
-				"[chain]\nkey = \"{}\"\n[rp]\ntrusted_mediators = [\"//Charlie\"]\ntrusted_directories = [\"//Dave\"]\nbase_images = [\"modicum/base:1\"]\nwork_dir = \"{}\"\nopen_offers = {}\nconcurrent_jobs = {}\n",
-				rp.key,
-				work.join(&rp.name).display(),
-				rp.jobs_at_once,
-				rp.jobs_at_once,
-			),
-		)?;
+/// Whether a Docker engine answers; a missing one fails when `MODICUM_REQUIRE_DOCKER=1`.
+pub fn docker_available() -> Result<bool> {
+	let ok =
+		Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
+	if !ok && std::env::var("MODICUM_REQUIRE_DOCKER").as_deref() == Ok("1") {
+		bail!("MODICUM_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`");
 	}
-	write("solver", "[chain]\nkey = \"//Eve\"\n".into())?;
-	Ok(registry)
+	Ok(ok)
+}
+
+/// Waits (up to two minutes) until `who` holds `role` on chain, failing early if a
+/// daemon died.
+pub async fn wait_for_role(url: &str, who: &str, role: &str, daemons: &mut [Daemon]) -> Result<()> {
+	for _ in 0..240 {
+		let actor = Command::new(modicum_binary()?)
+			.args(["--json", "market", "actor", who])
+			.env("MODICUM_URL", url)
+			.env("MODICUM_KEY", "//Alice")
+			.output()
+			.context("running modicum")?;
+		if String::from_utf8_lossy(&actor.stdout).contains(&format!("\"{role}\"")) {
+			return Ok(());
+		}
+		for daemon in daemons.iter_mut() {
+			daemon.ensure_running()?;
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+	bail!("{who} never registered as {role}")
 }

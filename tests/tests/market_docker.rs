@@ -6,7 +6,7 @@
 //! Needs a Docker engine. Without one the test says so and passes, unless
 //! `MODICUM_REQUIRE_DOCKER=1` (CI sets it), which makes a missing engine a failure.
 
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use modicum_client::{
 	events::MarketEvents,
 	keys,
@@ -14,18 +14,10 @@ use modicum_client::{
 	Chain, MarketEvent,
 };
 use modicum_tests::{
-	best_number, modicum_binary, repo_root, wait_for, write_market_configs, Daemon, Node, RpRole,
+	best_number, docker_available, modicum_binary, repo_root, wait_for, wait_for_role,
+	write_market_configs, Daemon, Node, RpRole,
 };
 use std::{process::Command, time::Duration};
-
-fn docker_available() -> Result<bool> {
-	let ok =
-		Command::new("docker").arg("info").output().map(|o| o.status.success()).unwrap_or(false);
-	if !ok && std::env::var("MODICUM_REQUIRE_DOCKER").as_deref() == Ok("1") {
-		bail!("MODICUM_REQUIRE_DOCKER=1 but no Docker engine answers `docker info`");
-	}
-	Ok(ok)
-}
 
 /// Runs `modicum` with `args` and returns its stdout, failing with its stderr.
 fn modicum(url: &str, args: &[&str]) -> Result<String> {
@@ -43,19 +35,6 @@ fn modicum(url: &str, args: &[&str]) -> Result<String> {
 		String::from_utf8_lossy(&output.stderr)
 	);
 	Ok(String::from_utf8(output.stdout)?)
-}
-
-async fn wait_for_role(url: &str, who: &str, role: &str, daemons: &mut [Daemon]) -> Result<()> {
-	for _ in 0..240 {
-		if modicum(url, &["--json", "market", "actor", who])?.contains(&format!("\"{role}\"")) {
-			return Ok(());
-		}
-		for daemon in daemons.iter_mut() {
-			daemon.ensure_running()?;
-		}
-		tokio::time::sleep(Duration::from_millis(500)).await;
-	}
-	bail!("{who} never registered as {role}")
 }
 
 /// Collects market events until `done` says stop (or two minutes pass).

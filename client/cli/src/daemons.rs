@@ -61,7 +61,7 @@ pub enum DirectoryCommand {
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM, the signal `kill`, systemd and `docker stop`
 /// send: either way the daemon returns normally, so what it owns (the directory's
 /// registry process) is stopped with it rather than left running.
-async fn stop_requested() {
+pub(crate) async fn stop_requested() {
 	let terminate = async {
 		match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
 			Ok(mut terminate) => {

@@ -11,6 +11,7 @@
 //! ```
 
 mod daemons;
+mod devnet;
 mod jc;
 mod market;
 mod output;
@@ -77,6 +78,8 @@ enum Command {
 	/// Read the market: parameters, open offers, unsettled matches, accounts.
 	#[command(subcommand)]
 	Market(market::MarketCommand),
+	/// A whole market on this machine: dev node, directory, mediator, RP and solver.
+	Devnet(devnet::DevnetArgs),
 	/// Researchers: equilibrium analysis, parameter sweeps and plots.
 	#[command(subcommand)]
 	Research(research::ResearchCommand),
@@ -107,6 +110,7 @@ fn main() -> std::process::ExitCode {
 			Command::Directory(command) => daemons::directory(&cli.global, command).await,
 			Command::Market(command) => market::run(&cli.global, command).await,
 			Command::Research(command) => research::run(&cli.global, command).await,
+			Command::Devnet(args) => devnet::run(&cli.global, args).await,
 		}
 	});
 	match result {

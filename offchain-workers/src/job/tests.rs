@@ -198,3 +198,27 @@ async fn a_missing_image_and_a_dead_directory_are_told_apart() {
 		run(&f.runner, &small, work.path(), "pipeline-small", provider(60)).await.unwrap();
 	assert_eq!((outcome.status, outcome.bandwidth_used), (ResultStatus::BandwidthExceeded, 0));
 }
+
+/// A directory that accepts connections and never answers.
+fn silent_directory() -> (std::net::TcpListener, String) {
+	let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+	let address = listener.local_addr().unwrap().to_string();
+	(listener, address)
+}
+
+#[tokio::test]
+async fn a_silent_directory_ends_the_run_and_the_upload_by_the_deadline() {
+	let Some(f) = fixture("pipeline_silent", "true").await else { return };
+	let (_held, silent) = silent_directory();
+	let slow = Runner { registry: silent.clone(), ..f.runner.clone() };
+	let work = tempfile::tempdir().unwrap();
+	let started = Instant::now();
+	let outcome = run(&slow, &f.terms, work.path(), "pipeline-silent", provider(4)).await.unwrap();
+	assert_eq!(outcome.status, ResultStatus::DirectoryUnavailable);
+	assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
+	let started = Instant::now();
+	let deadline = Instant::now() + Duration::from_secs(2);
+	let upload = publish(&silent, 1, &outcome.result_dir, deadline).await;
+	assert!(matches!(upload, Err(PublishError::Late)), "{upload:?}");
+	assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+}

@@ -11,6 +11,7 @@ mod settings;
 pub use settings::{MediatorConfig, MediatorSettings};
 
 use crate::{
+	daemon::{self, Retry, Wake},
 	docker,
 	job::{ruling, JobError},
 	rp::declared_layers,
@@ -19,10 +20,9 @@ use crate::{
 use modicum_client::{
 	calls::Market,
 	chain::MatchInfo,
-	events::{parties, MarketEvents},
 	keys,
 	types::{Architecture, FaultyParty, MatchState, Verdict},
-	AccountId, Chain, ClientError, Keypair,
+	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
 use serde::{Deserialize, Serialize};
 use std::{
@@ -53,6 +53,12 @@ pub enum MediatorError {
 	/// The configuration is unusable.
 	#[error("configuration: {0}")]
 	Config(String),
+}
+
+impl Retry for MediatorError {
+	fn is_connection_lost(&self) -> bool {
+		matches!(self, MediatorError::Chain(e) if e.is_connection_lost())
+	}
 }
 
 /// A decided verdict, persisted before posting so a restart posts the same one.
@@ -153,51 +159,63 @@ impl Mediator {
 		Ok(())
 	}
 
-	/// Runs until the node goes away.
+	/// Runs until stopped: mediates each match a block assigns to it, and every few
+	/// seconds (and after a reconnect) looks for any it has not finished.
 	pub async fn run(self: Arc<Self>) -> Result<(), MediatorError> {
 		self.prepare().await?;
-		let mut events = MarketEvents::subscribe(&self.chain).await?;
-		let mut tick = tokio::time::interval(Duration::from_secs(5));
-		loop {
-			tokio::select! {
-				block = events.next() => match block {
-					Some(Ok(block)) => {
-						if block.events.iter().any(|e| parties(e).contains(&&self.me)) {
-							self.reconcile().await?;
+		let chain = self.chain.clone();
+		daemon::follow(&chain, Duration::from_secs(5), |wake| {
+			let this = Arc::clone(&self);
+			async move {
+				match wake {
+					Wake::Tick => this.reconcile().await,
+					Wake::Block(block) => {
+						for event in &block.events {
+							if let MarketEvent::JobAssignedForMediation {
+								match_id, mediator, ..
+							} = event
+							{
+								if *mediator == this.me {
+									if let Some(info) = this.chain.match_info(*match_id).await? {
+										this.begin_mediation(*match_id, info).await;
+									}
+								}
+							}
 						}
+						Ok(())
 					},
-					Some(Err(e)) => return Err(e.into()),
-					None => return Err(MediatorError::Chain(ClientError::Read {
-						what: "finalized blocks".into(),
-						reason: "the node closed the subscription".into(),
-					})),
-				},
-				_ = tick.tick() => self.reconcile().await?,
+				}
 			}
-		}
+		})
+		.await
 	}
 
 	/// Starts a mediation for every match in mediation with this mediator, each in its
 	/// own task and scratch directories, so mediations never share files.
 	pub async fn reconcile(self: &Arc<Self>) -> Result<(), MediatorError> {
 		for (match_id, info) in self.chain.matches().await? {
-			if info.mediator != self.me || !matches!(info.state, MatchState::InMediation { .. }) {
-				continue;
-			}
-			let done =
-				self.state.lock().await.get().rulings.get(&match_id).is_some_and(|r| r.posted);
-			if done || !self.in_flight.lock().await.insert(match_id) {
-				continue;
-			}
-			let this = Arc::clone(self);
-			tokio::spawn(async move {
-				if let Err(e) = this.mediate(match_id, &info).await {
-					tracing::error!(match_id, "mediation failed (the next tick retries): {e}");
-				}
-				this.in_flight.lock().await.remove(&match_id);
-			});
+			self.begin_mediation(match_id, info).await;
 		}
 		Ok(())
+	}
+
+	/// Starts mediating `match_id` unless it is not ours, not in mediation, done, or
+	/// already being mediated.
+	async fn begin_mediation(self: &Arc<Self>, match_id: u64, info: MatchInfo) {
+		if info.mediator != self.me || !matches!(info.state, MatchState::InMediation { .. }) {
+			return;
+		}
+		let done = self.state.lock().await.get().rulings.get(&match_id).is_some_and(|r| r.posted);
+		if done || !self.in_flight.lock().await.insert(match_id) {
+			return;
+		}
+		let this = Arc::clone(self);
+		tokio::spawn(async move {
+			if let Err(e) = this.mediate(match_id, &info).await {
+				tracing::error!(match_id, "mediation failed (the next tick retries): {e}");
+			}
+			this.in_flight.lock().await.remove(&match_id);
+		});
 	}
 
 	async fn mediate(&self, match_id: u64, info: &MatchInfo) -> Result<(), MediatorError> {

@@ -14,6 +14,7 @@ pub use phase::{GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
 pub use settings::{OfferSettings, RpConfig, RpSettings};
 
 use crate::{
+	daemon::{self, Retry, Wake},
 	directory::DirectoryEndpoint,
 	docker,
 	job::{self, timing, JobError, Runner, Schedule},
@@ -22,10 +23,10 @@ use crate::{
 use modicum_client::{
 	calls::Market,
 	chain::MatchInfo,
-	events::{parties, MarketEvents},
+	events::{match_id, parties},
 	keys, reference, reference_text,
 	types::{Architecture, MatchState, ResultStatus},
-	AccountId, Chain, ClientError, Keypair,
+	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
 use std::{
 	collections::BTreeSet,
@@ -37,6 +38,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 /// What the RP keeps back before the completion deadline to get its post into a block.
 const POST_MARGIN: Duration = Duration::from_secs(6);
+/// How often every open match is re-checked (events handle the rest at once).
+const RECONCILE_EVERY: Duration = Duration::from_secs(5);
 
 /// What can stop the daemon, or fail one match.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +67,12 @@ pub enum RpError {
 	/// The configuration is unusable.
 	#[error("configuration: {0}")]
 	Config(String),
+}
+
+impl Retry for RpError {
+	fn is_connection_lost(&self) -> bool {
+		matches!(self, RpError::Chain(e) if e.is_connection_lost())
+	}
 }
 
 /// The RP daemon.
@@ -155,30 +164,41 @@ impl ResourceProvider {
 		Ok(())
 	}
 
-	/// Runs until the node goes away: reacts to market events naming the RP, and
-	/// re-checks every few seconds for deadlines that passed.
+	/// Runs until stopped: acts on each finalized block's events that name the RP's
+	/// matches, and every few seconds re-checks all its matches for deadlines that
+	/// passed (and after a reconnect, for what happened meanwhile).
 	pub async fn run(self: Arc<Self>) -> Result<(), RpError> {
 		self.prepare().await?;
-		let mut events = MarketEvents::subscribe(&self.chain).await?;
-		let mut tick = tokio::time::interval(Duration::from_secs(3));
-		self.reconcile().await?;
-		loop {
-			tokio::select! {
-				block = events.next() => match block {
-					Some(Ok(block)) => {
-						if block.events.iter().any(|e| parties(e).contains(&&self.me)) {
-							self.reconcile().await?;
-						}
-					},
-					Some(Err(e)) => return Err(e.into()),
-					None => return Err(RpError::Chain(ClientError::Read {
-						what: "finalized blocks".into(),
-						reason: "the node closed the subscription".into(),
-					})),
-				},
-				_ = tick.tick() => self.reconcile().await?,
+		let chain = self.chain.clone();
+		daemon::follow(&chain, RECONCILE_EVERY, |wake| {
+			let this = Arc::clone(&self);
+			async move {
+				match wake {
+					Wake::Tick => this.reconcile().await,
+					Wake::Block(block) => this.on_block(&block.events).await,
+				}
+			}
+		})
+		.await
+	}
+
+	/// Acts on the matches a block's events name, from the events' payload.
+	async fn on_block(self: &Arc<Self>, events: &[MarketEvent]) -> Result<(), RpError> {
+		let mine: Vec<&MarketEvent> =
+			events.iter().filter(|e| parties(e).contains(&&self.me)).collect();
+		if mine.is_empty() {
+			return Ok(());
+		}
+		let now = self.chain.now_ms().await?;
+		let ids: BTreeSet<u64> = mine.iter().filter_map(|e| match_id(e)).collect();
+		for id in ids {
+			if let Some(info) = self.chain.match_info(id).await? {
+				if info.resource_provider == self.me {
+					self.act_on(id, info, now).await;
+				}
 			}
 		}
+		self.top_up_quietly(now).await
 	}
 
 	/// Acts on every open match of this RP and tops up its offers.
@@ -192,30 +212,40 @@ impl ResourceProvider {
 			.filter(|(_, m)| m.resource_provider == self.me)
 			.collect();
 		for (match_id, info) in matches {
-			match &info.state {
-				MatchState::Matched => self.spawn_job(match_id, info.clone()).await,
-				MatchState::ResultPosted { reaction_deadline, .. } if now > *reaction_deadline => {
-					tracing::info!(match_id, "reaction window passed in silence; accepting");
-					match Market::new(&self.chain, &self.signer).accept_result(match_id).await {
-						Ok(_) => {},
-						// Someone closed it first (the JC accepted in the same block).
-						Err(e) if e.is_refusal("MatchNotFound") => {},
-						Err(e) => tracing::warn!(match_id, "accepting failed: {e}"),
-					}
-				},
-				_ => {},
-			}
+			self.act_on(match_id, info, now).await;
 		}
+		self.top_up_quietly(now).await
+	}
+
+	/// Starts (or resumes) the job of a running match; accepts a result whose reaction
+	/// window passed in silence.
+	async fn act_on(self: &Arc<Self>, match_id: u64, info: MatchInfo, now: u64) {
+		match &info.state {
+			MatchState::Matched => self.spawn_job(match_id, info.clone()).await,
+			MatchState::ResultPosted { reaction_deadline, .. } if now > *reaction_deadline => {
+				tracing::info!(match_id, "reaction window passed in silence; accepting");
+				match Market::new(&self.chain, &self.signer).accept_result(match_id).await {
+					Ok(_) => {},
+					// Someone closed it first (the JC accepted in the same block).
+					Err(e) if e.is_refusal("MatchNotFound") => {},
+					Err(e) => tracing::warn!(match_id, "accepting failed: {e}"),
+				}
+			},
+			_ => {},
+		}
+	}
+
+	/// Tops up the offers; only a lost node stops the daemon (to reconnect). Anything
+	/// else (a nonce race, funds held by running jobs, a quote the chain cannot make)
+	/// is logged and tried again on the next wake.
+	async fn top_up_quietly(&self, now: u64) -> Result<(), RpError> {
 		match self.top_up_offers(now).await {
-			// The pool or the pallet turned an offer away (a nonce raced, funds are held by
-			// running jobs): the daemon stays up and the next reconcile tries again.
-			Err(RpError::Chain(
-				e @ (ClientError::Transaction { .. } | ClientError::Refused { .. }),
-			)) => {
-				tracing::warn!("posting an offer failed (the next reconcile retries): {e}");
+			Err(e) if e.is_connection_lost() => Err(e),
+			Err(e) => {
+				tracing::warn!("posting an offer failed (the next wake retries): {e}");
 				Ok(())
 			},
-			topped_up => topped_up,
+			Ok(()) => Ok(()),
 		}
 	}
 

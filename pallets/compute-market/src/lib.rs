@@ -30,6 +30,8 @@ mod invariants;
 mod matching;
 #[cfg(test)]
 mod mock;
+mod offers;
+mod quotes;
 pub mod runtime_api;
 mod settlement;
 pub mod sweep;

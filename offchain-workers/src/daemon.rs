@@ -1,0 +1,176 @@
+//! The loop every daemon (RP, mediator, solver) runs: follow the finalized market
+//! events, wake on a tick for deadlines, and when the node goes away reconnect with
+//! backoff and catch up instead of exiting. A daemon plugs in what it does on a block
+//! and on a tick; which of its errors are worth a reconnect it says through [`Retry`].
+
+use modicum_client::{
+	events::{BlockEvents, MarketEvents},
+	Chain, ClientError,
+};
+use std::{
+	future::Future,
+	time::{Duration, Instant},
+};
+
+/// The first wait before reconnecting; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How long the node may stay unreachable before the daemon gives up and exits with
+/// the error: a daemon never loops forever on a node that is gone.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
+
+/// Why a daemon woke.
+#[derive(Debug)]
+pub enum Wake {
+	/// A finalized block's market events.
+	Block(BlockEvents),
+	/// The tick: re-check what deadlines may have passed. Also the first wake after
+	/// (re)connecting, to catch up on whatever happened meanwhile.
+	Tick,
+}
+
+/// Whether an error means the node connection failed (reconnect and carry on) rather
+/// than something a retry cannot fix (exit).
+pub trait Retry {
+	/// The connection failed; a reconnect may fix it.
+	fn is_connection_lost(&self) -> bool;
+}
+
+impl Retry for ClientError {
+	fn is_connection_lost(&self) -> bool {
+		matches!(self, ClientError::Connect { .. } | ClientError::Read { .. })
+	}
+}
+
+/// Follows `chain` until `handle` fails for good or the node stays away for
+/// [`GIVE_UP_AFTER`]; `handle` is called for every block and every `tick`.
+pub async fn follow<E, F, Fut>(chain: &Chain, tick: Duration, mut handle: F) -> Result<(), E>
+where
+	E: From<ClientError> + Retry + std::fmt::Display,
+	F: FnMut(Wake) -> Fut,
+	Fut: Future<Output = Result<(), E>>,
+{
+	let mut backoff = Backoff::default();
+	loop {
+		let lost = match session(chain, tick, &mut handle, &mut backoff).await {
+			Err(e) if e.is_connection_lost() => e,
+			other => return other,
+		};
+		tracing::warn!("lost the node: {lost}; reconnecting");
+		loop {
+			let Some(wait) = backoff.next_wait() else {
+				tracing::error!("the node stayed unreachable for {GIVE_UP_AFTER:?}; giving up");
+				return Err(lost);
+			};
+			tokio::time::sleep(wait).await;
+			match chain.reconnect().await {
+				Ok(()) => {
+					tracing::info!("reconnected to {}", chain.url());
+					break;
+				},
+				Err(e) => {
+					tracing::warn!("reconnecting failed (retrying in {:?}): {e}", backoff.wait)
+				},
+			}
+		}
+	}
+}
+
+/// One connection's life: subscribe, catch up, then blocks and ticks until an error.
+async fn session<E, F, Fut>(
+	chain: &Chain,
+	tick: Duration,
+	handle: &mut F,
+	backoff: &mut Backoff,
+) -> Result<(), E>
+where
+	E: From<ClientError>,
+	F: FnMut(Wake) -> Fut,
+	Fut: Future<Output = Result<(), E>>,
+{
+	let mut events = MarketEvents::subscribe(chain).await?;
+	handle(Wake::Tick).await?;
+	backoff.reset();
+	let mut ticks = tokio::time::interval(tick.max(Duration::from_millis(100)));
+	ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+	loop {
+		tokio::select! {
+			block = events.next() => match block {
+				Some(Ok(block)) => handle(Wake::Block(block)).await?,
+				Some(Err(e)) => return Err(e.into()),
+				None => return Err(ClientError::Read {
+					what: "finalized blocks".into(),
+					reason: "the node closed the subscription".into(),
+				}.into()),
+			},
+			_ = ticks.tick() => handle(Wake::Tick).await?,
+		}
+	}
+}
+
+/// Exponential backoff that gives up once the outage lasts [`GIVE_UP_AFTER`].
+#[derive(Debug)]
+struct Backoff {
+	wait: Duration,
+	since: Option<Instant>,
+	give_up_after: Duration,
+}
+
+impl Default for Backoff {
+	fn default() -> Self {
+		Backoff { wait: FIRST_BACKOFF, since: None, give_up_after: GIVE_UP_AFTER }
+	}
+}
+
+impl Backoff {
+	/// The wait before the next attempt, or `None` once the outage is too long.
+	fn next_wait(&mut self) -> Option<Duration> {
+		let since = *self.since.get_or_insert_with(Instant::now);
+		if since.elapsed() >= self.give_up_after {
+			return None;
+		}
+		let wait = self.wait;
+		self.wait = (self.wait * 2).min(MAX_BACKOFF);
+		Some(wait)
+	}
+
+	fn reset(&mut self) {
+		*self = Backoff::default();
+	}
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn backoff_doubles_to_a_cap_and_resets() {
+		let mut backoff = Backoff::default();
+		let waits: Vec<_> = (0..8).map(|_| backoff.next_wait().unwrap()).collect();
+		assert_eq!(waits[0], FIRST_BACKOFF);
+		assert_eq!(waits[1], FIRST_BACKOFF * 2);
+		assert_eq!(*waits.last().unwrap(), MAX_BACKOFF);
+		backoff.reset();
+		assert_eq!(backoff.next_wait(), Some(FIRST_BACKOFF));
+	}
+
+	#[test]
+	fn backoff_gives_up_after_a_long_outage() {
+		let mut backoff = Backoff { give_up_after: Duration::ZERO, ..Backoff::default() };
+		assert_eq!(backoff.next_wait(), None);
+	}
+
+	#[test]
+	fn only_connection_failures_are_worth_a_reconnect() {
+		let read = ClientError::Read { what: "x".into(), reason: "gone".into() };
+		assert!(read.is_connection_lost());
+		let refused = ClientError::Refused {
+			call: "c".into(),
+			pallet: "p".into(),
+			error: "e".into(),
+			docs: String::new(),
+		};
+		assert!(!refused.is_connection_lost());
+	}
+}
