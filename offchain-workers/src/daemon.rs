@@ -4,8 +4,9 @@
 //! and on a tick; which of its errors are worth a reconnect it says through [`Retry`].
 
 use modicum_client::{
+	calls::Market,
 	events::{BlockEvents, MarketEvents},
-	Chain, ClientError,
+	keys, AccountId, Chain, ClientError, Keypair,
 };
 use std::{
 	future::Future,
@@ -19,6 +20,56 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How long the node may stay unreachable before the daemon gives up and exits with
 /// the error: a daemon never loops forever on a node that is gone.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
+
+/// What an RP or a mediator declares on chain before it runs: whom it trusts and the
+/// base layers it supports (as hashes, or local images whose first layer to declare).
+pub struct Declarations<'a> {
+	/// Mediators to trust (an RP's; a mediator trusts none).
+	pub trusted_mediators: &'a [String],
+	/// Directories to trust.
+	pub trusted_directories: &'a [String],
+	/// Base layers as 0x hex.
+	pub base_layers: &'a [String],
+	/// Local images whose first layer to declare.
+	pub base_images: &'a [String],
+}
+
+/// Brings `me`'s trust lists and base layers in line with `wanted`, adding only what
+/// is missing, so a restart posts nothing twice.
+pub async fn declare(
+	chain: &Chain,
+	signer: &Keypair,
+	docker: &bollard::Docker,
+	wanted: Declarations<'_>,
+) -> Result<(), ClientError> {
+	let market = Market::new(chain, signer);
+	let me: AccountId = keys::account_of(signer);
+	let trusted = chain.trusted_mediators(&me).await?;
+	for mediator in wanted.trusted_mediators {
+		let mediator = keys::parse_account(mediator)?;
+		if !trusted.contains(&mediator) {
+			market.trust_mediator(mediator).await?;
+		}
+	}
+	let trusted = chain.trusted_directories(&me).await?;
+	for directory in wanted.trusted_directories {
+		let directory = keys::parse_account(directory)?;
+		if !trusted.contains(&directory) {
+			market.trust_directory(directory).await?;
+		}
+	}
+	let declared = chain.base_layers(&me).await?;
+	let layers =
+		crate::rp::declared_layers(docker, wanted.base_layers, wanted.base_images).await.map_err(
+			|reason| ClientError::Config { path: "base_layers / base_images".into(), reason },
+		)?;
+	for layer in layers {
+		if !declared.contains(&layer) {
+			market.add_base_layer(layer).await?;
+		}
+	}
+	Ok(())
+}
 
 /// Why a daemon woke.
 #[derive(Debug)]

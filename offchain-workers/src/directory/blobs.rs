@@ -147,16 +147,7 @@ pub fn download_blob(
 	validate_repository(repository)?;
 	digest_bytes(digest)?;
 	let url = format!("http://{registry}/v2/{repository}/blobs/{digest}");
-	let response = match agent(TRANSFER_TIMEOUT).get(&url).call() {
-		Ok(response) => response,
-		Err(ureq::Error::Status(404, _)) => {
-			return Err(DirectoryError::BlobNotFound {
-				repository: repository.to_string(),
-				digest: digest.to_string(),
-			})
-		},
-		Err(e) => return Err(http_error("GET", &url, e)),
-	};
+	let response = get(agent(TRANSFER_TIMEOUT).get(&url), &url, repository, digest)?;
 	let mut bytes = Vec::new();
 	response.into_reader().read_to_end(&mut bytes).map_err(|e| DirectoryError::Unreachable {
 		url: url.clone(),
@@ -203,6 +194,24 @@ pub fn manifest_exists(
 		},
 		Err(ureq::Error::Status(404, _)) => Ok(false),
 		Err(e) => Err(http_error("HEAD", &url, e)),
+	}
+}
+
+/// Sends a GET for content `digest` of `repository`; a 404 is
+/// [`DirectoryError::BlobNotFound`].
+pub(super) fn get(
+	request: ureq::Request,
+	url: &str,
+	repository: &str,
+	digest: &str,
+) -> Result<ureq::Response, DirectoryError> {
+	match request.call() {
+		Ok(response) => Ok(response),
+		Err(ureq::Error::Status(404, _)) => Err(DirectoryError::BlobNotFound {
+			repository: repository.to_string(),
+			digest: digest.to_string(),
+		}),
+		Err(e) => Err(http_error("GET", url, e)),
 	}
 }
 

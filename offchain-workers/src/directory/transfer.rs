@@ -4,8 +4,10 @@
 
 use super::{
 	agent,
-	blobs::{check_registry, digest_bytes, sha256_digest, validate_repository, MANIFEST_ACCEPT},
-	http_error, DirectoryError,
+	blobs::{
+		check_registry, digest_bytes, get, sha256_digest, validate_repository, MANIFEST_ACCEPT,
+	},
+	DirectoryError,
 };
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -57,17 +59,8 @@ pub fn manifest_size(
 	validate_repository(repository)?;
 	digest_bytes(digest)?;
 	let url = format!("http://{registry}/v2/{repository}/manifests/{digest}");
-	let response =
-		match agent(timeout_until(deadline)).get(&url).set("Accept", MANIFEST_ACCEPT).call() {
-			Ok(response) => response,
-			Err(ureq::Error::Status(404, _)) => {
-				return Err(DirectoryError::BlobNotFound {
-					repository: repository.to_string(),
-					digest: digest.to_string(),
-				})
-			},
-			Err(e) => return Err(http_error("GET", &url, e)),
-		};
+	let request = agent(timeout_until(deadline)).get(&url).set("Accept", MANIFEST_ACCEPT);
+	let response = get(request, &url, repository, digest)?;
 	let mut body = Vec::new();
 	response.into_reader().take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut body).map_err(|e| {
 		DirectoryError::Unreachable { url: url.clone(), reason: format!("interrupted: {e}") }
@@ -110,16 +103,7 @@ pub fn download_blob_to(
 	validate_repository(repository)?;
 	digest_bytes(digest)?;
 	let url = format!("http://{registry}/v2/{repository}/blobs/{digest}");
-	let response = match agent(timeout_until(deadline)).get(&url).call() {
-		Ok(response) => response,
-		Err(ureq::Error::Status(404, _)) => {
-			return Err(DirectoryError::BlobNotFound {
-				repository: repository.to_string(),
-				digest: digest.to_string(),
-			})
-		},
-		Err(e) => return Err(http_error("GET", &url, e)),
-	};
+	let response = get(agent(timeout_until(deadline)).get(&url), &url, repository, digest)?;
 	let io = |e: std::io::Error| DirectoryError::Io { path: dest.to_path_buf(), source: e };
 	let mut file = File::create(dest).map_err(io)?;
 	let mut reader = response.into_reader().take(max_bytes.saturating_add(1));

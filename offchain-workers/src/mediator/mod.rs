@@ -11,10 +11,9 @@ mod settings;
 pub use settings::{MediatorConfig, MediatorSettings};
 
 use crate::{
-	daemon::{self, Retry, Wake},
+	daemon::{self, Declarations, Retry, Wake},
 	docker,
 	job::{ruling, JobError},
-	rp::declared_layers,
 	state::{hex32, StateError, StateFile},
 };
 use modicum_client::{
@@ -139,23 +138,13 @@ impl Mediator {
 				)
 				.await?;
 		}
-		let trusted = self.chain.trusted_directories(&self.me).await?;
-		for directory in &self.settings.trusted_directories {
-			let directory = keys::parse_account(directory)?;
-			if !trusted.contains(&directory) {
-				market.trust_directory(directory).await?;
-			}
-		}
-		let declared = self.chain.base_layers(&self.me).await?;
-		let layers =
-			declared_layers(&self.docker, &self.settings.base_layers, &self.settings.base_images)
-				.await
-				.map_err(MediatorError::Config)?;
-		for layer in layers {
-			if !declared.contains(&layer) {
-				market.add_base_layer(layer).await?;
-			}
-		}
+		let wanted = Declarations {
+			trusted_mediators: &[],
+			trusted_directories: &self.settings.trusted_directories,
+			base_layers: &self.settings.base_layers,
+			base_images: &self.settings.base_images,
+		};
+		daemon::declare(&self.chain, &self.signer, &self.docker, wanted).await?;
 		Ok(())
 	}
 

@@ -14,7 +14,7 @@ pub use phase::{GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
 pub use settings::{OfferSettings, RpConfig, RpSettings};
 
 use crate::{
-	daemon::{self, Retry, Wake},
+	daemon::{self, Declarations, Retry, Wake},
 	directory::DirectoryEndpoint,
 	docker,
 	job::{self, timing, JobError, Runner, Schedule},
@@ -137,30 +137,13 @@ impl ResourceProvider {
 			tracing::info!(account = %self.me, "registering as a resource provider");
 			market.register_resource_provider(arch, self.settings.time_per_instruction_ns).await?;
 		}
-		let trusted = self.chain.trusted_mediators(&self.me).await?;
-		for mediator in &self.settings.trusted_mediators {
-			let mediator = keys::parse_account(mediator)?;
-			if !trusted.contains(&mediator) {
-				market.trust_mediator(mediator).await?;
-			}
-		}
-		let trusted = self.chain.trusted_directories(&self.me).await?;
-		for directory in &self.settings.trusted_directories {
-			let directory = keys::parse_account(directory)?;
-			if !trusted.contains(&directory) {
-				market.trust_directory(directory).await?;
-			}
-		}
-		let declared = self.chain.base_layers(&self.me).await?;
-		let layers =
-			declared_layers(&self.docker, &self.settings.base_layers, &self.settings.base_images)
-				.await
-				.map_err(RpError::Config)?;
-		for layer in layers {
-			if !declared.contains(&layer) {
-				market.add_base_layer(layer).await?;
-			}
-		}
+		let wanted = Declarations {
+			trusted_mediators: &self.settings.trusted_mediators,
+			trusted_directories: &self.settings.trusted_directories,
+			base_layers: &self.settings.base_layers,
+			base_images: &self.settings.base_images,
+		};
+		daemon::declare(&self.chain, &self.signer, &self.docker, wanted).await?;
 		Ok(())
 	}
 
