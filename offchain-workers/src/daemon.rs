@@ -21,6 +21,58 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// the error: a daemon never loops forever on a node that is gone.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(600);
 
+/// What every Docker-running daemon (RP, mediator) opens at start.
+pub struct Opened<T> {
+	/// The node.
+	pub chain: Chain,
+	/// Its signing key.
+	pub signer: Keypair,
+	/// Its account.
+	pub me: AccountId,
+	/// The Docker engine.
+	pub docker: bollard::Docker,
+	/// Its persisted state, `<work_dir>/<state_file>`.
+	pub state: crate::state::StateFile<T>,
+}
+
+/// Why a daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+	/// The node or the key.
+	#[error(transparent)]
+	Chain(#[from] ClientError),
+	/// The Docker engine.
+	#[error(transparent)]
+	Docker(#[from] crate::docker::DockerError),
+	/// The work directory.
+	#[error("cannot create {path}: {source}")]
+	WorkDir {
+		/// The directory.
+		path: std::path::PathBuf,
+		/// Why.
+		source: std::io::Error,
+	},
+	/// The state file.
+	#[error(transparent)]
+	State(#[from] crate::state::StateError),
+}
+
+/// Connects to the node and the Docker engine, and opens the state file in `work_dir`.
+pub async fn open<T: serde::Serialize + serde::de::DeserializeOwned + Default>(
+	settings: &modicum_client::settings::ChainSettings,
+	work_dir: &std::path::Path,
+	state_file: &str,
+) -> Result<Opened<T>, OpenError> {
+	let chain = Chain::connect(settings.url()).await?;
+	let signer = settings.keypair()?;
+	let me = keys::account_of(&signer);
+	let docker = crate::docker::connect().await?;
+	std::fs::create_dir_all(work_dir)
+		.map_err(|source| OpenError::WorkDir { path: work_dir.to_path_buf(), source })?;
+	let state = crate::state::StateFile::open(&work_dir.join(state_file))?;
+	Ok(Opened { chain, signer, me, docker, state })
+}
+
 /// What an RP or a mediator declares on chain before it runs: whom it trusts and the
 /// base layers it supports (as hashes, or local images whose first layer to declare).
 pub struct Declarations<'a> {

@@ -405,3 +405,49 @@ pub async fn wait_for_role(url: &str, who: &str, role: &str, daemons: &mut [Daem
 	}
 	bail!("{who} never registered as {role}")
 }
+
+/// A one-machine market for an end-to-end test: a dev node under `work` and the
+/// devnet's daemons, every role registered.
+pub struct TestMarket {
+	/// The node.
+	pub node: Node,
+	/// Its WebSocket address.
+	pub url: String,
+	/// The directory's registry, `host:port`.
+	pub registry: String,
+	/// The daemons, in start order.
+	pub daemons: Vec<Daemon>,
+}
+
+impl TestMarket {
+	/// Starts the node and the daemons of [`write_market_configs`] with `rp`.
+	pub async fn start(work: &Path, rp: RpRole) -> Result<TestMarket> {
+		let mut node = Node::start("market", &work.join("node"), &["--dev"])?;
+		let rpc = node.rpc(Duration::from_secs(60)).await?;
+		wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
+		let url = node.url();
+		let key = rp.key.clone();
+		let registry = write_market_configs(work, std::slice::from_ref(&rp))?;
+		let mut daemons = vec![Daemon::start(work, "directory", &url, &["directory", "serve"])?];
+		wait_for_role(&url, "//Dave", "directory", &mut daemons).await?;
+		daemons.push(Daemon::start(work, "mediator", &url, &["mediator", "run"])?);
+		wait_for_role(&url, "//Charlie", "mediator", &mut daemons).await?;
+		daemons.push(Daemon::start(work, &rp.name, &url, &["rp", "run"])?);
+		daemons.push(Daemon::start(work, "solver", &url, &["solver", "run"])?);
+		wait_for_role(&url, &key, "resource-provider", &mut daemons).await?;
+		Ok(TestMarket { node, url, registry, daemons })
+	}
+
+	/// The end of every daemon's log, for a failure message.
+	pub fn logs(&self) -> String {
+		self.daemons.iter().map(Daemon::log_tail).collect::<Vec<_>>().join("\n")
+	}
+
+	/// Fails if a daemon died, then stops the node.
+	pub fn stop(mut self) -> Result<()> {
+		for daemon in self.daemons.iter_mut() {
+			daemon.ensure_running()?;
+		}
+		self.node.stop()
+	}
+}

@@ -23,10 +23,7 @@ use modicum_client::{
 	types::{Architecture, FaultyParty, RejectReason, ResultStatus, Verdict},
 	AccountId, Chain, MarketEvent,
 };
-use modicum_tests::{
-	best_number, docker_available, modicum_binary, repo_root, wait_for, wait_for_role,
-	write_market_configs, Daemon, Node, RpRole,
-};
+use modicum_tests::{docker_available, modicum_binary, repo_root, wait_for, RpRole, TestMarket};
 use std::{collections::BTreeMap, process::Command, time::Duration};
 
 const MDC: u128 = 1_000_000_000_000;
@@ -122,23 +119,11 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 	import_foreign_base("modicum-test/foreign-base:1")?;
 
 	let dir = tempfile::tempdir()?;
-	let mut node = Node::start("fair", &dir.path().join("node"), &["--dev"])?;
-	let rpc = node.rpc(Duration::from_secs(60)).await?;
-	wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
-	let url = node.url();
-	let work = dir.path();
 	// One slot per case, so every case is matched at once (the declined one must be
 	// matched within rule 11's window to be matched at all).
 	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 5 };
-	let registry = write_market_configs(work, &[rp])?;
-	let mut daemons = vec![Daemon::start(work, "directory", &url, &["directory", "serve"])?];
-	wait_for_role(&url, "//Dave", "directory", &mut daemons).await?;
-	daemons.push(Daemon::start(work, "mediator", &url, &["mediator", "run"])?);
-	wait_for_role(&url, "//Charlie", "mediator", &mut daemons).await?;
-	daemons.push(Daemon::start(work, "rp", &url, &["rp", "run"])?);
-	daemons.push(Daemon::start(work, "solver", &url, &["solver", "run"])?);
-	wait_for_role(&url, "//Bob", "resource-provider", &mut daemons).await?;
-
+	let market_up = TestMarket::start(dir.path(), rp).await?;
+	let (url, registry) = (market_up.url.clone(), market_up.registry.clone());
 	let chain = Chain::connect(&url).await?;
 	let alice = keys::from_uri("//Alice")?;
 	let (alice_id, bob, charlie, dave) = (
@@ -232,7 +217,7 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 	while ruled.len() < cases.len() {
 		let block = tokio::time::timeout_at(deadline, events.next())
 			.await
-			.with_context(|| format!("timed out; ruled {ruled:?}\n{}", logs(&daemons)))?
+			.with_context(|| format!("timed out; ruled {ruled:?}\n{}", market_up.logs()))?
 			.context("event subscription ended")??;
 		for event in block.events {
 			match &event {
@@ -246,7 +231,7 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 						"{}: the RP posted {:?}\n{}",
 						case.name,
 						result.status,
-						logs(&daemons)
+						market_up.logs()
 					);
 					posted_bandwidth.insert(*match_id, result.bandwidth_used);
 					if case.expect == ResultStatus::Declined {
@@ -294,7 +279,7 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 			(*verdict, *faulty) == (Verdict::CorrectResults, FaultyParty::JobCreator),
 			"{}: the mediator ruled {verdict:?} against {faulty:?}\n{}",
 			case.name,
-			logs(&daemons)
+			market_up.logs()
 		);
 		if case.name.starts_with("sleeper") {
 			ensure!(
@@ -312,15 +297,8 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 		.filter(|e| matches!(e, MarketEvent::Fined { who, .. } if *who == alice_id))
 		.count();
 	ensure!(alice_fined == cases.len(), "each false dispute fines the JC: {alice_fined}");
-	for daemon in daemons.iter_mut() {
-		daemon.ensure_running()?;
-	}
-	node.stop()?;
+	market_up.stop()?;
 	Ok(())
-}
-
-fn logs(daemons: &[Daemon]) -> String {
-	daemons.iter().map(Daemon::log_tail).collect::<Vec<_>>().join("\n")
 }
 
 /// Runs `modicum` as //Alice; its stdout, or an error with its output.

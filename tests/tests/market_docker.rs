@@ -13,10 +13,7 @@ use modicum_client::{
 	types::{CloseOutcome, FaultyParty, PaymentReason, Verdict},
 	Chain, MarketEvent,
 };
-use modicum_tests::{
-	best_number, docker_available, modicum_binary, repo_root, wait_for, wait_for_role,
-	write_market_configs, Daemon, Node, RpRole,
-};
+use modicum_tests::{docker_available, modicum_binary, repo_root, RpRole, TestMarket};
 use std::{process::Command, time::Duration};
 
 /// Runs `modicum` with `args` and returns its stdout, failing with its stderr.
@@ -69,21 +66,10 @@ async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
 	ensure!(status.success(), "scripts/build-images.sh failed");
 
 	let dir = tempfile::tempdir()?;
-	let mut node = Node::start("dev", &dir.path().join("node"), &["--dev"])?;
-	let rpc = node.rpc(Duration::from_secs(60)).await?;
-	wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
-	let url = node.url();
 	let work = dir.path();
 	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
-	write_market_configs(work, &[rp])?;
-
-	let mut daemons = vec![Daemon::start(work, "directory", &url, &["directory", "serve"])?];
-	wait_for_role(&url, "//Dave", "directory", &mut daemons).await?;
-	daemons.push(Daemon::start(work, "mediator", &url, &["mediator", "run"])?);
-	wait_for_role(&url, "//Charlie", "mediator", &mut daemons).await?;
-	daemons.push(Daemon::start(work, "rp", &url, &["rp", "run"])?);
-	daemons.push(Daemon::start(work, "solver", &url, &["solver", "run"])?);
-	wait_for_role(&url, "//Bob", "resource-provider", &mut daemons).await?;
+	let market = TestMarket::start(work, rp).await?;
+	let url = market.url.clone();
 
 	modicum(&url, &["jc", "register"])?;
 	modicum(&url, &["jc", "trust", "//Charlie"])?;
@@ -114,12 +100,7 @@ async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
 			"--accept",
 		],
 	)
-	.map_err(|e| {
-		anyhow::anyhow!(
-			"{e}\n{}",
-			daemons.iter().map(Daemon::log_tail).collect::<Vec<_>>().join("\n")
-		)
-	})?;
+	.map_err(|e| anyhow::anyhow!("{e}\n{}", market.logs()))?;
 	let report: serde_json::Value = serde_json::from_str(&report)?;
 	assert_eq!(report["result"]["status"], "completed", "{report}");
 	assert_eq!(report["accepted"], true);
@@ -187,9 +168,6 @@ async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
 	assert!(seen.iter().any(|e| matches!(e,
 		MarketEvent::Paid { match_id: m, to, reason: PaymentReason::Compensation, .. } if *m == disputed && *to == bob)), "{seen:?}");
 
-	for daemon in daemons.iter_mut() {
-		daemon.ensure_running()?;
-	}
-	node.stop()?;
+	market.stop()?;
 	Ok(())
 }

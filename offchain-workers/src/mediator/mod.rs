@@ -11,7 +11,7 @@ mod settings;
 pub use settings::{MediatorConfig, MediatorSettings};
 
 use crate::{
-	daemon::{self, Declarations, Retry, Wake},
+	daemon::{self, Declarations, OpenError, Opened, Retry, Wake},
 	docker,
 	job::{ruling, JobError},
 	state::{hex32, StateError, StateFile},
@@ -19,7 +19,6 @@ use crate::{
 use modicum_client::{
 	calls::Market,
 	chain::MatchInfo,
-	keys,
 	types::{Architecture, FaultyParty, MatchState, Verdict},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
@@ -49,6 +48,9 @@ pub enum MediatorError {
 	/// The evidence could not be gathered just now (the directory is unreachable).
 	#[error("gathering evidence: {0}")]
 	Evidence(String),
+	/// The daemon could not start (node, key, Docker, work directory, state file).
+	#[error(transparent)]
+	Open(#[from] OpenError),
 	/// The configuration is unusable.
 	#[error("configuration: {0}")]
 	Config(String),
@@ -99,17 +101,8 @@ pub struct Mediator {
 impl Mediator {
 	/// Connects to the chain and the Docker engine and opens the state file.
 	pub async fn start(config: MediatorConfig) -> Result<Self, MediatorError> {
-		let chain = Chain::connect(config.chain.url()).await?;
-		let signer = config.chain.keypair()?;
-		let me = keys::account_of(&signer);
-		let docker = docker::connect().await?;
-		std::fs::create_dir_all(&config.mediator.work_dir).map_err(|e| {
-			MediatorError::Config(format!(
-				"cannot create {}: {e}",
-				config.mediator.work_dir.display()
-			))
-		})?;
-		let state = StateFile::open(&config.mediator.work_dir.join("mediator-state.json"))?;
+		let Opened { chain, signer, me, docker, state } =
+			daemon::open(&config.chain, &config.mediator.work_dir, "mediator-state.json").await?;
 		Ok(Mediator {
 			chain,
 			signer,

@@ -14,7 +14,7 @@ pub use phase::{GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
 pub use settings::{OfferSettings, RpConfig, RpSettings};
 
 use crate::{
-	daemon::{self, Declarations, Retry, Wake},
+	daemon::{self, Declarations, OpenError, Opened, Retry, Wake},
 	directory::DirectoryEndpoint,
 	docker,
 	job::{self, timing, JobError, Runner, Schedule},
@@ -24,7 +24,7 @@ use modicum_client::{
 	calls::Market,
 	chain::MatchInfo,
 	events::{match_id, parties},
-	keys, reference, reference_text,
+	reference, reference_text,
 	types::{Architecture, MatchState, ResultStatus},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
@@ -56,6 +56,9 @@ pub enum RpError {
 	/// A job could not be run for this machine's reasons.
 	#[error(transparent)]
 	Job(#[from] JobError),
+	/// The daemon could not start (node, key, Docker, work directory, state file).
+	#[error(transparent)]
+	Open(#[from] OpenError),
 	/// The result could not be packed (a local failure).
 	#[error("packing the result of match {match_id}: {reason}")]
 	Pack {
@@ -99,14 +102,8 @@ impl ResourceProvider {
 		if config.rp.concurrent_jobs == 0 {
 			return Err(RpError::Config("concurrent_jobs must be at least 1".into()));
 		}
-		let chain = Chain::connect(config.chain.url()).await?;
-		let signer = config.chain.keypair()?;
-		let me = keys::account_of(&signer);
-		let docker = docker::connect().await?;
-		std::fs::create_dir_all(&config.rp.work_dir).map_err(|e| {
-			RpError::Config(format!("cannot create {}: {e}", config.rp.work_dir.display()))
-		})?;
-		let state = StateFile::open(&config.rp.work_dir.join("rp-state.json"))?;
+		let Opened { chain, signer, me, docker, state } =
+			daemon::open(&config.chain, &config.rp.work_dir, "rp-state.json").await?;
 		let concurrent_jobs = config.rp.concurrent_jobs as usize;
 		Ok(ResourceProvider {
 			chain,
