@@ -1,11 +1,13 @@
 //! The container's life on the engine: create, refusals, kill, logs, removal.
 
-use super::{io_error, ExecError, ExecStatus, JobSpec, JOB_LABEL, JOB_USER, STOP_GRACE};
+use super::{
+	io_error, ExecError, ExecStatus, JobSpec, JOB_LABEL, JOB_USER, LOG_FRAME_BYTES, STOP_GRACE,
+};
 use crate::docker;
 use bollard::{
 	container::LogOutput,
 	errors::Error as BollardError,
-	models::{ContainerCreateBody, ContainerState, HostConfig},
+	models::{ContainerCreateBody, ContainerState, HealthConfig, HostConfig},
 	query_parameters::{
 		CreateContainerOptions, InspectContainerOptions, KillContainerOptions, LogsOptions,
 		RemoveContainerOptions,
@@ -47,6 +49,8 @@ pub(super) async fn create(
 		labels: Some(HashMap::from([(JOB_LABEL.to_string(), job_name.to_string())])),
 		tty: Some(false),
 		open_stdin: Some(false),
+		// An image's HEALTHCHECK would run commands of the job's outside its run.
+		healthcheck: Some(HealthConfig { test: Some(vec!["NONE".into()]), ..Default::default() }),
 		host_config: Some(host_config),
 		..Default::default()
 	};
@@ -186,14 +190,16 @@ pub(super) fn count_logs(
 			LogsOptions { follow: true, stdout: true, stderr: true, ..Default::default() };
 		let mut logs = pin!(docker.logs(&id, Some(options)));
 		while let Some(Ok(chunk)) = logs.next().await {
-			counter.fetch_add(chunk.as_ref().len() as u64, Ordering::Relaxed);
+			let charged = (chunk.as_ref().len() as u64).saturating_add(LOG_FRAME_BYTES);
+			counter.fetch_add(charged, Ordering::Relaxed);
 		}
 	})
 }
 
 /// Writes the job's whole stdout and stderr, read back once it exited (not the live
-/// stream, which can miss a tail), to `logs/stdout` and `logs/stderr`.
-pub(super) async fn save_logs(docker: &Docker, id: &str, logs_dir: &Path) -> Result<(), ExecError> {
+/// stream, which can miss a tail), to `logs/stdout` and `logs/stderr`; returns how many
+/// log lines (frames) they were, for their disk cost.
+pub(super) async fn save_logs(docker: &Docker, id: &str, logs_dir: &Path) -> Result<u64, ExecError> {
 	let stdout_path = logs_dir.join("stdout");
 	let stderr_path = logs_dir.join("stderr");
 	let mut stdout = fs::File::create(&stdout_path).map_err(io_error(&stdout_path))?;
@@ -201,7 +207,9 @@ pub(super) async fn save_logs(docker: &Docker, id: &str, logs_dir: &Path) -> Res
 	let options =
 		LogsOptions { stdout: true, stderr: true, timestamps: false, ..Default::default() };
 	let mut logs = pin!(docker.logs(id, Some(options)));
+	let mut frames = 0u64;
 	while let Some(chunk) = logs.next().await {
+		frames = frames.saturating_add(1);
 		match chunk? {
 			LogOutput::StdOut { message } => {
 				stdout.write_all(&message).map_err(io_error(&stdout_path))?
@@ -213,5 +221,5 @@ pub(super) async fn save_logs(docker: &Docker, id: &str, logs_dir: &Path) -> Res
 			LogOutput::StdIn { .. } | LogOutput::Console { .. } => {},
 		}
 	}
-	Ok(())
+	Ok(frames)
 }

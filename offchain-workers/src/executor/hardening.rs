@@ -1,8 +1,11 @@
 //! The container's isolation settings, and the check that the engine kept them all.
 
 use super::{ExecError, JobSpec};
-use bollard::models::{HostConfig, HostConfigLogConfig, Mount, MountTypeEnum};
+use bollard::models::{HostConfig, HostConfigLogConfig, Mount, MountTypeEnum, ResourcesUlimits};
 use std::collections::HashMap;
+
+/// Security options that would switch a confinement off; never accepted.
+const UNCONFINED: [&str; 3] = ["seccomp=unconfined", "apparmor=unconfined", "label=disable"];
 
 /// The cgroup parent of a job's container.
 pub fn cgroup_parent(job_name: &str) -> String {
@@ -27,7 +30,13 @@ pub fn host_config(spec: &JobSpec, out_dir: &str, job_name: &str) -> HostConfig 
 		// Equal to `memory`: no swap, so the memory limit is the job's whole footprint.
 		memory_swap: Some(memory),
 		nano_cpus: Some(nano_cpus(spec.cpus)),
-		pids_limit: (spec.pids_limit > 0).then_some(spec.pids_limit),
+		pids_limit: Some(spec.pids_limit),
+		// No core dumps: a crashing job must not write its memory to the host.
+		ulimits: Some(vec![ResourcesUlimits {
+			name: Some("core".into()),
+			soft: Some(0),
+			hard: Some(0),
+		}]),
 		cgroup_parent: Some(cgroup_parent(job_name)),
 		tmpfs: Some(HashMap::from([("/tmp".to_string(), tmpfs_options(spec.storage_limit_bytes))])),
 		mounts: Some(vec![Mount {
@@ -58,18 +67,50 @@ pub fn verify_hardening(wanted: &HostConfig, got: &HostConfig) -> Result<(), Str
 	check("no swap", got.memory_swap == wanted.memory_swap);
 	check("CPU quota", got.nano_cpus == wanted.nano_cpus);
 	check("cgroup parent", got.cgroup_parent == wanted.cgroup_parent);
-	check("pids limit", wanted.pids_limit.is_none() || got.pids_limit == wanted.pids_limit);
+	check("pids limit", got.pids_limit == wanted.pids_limit && got.pids_limit > Some(0));
+	check("no core dumps", got.ulimits == wanted.ulimits);
+	check("only the /out mount", same_mounts(wanted.mounts.as_deref(), got.mounts.as_deref()));
+	check("log size cap", got.log_config == wanted.log_config);
 	check("privileged off", got.privileged != Some(true));
 	let has = |list: &Option<Vec<String>>, needle: &str| -> bool {
 		list.iter().flatten().any(|item| item.to_ascii_lowercase().contains(needle))
 	};
 	check("cap-drop ALL", has(&got.cap_drop, "all"));
 	check("no-new-privileges", has(&got.security_opt, "no-new-privileges"));
+	check("seccomp and AppArmor not disabled", !UNCONFINED.iter().any(|o| has(&got.security_opt, o)));
 	check("/tmp tmpfs", got.tmpfs == wanted.tmpfs);
 	if dropped.is_empty() {
 		Ok(())
 	} else {
 		Err(format!("the engine dropped: {}", dropped.join(", ")))
+	}
+}
+
+/// The mounts the engine kept are exactly the ones asked for (target, source, type,
+/// writability).
+fn same_mounts(wanted: Option<&[Mount]>, got: Option<&[Mount]>) -> bool {
+	let key = |m: &Mount| (m.target.clone(), m.source.clone(), m.typ, m.read_only.unwrap_or(false));
+	let (wanted, got) = (wanted.unwrap_or_default(), got.unwrap_or_default());
+	wanted.len() == got.len() && wanted.iter().zip(got).all(|(w, g)| key(w) == key(g))
+}
+
+/// An engine confines jobs only if it runs them under a seccomp profile: `docker info`
+/// must list seccomp with a profile other than `unconfined`.
+pub(super) fn engine_confines(security_options: &[String]) -> Result<(), String> {
+	let seccomp = security_options.iter().find(|o| o.contains("name=seccomp"));
+	match seccomp {
+		Some(option) if !option.contains("profile=unconfined") => Ok(()),
+		Some(option) => Err(format!("the engine runs containers unconfined ({option})")),
+		None => Err("the engine does not run containers under seccomp".into()),
+	}
+}
+
+pub(super) fn validate_pids(pids_limit: i64) -> Result<(), ExecError> {
+	// The engine reads 0 or less as "no limit": a fork bomb would be unbounded.
+	if pids_limit >= 1 {
+		Ok(())
+	} else {
+		Err(ExecError::InvalidSpec(format!("pids_limit must be at least 1, not {pids_limit}")))
 	}
 }
 
@@ -103,13 +144,14 @@ pub(super) fn tmpfs_options(storage_limit: u64) -> String {
 	format!("rw,noexec,nosuid,nodev,size={},mode=1777", storage_limit.max(4096))
 }
 
-/// Logs go to json-file with a single file far larger than the storage limit, so a
-/// job within its limit never has its output rotated away (rotation would make
-/// stdout depend on timing); the storage check stops jobs long before. Setting it
-/// explicitly also overrides a daemon-wide `max-size`.
+/// Logs go to json-file in one file. Each line is charged its framing on disk
+/// ([`super::LOG_FRAME_BYTES`]) against the storage limit, so a job within its limit
+/// never reaches this file size and never has its output rotated away (rotation would
+/// make stdout depend on timing); a flood between two polls is cut off here, so the
+/// host's disk holds at most this much. Setting it explicitly also overrides a
+/// daemon-wide `max-size`.
 pub(super) fn log_config(storage_limit: u64) -> HostConfigLogConfig {
-	// json-file stores each line with ~70 bytes of framing, hence the factor.
-	let max_size = storage_limit.saturating_mul(100).saturating_add(16 << 20).min(1 << 40);
+	let max_size = storage_limit.saturating_mul(2).saturating_add(16 << 20).min(1 << 40);
 	HostConfigLogConfig {
 		typ: Some("json-file".into()),
 		config: Some(HashMap::from([

@@ -15,9 +15,12 @@
 //! because a link could point a reader of the result outside it.
 //!
 //! Isolation: no network, read-only root filesystem, all capabilities dropped,
-//! `no-new-privileges`, user 65534:65534, memory without swap, CPU quota, process
-//! limit, a `/tmp` tmpfs sized to the storage limit, `/out` bind-mounted from the work
-//! directory, fixed hostname, no extra environment. If the engine refuses or drops
+//! `no-new-privileges`, an engine that runs seccomp (never `unconfined`), user
+//! 65534:65534, memory without swap, CPU quota, process limit, no core dumps, no
+//! health check, a `/tmp` tmpfs sized to the storage limit, `/out` bind-mounted from
+//! the work directory and no other mount (an image declaring a `VOLUME` is a
+//! `JobDescriptionError`), a capped json-file log, fixed hostname, no extra
+//! environment. If the engine refuses or drops
 //! any of these, the run fails with [`ExecError::HardeningRefused`]; it is never
 //! retried with less isolation.
 
@@ -52,6 +55,19 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 pub(crate) const JOB_UID: u32 = 65534;
 /// Docker refuses smaller memory limits.
 const MIN_MEMORY_BYTES: u64 = 6 * 1024 * 1024;
+/// What one log line costs on the host's disk beyond its bytes: json-file writes each
+/// as `{"log":"…","stream":"stdout","time":"…"}`. Charged against the storage limit,
+/// so a job printing only newlines cannot write 70 times its limit to the host.
+pub const LOG_FRAME_BYTES: u64 = 80;
+/// What each file or directory of `/out` costs against the storage limit beyond its
+/// bytes: an archive header, so a million empty files are not free.
+pub const ENTRY_BYTES: u64 = 512;
+/// The deepest nesting and the longest relative path a job's outputs may have; beyond
+/// them the result could not be archived and checked everywhere (`PATH_MAX`, tar), so
+/// the job is over its storage limit.
+pub const MAX_OUTPUT_DEPTH: usize = 32;
+/// See [`MAX_OUTPUT_DEPTH`].
+pub const MAX_OUTPUT_PATH_BYTES: usize = 1024;
 /// How long a killed container may take to stop.
 pub(crate) const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -79,7 +95,7 @@ pub struct JobSpec {
 	pub extra_ns_per_instruction: u64,
 	/// CPU cores the job may use.
 	pub cpus: f64,
-	/// Most processes the job may have at once (0 or less: no limit).
+	/// Most processes the job may have at once (at least 1).
 	pub pids_limit: i64,
 }
 
@@ -197,6 +213,7 @@ pub async fn run_job(
 ) -> Result<RunOutcome, ExecError> {
 	hardening::validate_job_name(job_name)?;
 	hardening::validate_cpus(spec.cpus)?;
+	hardening::validate_pids(spec.pids_limit)?;
 	let dirs = workdir::prepare_dirs(work_dir)?;
 	if spec.memory_limit_bytes < MIN_MEMORY_BYTES {
 		return workdir::finish(dirs, ExecStatus::JobDescriptionError, None, 0).await;
@@ -212,7 +229,7 @@ pub async fn run_job(
 			workdir::finish(dirs, status, None, bandwidth).await
 		},
 		supervise::Execution::Ran(observed) => {
-			let stored = workdir::stored_bytes_blocking(&dirs).await?;
+			let stored = workdir::stored_bytes_blocking(&dirs, spec.storage_limit_bytes).await?;
 			let status = supervise::decide(spec, &observed, stored);
 			workdir::finish(dirs, status, Some(observed), bandwidth).await
 		},

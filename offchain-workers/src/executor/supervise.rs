@@ -6,9 +6,9 @@ use super::{
 		count_logs, create, inspect_state, is_running, kill, refused, remove_container, save_logs,
 		wait_stopped, Created,
 	},
-	hardening::{cgroup_parent, container_name, host_config, verify_hardening},
+	hardening::{cgroup_parent, container_name, engine_confines, host_config, verify_hardening},
 	workdir::{stored_bytes, WorkDirs},
-	ExecError, ExecStatus, JobSpec, POLL_INTERVAL,
+	ExecError, ExecStatus, JobSpec, JOB_USER, LOG_FRAME_BYTES, POLL_INTERVAL,
 };
 use crate::cgroup;
 use bollard::{
@@ -37,6 +37,8 @@ pub(super) struct Observed {
 	pub(super) oom_killed: bool,
 	pub(super) exit_code: Option<i64>,
 	pub(super) cpu_ns: u64,
+	/// Log lines written, each charged [`LOG_FRAME_BYTES`] of disk.
+	pub(super) log_frames: u64,
 }
 
 /// Why a running job was killed.
@@ -97,9 +99,25 @@ pub(super) async fn verify_and_supervise(
 	wanted: &HostConfig,
 	usage: &Usage,
 ) -> Result<Execution, ExecError> {
+	let info = docker.info().await?;
+	engine_confines(&info.security_options.unwrap_or_default())
+		.map_err(ExecError::HardeningRefused)?;
 	let inspect = docker.inspect_container(id, None::<InspectContainerOptions>).await?;
+	let config = inspect.config.clone().unwrap_or_default();
+	if config.user.as_deref() != Some(JOB_USER)
+		|| config.healthcheck.and_then(|h| h.test) != Some(vec!["NONE".to_string()])
+	{
+		return Err(ExecError::HardeningRefused("the engine changed the user or health check".into()));
+	}
 	let got = inspect.host_config.unwrap_or_default();
 	verify_hardening(wanted, &got).map_err(ExecError::HardeningRefused)?;
+	// An image `VOLUME` would give the job an anonymous writable volume nothing counts:
+	// the image cannot run as described (deterministic: the image is content-addressed).
+	let extra = inspect.mounts.unwrap_or_default().into_iter().find(|m| m.destination.as_deref() != Some("/out"));
+	if let Some(mount) = extra {
+		tracing::info!(container = id, destination = ?mount.destination, "the image declares a volume; refusing it");
+		return Ok(Execution::Refused(ExecStatus::JobDescriptionError));
+	}
 	if let Err(e) = docker.start_container(id, None::<StartContainerOptions>).await {
 		return Ok(Execution::Refused(refused("starting", e)?));
 	}
@@ -109,12 +127,13 @@ pub(super) async fn verify_and_supervise(
 	let limit = watched?;
 	let state = inspect_state(docker, id).await?;
 	let cpu_ns = usage.cpu_ns()?;
-	save_logs(docker, id, &dirs.logs).await?;
+	let log_frames = save_logs(docker, id, &dirs.logs).await?;
 	Ok(Execution::Ran(Observed {
 		limit,
 		oom_killed: state.oom_killed.unwrap_or(false),
 		exit_code: state.exit_code,
 		cpu_ns,
+		log_frames,
 	}))
 }
 
@@ -155,7 +174,8 @@ pub(super) async fn passed_limit(
 		return Ok(Some(Limit::Instructions));
 	}
 	let out = dirs.out.clone();
-	let written = tokio::task::spawn_blocking(move || stored_bytes(&out))
+	let limit = spec.storage_limit_bytes;
+	let written = tokio::task::spawn_blocking(move || stored_bytes(&out, limit))
 		.await
 		.map_err(|e| ExecError::Task(format!("measuring the output: {e}")))?;
 	if written.saturating_add(usage.log_bytes.load(Ordering::Relaxed)) > spec.storage_limit_bytes {
@@ -171,8 +191,10 @@ pub(super) fn past_wall_clock(spec: &JobSpec, elapsed: Duration, cpu_ms: u64) ->
 	elapsed >= spec.wall_clock_limit.saturating_add(stretch)
 }
 
-/// The final status, from what was observed and what the job stored.
+/// The final status, from what was observed and what the job stored (its outputs and
+/// logs; their framing on disk is added here).
 pub(super) fn decide(spec: &JobSpec, observed: &Observed, stored: u64) -> ExecStatus {
+	let stored = stored.saturating_add(observed.log_frames.saturating_mul(LOG_FRAME_BYTES));
 	if observed.oom_killed {
 		return ExecStatus::MemoryExceeded;
 	}

@@ -84,6 +84,16 @@ pub fn busybox_rootfs() -> Result<Vec<u8>, ExecError> {
 /// `/bin/sh -c <script>`, committed without adding a layer, so it keeps the
 /// busybox image's base layer.
 pub async fn job_image(docker: &Docker, name: &str, script: &str) -> Result<String, ExecError> {
+	job_image_with(docker, name, script, "").await
+}
+
+/// [`job_image`] with more Dockerfile instructions (one per line), e.g. `VOLUME /data`.
+pub async fn job_image_with(
+	docker: &Docker,
+	name: &str,
+	script: &str,
+	instructions: &str,
+) -> Result<String, ExecError> {
 	let base = ensure_busybox_image(docker).await?;
 	let holder = format!("modicum-test-commit-{name}");
 	let remove = RemoveContainerOptions { force: true, ..Default::default() };
@@ -101,7 +111,7 @@ pub async fn job_image(docker: &Docker, name: &str, script: &str) -> Result<Stri
 		container: Some(holder.clone()),
 		repo: Some(format!("modicum-test/{name}")),
 		tag: Some("1".into()),
-		changes: Some(format!("CMD {cmd}")),
+		changes: Some(format!("CMD {cmd}\n{instructions}").trim_end().to_string()),
 		pause: false,
 		..Default::default()
 	};

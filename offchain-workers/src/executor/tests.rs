@@ -1,4 +1,4 @@
-use super::{container::*, hardening::*, supervise::*, test_support::*, *};
+use super::{container::*, hardening::*, supervise::*, test_support::*, workdir, *};
 use crate::merkle;
 use bollard::models::HostConfig;
 use std::fs;
@@ -18,7 +18,13 @@ fn spec(image: String) -> JobSpec {
 }
 
 fn observed(limit: Option<Limit>, oom: bool, exit: i64, cpu_ms: u64) -> Observed {
-	Observed { limit, oom_killed: oom, exit_code: Some(exit), cpu_ns: cpu_ms * 1_000_000 }
+	Observed {
+		limit,
+		oom_killed: oom,
+		exit_code: Some(exit),
+		cpu_ns: cpu_ms * 1_000_000,
+		log_frames: 0,
+	}
 }
 
 /// A job name unique to this test process.
@@ -108,6 +114,50 @@ fn hardening_is_asked_for_and_checked() {
 	let dropped = HostConfig { pids_limit: None, memory_swap: Some(-1), ..wanted.clone() };
 	let error = verify_hardening(&wanted, &dropped).unwrap_err();
 	assert!(error.contains("pids limit") && error.contains("no swap"), "{error}");
+	let loosened = HostConfig {
+		ulimits: None,
+		mounts: None,
+		log_config: None,
+		security_opt: Some(vec!["no-new-privileges".into(), "seccomp=unconfined".into()]),
+		..wanted.clone()
+	};
+	let error = verify_hardening(&wanted, &loosened).unwrap_err();
+	for dropped in ["no core dumps", "only the /out mount", "log size cap", "seccomp"] {
+		assert!(error.contains(dropped), "{dropped}: {error}");
+	}
+}
+
+#[test]
+fn an_engine_without_seccomp_or_a_job_without_a_process_limit_is_refused() {
+	assert!(engine_confines(&["name=seccomp,profile=default".into()]).is_ok());
+	assert!(engine_confines(&["name=seccomp,profile=unconfined".into()]).is_err());
+	assert!(engine_confines(&["name=apparmor".into()]).is_err());
+	assert!(validate_pids(1).is_ok());
+	assert!(matches!(validate_pids(0), Err(ExecError::InvalidSpec(_))));
+	assert!(matches!(validate_pids(-1), Err(ExecError::InvalidSpec(_))));
+}
+
+#[test]
+fn empty_files_and_deep_trees_count_against_the_storage_limit() {
+	let dir = tempfile::tempdir().unwrap();
+	for i in 0..3_000 {
+		fs::write(dir.path().join(format!("f{i}")), b"").unwrap();
+	}
+	// 3,000 empty files cost 1.5 MB of archive headers; counting stops past the limit.
+	let counted = workdir::stored_bytes(dir.path(), 1 << 20);
+	assert!(counted > 1 << 20 && counted < (1 << 20) + 2 * ENTRY_BYTES, "{counted}");
+	let deep = tempfile::tempdir().unwrap();
+	let mut path = deep.path().to_path_buf();
+	for _ in 0..=MAX_OUTPUT_DEPTH {
+		path.push("d");
+	}
+	fs::create_dir_all(&path).unwrap();
+	assert_eq!(workdir::stored_bytes(deep.path(), u64::MAX - 1), u64::MAX);
+	let long = tempfile::tempdir().unwrap();
+	let name = "n".repeat(250);
+	fs::create_dir_all(long.path().join(&name).join(&name).join(&name).join(&name).join(&name))
+		.unwrap();
+	assert_eq!(workdir::stored_bytes(long.path(), u64::MAX - 1), u64::MAX);
 }
 
 #[test]
@@ -248,4 +298,35 @@ async fn unreachable_directory() {
 	let outcome = run_job(&docker, &spec(image), work.path(), &job("unreach")).await.unwrap();
 	assert_eq!(outcome.status, ExecStatus::DirectoryUnavailable, "{outcome:?}");
 	assert_eq!(outcome.result_root, status_only(ExecStatus::DirectoryUnavailable));
+}
+
+#[tokio::test]
+async fn an_image_volume_is_refused_as_a_description_error() {
+	let Some(docker) = docker_or_skip("an_image_volume").await else { return };
+	let image = job_image_with(&docker, "volume", "echo hi > /data/x", "VOLUME /data").await.unwrap();
+	let work = tempfile::tempdir().unwrap();
+	let outcome = run_job(&docker, &spec(image), work.path(), &job("volume")).await.unwrap();
+	assert_eq!(outcome.status, ExecStatus::JobDescriptionError);
+}
+
+#[tokio::test]
+async fn a_newline_flood_is_stopped_at_the_storage_limit() {
+	let Some(docker) = docker_or_skip("a_newline_flood").await else { return };
+	// 20 million empty lines: 20 MB of output, ~1.4 GB as json-file lines.
+	let image = job_image(&docker, "newlines", "yes '' | head -n 20000000").await.unwrap();
+	let work = tempfile::tempdir().unwrap();
+	let started = std::time::Instant::now();
+	let outcome = run_job(&docker, &spec(image), work.path(), &job("newlines")).await.unwrap();
+	assert_eq!(outcome.status, ExecStatus::StorageExceeded);
+	assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn a_job_without_a_process_limit_is_not_run() {
+	let Some(docker) = docker_or_skip("no_process_limit").await else { return };
+	let image = job_image(&docker, "nopids", "true").await.unwrap();
+	let work = tempfile::tempdir().unwrap();
+	let unlimited = JobSpec { pids_limit: 0, ..spec(image) };
+	let run = run_job(&docker, &unlimited, work.path(), &job("nopids")).await;
+	assert!(matches!(run, Err(ExecError::InvalidSpec(_))), "{run:?}");
 }

@@ -1,7 +1,10 @@
 //! A run's work directory: the job's `/out`, its logs, and the result that is
 //! archived and committed to.
 
-use super::{io_error, supervise::Observed, ExecError, ExecStatus, RunOutcome, JOB_UID};
+use super::{
+	io_error, supervise::Observed, ExecError, ExecStatus, RunOutcome, ENTRY_BYTES, JOB_UID,
+	MAX_OUTPUT_DEPTH, MAX_OUTPUT_PATH_BYTES,
+};
 use crate::{cgroup, merkle};
 use std::{
 	fs, io,
@@ -49,26 +52,45 @@ pub(super) fn give_to_job_user(dir: &Path) -> Result<(), ExecError> {
 }
 
 /// Bytes the job stored: its outputs plus its stdout and stderr.
-pub(super) async fn stored_bytes_blocking(dirs: &WorkDirs) -> Result<u64, ExecError> {
+pub(super) async fn stored_bytes_blocking(
+	dirs: &WorkDirs,
+	limit: u64,
+) -> Result<u64, ExecError> {
 	let (out, logs) = (dirs.out.clone(), dirs.logs.clone());
-	tokio::task::spawn_blocking(move || stored_bytes(&out).saturating_add(stored_bytes(&logs)))
-		.await
-		.map_err(|e| ExecError::Task(format!("measuring the output: {e}")))
+	tokio::task::spawn_blocking(move || {
+		stored_bytes(&out, limit).saturating_add(stored_bytes(&logs, limit))
+	})
+	.await
+	.map_err(|e| ExecError::Task(format!("measuring the output: {e}")))
 }
 
-/// Apparent size of the regular files under `dir`. Never follows links, and ignores
-/// entries that vanish meanwhile: the job may still be writing.
-pub(super) fn stored_bytes(dir: &Path) -> u64 {
+/// What the job stored under `dir` against its storage limit: the apparent size of the
+/// regular files plus [`ENTRY_BYTES`] per file or directory; `u64::MAX` for a tree
+/// deeper than [`MAX_OUTPUT_DEPTH`] or with a path longer than
+/// [`MAX_OUTPUT_PATH_BYTES`]. Stops counting once past `stop_above`, so a million
+/// files cost one limit's worth of walking. Never follows links, and ignores entries
+/// that vanish meanwhile: the job may still be writing.
+pub(super) fn stored_bytes(dir: &Path, stop_above: u64) -> u64 {
+	use std::os::unix::ffi::OsStrExt;
 	let mut total = 0u64;
-	let mut pending = vec![dir.to_path_buf()];
-	while let Some(dir) = pending.pop() {
-		let Ok(entries) = fs::read_dir(&dir) else { continue };
+	let mut pending = vec![(dir.to_path_buf(), 0usize)];
+	while let Some((current, depth)) = pending.pop() {
+		let Ok(entries) = fs::read_dir(&current) else { continue };
 		for entry in entries.flatten() {
-			let Ok(meta) = fs::symlink_metadata(entry.path()) else { continue };
+			let path = entry.path();
+			let relative = path.strip_prefix(dir).map_or(0, |p| p.as_os_str().as_bytes().len());
+			if depth >= MAX_OUTPUT_DEPTH || relative > MAX_OUTPUT_PATH_BYTES {
+				return u64::MAX;
+			}
+			let Ok(meta) = fs::symlink_metadata(&path) else { continue };
+			total = total.saturating_add(ENTRY_BYTES);
 			if meta.is_dir() {
-				pending.push(entry.path());
+				pending.push((path, depth + 1));
 			} else if meta.is_file() {
 				total = total.saturating_add(meta.len());
+			}
+			if total > stop_above {
+				return total;
 			}
 		}
 	}

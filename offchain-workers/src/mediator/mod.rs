@@ -101,6 +101,9 @@ pub struct Mediator {
 impl Mediator {
 	/// Connects to the chain and the Docker engine and opens the state file.
 	pub async fn start(config: MediatorConfig) -> Result<Self, MediatorError> {
+		if config.mediator.pids_limit < 1 {
+			return Err(MediatorError::Config("pids_limit must be at least 1".into()));
+		}
 		let Opened { chain, signer, me, docker, state } =
 			daemon::open(&config.chain, &config.mediator.work_dir, "mediator-state.json").await?;
 		Ok(Mediator {

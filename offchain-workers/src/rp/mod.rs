@@ -102,6 +102,10 @@ impl ResourceProvider {
 		if config.rp.concurrent_jobs == 0 {
 			return Err(RpError::Config("concurrent_jobs must be at least 1".into()));
 		}
+		// The engine reads 0 or less as "no limit": a fork bomb would be unbounded.
+		if config.rp.pids_limit < 1 {
+			return Err(RpError::Config("pids_limit must be at least 1".into()));
+		}
 		let Opened { chain, signer, me, docker, state } =
 			daemon::open(&config.chain, &config.rp.work_dir, "rp-state.json").await?;
 		let concurrent_jobs = config.rp.concurrent_jobs as usize;
