@@ -7,8 +7,9 @@ set -euo pipefail
 . "$(dirname "$0")/../scripts/env.sh"
 cd "$MODICUM_ROOT"
 bash scripts/setup.sh
-bash scripts/build-node.sh
+# The bench in the same cargo run as the node and the CLI, so nothing they share is
+# built again with another feature set.
+bash scripts/build-node.sh -p modicum-bench
 bash scripts/build-images.sh
-cargo build --release -p modicum-cli -p modicum-bench
 MODICUM_CLI="$CARGO_TARGET_DIR/release/modicum" \
 	"$CARGO_TARGET_DIR/release/modicum-bench" --out bench/results "$@"
