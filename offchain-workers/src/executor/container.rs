@@ -199,7 +199,11 @@ pub(super) fn count_logs(
 /// Writes the job's whole stdout and stderr, read back once it exited (not the live
 /// stream, which can miss a tail), to `logs/stdout` and `logs/stderr`; returns how many
 /// log lines (frames) they were, for their disk cost.
-pub(super) async fn save_logs(docker: &Docker, id: &str, logs_dir: &Path) -> Result<u64, ExecError> {
+pub(super) async fn save_logs(
+	docker: &Docker,
+	id: &str,
+	logs_dir: &Path,
+) -> Result<u64, ExecError> {
 	let stdout_path = logs_dir.join("stdout");
 	let stderr_path = logs_dir.join("stderr");
 	let mut stdout = fs::File::create(&stdout_path).map_err(io_error(&stdout_path))?;

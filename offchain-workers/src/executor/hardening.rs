@@ -77,7 +77,10 @@ pub fn verify_hardening(wanted: &HostConfig, got: &HostConfig) -> Result<(), Str
 	};
 	check("cap-drop ALL", has(&got.cap_drop, "all"));
 	check("no-new-privileges", has(&got.security_opt, "no-new-privileges"));
-	check("seccomp and AppArmor not disabled", !UNCONFINED.iter().any(|o| has(&got.security_opt, o)));
+	check(
+		"seccomp and AppArmor not disabled",
+		!UNCONFINED.iter().any(|o| has(&got.security_opt, o)),
+	);
 	check("/tmp tmpfs", got.tmpfs == wanted.tmpfs);
 	if dropped.is_empty() {
 		Ok(())

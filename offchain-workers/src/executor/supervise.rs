@@ -107,13 +107,19 @@ pub(super) async fn verify_and_supervise(
 	if config.user.as_deref() != Some(JOB_USER)
 		|| config.healthcheck.and_then(|h| h.test) != Some(vec!["NONE".to_string()])
 	{
-		return Err(ExecError::HardeningRefused("the engine changed the user or health check".into()));
+		return Err(ExecError::HardeningRefused(
+			"the engine changed the user or health check".into(),
+		));
 	}
 	let got = inspect.host_config.unwrap_or_default();
 	verify_hardening(wanted, &got).map_err(ExecError::HardeningRefused)?;
 	// An image `VOLUME` would give the job an anonymous writable volume nothing counts:
 	// the image cannot run as described (deterministic: the image is content-addressed).
-	let extra = inspect.mounts.unwrap_or_default().into_iter().find(|m| m.destination.as_deref() != Some("/out"));
+	let extra = inspect
+		.mounts
+		.unwrap_or_default()
+		.into_iter()
+		.find(|m| m.destination.as_deref() != Some("/out"));
 	if let Some(mount) = extra {
 		tracing::info!(container = id, destination = ?mount.destination, "the image declares a volume; refusing it");
 		return Ok(Execution::Refused(ExecStatus::JobDescriptionError));

@@ -303,7 +303,8 @@ async fn unreachable_directory() {
 #[tokio::test]
 async fn an_image_volume_is_refused_as_a_description_error() {
 	let Some(docker) = docker_or_skip("an_image_volume").await else { return };
-	let image = job_image_with(&docker, "volume", "echo hi > /data/x", "VOLUME /data").await.unwrap();
+	let image =
+		job_image_with(&docker, "volume", "echo hi > /data/x", "VOLUME /data").await.unwrap();
 	let work = tempfile::tempdir().unwrap();
 	let outcome = run_job(&docker, &spec(image), work.path(), &job("volume")).await.unwrap();
 	assert_eq!(outcome.status, ExecStatus::JobDescriptionError);

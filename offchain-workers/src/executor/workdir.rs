@@ -52,10 +52,7 @@ pub(super) fn give_to_job_user(dir: &Path) -> Result<(), ExecError> {
 }
 
 /// Bytes the job stored: its outputs plus its stdout and stderr.
-pub(super) async fn stored_bytes_blocking(
-	dirs: &WorkDirs,
-	limit: u64,
-) -> Result<u64, ExecError> {
+pub(super) async fn stored_bytes_blocking(dirs: &WorkDirs, limit: u64) -> Result<u64, ExecError> {
 	let (out, logs) = (dirs.out.clone(), dirs.logs.clone());
 	tokio::task::spawn_blocking(move || {
 		stored_bytes(&out, limit).saturating_add(stored_bytes(&logs, limit))
