@@ -235,6 +235,33 @@ pub async fn run_job(
 		},
 	}
 }
+/// Removes every job container (and its cgroup) whose job name starts with `prefix`
+/// (e.g. `rp-<account>-`): what a daemon killed mid-job left behind. Call it at
+/// start-up, before the caller runs any job, with a prefix no other daemon uses.
+pub async fn remove_orphans(docker: &Docker, prefix: &str) -> Result<usize, ExecError> {
+	use bollard::query_parameters::ListContainersOptionsBuilder;
+	let filters = std::collections::HashMap::from([("label", vec![JOB_LABEL])]);
+	let options = ListContainersOptionsBuilder::new().all(true).filters(&filters).build();
+	let mut removed = 0;
+	for found in docker.list_containers(Some(options)).await? {
+		let Some(job) = found.labels.as_ref().and_then(|labels| labels.get(JOB_LABEL)) else {
+			continue;
+		};
+		let (true, Some(id)) = (job.starts_with(prefix), found.id.as_deref()) else { continue };
+		tracing::info!(job, "removing a job container left behind by an earlier run");
+		container::remove_container(docker, id).await;
+		cgroup::remove(&cgroup_parent(job));
+		removed += 1;
+	}
+	Ok(removed)
+}
+
+/// The part of a job name that tells one daemon's jobs from another's on a shared
+/// engine: the first 8 hex digits of its account.
+pub fn owner_tag(account: &[u8; 32]) -> String {
+	hex::encode(&account[..4])
+}
+
 /// Makes `<work_dir>/result` a result that holds only `status`, the name of a status
 /// decided without running the job (as [`ExecStatus::name`] spells it), and returns
 /// its path and Merkle root: the same bytes for everyone who decides the same.

@@ -1,6 +1,7 @@
 use super::{container::*, hardening::*, supervise::*, test_support::*, workdir, *};
 use crate::merkle;
 use bollard::models::HostConfig;
+use std::collections::HashMap;
 use std::fs;
 
 fn spec(image: String) -> JobSpec {
@@ -330,4 +331,43 @@ async fn a_job_without_a_process_limit_is_not_run() {
 	let unlimited = JobSpec { pids_limit: 0, ..spec(image) };
 	let run = run_job(&docker, &unlimited, work.path(), &job("nopids")).await;
 	assert!(matches!(run, Err(ExecError::InvalidSpec(_))), "{run:?}");
+}
+
+#[tokio::test]
+async fn orphans_of_one_daemon_are_removed_and_others_kept() {
+	use bollard::query_parameters::{
+		CreateContainerOptions, InspectContainerOptions, RemoveContainerOptions,
+	};
+	let Some(docker) = docker_or_skip("orphans").await else { return };
+	let image = ensure_busybox_image(&docker).await.unwrap();
+	let tag = job("orphan");
+	let create = |name: String| {
+		let docker = docker.clone();
+		let image = image.clone();
+		async move {
+			let body = bollard::models::ContainerCreateBody {
+				image: Some(image),
+				cmd: Some(vec!["/bin/sh".into()]),
+				labels: Some(HashMap::from([(JOB_LABEL.to_string(), name.clone())])),
+				..Default::default()
+			};
+			let options =
+				CreateContainerOptions { name: Some(container_name(&name)), ..Default::default() };
+			docker.create_container(Some(options), body).await.unwrap().id
+		}
+	};
+	let mine = create(format!("rp-{tag}-1")).await;
+	let theirs = create(format!("mediator-{tag}-1-0")).await;
+	let removed = remove_orphans(&docker, &format!("rp-{tag}-")).await.unwrap();
+	assert_eq!(removed, 1);
+	assert!(
+		docker.inspect_container(&mine, None::<InspectContainerOptions>).await.is_err(),
+		"the orphan is gone"
+	);
+	assert!(
+		docker.inspect_container(&theirs, None::<InspectContainerOptions>).await.is_ok(),
+		"another daemon's job stays"
+	);
+	let remove = RemoveContainerOptions { force: true, ..Default::default() };
+	docker.remove_container(&theirs, Some(remove)).await.unwrap();
 }

@@ -130,7 +130,8 @@ impl Mediator {
 		let mut runs = Vec::new();
 		for run in 0..info.verification_count.max(1) {
 			let work = self.settings.work_dir.join(format!("match-{match_id}/run-{run}"));
-			let name = format!("mediator-{match_id}-{run}");
+			let tag = crate::executor::owner_tag(&self.me.0);
+			let name = format!("mediator-{tag}-{match_id}-{run}");
 			let outcome =
 				job::run(&runner, &terms, &work, &name, Schedule::Mediator { deadline }).await?;
 			runs.push(Rerun {

@@ -153,6 +153,14 @@ impl ResourceProvider {
 	/// passed (and after a reconnect, for what happened meanwhile).
 	pub async fn run(self: Arc<Self>) -> Result<(), RpError> {
 		self.prepare().await?;
+		// Nothing of ours runs yet: any container of ours is a crashed run's. An open
+		// match's job is then run again from its persisted phase.
+		let orphans = crate::executor::remove_orphans(&self.docker, &self.job_prefix()).await;
+		match orphans {
+			Ok(0) => {},
+			Ok(removed) => tracing::info!(removed, "removed job containers of an earlier run"),
+			Err(e) => tracing::warn!("cannot look for job containers of an earlier run: {e}"),
+		}
 		let chain = self.chain.clone();
 		daemon::follow(&chain, RECONCILE_EVERY, |wake| {
 			let this = Arc::clone(&self);
@@ -400,7 +408,8 @@ impl ResourceProvider {
 			let terms = job::JobTerms::of_match(info, rp_ns);
 			let schedule = Schedule::Provider { deadline, reserve: timing::RP_RESERVE_AFTER_RUN };
 			tracing::info!(match_id, reference = %terms.reference, "running job");
-			job::run(&runner, &terms, &work, &format!("rp-{match_id}"), schedule).await?
+			job::run(&runner, &terms, &work, &format!("{}{match_id}", self.job_prefix()), schedule)
+				.await?
 		};
 		match job::publish(&endpoint.registry, match_id, &outcome.result_dir, deadline).await {
 			Ok(reference) => Ok(ReadyResult::of(&outcome, reference)),
@@ -417,6 +426,12 @@ impl ResourceProvider {
 				})
 			},
 		}
+	}
+
+	/// The start of this RP's job names: `rp-<account tag>-`, so RPs and mediators
+	/// sharing an engine never touch each other's containers.
+	fn job_prefix(&self) -> String {
+		format!("rp-{}-", crate::executor::owner_tag(&self.me.0))
 	}
 
 	/// The speed the RP registered on chain: the one the mediator reads too.
