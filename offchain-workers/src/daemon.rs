@@ -111,16 +111,33 @@ pub async fn declare(
 		}
 	}
 	let declared = chain.base_layers(&me).await?;
-	let layers =
-		crate::rp::declared_layers(docker, wanted.base_layers, wanted.base_images).await.map_err(
-			|reason| ClientError::Config { path: "base_layers / base_images".into(), reason },
-		)?;
+	let layers = declared_layers(docker, wanted.base_layers, wanted.base_images).await.map_err(
+		|reason| ClientError::Config { path: "base_layers / base_images".into(), reason },
+	)?;
 	for layer in layers {
 		if !declared.contains(&layer) {
 			market.add_base_layer(layer).await?;
 		}
 	}
 	Ok(())
+}
+
+/// The base layers to declare: given as hex, or read from local images.
+async fn declared_layers(
+	docker: &bollard::Docker,
+	hashes: &[String],
+	images: &[String],
+) -> Result<Vec<[u8; 32]>, String> {
+	let mut layers = Vec::new();
+	for text in hashes {
+		layers.push(crate::rp::parse_hash(text)?);
+	}
+	for image in images {
+		layers.push(
+			crate::docker::image_first_layer(docker, image).await.map_err(|e| e.to_string())?,
+		);
+	}
+	Ok(layers)
 }
 
 /// Why a daemon woke.

@@ -444,22 +444,6 @@ impl ResourceProvider {
 	}
 }
 
-/// The base layers to declare: given as hex, or read from local images.
-pub async fn declared_layers(
-	docker: &bollard::Docker,
-	hashes: &[String],
-	images: &[String],
-) -> Result<Vec<[u8; 32]>, String> {
-	let mut layers = Vec::new();
-	for text in hashes {
-		layers.push(parse_hash(text)?);
-	}
-	for image in images {
-		layers.push(docker::image_first_layer(docker, image).await.map_err(|e| e.to_string())?);
-	}
-	Ok(layers)
-}
-
 /// Where a registered directory serves, as it registered it on chain. Shared by the
 /// RP and the mediator, who both fetch jobs and results from the job's directory.
 pub async fn directory_endpoint(
