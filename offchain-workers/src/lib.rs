@@ -19,6 +19,7 @@ pub mod devnet;
 pub mod directory;
 pub mod docker;
 pub mod executor;
+pub mod image_cache;
 pub mod job;
 pub mod matchmaker;
 pub mod mediator;

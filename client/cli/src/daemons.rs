@@ -93,7 +93,11 @@ pub async fn rp(global: &Global, command: RpCommand) -> Result<()> {
 	config.chain = global.chain(config.chain);
 	let daemon = Arc::new(ResourceProvider::start(config).await?);
 	tracing::info!(account = %daemon.account(), "resource provider running");
-	until_ctrl_c(async move { Ok(daemon.run().await?) }).await
+	let running = Arc::clone(&daemon);
+	let result = until_ctrl_c(async move { Ok(running.run().await?) }).await;
+	// Leave no job running on the host; open matches resume from their saved phase.
+	daemon.clear_leftovers().await;
+	result
 }
 
 pub async fn mediator(global: &Global, command: MediatorCommand) -> Result<()> {
@@ -102,7 +106,10 @@ pub async fn mediator(global: &Global, command: MediatorCommand) -> Result<()> {
 	config.chain = global.chain(config.chain);
 	let daemon = Arc::new(Mediator::start(config).await?);
 	tracing::info!("mediator running");
-	until_ctrl_c(async move { Ok(daemon.run().await?) }).await
+	let running = Arc::clone(&daemon);
+	let result = until_ctrl_c(async move { Ok(running.run().await?) }).await;
+	daemon.clear_leftovers().await;
+	result
 }
 
 pub async fn solver(global: &Global, command: SolverCommand) -> Result<()> {

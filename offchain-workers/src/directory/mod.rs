@@ -18,6 +18,7 @@ mod endpoint;
 mod push;
 mod registry;
 mod transfer;
+mod unpacked;
 mod uptime;
 
 pub use blobs::{
@@ -27,7 +28,8 @@ pub use blobs::{
 pub use endpoint::{DirectoryEndpoint, MAX_ENDPOINT_LEN};
 pub use push::{push_image, PushedImage};
 pub use registry::{probe_registry, RegistryProcess, REGISTRY_BIN_ENV};
-pub use transfer::{download_blob_to, manifest_size, timeout_until, ImageSize};
+pub use transfer::{download_blob_to, manifest_size, timeout_until, ImageSize, Layer};
+pub use unpacked::{unpacked_size_within, Unpacked};
 pub use uptime::{
 	query_uptime, serve_uptime, UptimeHistory, UptimeRecord, UptimeReport, UptimeServer,
 	PROBE_TOLERANCE_MS,

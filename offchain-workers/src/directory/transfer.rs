@@ -25,10 +25,26 @@ const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 const MIN_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// What a job's image costs to download: the sizes its manifest declares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ImageSize {
 	/// The config blob's size plus every layer's (compressed) size, in bytes.
 	pub download_bytes: u64,
+	/// The layers, in order, as the manifest lists them.
+	pub layers: Vec<Layer>,
+}
+
+/// One layer of an image manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Layer {
+	/// How the layer is stored (`…tar.gzip`, `…tar+gzip`, `…tar`, `…tar+zstd`).
+	#[serde(default)]
+	pub media_type: String,
+	/// Its compressed size, as declared.
+	pub size: u64,
+	/// The digest of its compressed bytes.
+	#[serde(default)]
+	pub digest: String,
 }
 
 #[derive(Deserialize)]
@@ -41,7 +57,7 @@ struct Descriptor {
 struct Manifest {
 	media_type: Option<String>,
 	config: Option<Descriptor>,
-	layers: Option<Vec<Descriptor>>,
+	layers: Option<Vec<Layer>>,
 	manifests: Option<serde_json::Value>,
 }
 
@@ -85,7 +101,7 @@ pub fn manifest_size(
 		.iter()
 		.try_fold(config.size, |total, layer| total.checked_add(layer.size))
 		.ok_or_else(|| bad(&url, "layer sizes overflow"))?;
-	Ok(ImageSize { download_bytes })
+	Ok(ImageSize { download_bytes, layers })
 }
 
 /// Streams blob `digest` of `repository` into `dest` (created, or truncated), hashing

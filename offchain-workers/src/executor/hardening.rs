@@ -143,8 +143,10 @@ pub(super) fn nano_cpus(cpus: f64) -> i64 {
 }
 
 pub(super) fn tmpfs_options(storage_limit: u64) -> String {
-	// `size=0` would mean "unlimited" to tmpfs, hence the one-page floor.
-	format!("rw,noexec,nosuid,nodev,size={},mode=1777", storage_limit.max(4096))
+	// `size=0` would mean "unlimited" to tmpfs, hence the one-page floor; the inode cap
+	// keeps a million empty files from costing the host kernel memory past the limit.
+	let inodes = (storage_limit / super::ENTRY_BYTES).saturating_add(2);
+	format!("rw,noexec,nosuid,nodev,size={},nr_inodes={inodes},mode=1777", storage_limit.max(4096))
 }
 
 /// Logs go to json-file in one file. Each line is charged its framing on disk

@@ -17,8 +17,9 @@
 //! Isolation: no network, read-only root filesystem, all capabilities dropped,
 //! `no-new-privileges`, an engine that runs seccomp (never `unconfined`), user
 //! 65534:65534, memory without swap, CPU quota, process limit, no core dumps, no
-//! health check, a `/tmp` tmpfs sized to the storage limit, `/out` bind-mounted from
-//! the work directory and no other mount (an image declaring a `VOLUME` is a
+//! health check, a `/tmp` tmpfs sized to the storage limit, `/out` bind-mounted from a
+//! tmpfs of the storage limit's size mounted in the work directory ([`outfs`]: the
+//! daemon must run as root) and no other mount (an image declaring a `VOLUME` is a
 //! `JobDescriptionError`), a capped json-file log, fixed hostname, no extra
 //! environment. If the engine refuses or drops
 //! any of these, the run fails with [`ExecError::HardeningRefused`]; it is never
@@ -27,6 +28,7 @@
 mod container;
 mod hardening;
 mod image;
+mod outfs;
 mod supervise;
 #[cfg(test)]
 pub mod test_support;
@@ -35,6 +37,7 @@ mod tests;
 mod workdir;
 
 pub use hardening::{cgroup_parent, container_name, host_config, verify_hardening};
+pub use outfs::detach_all_under as unmount_stale_outputs;
 
 use crate::{cgroup, docker::DockerError, merkle::MerkleError};
 use bollard::{errors::Error as BollardError, Docker};
@@ -224,7 +227,9 @@ pub async fn run_job(
 			return workdir::finish(dirs, status, None, bandwidth).await
 		},
 	};
-	match supervise::execute(docker, spec, &dirs, job_name).await? {
+	let out_dir = dirs.out.clone();
+	let out = outfs::OutFs::mount(&out_dir, spec.storage_limit_bytes)?;
+	let outcome = match supervise::execute(docker, spec, &dirs, job_name).await? {
 		supervise::Execution::Refused(status) => {
 			workdir::finish(dirs, status, None, bandwidth).await
 		},
@@ -233,7 +238,11 @@ pub async fn run_job(
 			let status = supervise::decide(spec, &observed, stored);
 			workdir::finish(dirs, status, Some(observed), bandwidth).await
 		},
-	}
+	};
+	// Unmounting frees whatever the job left in `/out` at once (it was copied if kept).
+	drop(out);
+	let _ = std::fs::remove_dir(&out_dir);
+	outcome
 }
 /// Removes every job container (and its cgroup) whose job name starts with `prefix`
 /// (e.g. `rp-<account>-`): what a daemon killed mid-job left behind. Call it at
@@ -254,6 +263,19 @@ pub async fn remove_orphans(docker: &Docker, prefix: &str) -> Result<usize, Exec
 		removed += 1;
 	}
 	Ok(removed)
+}
+
+/// Clears what a daemon's jobs left on the host — its job containers and their cgroups
+/// (by job-name `prefix`, e.g. `rp-<account tag>-`) and the `/out` filesystems under
+/// its `work_root` — and returns how many things it removed. Called at start-up, before
+/// any job runs, for a daemon that was killed mid-job; and at shutdown, so a stopped
+/// daemon leaves no job running. Failures are logged: they must not stop either.
+pub async fn clear_leftovers(docker: &Docker, prefix: &str, work_root: &Path) -> usize {
+	let containers = remove_orphans(docker, prefix).await.unwrap_or_else(|e| {
+		tracing::warn!("cannot look for job containers left behind: {e}");
+		0
+	});
+	containers + outfs::detach_all_under(work_root)
 }
 
 /// The part of a job name that tells one daemon's jobs from another's on a shared

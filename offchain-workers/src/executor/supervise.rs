@@ -7,7 +7,7 @@ use super::{
 		wait_stopped, Created,
 	},
 	hardening::{cgroup_parent, container_name, engine_confines, host_config, verify_hardening},
-	workdir::{stored_bytes, WorkDirs},
+	workdir::WorkDirs,
 	ExecError, ExecStatus, JobSpec, JOB_USER, LOG_FRAME_BYTES, POLL_INTERVAL,
 };
 use crate::cgroup;
@@ -128,7 +128,7 @@ pub(super) async fn verify_and_supervise(
 		return Ok(Execution::Refused(refused("starting", e)?));
 	}
 	let counter = count_logs(docker, id, usage.log_bytes.clone());
-	let watched = watch(docker, id, spec, dirs, usage).await;
+	let watched = watch(docker, id, spec, usage).await;
 	counter.abort();
 	let limit = watched?;
 	let state = inspect_state(docker, id).await?;
@@ -148,7 +148,6 @@ pub(super) async fn watch(
 	docker: &Docker,
 	id: &str,
 	spec: &JobSpec,
-	dirs: &WorkDirs,
 	usage: &Usage,
 ) -> Result<Option<Limit>, ExecError> {
 	let started = Instant::now();
@@ -156,7 +155,7 @@ pub(super) async fn watch(
 		if !is_running(&inspect_state(docker, id).await?) {
 			return Ok(None);
 		}
-		if let Some(limit) = passed_limit(spec, dirs, usage, started.elapsed()).await? {
+		if let Some(limit) = passed_limit(spec, usage, started.elapsed()).await? {
 			tracing::info!(container = id, ?limit, "killing the job at its limit");
 			kill(docker, id).await?;
 			wait_stopped(docker, id).await?;
@@ -168,7 +167,6 @@ pub(super) async fn watch(
 
 pub(super) async fn passed_limit(
 	spec: &JobSpec,
-	dirs: &WorkDirs,
 	usage: &Usage,
 	elapsed: Duration,
 ) -> Result<Option<Limit>, ExecError> {
@@ -179,12 +177,11 @@ pub(super) async fn passed_limit(
 	if cpu_ms > spec.instruction_limit_ms {
 		return Ok(Some(Limit::Instructions));
 	}
-	let out = dirs.out.clone();
-	let limit = spec.storage_limit_bytes;
-	let written = tokio::task::spawn_blocking(move || stored_bytes(&out, limit))
-		.await
-		.map_err(|e| ExecError::Task(format!("measuring the output: {e}")))?;
-	if written.saturating_add(usage.log_bytes.load(Ordering::Relaxed)) > spec.storage_limit_bytes {
+	// Only what cannot shrink again stops a job early, so a kill never decides a status
+	// the final count would not: the logs. `/out` needs no watching, its filesystem is
+	// capped by the kernel (a write past it fails with ENOSPC), and what the job leaves
+	// there is counted when it stops.
+	if usage.log_bytes.load(Ordering::Relaxed) > spec.storage_limit_bytes {
 		return Ok(Some(Limit::Storage));
 	}
 	Ok(None)

@@ -371,3 +371,57 @@ async fn orphans_of_one_daemon_are_removed_and_others_kept() {
 	let remove = RemoveContainerOptions { force: true, ..Default::default() };
 	docker.remove_container(&theirs, Some(remove)).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_job_writing_to_a_deleted_file_is_stopped_by_its_filesystem() {
+	let Some(docker) = docker_or_skip("deleted_file_writer").await else { return };
+	// 64 MiB into a file nobody can see any more, with a 1 MiB limit.
+	let script = "exec 3>/out/hidden; rm /out/hidden; dd if=/dev/zero bs=65536 count=1024 >&3";
+	let work = tempfile::tempdir().unwrap();
+	let image = job_image(&docker, "deleted", script).await.unwrap();
+	let outcome = run_job(&docker, &spec(image), work.path(), &job("deleted")).await.unwrap();
+	// The write failed at the cap, and `dd` said so and exited non-zero: the job's own
+	// outcome, the same on every machine.
+	assert_eq!(outcome.status, ExecStatus::ExceptionOccurred, "{outcome:?}");
+	let stderr = fs::read_to_string(outcome.result_dir.join("stderr")).unwrap();
+	assert!(stderr.contains("No space left on device"), "{stderr}");
+	assert_eq!(unmount_stale_outputs(work.path()), 0, "/out was unmounted");
+	assert!(!work.path().join("out").exists());
+}
+
+#[tokio::test]
+async fn a_sparse_file_counts_at_its_apparent_size() {
+	let Some(docker) = docker_or_skip("sparse_file").await else { return };
+	// One byte at 1 GB: no pages on tmpfs, but 1 GB in an archive.
+	let script = "dd if=/dev/zero of=/out/sparse bs=1 count=1 seek=1000000000";
+	let outcome = run(&docker, "sparse", script, |_| {}).await;
+	assert_eq!(outcome.status, ExecStatus::StorageExceeded, "{outcome:?}");
+	assert_eq!(outcome.result_root, status_only(ExecStatus::StorageExceeded));
+}
+
+#[tokio::test]
+async fn a_million_empty_files_stop_at_the_inode_cap() {
+	let Some(docker) = docker_or_skip("empty_files").await else { return };
+	// With a 1 MiB limit /out has 2,050 inodes; the loop ends at the first refusal.
+	let script = "i=0; while : > /out/f$i; do i=$((i+1)); done 2>/dev/null; exit 0";
+	let started = std::time::Instant::now();
+	let outcome = run(&docker, "empties", script, |_| {}).await;
+	assert_eq!(outcome.status, ExecStatus::StorageExceeded, "{outcome:?}");
+	assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn outputs_within_the_limit_are_kept_without_links() {
+	let Some(docker) = docker_or_skip("outputs_kept").await else { return };
+	let script = "mkdir -p /out/a/b && echo deep > /out/a/b/c && ln -s /etc/passwd /out/link \
+		&& mkfifo /out/pipe && echo top > /out/t";
+	let image = job_image(&docker, "kept", script).await.unwrap();
+	let work = tempfile::tempdir().unwrap();
+	let outcome = run_job(&docker, &spec(image), work.path(), &job("kept")).await.unwrap();
+	assert_eq!(outcome.status, ExecStatus::Completed, "{outcome:?}");
+	let out = outcome.result_dir.join("out");
+	assert_eq!(fs::read(out.join("a/b/c")).unwrap(), b"deep\n");
+	assert_eq!(fs::read(out.join("t")).unwrap(), b"top\n");
+	assert!(fs::symlink_metadata(out.join("link")).is_err(), "links are left out");
+	assert!(fs::symlink_metadata(out.join("pipe")).is_err(), "fifos are left out");
+}

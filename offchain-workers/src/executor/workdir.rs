@@ -2,7 +2,7 @@
 //! archived and committed to.
 
 use super::{
-	io_error, supervise::Observed, ExecError, ExecStatus, RunOutcome, ENTRY_BYTES, JOB_UID,
+	io_error, outfs, supervise::Observed, ExecError, ExecStatus, RunOutcome, ENTRY_BYTES,
 	MAX_OUTPUT_DEPTH, MAX_OUTPUT_PATH_BYTES,
 };
 use crate::{cgroup, merkle};
@@ -12,7 +12,8 @@ use std::{
 };
 
 pub(super) struct WorkDirs {
-	/// Bind-mounted at `/out` (absolute, as the engine needs).
+	/// Bind-mounted at `/out` (absolute, as the engine needs); a tmpfs of its own while
+	/// the job runs ([`outfs`]).
 	pub(super) out: PathBuf,
 	/// stdout and stderr as collected.
 	pub(super) logs: PathBuf,
@@ -28,47 +29,43 @@ pub(super) fn prepare_dirs(work_dir: &Path) -> Result<WorkDirs, ExecError> {
 		logs: work_dir.join("logs"),
 		result: work_dir.join("result"),
 	};
+	// A killed run may have left its `/out` mounted.
+	outfs::detach(&dirs.out);
 	for dir in [&dirs.out, &dirs.logs, &dirs.result] {
 		// Fresh directories: nothing from an earlier run may leak into this result.
 		remove_dir_if_present(dir)?;
 		fs::create_dir(dir).map_err(io_error(dir))?;
 	}
-	give_to_job_user(&dirs.out)?;
 	Ok(dirs)
 }
 
-/// Lets the job's unprivileged user write `/out`.
-pub(super) fn give_to_job_user(dir: &Path) -> Result<(), ExecError> {
-	use std::os::unix::fs::PermissionsExt;
-	match std::os::unix::fs::chown(dir, Some(JOB_UID), Some(JOB_UID)) {
-		Ok(()) => Ok(()),
-		Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-			// Not root (e.g. a developer in the docker group): open the directory instead.
-			tracing::warn!(dir = %dir.display(), "cannot chown the output directory; making it world-writable");
-			fs::set_permissions(dir, fs::Permissions::from_mode(0o777)).map_err(io_error(dir))
-		},
-		Err(e) => Err(ExecError::Io { path: dir.to_path_buf(), source: e }),
-	}
-}
-
-/// Bytes the job stored: its outputs plus its stdout and stderr.
+/// Bytes the job stored once it stopped: its outputs, by [`stored_bytes`] (the walk is
+/// bounded by the `/out` filesystem's inode cap), plus its stdout and stderr at their
+/// apparent size and [`ENTRY_BYTES`] each (the host's filesystem, which differs from
+/// machine to machine, must not decide a status).
 pub(super) async fn stored_bytes_blocking(dirs: &WorkDirs, limit: u64) -> Result<u64, ExecError> {
 	let (out, logs) = (dirs.out.clone(), dirs.logs.clone());
 	tokio::task::spawn_blocking(move || {
-		stored_bytes(&out, limit).saturating_add(stored_bytes(&logs, limit))
+		let logged = ["stdout", "stderr"].iter().fold(0u64, |total, name| {
+			let bytes = fs::metadata(logs.join(name)).map_or(0, |meta| meta.len());
+			total.saturating_add(bytes).saturating_add(ENTRY_BYTES)
+		});
+		stored_bytes(&out, limit).saturating_add(logged)
 	})
 	.await
 	.map_err(|e| ExecError::Task(format!("measuring the output: {e}")))
 }
 
-/// What the job stored under `dir` against its storage limit: the apparent size of the
-/// regular files plus [`ENTRY_BYTES`] per file or directory; `u64::MAX` for a tree
+/// What the job stored under `dir` against its storage limit: per regular file the
+/// larger of its apparent size and the bytes it occupies (a sparse file would grow to
+/// its apparent size in the archive; a small one takes a whole page on tmpfs), plus
+/// [`ENTRY_BYTES`] per file or directory; `u64::MAX` for a tree
 /// deeper than [`MAX_OUTPUT_DEPTH`] or with a path longer than
 /// [`MAX_OUTPUT_PATH_BYTES`]. Stops counting once past `stop_above`, so a million
 /// files cost one limit's worth of walking. Never follows links, and ignores entries
 /// that vanish meanwhile: the job may still be writing.
 pub(super) fn stored_bytes(dir: &Path, stop_above: u64) -> u64 {
-	use std::os::unix::ffi::OsStrExt;
+	use std::os::unix::{ffi::OsStrExt, fs::MetadataExt};
 	let mut total = 0u64;
 	let mut pending = vec![(dir.to_path_buf(), 0usize)];
 	while let Some((current, depth)) = pending.pop() {
@@ -84,7 +81,8 @@ pub(super) fn stored_bytes(dir: &Path, stop_above: u64) -> u64 {
 			if meta.is_dir() {
 				pending.push((path, depth + 1));
 			} else if meta.is_file() {
-				total = total.saturating_add(meta.len());
+				let occupied = meta.blocks().saturating_mul(512);
+				total = total.saturating_add(meta.len().max(occupied));
 			}
 			if total > stop_above {
 				return total;
@@ -119,9 +117,7 @@ pub(super) fn assemble_result(
 	exit_code: Option<i64>,
 ) -> Result<(), ExecError> {
 	if status.keeps_outputs() {
-		let out = dirs.result.join("out");
-		rename(&dirs.out, &out)?;
-		drop_non_regular(&out)?;
+		copy_outputs(&dirs.out, &dirs.result.join("out"))?;
 		rename(&dirs.logs.join("stdout"), &dirs.result.join("stdout"))?;
 		rename(&dirs.logs.join("stderr"), &dirs.result.join("stderr"))?;
 		let code = exit_code.unwrap_or(-1);
@@ -130,24 +126,31 @@ pub(super) fn assemble_result(
 		write_status(&dirs.result, status.name())?;
 	}
 	// What is left is not part of the result; failing to remove it only costs space.
-	let _ = fs::remove_dir_all(&dirs.out);
+	// A mounted `/out` is emptied by its unmount, not file by file.
+	let _ = fs::remove_dir(&dirs.out);
 	let _ = fs::remove_dir_all(&dirs.logs);
 	Ok(())
 }
 
-/// Removes everything under `dir` that is neither a regular file nor a directory
-/// (links, fifos, sockets), so the result can be committed to and archived.
-pub(super) fn drop_non_regular(dir: &Path) -> Result<(), ExecError> {
-	let mut pending = vec![dir.to_path_buf()];
-	while let Some(dir) = pending.pop() {
-		for entry in fs::read_dir(&dir).map_err(io_error(&dir))? {
-			let path = entry.map_err(io_error(&dir))?.path();
-			let meta = fs::symlink_metadata(&path).map_err(io_error(&path))?;
-			if meta.is_dir() {
-				pending.push(path);
-			} else if !meta.is_file() {
-				tracing::info!(path = %path.display(), "dropping a non-regular file from the result");
-				fs::remove_file(&path).map_err(io_error(&path))?;
+/// Copies the regular files and directories of the job's `/out` (a tmpfs) to `to` on
+/// the host's disk; links, fifos and sockets are left out, so the result can be
+/// committed to and archived. Only called for trees within the storage limit, whose
+/// depth and path lengths were checked.
+pub(super) fn copy_outputs(from: &Path, to: &Path) -> Result<(), ExecError> {
+	fs::create_dir(to).map_err(io_error(to))?;
+	let mut pending = vec![(from.to_path_buf(), to.to_path_buf())];
+	while let Some((source_dir, target_dir)) = pending.pop() {
+		for entry in fs::read_dir(&source_dir).map_err(io_error(&source_dir))? {
+			let entry = entry.map_err(io_error(&source_dir))?;
+			let (source, target) = (entry.path(), target_dir.join(entry.file_name()));
+			let kind = entry.file_type().map_err(io_error(&source))?;
+			if kind.is_dir() {
+				fs::create_dir(&target).map_err(io_error(&target))?;
+				pending.push((source, target));
+			} else if kind.is_file() {
+				fs::copy(&source, &target).map_err(io_error(&source))?;
+			} else {
+				tracing::info!(path = %source.display(), "leaving a non-regular file out of the result");
 			}
 		}
 	}

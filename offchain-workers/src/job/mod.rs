@@ -9,8 +9,12 @@
 //!    machine with the layers cached measures the same) → `JobNotFound`,
 //!    `DirectoryUnavailable`, `BandwidthExceeded`, or `JobDescriptionError` for an
 //!    index or garbage;
-//! 3. the image is pulled, and its first layer must be the declared base layer →
-//!    else `JobDescriptionError`;
+//! 3. unless the engine has the image, its layers are streamed from the directory,
+//!    decompressed and counted (never stored): more than [`UNPACKED_PER_BANDWIDTH`]
+//!    times the bandwidth limit unpacked → `JobDescriptionError` (a decompression
+//!    bomb), a layer neither gzip nor plain tar → `JobDescriptionError`; then the image
+//!    is pulled, and its first layer must be the declared base layer → else
+//!    `JobDescriptionError`;
 //! 4. the RP declines (`Declined`) if the run's whole budget no longer fits before its
 //!    deadline — never a shortened run, which a mediator would not reproduce;
 //! 5. the executor runs it with the wall-clock budget of [`timing::run_budget`], from
@@ -26,7 +30,7 @@ pub mod verify;
 
 use crate::{
 	archive,
-	directory::{self, BlobRef, DirectoryError},
+	directory::{self, BlobRef, DirectoryError, Unpacked},
 	docker::{self, DockerError},
 	executor::{self, ExecError, ExecStatus, JobSpec},
 };
@@ -170,16 +174,26 @@ pub async fn run(
 	let Ok(blob) = terms.reference.parse::<BlobRef>() else {
 		return decided(ResultStatus::JobDescriptionError, 0);
 	};
-	let size = match image_size(&runner.registry, &blob, schedule.deadline()).await? {
-		Ok(size) => size,
+	let manifest = match image_size(&runner.registry, &blob, schedule.deadline()).await? {
+		Ok(manifest) => manifest,
 		Err(status) => return decided(status, 0),
 	};
+	let size = manifest.download_bytes;
 	if size > terms.bandwidth_limit_bytes {
 		return decided(ResultStatus::BandwidthExceeded, 0);
 	}
 	let image = format!("{}/{}", runner.registry, terms.reference);
-	if let Some(status) = pull(runner, &image, terms, schedule.deadline()).await? {
-		return decided(status, 0);
+	if !docker::image_exists(&runner.docker, &image).await? {
+		let cap = max_unpacked_bytes(terms.bandwidth_limit_bytes);
+		let deadline = schedule.deadline();
+		match unpacked_size(&runner.registry, &blob, manifest.layers, cap, deadline).await? {
+			Ok(Unpacked::Within(_)) => {},
+			Ok(Unpacked::Over) => return decided(ResultStatus::JobDescriptionError, size),
+			Err(status) => return decided(status, 0),
+		}
+		if let Some(status) = pull(runner, &image, terms, deadline).await? {
+			return decided(status, 0);
+		}
 	}
 	if docker::image_first_layer(&runner.docker, &image).await? != terms.first_layer {
 		return decided(ResultStatus::JobDescriptionError, size);
@@ -239,12 +253,43 @@ pub fn status_only(
 	})
 }
 
-/// The image's download size, or the status a failure to read it means.
+/// How large an image may become once unpacked, for a job with this bandwidth limit:
+/// [`UNPACKED_PER_BANDWIDTH`] times it. The RP's bandwidth cap thus bounds the disk a
+/// job's image can take; real images unpack to 2 to 4 times their compressed size.
+pub fn max_unpacked_bytes(bandwidth_limit: u64) -> u64 {
+	bandwidth_limit.saturating_mul(UNPACKED_PER_BANDWIDTH)
+}
+
+/// See [`max_unpacked_bytes`].
+pub const UNPACKED_PER_BANDWIDTH: u64 = 16;
+
+/// Whether the image's layers unpack within `cap` (streamed, never stored), or the
+/// status a failure to read them means.
+async fn unpacked_size(
+	registry: &str,
+	blob: &BlobRef,
+	layers: Vec<directory::Layer>,
+	cap: u64,
+	deadline: Instant,
+) -> Result<Result<Unpacked, ResultStatus>, JobError> {
+	let (registry, repository) = (registry.to_string(), blob.repository.clone());
+	let read = tokio::task::spawn_blocking(move || {
+		directory::unpacked_size_within(&registry, &repository, &layers, cap, deadline)
+	})
+	.await
+	.map_err(|e| JobError::Task(format!("reading the layers: {e}")))?;
+	Ok(read.map_err(|e| {
+		tracing::info!("image layers: {e}");
+		manifest_failure(&e)
+	}))
+}
+
+/// The image's manifest sizes, or the status a failure to read it means.
 async fn image_size(
 	registry: &str,
 	blob: &BlobRef,
 	deadline: Instant,
-) -> Result<Result<u64, ResultStatus>, JobError> {
+) -> Result<Result<directory::ImageSize, ResultStatus>, JobError> {
 	let (registry, blob) = (registry.to_string(), blob.clone());
 	let read = tokio::task::spawn_blocking(move || {
 		directory::manifest_size(&registry, &blob.repository, &blob.digest, deadline)
@@ -252,7 +297,7 @@ async fn image_size(
 	.await
 	.map_err(|e| JobError::Task(format!("reading the manifest: {e}")))?;
 	Ok(match read {
-		Ok(size) => Ok(size.download_bytes),
+		Ok(size) => Ok(size),
 		Err(e) => {
 			tracing::info!("image manifest: {e}");
 			Err(manifest_failure(&e))
@@ -272,18 +317,15 @@ fn manifest_failure(error: &DirectoryError) -> ResultStatus {
 	}
 }
 
-/// Pulls the image unless the engine has it (it is pinned by digest, so a local copy
-/// is the job itself); `Some(status)` when the pull fails for the job's or the
-/// directory's reasons.
+/// Pulls the image (the caller checked the engine has none: it is pinned by digest, so
+/// a local copy is the job itself); `Some(status)` when the pull fails for the job's or
+/// the directory's reasons.
 async fn pull(
 	runner: &Runner,
 	image: &str,
 	terms: &JobTerms,
 	deadline: Instant,
 ) -> Result<Option<ResultStatus>, JobError> {
-	if docker::image_exists(&runner.docker, image).await? {
-		return Ok(None);
-	}
 	let left = deadline.saturating_duration_since(Instant::now());
 	let pulling = docker::pull_within(&runner.docker, image, terms.bandwidth_limit_bytes);
 	match tokio::time::timeout(left, pulling).await {

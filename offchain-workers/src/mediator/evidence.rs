@@ -127,6 +127,7 @@ impl Mediator {
 			pids_limit: self.settings.pids_limit,
 			own_ns_per_instruction: self.settings.time_per_instruction_ns,
 		};
+		let image = self.images.hold(&format!("{}/{}", endpoint.registry, terms.reference));
 		let mut runs = Vec::new();
 		for run in 0..info.verification_count.max(1) {
 			let work = self.settings.work_dir.join(format!("match-{match_id}/run-{run}"));
@@ -141,6 +142,10 @@ impl Mediator {
 				bandwidth_used: outcome.bandwidth_used,
 			});
 			let _ = std::fs::remove_dir_all(&work);
+		}
+		drop(image);
+		if let Err(e) = self.images.prune(&self.docker).await {
+			tracing::warn!("cannot prune the job image cache: {e}");
 		}
 		Ok(runs)
 	}

@@ -96,6 +96,8 @@ pub struct Mediator {
 	docker: bollard::Docker,
 	state: Arc<Mutex<StateFile<MediatorState>>>,
 	in_flight: Arc<Mutex<BTreeSet<u64>>>,
+	/// The job images pulled for re-runs, kept within a byte budget.
+	images: crate::image_cache::ImageCache,
 }
 
 impl Mediator {
@@ -106,15 +108,24 @@ impl Mediator {
 		}
 		let Opened { chain, signer, me, docker, state } =
 			daemon::open(&config.chain, &config.mediator.work_dir, "mediator-state.json").await?;
+		let images = crate::image_cache::ImageCache::new(config.mediator.image_cache_bytes);
 		Ok(Mediator {
 			chain,
 			signer,
 			me,
+			images,
 			settings: config.mediator,
 			docker,
 			state: Arc::new(Mutex::new(state)),
 			in_flight: Arc::new(Mutex::new(BTreeSet::new())),
 		})
+	}
+
+	/// Stops and removes this mediator's re-run containers and unmounts their outputs
+	/// (at start-up after a crash, and at shutdown).
+	pub async fn clear_leftovers(&self) -> usize {
+		let prefix = format!("mediator-{}-", crate::executor::owner_tag(&self.me.0));
+		crate::executor::clear_leftovers(&self.docker, &prefix, &self.settings.work_dir).await
 	}
 
 	/// Registers (if needed), trusts directories and declares base layers.
@@ -148,6 +159,12 @@ impl Mediator {
 	/// seconds (and after a reconnect) looks for any it has not finished.
 	pub async fn run(self: Arc<Self>) -> Result<(), MediatorError> {
 		self.prepare().await?;
+		// Nothing of ours runs yet: whatever a killed run left is removed; a mediation
+		// still open is started again by the reconcile.
+		let removed = self.clear_leftovers().await;
+		if removed > 0 {
+			tracing::info!(removed, "removed job containers and outputs of an earlier run");
+		}
 		let chain = self.chain.clone();
 		daemon::follow(&chain, Duration::from_secs(5), |wake| {
 			let this = Arc::clone(&self);

@@ -31,6 +31,8 @@ pub struct MediatorSettings {
 	pub cpus: f64,
 	/// Most processes per run.
 	pub pids_limit: i64,
+	/// Bytes of pulled job images to keep; past it the least recently used go.
+	pub image_cache_bytes: u64,
 	/// Relative slack on claimed instructions: CPU time varies between machines and
 	/// runs, so a claim up to `measured × (1 + slack) + 50 ms` is honest.
 	pub usage_slack: f64,
@@ -50,6 +52,7 @@ impl Default for MediatorSettings {
 			work_dir: PathBuf::from("modicum-mediator"),
 			cpus: 1.0,
 			pids_limit: 64,
+			image_cache_bytes: crate::image_cache::DEFAULT_BUDGET_BYTES,
 			usage_slack: 0.5,
 		}
 	}

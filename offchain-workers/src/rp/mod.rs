@@ -17,6 +17,7 @@ use crate::{
 	daemon::{self, Declarations, OpenError, Opened, Retry, Wake},
 	directory::DirectoryEndpoint,
 	docker,
+	image_cache::ImageCache,
 	job::{self, timing, JobError, Runner, Schedule},
 	state::{StateError, StateFile},
 };
@@ -94,6 +95,8 @@ pub struct ResourceProvider {
 	waiting: AtomicU32,
 	/// Held while topping up, so that two top-ups never post the same offer twice.
 	top_up: Mutex<()>,
+	/// The job images pulled, kept within a byte budget.
+	images: ImageCache,
 }
 
 impl ResourceProvider {
@@ -109,6 +112,7 @@ impl ResourceProvider {
 		let Opened { chain, signer, me, docker, state } =
 			daemon::open(&config.chain, &config.rp.work_dir, "rp-state.json").await?;
 		let concurrent_jobs = config.rp.concurrent_jobs as usize;
+		let images = ImageCache::new(config.rp.image_cache_bytes);
 		Ok(ResourceProvider {
 			chain,
 			signer,
@@ -120,6 +124,7 @@ impl ResourceProvider {
 			slots: Arc::new(Semaphore::new(concurrent_jobs)),
 			waiting: AtomicU32::new(0),
 			top_up: Mutex::new(()),
+			images,
 		})
 	}
 
@@ -153,13 +158,11 @@ impl ResourceProvider {
 	/// passed (and after a reconnect, for what happened meanwhile).
 	pub async fn run(self: Arc<Self>) -> Result<(), RpError> {
 		self.prepare().await?;
-		// Nothing of ours runs yet: any container of ours is a crashed run's. An open
-		// match's job is then run again from its persisted phase.
-		let orphans = crate::executor::remove_orphans(&self.docker, &self.job_prefix()).await;
-		match orphans {
-			Ok(0) => {},
-			Ok(removed) => tracing::info!(removed, "removed job containers of an earlier run"),
-			Err(e) => tracing::warn!("cannot look for job containers of an earlier run: {e}"),
+		// Nothing of ours runs yet: any container or `/out` of ours is a crashed run's.
+		// An open match's job is then run again from its persisted phase.
+		let removed = self.clear_leftovers().await;
+		if removed > 0 {
+			tracing::info!(removed, "removed job containers and outputs of an earlier run");
 		}
 		let chain = self.chain.clone();
 		daemon::follow(&chain, RECONCILE_EVERY, |wake| {
@@ -408,8 +411,15 @@ impl ResourceProvider {
 			let terms = job::JobTerms::of_match(info, rp_ns);
 			let schedule = Schedule::Provider { deadline, reserve: timing::RP_RESERVE_AFTER_RUN };
 			tracing::info!(match_id, reference = %terms.reference, "running job");
-			job::run(&runner, &terms, &work, &format!("{}{match_id}", self.job_prefix()), schedule)
-				.await?
+			let name = format!("{}{match_id}", self.job_prefix());
+			let image = self.images.hold(&format!("{}/{}", endpoint.registry, terms.reference));
+			let outcome = job::run(&runner, &terms, &work, &name, schedule).await;
+			drop(image);
+			let outcome = outcome?;
+			if let Err(e) = self.images.prune(&self.docker).await {
+				tracing::warn!("cannot prune the job image cache: {e}");
+			}
+			outcome
 		};
 		match job::publish(&endpoint.registry, match_id, &outcome.result_dir, deadline).await {
 			Ok(reference) => Ok(ReadyResult::of(&outcome, reference)),
@@ -426,6 +436,14 @@ impl ResourceProvider {
 				})
 			},
 		}
+	}
+
+	/// Stops and removes this RP's job containers and unmounts their outputs: for a
+	/// clean shutdown, so a stopped RP leaves no job running (its open matches are run
+	/// again from their persisted phase at the next start).
+	pub async fn clear_leftovers(&self) -> usize {
+		crate::executor::clear_leftovers(&self.docker, &self.job_prefix(), &self.settings.work_dir)
+			.await
 	}
 
 	/// The start of this RP's job names: `rp-<account tag>-`, so RPs and mediators

@@ -69,6 +69,9 @@ pub struct RpSettings {
 	pub cpus: f64,
 	/// Most processes each job may start.
 	pub pids_limit: i64,
+	/// Bytes of pulled job images to keep for jobs that come again; past it the least
+	/// recently used go.
+	pub image_cache_bytes: u64,
 	/// The offers' terms.
 	pub offer: OfferSettings,
 }
@@ -87,6 +90,7 @@ impl Default for RpSettings {
 			concurrent_jobs: 1,
 			cpus: 1.0,
 			pids_limit: 64,
+			image_cache_bytes: crate::image_cache::DEFAULT_BUDGET_BYTES,
 			offer: OfferSettings::default(),
 		}
 	}
