@@ -7,10 +7,11 @@
 //! modicum-bench [--smoke] [--only FIGURE…] [--out DIR] [--json] [--seal-interval-ms MS]
 //! ```
 //!
-//! Figures: latency, overhead, throughput, chain-rate, weight, solver, memory (see
+//! Figures: latency, overhead, throughput, chain-rate, weight, solver, memory, hostile (see
 //! bench/README.md). `--smoke` runs each at tiny sizes, to check the harness.
 
 mod chain_rate;
+mod hostile;
 mod latency;
 mod machine;
 mod market;
@@ -68,10 +69,11 @@ enum Figure {
 	Weight,
 	Solver,
 	Memory,
+	Hostile,
 }
 
 impl Figure {
-	const ALL: [Figure; 7] = [
+	const ALL: [Figure; 8] = [
 		Figure::Latency,
 		Figure::Overhead,
 		Figure::Throughput,
@@ -79,6 +81,7 @@ impl Figure {
 		Figure::Weight,
 		Figure::Solver,
 		Figure::Memory,
+		Figure::Hostile,
 	];
 
 	/// Its name on the command line.
@@ -87,7 +90,14 @@ impl Figure {
 	}
 
 	fn needs_docker(self) -> bool {
-		matches!(self, Figure::Latency | Figure::Overhead | Figure::Throughput | Figure::Memory)
+		matches!(
+			self,
+			Figure::Latency
+				| Figure::Overhead
+				| Figure::Throughput
+				| Figure::Memory
+				| Figure::Hostile
+		)
 	}
 }
 
@@ -169,6 +179,7 @@ async fn run(args: Args) -> Result<bool> {
 			Figure::Weight => weight::run(&ctx).await,
 			Figure::Solver => solver::run(&ctx).await,
 			Figure::Memory => memory::run(&ctx).await,
+			Figure::Hostile => hostile::run(&ctx).await,
 		};
 		for row in &new {
 			let outcome = match (&row.skipped, row.met) {

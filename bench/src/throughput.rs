@@ -189,7 +189,11 @@ impl JobCreator {
 		let events = bulk.watch().await?;
 		// The image goes to the directory once; every offer names it.
 		let docker = modicum_offchain::docker::connect().await?;
-		let pushed = directory::push_image(&docker, IMAGE, &market.registry, REPOSITORY).await?;
+		let alice = modicum_client::keys::from_uri("//Alice")?;
+		let credential = directory::WriteCredential::new(&alice, &market.registry);
+		let pushed =
+			directory::push_image(&docker, IMAGE, &market.registry, REPOSITORY, &credential)
+				.await?;
 		let now = market.chain.now_ms().await?;
 		let terms = JobTerms {
 			instruction_limit: 20_000,

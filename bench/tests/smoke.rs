@@ -90,4 +90,21 @@ fn every_figure_runs_in_smoke_mode() {
 		assert!(row["met"].is_boolean(), "{id} has no verdict");
 		assert!(!row["details"].is_null(), "{id} has no details");
 	}
+	// Every hostile job ended in its status, the RP alive and the disk back within the
+	// limit; a case that did not is a failed row.
+	let hostile: Vec<_> = rows
+		.iter()
+		.filter(|r| r["id"].as_str().is_some_and(|id| id.starts_with("hostile.")))
+		.collect();
+	assert_eq!(hostile.len(), HOSTILE_CASES, "hostile rows: {hostile:#?}");
+	for row in hostile {
+		assert_eq!(row["failed"], false, "{} failed: {}", row["id"], row["skipped"]);
+		if row["skipped"].is_null() {
+			assert_eq!(row["met"], true, "{row:#}");
+			positive(row, "measured");
+		}
+	}
 }
+
+/// The hostile cases and the plain job after them.
+const HOSTILE_CASES: usize = 14;

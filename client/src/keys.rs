@@ -21,8 +21,23 @@ pub fn from_uri(uri: &str) -> Result<Keypair, ClientError> {
 	Keypair::from_uri(&parsed).map_err(|e| ClientError::Key(format!("cannot derive a key: {e}")))
 }
 
-/// Reads a secret URI from a file (the first non-empty line).
+/// Reads a secret URI from a file (the first non-empty line). A file that its group or
+/// other users may read or write is refused: anyone who can read it can spend from the
+/// account.
 pub fn from_file(path: &Path) -> Result<Keypair, ClientError> {
+	use std::os::unix::fs::PermissionsExt;
+	let mode = std::fs::metadata(path)
+		.map_err(|e| ClientError::Key(format!("cannot read key file {}: {e}", path.display())))?
+		.permissions()
+		.mode();
+	if mode & 0o077 != 0 {
+		return Err(ClientError::Key(format!(
+			"key file {} is open to other users (mode {:o}); run `chmod 600 {}`",
+			path.display(),
+			mode & 0o777,
+			path.display()
+		)));
+	}
 	let text = std::fs::read_to_string(path)
 		.map_err(|e| ClientError::Key(format!("cannot read key file {}: {e}", path.display())))?;
 	let line = text.lines().map(str::trim).find(|l| !l.is_empty()).ok_or_else(|| {
@@ -42,6 +57,13 @@ pub fn resolve(uri: Option<&str>, file: Option<&Path>) -> Result<Keypair, Client
 				.into(),
 		)),
 	}
+}
+
+/// Whether a secret URI is one of the well-known development keys (`//Alice`, …),
+/// which are no secret.
+pub fn is_dev_key(uri: &str) -> bool {
+	let uri = uri.trim();
+	uri.starts_with("//") && !uri[2..].contains(' ')
 }
 
 /// The account a key pair signs for.
@@ -89,6 +111,11 @@ mod tests {
 		let dir = tempfile::tempdir().unwrap();
 		let path = dir.path().join("key");
 		std::fs::write(&path, format!("\n{phrase}\n")).unwrap();
+		use std::os::unix::fs::PermissionsExt;
+		std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+		let error = from_file(&path).err().unwrap().to_string();
+		assert!(error.contains("chmod 600") && !error.contains("bottom"), "{error}");
+		std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
 		assert_eq!(account_of(&from_file(&path).unwrap()), account_of(&from_phrase));
 	}
 

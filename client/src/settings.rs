@@ -56,7 +56,30 @@ pub fn load<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result<T, Cli
 	let Some(path) = path else { return Ok(T::default()) };
 	let error = |reason: String| ClientError::Config { path: path.display().to_string(), reason };
 	let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-	toml::from_str(&text).map_err(|e| error(e.to_string()))
+	toml::from_str(&text).map_err(|e| error(parse_error_without_secrets(&text, &e)))
+}
+
+/// A TOML error as "line L, column C: message", never quoting the file (its `key` line
+/// holds a secret), and with the quoted value of any `key = …` line blanked out of the
+/// message too (serde's messages can quote a value of the wrong type).
+fn parse_error_without_secrets(text: &str, error: &toml::de::Error) -> String {
+	let mut message = error.message().to_string();
+	for line in text.lines() {
+		let Some((name, value)) = line.split_once('=') else { continue };
+		let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+		if name.trim() == "key" && !value.is_empty() {
+			message = message.replace(value, "<secret>");
+		}
+	}
+	match error.span() {
+		Some(span) => {
+			let before = &text[..span.start.min(text.len())];
+			let line = before.matches('\n').count() + 1;
+			let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+			format!("line {line}, column {column}: {message}")
+		},
+		None => message,
+	}
 }
 
 #[cfg(test)]
@@ -102,5 +125,25 @@ mod tests {
 		assert!(error.contains("urll"), "{error}");
 		assert!(load::<Example>(Some(Path::new("/nonexistent.toml"))).is_err());
 		assert_eq!(load::<Example>(None).unwrap().chain, ChainSettings::default());
+	}
+
+	#[test]
+	fn a_broken_file_never_quotes_the_key() {
+		let dir = tempfile::tempdir().unwrap();
+		let path = dir.path().join("rp.toml");
+		let secret = "bottom drive obey lake curtain smoke basket hold race lonely fit walk";
+		// An unclosed string on the key's own line, and a key of the wrong type.
+		std::fs::write(&path, format!("[chain]\nkey = \"{secret}\n")).unwrap();
+		let error = load::<Example>(Some(&path)).unwrap_err().to_string();
+		assert!(!error.contains("bottom"), "{error}");
+		assert!(error.contains("line 2"), "{error}");
+		std::fs::write(
+			&path,
+			format!("[chain]\nkey = \"{secret}\"\n[role]\nprice = \"{secret}\"\n"),
+		)
+		.unwrap();
+		let error = load::<Example>(Some(&path)).unwrap_err().to_string();
+		assert!(!error.contains("bottom"), "{error}");
+		assert!(error.contains("line 4"), "{error}");
 	}
 }

@@ -58,11 +58,17 @@ const EXEC_MODE: u32 = 0o755;
 /// Mode of every other packed file.
 const FILE_MODE: u32 = 0o644;
 
-/// Packs the files and directories under `dir` into an uncompressed tar. Fails on
-/// links and special files, like [`merkle::root_of_dir`], so the archive holds exactly
-/// what the root commits to.
+/// Packs the files and directories under `dir` into an uncompressed tar in memory.
+/// Fails on links and special files, like [`merkle::root_of_dir`], so the archive holds
+/// exactly what the root commits to.
 pub fn pack_dir(dir: &Path) -> Result<Vec<u8>, ArchiveError> {
-	let mut builder = tar::Builder::new(Vec::new());
+	pack_dir_into(dir, Vec::new())
+}
+
+/// [`pack_dir`] into `out` (e.g. a file), one file at a time: memory stays small
+/// whatever the result's size.
+pub fn pack_dir_into<W: io::Write>(dir: &Path, out: W) -> Result<W, ArchiveError> {
+	let mut builder = tar::Builder::new(out);
 	for entry in merkle::walk(dir)? {
 		let mut header = tar::Header::new_gnu();
 		header.set_mtime(0);
@@ -78,15 +84,36 @@ pub fn pack_dir(dir: &Path) -> Result<Vec<u8>, ArchiveError> {
 					.map_err(ArchiveError::Write)?;
 			},
 			EntryKind::File => {
-				let content = fs::read(&entry.path).map_err(io_error(&entry.path))?;
+				let file = fs::File::open(&entry.path).map_err(io_error(&entry.path))?;
+				let size = file.metadata().map_err(io_error(&entry.path))?.len();
 				header.set_entry_type(tar::EntryType::Regular);
 				header.set_mode(if entry.mode & 0o100 != 0 { EXEC_MODE } else { FILE_MODE });
-				header.set_size(content.len() as u64);
+				header.set_size(size);
+				// `take`: a file that grew since it was measured cannot break the framing.
 				builder
-					.append_data(&mut header, entry.relative_path(), content.as_slice())
+					.append_data(&mut header, entry.relative_path(), file.take(size))
 					.map_err(ArchiveError::Write)?;
 			},
 		}
+	}
+	builder.into_inner().map_err(ArchiveError::Write)
+}
+
+/// The archive [`pack_dir`] would make of a directory holding just `files` (plain
+/// files at the top, not executable), built in memory.
+pub fn pack_files(files: &[(&str, &[u8])]) -> Result<Vec<u8>, ArchiveError> {
+	let mut sorted = files.to_vec();
+	sorted.sort_by(|a, b| a.0.cmp(b.0));
+	let mut builder = tar::Builder::new(Vec::new());
+	for (name, content) in sorted {
+		let mut header = tar::Header::new_gnu();
+		header.set_mtime(0);
+		header.set_uid(0);
+		header.set_gid(0);
+		header.set_entry_type(tar::EntryType::Regular);
+		header.set_mode(FILE_MODE);
+		header.set_size(content.len() as u64);
+		builder.append_data(&mut header, name, content).map_err(ArchiveError::Write)?;
 	}
 	builder.into_inner().map_err(ArchiveError::Write)
 }
@@ -178,6 +205,16 @@ fn io_error(path: &Path) -> impl Fn(io::Error) -> ArchiveError + '_ {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn files_packed_in_memory_match_the_directory_packed() {
+		let dir = tempfile::tempdir().unwrap();
+		std::fs::write(dir.path().join("status"), b"Declined\n").unwrap();
+		assert_eq!(
+			pack_files(&[("status", b"Declined\n")]).unwrap(),
+			pack_dir(dir.path()).unwrap()
+		);
+	}
 	use crate::merkle::root_of_dir;
 
 	fn write(dir: &Path, relative: &str, content: &[u8]) {

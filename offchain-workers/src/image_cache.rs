@@ -112,7 +112,7 @@ impl ImageCache {
 			if total <= self.budget_bytes {
 				break;
 			}
-			let options = RemoveImageOptions { force: false, noprune: false, ..Default::default() };
+			let options = RemoveImageOptions { force: false, noprune: false };
 			match docker.remove_image(&id, Some(options), None).await {
 				Ok(_) => {
 					tracing::info!(image = %reference, size, "removed a job image past the cache budget");
@@ -146,9 +146,15 @@ mod tests {
 		for name in ["cache-a", "cache-b"] {
 			let local = job_image(&docker, name, &format!("echo {name}")).await.unwrap();
 			let repository = format!("jobs/{name}");
-			let pushed = crate::directory::push_image(&docker, &local, &registry, &repository)
-				.await
-				.unwrap();
+			let pushed = crate::directory::push_image(
+				&docker,
+				&local,
+				&registry,
+				&repository,
+				&crate::directory::testing::writer(&registry),
+			)
+			.await
+			.unwrap();
 			// As on an RP's own machine: the image arrives by digest, with no tag.
 			for tag in [local, format!("{registry}/{repository}:latest")] {
 				docker.remove_image(&tag, Some(untag.clone()), None).await.unwrap();

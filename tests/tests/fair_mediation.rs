@@ -65,8 +65,11 @@ async fn push(
 	repository: &str,
 ) -> Result<(String, [u8; 32], [u8; 32])> {
 	let docker = modicum_offchain::docker::connect().await?;
+	let alice = modicum_client::keys::from_uri("//Alice")?;
+	let credential = modicum_offchain::directory::WriteCredential::new(&alice, registry);
 	let pushed =
-		modicum_offchain::directory::push_image(&docker, image, registry, repository).await?;
+		modicum_offchain::directory::push_image(&docker, image, registry, repository, &credential)
+			.await?;
 	Ok((format!("{repository}@{}", pushed.digest), pushed.job_hash, pushed.first_layer))
 }
 

@@ -10,7 +10,7 @@ use modicum_client::{
 	keys, reference, reference_text, settings,
 	settings::ChainSettings,
 	units::{format_amount, Amount},
-	Chain,
+	AccountId, Chain,
 };
 use modicum_offchain::{
 	directory::{self, DirectoryEndpoint},
@@ -96,7 +96,7 @@ pub async fn rp(global: &Global, command: RpCommand) -> Result<()> {
 	let running = Arc::clone(&daemon);
 	let result = until_ctrl_c(async move { Ok(running.run().await?) }).await;
 	// Leave no job running on the host; open matches resume from their saved phase.
-	daemon.clear_leftovers().await;
+	daemon.stop_jobs().await;
 	result
 }
 
@@ -108,7 +108,7 @@ pub async fn mediator(global: &Global, command: MediatorCommand) -> Result<()> {
 	tracing::info!("mediator running");
 	let running = Arc::clone(&daemon);
 	let result = until_ctrl_c(async move { Ok(running.run().await?) }).await;
-	daemon.clear_leftovers().await;
+	daemon.stop_jobs().await;
 	result
 }
 
@@ -138,6 +138,8 @@ struct DirectorySettings {
 	registry_addr: String,
 	uptime_addr: String,
 	availability_price: Amount,
+	/// Most bytes the registry may store; writes are refused past it.
+	quota_bytes: u64,
 	/// Mediators whose rulings on this directory's uptime it accepts: only they can
 	/// make it pay (a bounded liability per match), and a mediator the directory does
 	/// not list is never paid from its bond.
@@ -151,6 +153,7 @@ impl Default for DirectorySettings {
 			registry_addr: "127.0.0.1:5000".into(),
 			uptime_addr: "127.0.0.1:5001".into(),
 			availability_price: Amount(1_000_000_000),
+			quota_bytes: 16 << 30,
 			trusted_mediators: Vec::new(),
 		}
 	}
@@ -178,6 +181,10 @@ pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()>
 		data_dir: s.data_dir.clone(),
 		registry_addr: parse("registry_addr", &s.registry_addr)?,
 		uptime_addr: parse("uptime_addr", &s.uptime_addr)?,
+		registry_name: endpoint.registry.clone(),
+		quota_bytes: s.quota_bytes,
+		signer: signer.clone(),
+		writers: Some(registered_writers(chain.clone())),
 	};
 	let serving = tokio::spawn(async move {
 		let shutdown = stop_requested();
@@ -211,6 +218,43 @@ pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()>
 	}
 	serving.await.context("directory task")?.context("directory")?;
 	Ok(())
+}
+
+/// Accounts registered on chain as job creator or resource provider may write to the
+/// directory (registration costs a bond, so flooding it takes one per identity). The
+/// gate asks from its own threads; answers are kept for a minute.
+fn registered_writers(chain: Chain) -> directory::WriterCheck {
+	use std::{
+		collections::HashMap,
+		sync::Mutex,
+		time::{Duration, Instant},
+	};
+	const KEEP: Duration = Duration::from_secs(60);
+	const MOST_KEPT: usize = 10_000;
+	let runtime = tokio::runtime::Handle::current();
+	let known: Mutex<HashMap<[u8; 32], (bool, Instant)>> = Mutex::new(HashMap::new());
+	Arc::new(move |who: &AccountId| {
+		let lock = || known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+		if let Some((allowed, at)) = lock().get(&who.0) {
+			if at.elapsed() < KEEP {
+				return *allowed;
+			}
+		}
+		let (chain, account) = (chain.clone(), *who);
+		let allowed = runtime.block_on(async move {
+			let lookup = async {
+				matches!(chain.job_creator(&account).await, Ok(Some(_)))
+					|| matches!(chain.resource_provider(&account).await, Ok(Some(_)))
+			};
+			tokio::time::timeout(Duration::from_secs(5), lookup).await.unwrap_or(false)
+		});
+		let mut known = lock();
+		if known.len() >= MOST_KEPT {
+			known.clear();
+		}
+		known.insert(who.0, (allowed, Instant::now()));
+		allowed
+	})
 }
 
 async fn wait_for_registry(addr: &str) -> Result<()> {

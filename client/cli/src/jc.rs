@@ -340,6 +340,10 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	let endpoint: directory::DirectoryEndpoint = reference_text(&info.endpoint)
 		.parse()
 		.with_context(|| format!("directory {directory} registered an unusable endpoint"))?;
+	if s.chain.job_creator(&s.me).await?.is_none() {
+		// The directory lets only registered accounts store images.
+		bail!("you are not registered as a job creator: `modicum jc register` first");
+	}
 	let trusted = s.chain.trusted_mediators(&s.me).await?;
 	if trusted.is_empty() {
 		bail!("you trust no mediator yet: `modicum jc trust <mediator>` first (a match needs one you both trust)");
@@ -348,9 +352,11 @@ async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	progress.set_message(format!("pushing {} to {}", args.image, endpoint.registry));
 	let docker = modicum_offchain::docker::connect().await?;
 	let repository = format!("jobs/{}", sanitize(&args.image));
-	let pushed = directory::push_image(&docker, &args.image, &endpoint.registry, &repository)
-		.await
-		.with_context(|| format!("pushing {} to the directory", args.image))?;
+	let credential = directory::WriteCredential::new(&s.signer, &endpoint.registry);
+	let pushed =
+		directory::push_image(&docker, &args.image, &endpoint.registry, &repository, &credential)
+			.await
+			.with_context(|| format!("pushing {} to the directory", args.image))?;
 	let job_reference = format!("{repository}@{}", pushed.digest);
 	let job_hash = modicum_offchain::rp::parse_hash(pushed.digest.trim_start_matches("sha256:"))
 		.map_err(|e| anyhow!(e))?;

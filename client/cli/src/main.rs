@@ -85,6 +85,23 @@ enum Command {
 	Research(research::ResearchCommand),
 }
 
+/// A `--key` given on the command line (other than a well-known dev key) is visible to
+/// every user of the machine in the process list and lands in shell history.
+fn warn_of_a_secret_in_argv(args: impl Iterator<Item = String>) {
+	let args: Vec<String> = args.collect();
+	let given = args.iter().enumerate().find_map(|(i, arg)| match arg.strip_prefix("--key=") {
+		Some(value) => Some(value.to_string()),
+		None if arg == "--key" => args.get(i + 1).cloned(),
+		None => None,
+	});
+	if given.is_some_and(|key| !modicum_client::keys::is_dev_key(&key)) {
+		tracing::warn!(
+			"a secret key on the command line is visible to other users (ps) and kept in \
+			 shell history; use --key-file (mode 600) or MODICUM_KEY instead"
+		);
+	}
+}
+
 fn main() -> std::process::ExitCode {
 	let cli = Cli::parse();
 	tracing_subscriber::fmt()
@@ -94,6 +111,7 @@ fn main() -> std::process::ExitCode {
 		)
 		.with_writer(std::io::stderr)
 		.init();
+	warn_of_a_secret_in_argv(std::env::args());
 	let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
 		Ok(runtime) => runtime,
 		Err(e) => {

@@ -3,7 +3,9 @@
 //! content, and downloads are checked against it, so a directory can lose a result
 //! but cannot alter it undetected.
 
-use super::{agent, endpoint::check_host_port, http_error, DirectoryError};
+use super::{
+	agent, credential::WriteCredential, endpoint::check_host_port, http_error, DirectoryError,
+};
 use sha2::{Digest, Sha256};
 use std::{fmt, io::Read, str::FromStr, time::Duration};
 
@@ -15,6 +17,8 @@ pub(super) const MANIFEST_ACCEPT: &str = "application/vnd.docker.distribution.ma
 	application/vnd.oci.image.index.v1+json";
 /// The longest repository name distribution accepts.
 const MAX_REPOSITORY_LEN: usize = 255;
+/// How long each step of the uptime probe may take before it counts as a failure.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(1500);
 /// Per-read timeout for transfers: generous, results can be large.
 const TRANSFER_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -83,29 +87,79 @@ pub fn validate_repository(repository: &str) -> Result<(), DirectoryError> {
 	})
 }
 
-/// Uploads `bytes` to `repository` on the registry at `registry` (`host:port`) and
-/// returns their digest, `sha256:<hex>`. Content already there is not sent again.
+/// Uploads `bytes` to `repository` on the registry at `registry` (`host:port`) as the
+/// writer of `credential`, and returns their digest, `sha256:<hex>`. Content already
+/// there is not sent again.
 pub fn upload_blob(
 	registry: &str,
 	repository: &str,
 	bytes: &[u8],
+	credential: &WriteCredential,
 ) -> Result<String, DirectoryError> {
 	check_registry(registry)?;
 	validate_repository(repository)?;
 	let digest = sha256_digest(bytes);
-	let agent = agent(TRANSFER_TIMEOUT);
+	upload(registry, repository, bytes, bytes.len() as u64, &digest, credential)?;
+	Ok(digest)
+}
 
+/// [`upload_blob`] for the content of the file at `path`, streamed from disk (read once
+/// to hash it, once to send it).
+pub fn upload_file(
+	registry: &str,
+	repository: &str,
+	path: &std::path::Path,
+	credential: &WriteCredential,
+) -> Result<String, DirectoryError> {
+	check_registry(registry)?;
+	validate_repository(repository)?;
+	let io = |source| DirectoryError::Io { path: path.to_path_buf(), source };
+	let mut hasher = sha2::Sha256::new();
+	let length =
+		std::io::copy(&mut std::fs::File::open(path).map_err(io)?, &mut hasher).map_err(io)?;
+	let digest = format!("sha256:{}", hex::encode(hasher.finalize()));
+	let file = std::fs::File::open(path).map_err(io)?;
+	upload(registry, repository, file, length, &digest, credential)?;
+	Ok(digest)
+}
+
+fn upload(
+	registry: &str,
+	repository: &str,
+	body: impl Read,
+	length: u64,
+	digest: &str,
+	credential: &WriteCredential,
+) -> Result<(), DirectoryError> {
+	let agent = agent(TRANSFER_TIMEOUT);
 	// A retry after a crash finds the blob already there.
 	let blob_url = format!("http://{registry}/v2/{repository}/blobs/{digest}");
 	match agent.head(&blob_url).call() {
-		Ok(response) if response.status() == 200 => return Ok(digest),
+		Ok(response) if response.status() == 200 => return Ok(()),
 		Ok(_) | Err(ureq::Error::Status(..)) => {},
 		Err(e) => return Err(http_error("HEAD", &blob_url, e)),
 	}
+	store_blob(&agent, registry, repository, body, length, digest, credential)
+}
 
-	// Monolithic upload: open an upload session, then PUT the content with its digest.
+/// Stores `body` (`length` bytes whose digest is `digest`) in `repository`: opens an
+/// upload session, then PUTs the content with its digest (a monolithic upload).
+fn store_blob(
+	agent: &ureq::Agent,
+	registry: &str,
+	repository: &str,
+	body: impl Read,
+	length: u64,
+	digest: &str,
+	credential: &WriteCredential,
+) -> Result<(), DirectoryError> {
 	let start_url = format!("http://{registry}/v2/{repository}/blobs/uploads/");
-	let started = agent.post(&start_url).call().map_err(|e| http_error("POST", &start_url, e))?;
+	let authorization = credential.header();
+	let started = agent
+		.post(&start_url)
+		.set("Authorization", &authorization)
+		.call()
+		.map_err(|e| http_error("POST", &start_url, e))?;
 	if started.status() != 202 {
 		return Err(unexpected("POST", &start_url, started));
 	}
@@ -118,8 +172,10 @@ pub fn upload_blob(
 	let put_url = format!("{upload_url}{separator}digest={digest}");
 	let stored = agent
 		.put(&put_url)
+		.set("Authorization", &authorization)
 		.set("Content-Type", "application/octet-stream")
-		.send_bytes(bytes)
+		.set("Content-Length", &length.to_string())
+		.send(body)
 		.map_err(|e| http_error("PUT", &put_url, e))?;
 	if stored.status() != 201 {
 		return Err(unexpected("PUT", &put_url, stored));
@@ -127,37 +183,38 @@ pub fn upload_blob(
 	if let Some(stored_digest) = stored.header("Docker-Content-Digest") {
 		if stored_digest != digest {
 			return Err(DirectoryError::DigestMismatch {
-				expected: digest,
+				expected: digest.to_string(),
 				actual: stored_digest.to_string(),
 			});
 		}
 	}
-	Ok(digest)
+	Ok(())
 }
 
-/// Downloads the blob `digest` from `repository` and checks that its content hashes to
-/// `digest`. A blob the registry does not hold is [`DirectoryError::BlobNotFound`]; a
-/// registry that cannot be reached is [`DirectoryError::Unreachable`].
-pub fn download_blob(
-	registry: &str,
-	repository: &str,
-	digest: &str,
-) -> Result<Vec<u8>, DirectoryError> {
-	check_registry(registry)?;
-	validate_repository(repository)?;
-	digest_bytes(digest)?;
-	let url = format!("http://{registry}/v2/{repository}/blobs/{digest}");
-	let response = get(agent(TRANSFER_TIMEOUT).get(&url), &url, repository, digest)?;
-	let mut bytes = Vec::new();
-	response.into_reader().read_to_end(&mut bytes).map_err(|e| DirectoryError::Unreachable {
-		url: url.clone(),
-		reason: format!("download interrupted: {e}"),
-	})?;
-	let actual = sha256_digest(&bytes);
-	if actual != digest {
-		return Err(DirectoryError::DigestMismatch { expected: digest.to_string(), actual });
+/// The uptime probe: whether the registry at `registry` stores a blob (a full upload,
+/// as `credential`'s writer) and gives it back intact, each step within
+/// [`PROBE_TIMEOUT`]. The blob is always the same, so probing never grows the storage.
+pub fn probe_store_and_read(registry: &str, credential: &WriteCredential) -> bool {
+	const REPOSITORY: &str = "modicum/uptime-probe";
+	const CONTENT: &[u8] = b"modicum directory uptime probe\n";
+	let agent = ureq::AgentBuilder::new().timeout(PROBE_TIMEOUT).build();
+	let digest = sha256_digest(CONTENT);
+	let length = CONTENT.len() as u64;
+	if let Err(e) = store_blob(&agent, registry, REPOSITORY, CONTENT, length, &digest, credential) {
+		tracing::debug!("probe: storing failed: {e}");
+		return false;
 	}
-	Ok(bytes)
+	let url = format!("http://{registry}/v2/{REPOSITORY}/blobs/{digest}");
+	let mut body = Vec::new();
+	match agent.get(&url).call() {
+		Ok(response) => {
+			response.into_reader().take(1024).read_to_end(&mut body).is_ok() && body == CONTENT
+		},
+		Err(e) => {
+			tracing::debug!("probe: reading back failed: {e}");
+			false
+		},
+	}
 }
 
 /// Whether `repository` holds a manifest for `reference` (a tag or a `sha256:` digest):
@@ -301,7 +358,7 @@ fn tag_problem(tag: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
 	use super::*;
-	use crate::directory::testing::start_test_registry;
+	use crate::directory::testing::{start_test_registry, writer};
 
 	const HELLO: &str = "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824";
 
@@ -364,6 +421,26 @@ mod tests {
 		assert_eq!(resolve_location("h:1", "r", "u"), "http://h:1/v2/r/blobs/uploads/u");
 	}
 
+	/// A blob fetched the one way downloads go: streamed to a file, capped, checked.
+	fn download_blob(
+		registry: &str,
+		repository: &str,
+		digest: &str,
+	) -> Result<Vec<u8>, DirectoryError> {
+		let dir = tempfile::tempdir().unwrap();
+		let file = dir.path().join("blob");
+		let deadline = std::time::Instant::now() + Duration::from_secs(30);
+		crate::directory::download_blob_to(
+			registry,
+			repository,
+			digest,
+			&file,
+			16 << 20,
+			deadline,
+		)?;
+		Ok(std::fs::read(&file).unwrap())
+	}
+
 	#[test]
 	fn uploads_downloads_and_verifies_blobs() {
 		let Some((dir, registry)) = start_test_registry() else { return };
@@ -371,14 +448,14 @@ mod tests {
 		let repository = "results/job-1";
 
 		let content = b"exit 0\nhello modicum\n".to_vec();
-		let digest = upload_blob(&target, repository, &content).unwrap();
+		let digest = upload_blob(&target, repository, &content, &writer(&target)).unwrap();
 		assert_eq!(digest, sha256_digest(&content));
 		assert_eq!(download_blob(&target, repository, &digest).unwrap(), content);
 		// Uploading again is harmless and gives the same digest.
-		assert_eq!(upload_blob(&target, repository, &content).unwrap(), digest);
+		assert_eq!(upload_blob(&target, repository, &content, &writer(&target)).unwrap(), digest);
 		// A larger blob, sent in one PUT.
 		let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
-		let big_digest = upload_blob(&target, repository, &big).unwrap();
+		let big_digest = upload_blob(&target, repository, &big, &writer(&target)).unwrap();
 		assert_eq!(download_blob(&target, repository, &big_digest).unwrap(), big);
 		// Via an on-chain reference.
 		let blob: BlobRef = format!("{repository}@{digest}").parse().unwrap();
@@ -426,7 +503,7 @@ mod tests {
 			other => panic!("expected Unreachable, got {other:?}"),
 		}
 		assert!(matches!(
-			upload_blob(&target, repository, b"x"),
+			upload_blob(&target, repository, b"x", &writer(&target)),
 			Err(DirectoryError::Unreachable { .. })
 		));
 	}

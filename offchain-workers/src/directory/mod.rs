@@ -1,31 +1,40 @@
 //! The Directory: partially trusted storage for job images and results (paper §3).
 //!
 //! A directory is a stock OCI registry (Debian's `docker-registry`, started and watched
-//! by [`RegistryProcess`]) plus an uptime record ([`UptimeRecord`]) that a mediator can
+//! by [`RegistryProcess`]) behind a gate that lets anyone read and only credentialed
+//! writers write ([`Gate`], [`WriteCredential`]), plus an uptime record ([`UptimeRecord`]) that a mediator can
 //! query over HTTP when a party claims the directory was unavailable. Its on-chain
 //! endpoint names both ([`DirectoryEndpoint`]).
 //!
 //! The clients live here too: the Job Creator pushes its image with [`push_image`], the
 //! Resource Provider uploads results as content-addressed blobs with [`upload_blob`],
-//! and the Job Creator or mediator fetch them with [`download_blob`], which checks the
-//! content against its digest, so the directory cannot alter what it stores.
+//! and the Job Creator or mediator fetch them with [`download_blob_to`], which streams
+//! to a file under a cap and checks the content against its digest, so the directory
+//! cannot alter what it stores.
 //!
 //! The HTTP clients here block (ureq); async callers run them in
 //! `tokio::task::spawn_blocking`.
 
 mod blobs;
+mod credential;
 mod endpoint;
+mod gate;
 mod push;
 mod registry;
 mod transfer;
 mod unpacked;
 mod uptime;
 
+pub use blobs::probe_store_and_read;
 pub use blobs::{
-	digest_bytes, download_blob, manifest_exists, sha256_digest, upload_blob, validate_repository,
+	digest_bytes, manifest_exists, sha256_digest, upload_blob, upload_file, validate_repository,
 	BlobRef,
 };
+pub use credential::{
+	now_secs, verify_header, CredentialError, WriteCredential, CREDENTIAL_LIFETIME,
+};
 pub use endpoint::{DirectoryEndpoint, MAX_ENDPOINT_LEN};
+pub use gate::{serve_gate, Gate, GatePolicy, WriterCheck};
 pub use push::{push_image, PushedImage};
 pub use registry::{probe_registry, RegistryProcess, REGISTRY_BIN_ENV};
 pub use transfer::{download_blob_to, manifest_size, timeout_until, ImageSize, Layer};
@@ -240,15 +249,38 @@ pub enum DirectoryError {
 	Task(String),
 }
 
-/// Where a directory daemon keeps its files and listens.
-#[derive(Clone, Debug)]
+/// Where a directory daemon keeps its files and listens, and what it enforces.
+#[derive(Clone)]
 pub struct DirectoryConfig {
 	/// Holds `config.yml`, `registry.log`, `storage/` and `uptime.json`.
 	pub data_dir: PathBuf,
-	/// Where the OCI registry listens.
+	/// Where the registry's gate listens: the public registry address.
 	pub registry_addr: SocketAddr,
 	/// Where the uptime server listens.
 	pub uptime_addr: SocketAddr,
+	/// The registry as the directory's endpoint names it on chain (`host:port`): what
+	/// writers sign their credentials for.
+	pub registry_name: String,
+	/// Most bytes the registry may store; writes are refused past it.
+	pub quota_bytes: u64,
+	/// The directory's own key, with which its uptime probe writes.
+	pub signer: modicum_client::Keypair,
+	/// Which other accounts may write (`None`: any valid credential); the directory's
+	/// own account always may.
+	pub writers: Option<WriterCheck>,
+}
+
+impl std::fmt::Debug for DirectoryConfig {
+	fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+		// Never the key.
+		f.debug_struct("DirectoryConfig")
+			.field("data_dir", &self.data_dir)
+			.field("registry_addr", &self.registry_addr)
+			.field("uptime_addr", &self.uptime_addr)
+			.field("registry_name", &self.registry_name)
+			.field("quota_bytes", &self.quota_bytes)
+			.finish_non_exhaustive()
+	}
 }
 
 /// How often the daemon probes its registry.
@@ -256,9 +288,11 @@ const PROBE_PERIOD: Duration = Duration::from_secs(1);
 /// How long the daemon waits before restarting a registry that died.
 const RESTART_BACKOFF: Duration = Duration::from_secs(10);
 
-/// Runs a directory until `shutdown` completes: the registry, the once-a-second probe
-/// that feeds the uptime record, and the uptime server. Registering the endpoint on
-/// chain is the caller's business.
+/// Runs a directory until `shutdown` completes: the registry on a private loopback
+/// port, its gate on the public one ([`gate`]: anyone reads, only credentialed writers
+/// write, nobody deletes, within a quota), the once-a-second probe that stores and
+/// reads back a blob through the gate and feeds the uptime record, and the uptime
+/// server. Registering the endpoint on chain is the caller's business.
 pub async fn serve(
 	config: DirectoryConfig,
 	shutdown: impl Future<Output = ()>,
@@ -266,41 +300,67 @@ pub async fn serve(
 	std::fs::create_dir_all(&config.data_dir)
 		.map_err(|source| DirectoryError::Io { path: config.data_dir.clone(), source })?;
 	let record = Arc::new(Mutex::new(UptimeRecord::open(&config.data_dir.join("uptime.json"))?));
-	// The uptime server first: it binds synchronously, so a busy port fails fast.
+	// The uptime server and the gate first: they bind synchronously, so a busy port
+	// fails fast.
 	let server = serve_uptime(config.uptime_addr, record.clone())?;
-	let registry = start_registry(config.clone()).await?;
+	let private = private_addr()?;
+	let me = modicum_client::keys::account_of(&config.signer);
+	let writers: Option<WriterCheck> = config.writers.clone().map(|others| -> WriterCheck {
+		std::sync::Arc::new(move |who: &modicum_client::AccountId| *who == me || others(who))
+	});
+	let policy = GatePolicy {
+		registry_name: config.registry_name.clone(),
+		storage_dir: config.data_dir.join("storage"),
+		quota_bytes: config.quota_bytes,
+		writers,
+	};
+	let gate = serve_gate(config.registry_addr, private, policy)?;
+	let registry = start_registry(config.data_dir.clone(), private).await?;
 	tracing::info!(
 		registry = %config.registry_addr,
 		uptime = %server.local_addr(),
 		data_dir = %config.data_dir.display(),
+		quota = config.quota_bytes,
 		"directory serving"
 	);
 	// Dropping the loop on shutdown drops the registry, whose Drop kills the process.
 	let result = tokio::select! {
 		() = shutdown => Ok(()),
-		result = probe_loop(config, registry, record) => result,
+		result = probe_loop(config, gate.local_addr(), registry, record) => result,
 	};
+	gate.shutdown();
 	server.shutdown();
 	tracing::info!("directory stopped");
 	result
 }
 
-async fn start_registry(config: DirectoryConfig) -> Result<RegistryProcess, DirectoryError> {
-	tokio::task::spawn_blocking(move || {
-		RegistryProcess::start(&config.data_dir, config.registry_addr)
-	})
-	.await
-	.map_err(|e| DirectoryError::Task(e.to_string()))?
+/// A loopback address whose port is free now, for the registry behind the gate.
+fn private_addr() -> Result<SocketAddr, DirectoryError> {
+	let any: SocketAddr = (std::net::Ipv4Addr::LOCALHOST, 0).into();
+	let listener = registry::bind(any)?;
+	listener.local_addr().map_err(|e| DirectoryError::Bind { addr: any, reason: e.to_string() })
 }
 
-/// Probes the registry every [`PROBE_PERIOD`] and restarts it if it dies. Only returns
-/// on an internal failure; the caller stops it by dropping it.
+async fn start_registry(
+	data_dir: PathBuf,
+	addr: SocketAddr,
+) -> Result<RegistryProcess, DirectoryError> {
+	tokio::task::spawn_blocking(move || RegistryProcess::start(&data_dir, addr))
+		.await
+		.map_err(|e| DirectoryError::Task(e.to_string()))?
+}
+
+/// Probes the registry through its gate every [`PROBE_PERIOD`] (a blob stored and
+/// read back) and restarts the registry if it dies. Only returns on an internal
+/// failure; the caller stops it by dropping it.
 async fn probe_loop(
 	config: DirectoryConfig,
+	gate: SocketAddr,
 	mut registry: RegistryProcess,
 	record: Arc<Mutex<UptimeRecord>>,
 ) -> Result<(), DirectoryError> {
-	let target = registry.host_port();
+	let target = loopback(gate);
+	let private = registry.addr();
 	let mut ticks = tokio::time::interval(PROBE_PERIOD);
 	ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 	let mut was_up = true;
@@ -308,9 +368,11 @@ async fn probe_loop(
 	loop {
 		ticks.tick().await;
 		let probe_target = target.clone();
-		let up = tokio::task::spawn_blocking(move || probe_registry(&probe_target))
-			.await
-			.map_err(|e| DirectoryError::Task(e.to_string()))?;
+		let credential = WriteCredential::new(&config.signer, &config.registry_name);
+		let up =
+			tokio::task::spawn_blocking(move || probe_store_and_read(&probe_target, &credential))
+				.await
+				.map_err(|e| DirectoryError::Task(e.to_string()))?;
 		let at = now_ms();
 		if let Err(e) = lock(&record).record_probe(at, up) {
 			// Keep serving: the in-memory record still answers queries.
@@ -327,12 +389,23 @@ async fn probe_loop(
 		if !up && registry.has_exited() && Instant::now() >= next_restart {
 			tracing::warn!(log = %registry.log_tail(), "registry process exited; restarting it");
 			next_restart = Instant::now() + RESTART_BACKOFF;
-			match start_registry(config.clone()).await {
+			match start_registry(config.data_dir.clone(), private).await {
 				Ok(restarted) => registry = restarted,
 				Err(e) => tracing::error!(error = %e, "cannot restart the registry"),
 			}
 		}
 	}
+}
+
+/// `addr` with a wildcard IP replaced by loopback, as `host:port`.
+fn loopback(mut addr: SocketAddr) -> String {
+	if addr.ip().is_unspecified() {
+		addr.set_ip(match addr {
+			SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+			SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+		});
+	}
+	addr.to_string()
 }
 
 /// Milliseconds since the Unix epoch, the unit of the chain's timestamps.
@@ -402,6 +475,13 @@ pub(crate) mod testing {
 		false
 	}
 
+	/// A write credential of //Alice for `registry` (a bare test registry ignores it; a
+	/// gate checks it).
+	pub(crate) fn writer(registry: &str) -> super::WriteCredential {
+		let alice = modicum_client::keys::from_uri("//Alice").expect("a dev key");
+		super::WriteCredential::new(&alice, registry)
+	}
+
 	/// A loopback address with a port free right now.
 	pub(crate) fn free_addr() -> SocketAddr {
 		let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -430,10 +510,15 @@ mod tests {
 			return;
 		}
 		let dir = tempfile::tempdir().unwrap();
+		let registry_addr = free_addr();
 		let config = DirectoryConfig {
 			data_dir: dir.path().join("directory"),
-			registry_addr: free_addr(),
+			registry_addr,
 			uptime_addr: free_addr(),
+			registry_name: registry_addr.to_string(),
+			quota_bytes: 1 << 30,
+			signer: modicum_client::keys::from_uri("//Dave").unwrap(),
+			writers: None,
 		};
 		let endpoint = DirectoryEndpoint::new(
 			config.registry_addr.to_string(),
@@ -469,7 +554,13 @@ mod tests {
 			let endpoint = endpoint.clone();
 			move || {
 				let report = query_uptime(&endpoint, from, to).unwrap();
-				let digest = upload_blob(&endpoint.registry, "results/r", b"result").unwrap();
+				let digest = upload_blob(
+					&endpoint.registry,
+					"results/r",
+					b"result",
+					&crate::directory::testing::writer(&endpoint.registry),
+				)
+				.unwrap();
 				(report, digest)
 			}
 		})

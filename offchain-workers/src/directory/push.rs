@@ -1,7 +1,10 @@
 //! The Job Creator's side: pushing a local job image to a directory through the Docker
 //! Engine, and learning the hashes the job offer carries.
 
-use super::{blobs::digest_bytes, endpoint::check_host_port, validate_repository, DirectoryError};
+use super::{
+	blobs::digest_bytes, credential::WriteCredential, endpoint::check_host_port,
+	validate_repository, DirectoryError,
+};
 use bollard::{
 	errors::Error as BollardError,
 	query_parameters::{PushImageOptions, TagImageOptions},
@@ -27,13 +30,14 @@ pub struct PushedImage {
 
 /// Tags `local_image` as `<registry>/<repository>:latest`, pushes it to the registry
 /// at `registry` (`host:port`, plain HTTP: Docker treats loopback registries as
-/// insecure; other hosts must be listed in the engine's `insecure-registries`), and
-/// returns its content-addressed reference and hashes.
+/// insecure; other hosts must be listed in the engine's `insecure-registries`) as the
+/// writer of `credential`, and returns its content-addressed reference and hashes.
 pub async fn push_image(
 	docker: &Docker,
 	local_image: &str,
 	registry: &str,
 	repository: &str,
+	credential: &WriteCredential,
 ) -> Result<PushedImage, DirectoryError> {
 	check_host_port(registry)
 		.map_err(|reason| DirectoryError::InvalidAddress { input: registry.to_string(), reason })?;
@@ -56,7 +60,13 @@ pub async fn push_image(
 	})?;
 
 	let options = PushImageOptions { tag: Some(TAG.into()), ..Default::default() };
-	let mut progress = docker.push_image(&target, Some(options), None);
+	let credentials = bollard::auth::DockerCredentials {
+		username: Some(credential.username.clone()),
+		password: Some(credential.password.clone()),
+		serveraddress: Some(registry.to_string()),
+		..Default::default()
+	};
+	let mut progress = docker.push_image(&target, Some(options), Some(credentials));
 	let mut pushed_digest = None;
 	while let Some(item) = progress.next().await {
 		let push_failed =
@@ -136,7 +146,7 @@ mod tests {
 	use super::*;
 	use crate::directory::{
 		manifest_exists,
-		testing::{require_docker, start_test_registry},
+		testing::{require_docker, start_test_registry, writer},
 	};
 
 	const TEST_IMAGE: &str = "modicum-test/busybox:1";
@@ -186,7 +196,9 @@ mod tests {
 		let Some(docker) = docker_or_skip().await else { return };
 		let target = registry.host_port();
 
-		let pushed = push_image(&docker, TEST_IMAGE, &target, "jobs/busybox").await.unwrap();
+		let pushed = push_image(&docker, TEST_IMAGE, &target, "jobs/busybox", &writer(&target))
+			.await
+			.unwrap();
 		assert_eq!(pushed.reference, format!("{target}/jobs/busybox@{}", pushed.digest));
 		assert_eq!(pushed.job_hash, digest_bytes(&pushed.digest).unwrap());
 		let local = docker.inspect_image(TEST_IMAGE).await.unwrap();
@@ -203,16 +215,26 @@ mod tests {
 		assert!(manifest_exists(&target, "jobs/busybox", "latest").unwrap());
 		assert!(!manifest_exists(&target, "jobs/other", "latest").unwrap());
 		// Pushing again is idempotent.
-		let again = push_image(&docker, TEST_IMAGE, &target, "jobs/busybox").await.unwrap();
+		let again = push_image(&docker, TEST_IMAGE, &target, "jobs/busybox", &writer(&target))
+			.await
+			.unwrap();
 		assert_eq!(again, pushed);
 
 		// Errors: a missing local image, and a registry that is not there.
-		match push_image(&docker, "modicum-test/no-such-image:0", &target, "jobs/x").await {
+		match push_image(
+			&docker,
+			"modicum-test/no-such-image:0",
+			&target,
+			"jobs/x",
+			&writer(&target),
+		)
+		.await
+		{
 			Err(DirectoryError::ImageNotFound { .. }) => {},
 			other => panic!("expected ImageNotFound, got {other:?}"),
 		}
 		drop(registry);
-		match push_image(&docker, TEST_IMAGE, &target, "jobs/busybox").await {
+		match push_image(&docker, TEST_IMAGE, &target, "jobs/busybox", &writer(&target)).await {
 			Err(DirectoryError::PushFailed { message, .. }) => {
 				assert!(message.contains("connection refused"), "{message}")
 			},

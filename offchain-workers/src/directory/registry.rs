@@ -39,7 +39,8 @@ pub struct RegistryProcess {
 
 impl RegistryProcess {
 	/// Writes `<data_dir>/config.yml` (filesystem storage in `<data_dir>/storage`,
-	/// deletes enabled, no auth, listening on `addr`), starts the registry with its
+	/// deletes disabled, no auth of its own — the directory's gate stands in front of
+	/// it — listening on `addr`), starts the registry with its
 	/// output in `<data_dir>/registry.log`, and waits until `GET /v2/` answers 200.
 	/// Refuses a busy port rather than sharing it with whatever holds it.
 	/// The binary is `$MODICUM_REGISTRY_BIN`, or `/usr/bin/docker-registry`.
@@ -216,12 +217,16 @@ fn stop_leftover(data_dir: &Path, config_path: &Path, addr: SocketAddr) {
 	}
 }
 
-/// Whether the registry at `registry` (`host:port`) answers `GET /v2/` with 200 within
-/// a second and a half: the availability probe.
+/// Whether the registry at `registry` (`host:port`) answers `GET /v2/` within a second
+/// and a half: 200, or 401 with a challenge (a directory's gate asks for a token).
 pub fn probe_registry(registry: &str) -> bool {
 	let url = format!("http://{registry}/v2/");
 	let agent = ureq::AgentBuilder::new().timeout(PROBE_TIMEOUT).build();
-	matches!(agent.get(&url).call(), Ok(response) if response.status() == 200)
+	match agent.get(&url).call() {
+		Ok(response) => response.status() == 200,
+		Err(ureq::Error::Status(401, response)) => response.header("WWW-Authenticate").is_some(),
+		Err(_) => false,
+	}
 }
 
 /// Fails with [`DirectoryError::PortBusy`] if something listens on `addr` already.
@@ -245,12 +250,14 @@ fn config_yaml(storage: &Path, addr: SocketAddr) -> Result<String, DirectoryErro
 		source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "path is not UTF-8"),
 	})?;
 	let quote = |s: &str| serde_json::to_string(s).unwrap_or_default();
-	// The access log is off: the once-a-second probe would fill it.
+	// The access log is off: the once-a-second probe would fill it. Relative URLs: the
+	// upload locations it hands out must lead back through the gate, whatever host the
+	// gate forwarded the request with.
 	Ok(format!(
 		"version: 0.1\n\
 		 log:\n  level: warn\n  accesslog:\n    disabled: true\n\
-		 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\n\
-		 http:\n  addr: {}\n",
+		 storage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: false\n\
+		 http:\n  addr: {}\n  relativeurls: true\n",
 		quote(storage),
 		quote(&addr.to_string()),
 	))
@@ -266,9 +273,9 @@ mod tests {
 			config_yaml(Path::new("/tmp/a \"b\"/storage"), "127.0.0.1:5000".parse().unwrap())
 				.unwrap();
 		assert!(yaml.contains("rootdirectory: \"/tmp/a \\\"b\\\"/storage\"\n"), "{yaml}");
-		assert!(yaml.contains("  addr: \"127.0.0.1:5000\"\n"), "{yaml}");
+		assert!(yaml.contains("  addr: \"127.0.0.1:5000\"\n  relativeurls: true\n"), "{yaml}");
 		assert!(yaml.starts_with("version: 0.1\nlog:\n  level: warn\n"), "{yaml}");
-		assert!(yaml.contains("  delete:\n    enabled: true\n"), "{yaml}");
+		assert!(yaml.contains("  delete:\n    enabled: false\n"), "{yaml}");
 	}
 
 	#[test]

@@ -177,7 +177,13 @@ mod tests {
 	fn a_blob_streams_to_a_file_and_is_checked() {
 		let Some((_data, registry)) = start_test_registry() else { return };
 		let registry = registry.host_port();
-		let digest = upload_blob(&registry, "results/t", b"hello world").unwrap();
+		let digest = upload_blob(
+			&registry,
+			"results/t",
+			b"hello world",
+			&crate::directory::testing::writer(&registry),
+		)
+		.unwrap();
 		let dir = tempfile::tempdir().unwrap();
 		let file = dir.path().join("blob");
 		let got = download_blob_to(&registry, "results/t", &digest, &file, 1024, soon()).unwrap();

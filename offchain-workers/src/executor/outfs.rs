@@ -62,7 +62,8 @@ impl Drop for OutFs {
 pub(super) fn mount_options(storage_limit: u64) -> String {
 	let size = storage_limit.div_ceil(PAGE_BYTES).saturating_add(1).saturating_mul(PAGE_BYTES);
 	let inodes = (storage_limit / ENTRY_BYTES).saturating_add(2);
-	format!("size={size},nr_inodes={inodes},mode=0755,uid={JOB_UID},gid={JOB_UID}")
+	// No huge pages: a file's footprint stays close to its size on every host.
+	format!("size={size},nr_inodes={inodes},mode=0755,uid={JOB_UID},gid={JOB_UID},huge=never")
 }
 
 /// Unmounts whatever is mounted at `path` (lazily, so a process still holding a file
@@ -126,16 +127,19 @@ mod tests {
 	/// Bytes of pages and entries (not counting the root) the filesystem at `path` holds.
 	fn usage_of(path: &Path) -> (u64, u64) {
 		let stats = nix::sys::statvfs::statvfs(path).unwrap();
-		let blocks = u64::from(stats.blocks()) - u64::from(stats.blocks_free());
-		let inodes = u64::from(stats.files()) - u64::from(stats.files_free());
-		(blocks * u64::from(stats.fragment_size()), inodes - 1)
+		let blocks = stats.blocks() - stats.blocks_free();
+		let inodes = stats.files() - stats.files_free();
+		(blocks * stats.fragment_size(), inodes - 1)
 	}
 
 	#[test]
 	fn options_leave_one_page_and_one_inode_past_the_limit() {
 		assert_eq!(
 			mount_options(1 << 20),
-			format!("size={},nr_inodes=2050,mode=0755,uid=65534,gid=65534", (1 << 20) + 4096)
+			format!(
+				"size={},nr_inodes=2050,mode=0755,uid=65534,gid=65534,huge=never",
+				(1 << 20) + 4096
+			)
 		);
 		// Never 0, which tmpfs reads as "unlimited".
 		assert!(mount_options(0).starts_with("size=4096,nr_inodes=2,"));

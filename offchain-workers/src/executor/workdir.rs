@@ -11,6 +11,9 @@ use std::{
 	path::{Path, PathBuf},
 };
 
+/// The block each file's size is rounded up to, for the storage limit.
+pub(super) const BLOCK_BYTES: u64 = 4096;
+
 pub(super) struct WorkDirs {
 	/// Bind-mounted at `/out` (absolute, as the engine needs); a tmpfs of its own while
 	/// the job runs ([`outfs`]).
@@ -56,16 +59,16 @@ pub(super) async fn stored_bytes_blocking(dirs: &WorkDirs, limit: u64) -> Result
 	.map_err(|e| ExecError::Task(format!("measuring the output: {e}")))
 }
 
-/// What the job stored under `dir` against its storage limit: per regular file the
-/// larger of its apparent size and the bytes it occupies (a sparse file would grow to
-/// its apparent size in the archive; a small one takes a whole page on tmpfs), plus
-/// [`ENTRY_BYTES`] per file or directory; `u64::MAX` for a tree
+/// What the job stored under `dir` against its storage limit: per regular file its
+/// size rounded up to [`BLOCK_BYTES`] (a sparse file counts whole, as the archive will
+/// hold it; a small one takes a block, as on tmpfs; and no machine's page size or
+/// filesystem changes the count), plus [`ENTRY_BYTES`] per file or directory; `u64::MAX` for a tree
 /// deeper than [`MAX_OUTPUT_DEPTH`] or with a path longer than
 /// [`MAX_OUTPUT_PATH_BYTES`]. Stops counting once past `stop_above`, so a million
 /// files cost one limit's worth of walking. Never follows links, and ignores entries
 /// that vanish meanwhile: the job may still be writing.
 pub(super) fn stored_bytes(dir: &Path, stop_above: u64) -> u64 {
-	use std::os::unix::{ffi::OsStrExt, fs::MetadataExt};
+	use std::os::unix::ffi::OsStrExt;
 	let mut total = 0u64;
 	let mut pending = vec![(dir.to_path_buf(), 0usize)];
 	while let Some((current, depth)) = pending.pop() {
@@ -81,8 +84,7 @@ pub(super) fn stored_bytes(dir: &Path, stop_above: u64) -> u64 {
 			if meta.is_dir() {
 				pending.push((path, depth + 1));
 			} else if meta.is_file() {
-				let occupied = meta.blocks().saturating_mul(512);
-				total = total.saturating_add(meta.len().max(occupied));
+				total = total.saturating_add(meta.len().div_ceil(BLOCK_BYTES) * BLOCK_BYTES);
 			}
 			if total > stop_above {
 				return total;

@@ -183,14 +183,23 @@ pub async fn run(
 		return decided(ResultStatus::BandwidthExceeded, 0);
 	}
 	let image = format!("{}/{}", runner.registry, terms.reference);
-	if !docker::image_exists(&runner.docker, &image).await? {
-		let cap = max_unpacked_bytes(terms.bandwidth_limit_bytes);
-		let deadline = schedule.deadline();
-		match unpacked_size(&runner.registry, &blob, manifest.layers, cap, deadline).await? {
-			Ok(Unpacked::Within(_)) => {},
+	let cap = max_unpacked_bytes(terms.bandwidth_limit_bytes);
+	let deadline = schedule.deadline();
+	// Measured once per image and process, whether or not the engine has the image,
+	// so a machine with it cached decides exactly as one without.
+	let unpacked = match measured_unpacked(&terms.job_hash) {
+		Some(unpacked) => unpacked,
+		None => match unpacked_size(&runner.registry, &blob, manifest.layers, cap, deadline).await?
+		{
+			Ok(Unpacked::Within(unpacked)) => remember_unpacked(terms.job_hash, unpacked),
 			Ok(Unpacked::Over) => return decided(ResultStatus::JobDescriptionError, size),
 			Err(status) => return decided(status, 0),
-		}
+		},
+	};
+	if unpacked > cap {
+		return decided(ResultStatus::JobDescriptionError, size);
+	}
+	if !docker::image_exists(&runner.docker, &image).await? {
 		if let Some(status) = pull(runner, &image, terms, deadline).await? {
 			return decided(status, 0);
 		}
@@ -263,6 +272,28 @@ pub fn max_unpacked_bytes(bandwidth_limit: u64) -> u64 {
 /// See [`max_unpacked_bytes`].
 pub const UNPACKED_PER_BANDWIDTH: u64 = 16;
 
+/// Unpacked sizes measured by this process, by image digest: facts about content, so
+/// they never go stale. Bounded; forgetting one only costs a new measure.
+fn unpacked_sizes() -> &'static std::sync::Mutex<std::collections::HashMap<[u8; 32], u64>> {
+	static SIZES: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<[u8; 32], u64>>> =
+		std::sync::OnceLock::new();
+	SIZES.get_or_init(Default::default)
+}
+
+fn measured_unpacked(image: &[u8; 32]) -> Option<u64> {
+	unpacked_sizes().lock().unwrap_or_else(|p| p.into_inner()).get(image).copied()
+}
+
+fn remember_unpacked(image: [u8; 32], unpacked: u64) -> u64 {
+	const MOST_KEPT: usize = 4096;
+	let mut sizes = unpacked_sizes().lock().unwrap_or_else(|p| p.into_inner());
+	if sizes.len() >= MOST_KEPT {
+		sizes.clear();
+	}
+	sizes.insert(image, unpacked);
+	unpacked
+}
+
 /// Whether the image's layers unpack within `cap` (streamed, never stored), or the
 /// status a failure to read them means.
 async fn unpacked_size(
@@ -282,6 +313,53 @@ async fn unpacked_size(
 		tracing::info!("image layers: {e}");
 		manifest_failure(&e)
 	}))
+}
+
+/// The Merkle root of a status-only result, computed in memory: the same as
+/// [`status_only`]'s.
+pub fn status_only_root(status: ResultStatus) -> [u8; 32] {
+	let content = format!("{}\n", status_name(status)).into_bytes();
+	crate::merkle::merkle_root(&[("status".to_string(), content)])
+}
+
+/// Uploads a status-only result built without touching this machine's disk (for a
+/// host whose disk is full): the same archive [`publish`] would make of
+/// [`status_only`]'s directory. Returns the reference to post.
+pub async fn publish_status_in_memory(
+	registry: &str,
+	match_id: u64,
+	status: ResultStatus,
+	deadline: Instant,
+	credential: &directory::WriteCredential,
+) -> Result<String, PublishError> {
+	let content = format!("{}\n", status_name(status)).into_bytes();
+	let (registry, credential) = (registry.to_string(), credential.clone());
+	let repository = format!("results/match-{match_id}");
+	let upload = tokio::task::spawn_blocking(move || -> Result<String, PublishError> {
+		let tarball = archive::pack_files(&[("status", &content)])?;
+		let digest = directory::upload_blob(&registry, &repository, &tarball, &credential)?;
+		Ok(format!("{repository}@{digest}"))
+	});
+	let left = deadline.saturating_duration_since(Instant::now());
+	match tokio::time::timeout(left, upload).await {
+		Ok(Ok(published)) => published,
+		Ok(Err(e)) => Err(PublishError::Task(e.to_string())),
+		Err(_) => Err(PublishError::Late),
+	}
+}
+
+/// Whether an error comes down to a full disk (ENOSPC) anywhere in its chain.
+pub fn is_disk_full(error: &(dyn std::error::Error + 'static)) -> bool {
+	let mut current = Some(error);
+	while let Some(error) = current {
+		if let Some(io) = error.downcast_ref::<std::io::Error>() {
+			if io.kind() == std::io::ErrorKind::StorageFull || io.raw_os_error() == Some(28) {
+				return true;
+			}
+		}
+		current = error.source();
+	}
+	false
 }
 
 /// The image's manifest sizes, or the status a failure to read it means.
@@ -341,20 +419,31 @@ async fn pull(
 	}
 }
 
-/// Packs the result and uploads it to the directory as `results/match-<id>`, done by
-/// `deadline`; the reference to post.
+/// Packs the result and uploads it to the directory as `results/match-<id>` as the
+/// writer of `credential`, done by `deadline`; the reference to post.
 pub async fn publish(
 	registry: &str,
 	match_id: u64,
 	result_dir: &Path,
 	deadline: Instant,
+	credential: &directory::WriteCredential,
 ) -> Result<String, PublishError> {
 	let (registry, dir) = (registry.to_string(), result_dir.to_path_buf());
+	let credential = credential.clone();
 	let repository = format!("results/match-{match_id}");
 	let upload = tokio::task::spawn_blocking(move || -> Result<String, PublishError> {
-		let tarball = archive::pack_dir(&dir)?;
-		let digest = directory::upload_blob(&registry, &repository, &tarball)?;
-		Ok(format!("{repository}@{digest}"))
+		// Packed to disk beside the result, never whole in memory.
+		let tarball = dir.with_extension("tar");
+		let io = |source| archive::ArchiveError::Io { path: tarball.clone(), source };
+		let file = std::fs::File::create(&tarball).map_err(io)?;
+		archive::pack_dir_into(&dir, std::io::BufWriter::new(file))?
+			.into_inner()
+			.map_err(|e| io(e.into_error()))?
+			.sync_all()
+			.map_err(io)?;
+		let uploaded = directory::upload_file(&registry, &repository, &tarball, &credential);
+		let _ = std::fs::remove_file(&tarball);
+		Ok(format!("{repository}@{}", uploaded?))
 	});
 	let left = deadline.saturating_duration_since(Instant::now());
 	match tokio::time::timeout(left, upload).await {

@@ -66,7 +66,10 @@ async fn fixture(test: &str, script: &str) -> Option<Fixture> {
 	let local = job_image(&docker, test, script).await.unwrap();
 	let host = registry.host_port();
 	let repository = format!("jobs/{}", test.replace('_', "-"));
-	let pushed = push_image(&docker, &local, &host, &repository).await.unwrap();
+	let pushed =
+		push_image(&docker, &local, &host, &repository, &crate::directory::testing::writer(&host))
+			.await
+			.unwrap();
 	let terms = JobTerms {
 		reference: format!("{repository}@{}", pushed.digest),
 		job_hash: pushed.job_hash,
@@ -218,7 +221,14 @@ async fn a_silent_directory_ends_the_run_and_the_upload_by_the_deadline() {
 	assert!(started.elapsed() < Duration::from_secs(6), "took {:?}", started.elapsed());
 	let started = Instant::now();
 	let deadline = Instant::now() + Duration::from_secs(2);
-	let upload = publish(&silent, 1, &outcome.result_dir, deadline).await;
+	let upload = publish(
+		&silent,
+		1,
+		&outcome.result_dir,
+		deadline,
+		&crate::directory::testing::writer(&silent),
+	)
+	.await;
 	assert!(matches!(upload, Err(PublishError::Late)), "{upload:?}");
 	assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
 }

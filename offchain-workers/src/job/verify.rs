@@ -176,7 +176,13 @@ mod tests {
 		}
 		let root = merkle::root_of_dir(source.path()).unwrap();
 		let tarball = archive::pack_dir(source.path()).unwrap();
-		let digest = upload_blob(registry, "results/verify", &tarball).unwrap();
+		let digest = upload_blob(
+			registry,
+			"results/verify",
+			&tarball,
+			&crate::directory::testing::writer(registry),
+		)
+		.unwrap();
 		PostedArchive {
 			registry: registry.to_string(),
 			reference: format!("results/verify@{digest}"),

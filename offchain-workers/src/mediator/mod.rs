@@ -54,6 +54,10 @@ pub enum MediatorError {
 	/// The configuration is unusable.
 	#[error("configuration: {0}")]
 	Config(String),
+	/// The daemon is stopping: a ruling made now is not trusted (a re-run's container
+	/// may have been killed under it); the next start mediates again.
+	#[error("stopping")]
+	Stopping,
 }
 
 impl Retry for MediatorError {
@@ -98,6 +102,8 @@ pub struct Mediator {
 	in_flight: Arc<Mutex<BTreeSet<u64>>>,
 	/// The job images pulled for re-runs, kept within a byte budget.
 	images: crate::image_cache::ImageCache,
+	/// Set once the daemon stops: no ruling made after it is kept or posted.
+	stopping: std::sync::atomic::AtomicBool,
 }
 
 impl Mediator {
@@ -114,6 +120,7 @@ impl Mediator {
 			signer,
 			me,
 			images,
+			stopping: std::sync::atomic::AtomicBool::new(false),
 			settings: config.mediator,
 			docker,
 			state: Arc::new(Mutex::new(state)),
@@ -121,9 +128,16 @@ impl Mediator {
 		})
 	}
 
-	/// Stops and removes this mediator's re-run containers and unmounts their outputs
-	/// (at start-up after a crash, and at shutdown).
-	pub async fn clear_leftovers(&self) -> usize {
+	/// At shutdown: stops and removes this mediator's re-run containers and unmounts
+	/// their outputs; from then on no ruling is kept or posted.
+	pub async fn stop_jobs(&self) -> usize {
+		self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+		self.clear_leftovers().await
+	}
+
+	/// Removes this mediator's re-run containers and unmounts their outputs (at
+	/// start-up after a crash).
+	async fn clear_leftovers(&self) -> usize {
 		let prefix = format!("mediator-{}-", crate::executor::owner_tag(&self.me.0));
 		crate::executor::clear_leftovers(&self.docker, &prefix, &self.settings.work_dir).await
 	}
@@ -229,6 +243,10 @@ impl Mediator {
 				let Some(ruling) = self.decide(match_id, info).await? else {
 					return Ok(());
 				};
+				if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+					// A re-run's container may have been killed under it.
+					return Err(MediatorError::Stopping);
+				}
 				self.state.lock().await.update(|s| s.rulings.insert(match_id, ruling.clone()))?;
 				ruling
 			},

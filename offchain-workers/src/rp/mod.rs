@@ -15,7 +15,7 @@ pub use settings::{OfferSettings, RpConfig, RpSettings};
 
 use crate::{
 	daemon::{self, Declarations, OpenError, Opened, Retry, Wake},
-	directory::DirectoryEndpoint,
+	directory::{self, DirectoryEndpoint},
 	docker,
 	image_cache::ImageCache,
 	job::{self, timing, JobError, Runner, Schedule},
@@ -61,16 +61,21 @@ pub enum RpError {
 	#[error(transparent)]
 	Open(#[from] OpenError),
 	/// The result could not be packed (a local failure).
-	#[error("packing the result of match {match_id}: {reason}")]
+	#[error("packing the result of match {match_id}: {source}")]
 	Pack {
 		/// The match.
 		match_id: u64,
 		/// Why.
-		reason: String,
+		#[source]
+		source: crate::archive::ArchiveError,
 	},
 	/// The configuration is unusable.
 	#[error("configuration: {0}")]
 	Config(String),
+	/// The daemon is stopping: what a job run gave now is not trusted (its container
+	/// may have been killed under it), and the job runs again at the next start.
+	#[error("stopping")]
+	Stopping,
 }
 
 impl Retry for RpError {
@@ -97,6 +102,8 @@ pub struct ResourceProvider {
 	top_up: Mutex<()>,
 	/// The job images pulled, kept within a byte budget.
 	images: ImageCache,
+	/// Set once the daemon stops: no run that ends after it is recorded or posted.
+	stopping: std::sync::atomic::AtomicBool,
 }
 
 impl ResourceProvider {
@@ -125,6 +132,7 @@ impl ResourceProvider {
 			waiting: AtomicU32::new(0),
 			top_up: Mutex::new(()),
 			images,
+			stopping: std::sync::atomic::AtomicBool::new(false),
 		})
 	}
 
@@ -189,7 +197,7 @@ impl ResourceProvider {
 		for id in ids {
 			if let Some(info) = self.chain.match_info(id).await? {
 				if info.resource_provider == self.me {
-					self.act_on(id, info, now).await;
+					self.act_on(id, info, closing_time(now)).await;
 				}
 			}
 		}
@@ -206,27 +214,41 @@ impl ResourceProvider {
 			.into_iter()
 			.filter(|(_, m)| m.resource_provider == self.me)
 			.collect();
+		let closing_time = closing_time(now);
 		for (match_id, info) in matches {
-			self.act_on(match_id, info, now).await;
+			self.act_on(match_id, info, closing_time).await;
 		}
 		self.top_up_quietly(now).await
 	}
 
-	/// Starts (or resumes) the job of a running match; accepts a result whose reaction
-	/// window passed in silence.
+	/// Starts (or resumes) the job of a running match (`now` as [`closing_time`]); accepts a result whose reaction
+	/// window passed in silence; closes a mediation whose mediator stayed silent past
+	/// its deadline (the RP is then owed half its estimate from the JC).
 	async fn act_on(self: &Arc<Self>, match_id: u64, info: MatchInfo, now: u64) {
-		match &info.state {
-			MatchState::Matched => self.spawn_job(match_id, info.clone()).await,
+		let market = Market::new(&self.chain, &self.signer);
+		let closed = match &info.state {
+			MatchState::Matched => {
+				self.spawn_job(match_id, info.clone()).await;
+				return;
+			},
 			MatchState::ResultPosted { reaction_deadline, .. } if now > *reaction_deadline => {
 				tracing::info!(match_id, "reaction window passed in silence; accepting");
-				match Market::new(&self.chain, &self.signer).accept_result(match_id).await {
-					Ok(_) => {},
-					// Someone closed it first (the JC accepted in the same block).
-					Err(e) if e.is_refusal("MatchNotFound") => {},
-					Err(e) => tracing::warn!(match_id, "accepting failed: {e}"),
-				}
+				market.accept_result(match_id).await
 			},
-			_ => {},
+			MatchState::InMediation { mediation_deadline, .. } if now > *mediation_deadline => {
+				tracing::warn!(
+					match_id,
+					"the mediator did not rule in time; closing the mediation"
+				);
+				market.mediation_timeout(match_id).await
+			},
+			_ => return,
+		};
+		match closed {
+			Ok(_) => {},
+			// Someone closed it first (the JC accepted in the same block).
+			Err(e) if e.is_refusal("MatchNotFound") => {},
+			Err(e) => tracing::warn!(match_id, "closing the match failed: {e}"),
 		}
 	}
 
@@ -309,13 +331,24 @@ impl ResourceProvider {
 			self.execute(match_id, info, attempt > MAX_RUN_ATTEMPTS).await
 		});
 		let ready = ran?;
+		if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
+			return Err(RpError::Stopping);
+		}
 		self.record(match_id, JobPhase::ResultReady(ready.clone())).await?;
 		Ok(ready)
 	}
 
+	/// Persists a match's phase. On a full disk the RP carries on from memory (a
+	/// crash then may run a job again, and the chain refuses a second post) rather
+	/// than stall every match until its deadline.
 	async fn record(&self, match_id: u64, phase: JobPhase) -> Result<(), RpError> {
-		self.state.lock().await.update(|s| s.jobs.insert(match_id, phase))?;
-		Ok(())
+		match self.state.lock().await.update(|s| s.jobs.insert(match_id, phase)) {
+			Err(e) if job::is_disk_full(&e) => {
+				tracing::error!(match_id, "cannot save the RP's state, the disk is full: {e}");
+				Ok(())
+			},
+			saved => saved.map(drop).map_err(Into::into),
+		}
 	}
 
 	/// Posts a ready result. A refusal is final: the phase records why, and the match
@@ -368,31 +401,60 @@ impl ResourceProvider {
 	}
 
 	/// Runs the job through the shared pipeline (or declines it) and uploads the result;
-	/// what comes back is what to post.
+	/// what comes back is what to post. A full disk ends in `Declined`, built and
+	/// uploaded from memory, rather than in retries until the deadline.
 	async fn execute(
 		&self,
 		match_id: u64,
 		info: &MatchInfo,
 		decline: bool,
 	) -> Result<ReadyResult, RpError> {
-		let work = match_dir(&self.settings.work_dir, match_id);
 		let now = self.chain.now_ms().await?;
 		let Some(deadline) = timing::local_deadline(info.job.completion_deadline, now, POST_MARGIN)
 		else {
 			// Posting will find the deadline passed and give up.
-			return Ok(ReadyResult::of(
-				&job::status_only(&work, ResultStatus::Declined, 0)?,
-				String::new(),
-			));
+			return Ok(unpublished(ResultStatus::Declined, 0, 0));
 		};
 		let endpoint = match directory_endpoint(&self.chain, &info.job.directory).await {
 			Ok(endpoint) => endpoint,
 			Err(e) => {
 				tracing::warn!(match_id, "directory unusable: {e}");
-				let outcome = job::status_only(&work, ResultStatus::DirectoryUnavailable, 0)?;
-				return Ok(ReadyResult::of(&outcome, String::new()));
+				return Ok(unpublished(ResultStatus::DirectoryUnavailable, 0, 0));
 			},
 		};
+		match self.run_and_publish(match_id, info, decline, &endpoint, deadline).await {
+			Err(e) if job::is_disk_full(&e) => {
+				tracing::error!(match_id, "this machine's disk is full ({e}); declining the job");
+				let credential = directory::WriteCredential::new(&self.signer, &endpoint.registry);
+				let status = ResultStatus::Declined;
+				let published = job::publish_status_in_memory(
+					&endpoint.registry,
+					match_id,
+					status,
+					deadline,
+					&credential,
+				);
+				Ok(match published.await {
+					Ok(reference) => ReadyResult { reference, ..unpublished(status, 0, 0) },
+					Err(e) => {
+						tracing::warn!(match_id, "result upload failed: {e}");
+						unpublished(status, 0, 0)
+					},
+				})
+			},
+			ran => ran,
+		}
+	}
+
+	async fn run_and_publish(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		decline: bool,
+		endpoint: &DirectoryEndpoint,
+		deadline: std::time::Instant,
+	) -> Result<ReadyResult, RpError> {
+		let work = match_dir(&self.settings.work_dir, match_id);
 		let outcome = if decline {
 			tracing::error!(
 				match_id,
@@ -421,27 +483,34 @@ impl ResourceProvider {
 			}
 			outcome
 		};
-		match job::publish(&endpoint.registry, match_id, &outcome.result_dir, deadline).await {
+		let credential = directory::WriteCredential::new(&self.signer, &endpoint.registry);
+		let published =
+			job::publish(&endpoint.registry, match_id, &outcome.result_dir, deadline, &credential);
+		match published.await {
 			Ok(reference) => Ok(ReadyResult::of(&outcome, reference)),
-			Err(job::PublishError::Pack(e)) => {
-				Err(RpError::Pack { match_id, reason: e.to_string() })
-			},
+			Err(job::PublishError::Pack(source)) => Err(RpError::Pack { match_id, source }),
 			Err(e) => {
 				tracing::warn!(match_id, "result upload failed: {e}");
-				let failed = job::status_only(&work, ResultStatus::DirectoryUnavailable, 0)?;
-				Ok(ReadyResult {
-					instruction_count: outcome.instruction_count,
-					bandwidth_used: outcome.bandwidth_used,
-					..ReadyResult::of(&failed, String::new())
-				})
+				Ok(unpublished(
+					ResultStatus::DirectoryUnavailable,
+					outcome.instruction_count,
+					outcome.bandwidth_used,
+				))
 			},
 		}
 	}
 
 	/// Stops and removes this RP's job containers and unmounts their outputs: for a
 	/// clean shutdown, so a stopped RP leaves no job running (its open matches are run
-	/// again from their persisted phase at the next start).
-	pub async fn clear_leftovers(&self) -> usize {
+	/// again from their persisted phase at the next start). From then on no run's
+	/// outcome is recorded: its container may be killed under it.
+	pub async fn stop_jobs(&self) -> usize {
+		self.stopping.store(true, std::sync::atomic::Ordering::SeqCst);
+		self.clear_leftovers().await
+	}
+
+	/// Removes this RP's job containers and unmounts their outputs (at start-up).
+	async fn clear_leftovers(&self) -> usize {
 		crate::executor::clear_leftovers(&self.docker, &self.job_prefix(), &self.settings.work_dir)
 			.await
 	}
@@ -481,6 +550,30 @@ pub fn parse_hash(text: &str) -> Result<[u8; 32], String> {
 	let bytes = hex::decode(text.trim().trim_start_matches("0x"))
 		.map_err(|e| format!("{text:?} is not hex: {e}"))?;
 	bytes.try_into().map_err(|_| format!("{text:?} is not 32 bytes"))
+}
+
+/// A status-only result that is not in the directory (its upload failed, or there was
+/// none to upload to): its root computed in memory, no reference.
+fn unpublished(status: ResultStatus, instruction_count: u64, bandwidth_used: u64) -> ReadyResult {
+	ReadyResult {
+		status,
+		reference: String::new(),
+		hash: job::status_only_root(status),
+		instruction_count,
+		bandwidth_used,
+	}
+}
+
+/// The time to judge a close's deadline by: the chain's, or the wall clock less a
+/// margin if that is later. An idle instant-seal chain makes no blocks, so its time
+/// stands still; the close's own block then carries the current time, which the
+/// margin keeps past the deadline.
+fn closing_time(chain_now_ms: u64) -> u64 {
+	const MARGIN_MS: u64 = 3_000;
+	let wall = std::time::SystemTime::now()
+		.duration_since(std::time::UNIX_EPOCH)
+		.map_or(0, |d| d.as_millis() as u64);
+	chain_now_ms.max(wall.saturating_sub(MARGIN_MS))
 }
 
 /// The work directory of a match (where its outputs and result live).
