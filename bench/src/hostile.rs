@@ -52,7 +52,7 @@ fn cases(smoke: bool) -> Vec<Case> {
 		bandwidth_limit: 256 << 20,
 	};
 	vec![
-		case("fork-bomb", "fork bomb", cmd("b() { b | b & }; b; sleep 60"), ResultStatus::InstructionsExceeded),
+		case("fork-bomb", "fork bomb", cmd("b() { b | b & }; b; while :; do :; done"), ResultStatus::InstructionsExceeded),
 		case(
 			"memory-hog",
 			"memory hog (doubles a string)",
@@ -148,7 +148,8 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 
 async fn measure(ctx: &Ctx, all: &[Case], blank: &dyn Fn(&str, &str) -> Row) -> Result<Vec<Row>> {
 	for case in all {
-		build(&format!("modicum-hostile/{}:1", case.name), &case.dockerfile)?;
+		let dockerfile = format!("FROM modicum/base:1\n{}", case.dockerfile);
+		modicum_tests::build_image(&format!("modicum-hostile/{}:1", case.name), &dockerfile)?;
 	}
 	let mut market = Market::start("hostile", &ctx.market(1, 1)).await?;
 	let alice = keys::from_uri("//Alice")?;
@@ -192,18 +193,10 @@ async fn run_case(
 	image: &str,
 	row: &mut Row,
 ) -> Result<()> {
-	let docker = modicum_offchain::docker::connect().await?;
-	let credential = modicum_offchain::directory::WriteCredential::new(alice, &market.registry);
 	let repository = format!("jobs/{}", case.name);
-	let pushed = modicum_offchain::directory::push_image(
-		&docker,
-		image,
-		&market.registry,
-		&repository,
-		&credential,
-	)
-	.await?;
+	let pushed = modicum_tests::push_as_alice(&market.registry, image, &repository).await?;
 	if case.name == "decompression-bomb" {
+		let docker = modicum_offchain::docker::connect().await?;
 		// As on the RP's own machine, which has never seen the image: only then is it
 		// fetched, and so checked.
 		for tag in [image.to_string(), format!("{}/{repository}:latest", market.registry)] {
@@ -233,15 +226,7 @@ async fn run_case(
 		arch: Architecture::Amd64,
 	};
 	let charlie = keys::parse_account("//Charlie")?;
-	let deposit = chain.quote_job_deposit(&terms, Some(charlie)).await?;
-	let posted = calls.post_job_offer(terms, deposit, now + 300_000).await?;
-	let offer = posted
-		.iter()
-		.find_map(|e| match e {
-			MarketEvent::JobOfferPosted { offer_id, .. } => Some(*offer_id),
-			_ => None,
-		})
-		.context("no JobOfferPosted")?;
+	let offer = modicum_tests::post_job(&chain, alice, terms, charlie, 300_000).await?;
 	let (match_id, status) = result_of(market, events, offer).await?;
 	let peak_mib = procfs::peak_rss_kib(rp)? as f64 / 1024.0;
 	calls.accept_result(match_id).await?;
@@ -301,21 +286,6 @@ async fn result_of(
 		}
 		market.check()?;
 	}
-}
-
-fn build(tag: &str, dockerfile_tail: &str) -> Result<()> {
-	let context = tempfile::tempdir()?;
-	std::fs::write(
-		context.path().join("Dockerfile"),
-		format!("FROM modicum/base:1\n{dockerfile_tail}"),
-	)?;
-	let out = Command::new("docker")
-		.args(["build", "-q", "-t", tag])
-		.arg(context.path())
-		.env("DOCKER_BUILDKIT", "0")
-		.output()?;
-	ensure!(out.status.success(), "docker build {tag}: {}", String::from_utf8_lossy(&out.stderr));
-	Ok(())
 }
 
 /// Free bytes of the filesystem holding the temporary directory (the RP's work

@@ -451,3 +451,56 @@ impl TestMarket {
 		self.node.stop()
 	}
 }
+
+/// Builds local image `tag` from a Dockerfile text, with the classic builder (it uses
+/// local images and never pulls).
+pub fn build_image(tag: &str, dockerfile: &str) -> Result<()> {
+	let context = tempfile::tempdir()?;
+	std::fs::write(context.path().join("Dockerfile"), dockerfile)?;
+	let out = Command::new("docker")
+		.args(["build", "-q", "-t", tag])
+		.arg(context.path())
+		.env("DOCKER_BUILDKIT", "0")
+		.output()?;
+	if !out.status.success() {
+		bail!("docker build {tag}: {}", String::from_utf8_lossy(&out.stderr));
+	}
+	Ok(())
+}
+
+/// Pushes local `image` to the directory's `registry` as `repository`, as //Alice (a
+/// registered job creator, so the directory lets her write).
+pub async fn push_as_alice(
+	registry: &str,
+	image: &str,
+	repository: &str,
+) -> Result<modicum_offchain::directory::PushedImage> {
+	let docker = modicum_offchain::docker::connect().await?;
+	let alice = modicum_client::keys::from_uri("//Alice")?;
+	let credential = modicum_offchain::directory::WriteCredential::new(&alice, registry);
+	Ok(modicum_offchain::directory::push_image(&docker, image, registry, repository, &credential)
+		.await?)
+}
+
+/// Posts a job offer with the deposit the chain quotes for `mediator`, open for
+/// `lifetime_ms`; the new offer's id.
+pub async fn post_job(
+	chain: &modicum_client::Chain,
+	jc: &modicum_client::Keypair,
+	terms: modicum_client::chain::JobTerms,
+	mediator: modicum_client::AccountId,
+	lifetime_ms: u64,
+) -> Result<u64> {
+	let now = chain.now_ms().await?;
+	let deposit = chain.quote_job_deposit(&terms, Some(mediator)).await?;
+	let posted = modicum_client::calls::Market::new(chain, jc)
+		.post_job_offer(terms, deposit, now + lifetime_ms)
+		.await?;
+	posted
+		.iter()
+		.find_map(|e| match e {
+			modicum_client::MarketEvent::JobOfferPosted { offer_id, .. } => Some(*offer_id),
+			_ => None,
+		})
+		.context("posting the job offer announced no JobOfferPosted")
+}

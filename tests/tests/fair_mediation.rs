@@ -23,23 +23,13 @@ use modicum_client::{
 	types::{Architecture, FaultyParty, RejectReason, ResultStatus, Verdict},
 	AccountId, Chain, MarketEvent,
 };
-use modicum_tests::{docker_available, modicum_binary, repo_root, wait_for, RpRole, TestMarket};
+use modicum_tests::{
+	build_image, docker_available, modicum_binary, post_job, push_as_alice, repo_root, wait_for,
+	RpRole, TestMarket,
+};
 use std::{collections::BTreeMap, process::Command, time::Duration};
 
 const MDC: u128 = 1_000_000_000_000;
-
-/// Builds a local image from a Dockerfile text.
-fn build_image(tag: &str, dockerfile: &str) -> Result<()> {
-	let context = tempfile::tempdir()?;
-	std::fs::write(context.path().join("Dockerfile"), dockerfile)?;
-	let out = Command::new("docker")
-		.args(["build", "-q", "-t", tag])
-		.arg(context.path())
-		.env("DOCKER_BUILDKIT", "0")
-		.output()?;
-	ensure!(out.status.success(), "docker build {tag}: {}", String::from_utf8_lossy(&out.stderr));
-	Ok(())
-}
 
 /// An image whose only layer is not the busybox base layer the RP declared.
 fn import_foreign_base(tag: &str) -> Result<()> {
@@ -64,12 +54,7 @@ async fn push(
 	image: &str,
 	repository: &str,
 ) -> Result<(String, [u8; 32], [u8; 32])> {
-	let docker = modicum_offchain::docker::connect().await?;
-	let alice = modicum_client::keys::from_uri("//Alice")?;
-	let credential = modicum_offchain::directory::WriteCredential::new(&alice, registry);
-	let pushed =
-		modicum_offchain::directory::push_image(&docker, image, registry, repository, &credential)
-			.await?;
+	let pushed = push_as_alice(registry, image, repository).await?;
 	Ok((format!("{repository}@{}", pushed.digest), pushed.job_hash, pushed.first_layer))
 }
 
@@ -199,15 +184,7 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 	let mut events = MarketEvents::subscribe(&chain).await?;
 	let mut cases: BTreeMap<u64, Case> = BTreeMap::new();
 	for (case, job) in jobs {
-		let deposit = chain.quote_job_deposit(&job, Some(charlie)).await?;
-		let posted = market.post_job_offer(job, deposit, now + 1_800_000).await?;
-		let offer = posted
-			.iter()
-			.find_map(|e| match e {
-				MarketEvent::JobOfferPosted { offer_id, .. } => Some(*offer_id),
-				_ => None,
-			})
-			.context("no offer")?;
+		let offer = post_job(&chain, &alice, job, charlie, 1_800_000).await?;
 		cases.insert(offer, case);
 	}
 

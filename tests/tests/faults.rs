@@ -10,8 +10,10 @@
 //! - the JC stays silent: the RP accepts after the reaction window; the mediator stays
 //!   silent: the RP closes the mediation after its window (half the estimate is paid);
 //! - the directory is down when the RP pulls: `DirectoryUnavailable`, which the
-//!   mediator, reading the uptime record, lays at the directory's door; with the
-//!   directory back the RP takes the next job.
+//!   mediator, reading the uptime record, lays at the directory's door; down again
+//!   while the next job runs, so its upload fails: `DirectoryUnavailable` again; with
+//!   the directory back the RP takes the next job;
+//! - the RP's disk is full: `Declined`, and the next job runs once there is room.
 //!
 //! Needs a Docker engine (skipped without one unless `MODICUM_REQUIRE_DOCKER=1`).
 
@@ -27,7 +29,9 @@ use modicum_client::{
 	},
 	AccountId, Chain, Keypair, MarketEvent,
 };
-use modicum_tests::{docker_available, repo_root, Daemon, RpRole, TestMarket};
+use modicum_tests::{
+	build_image, docker_available, post_job, push_as_alice, repo_root, Daemon, RpRole, TestMarket,
+};
 use std::{
 	process::Command,
 	time::{Duration, Instant},
@@ -116,7 +120,7 @@ impl Harness {
 		}
 		calls.register_job_creator().await?;
 		calls.trust_mediator(keys::parse_account("//Charlie")?).await?;
-		let job = push(&market.registry, &alice).await?;
+		let job = push(&market.registry).await?;
 		let events = MarketEvents::subscribe(&chain).await?;
 		Ok(Some(Harness {
 			market,
@@ -154,15 +158,7 @@ impl Harness {
 			arch: Architecture::Amd64,
 		};
 		let charlie = keys::parse_account("//Charlie")?;
-		let deposit = self.chain.quote_job_deposit(&terms, Some(charlie)).await?;
-		let posted = self.calls().post_job_offer(terms, deposit, now + 1_800_000).await?;
-		posted
-			.iter()
-			.find_map(|e| match e {
-				MarketEvent::JobOfferPosted { offer_id, .. } => Some(*offer_id),
-				_ => None,
-			})
-			.context("no JobOfferPosted event")
+		post_job(&self.chain, &self.alice, terms, charlie, 1_800_000).await
 	}
 
 	/// The first event (from now on, or already seen) that `wanted` picks, within
@@ -235,27 +231,10 @@ impl Harness {
 	}
 }
 
-/// Builds a local image from a Dockerfile text.
-fn build_image(tag: &str, dockerfile: &str) -> Result<()> {
-	let context = tempfile::tempdir()?;
-	std::fs::write(context.path().join("Dockerfile"), dockerfile)?;
-	let out = Command::new("docker")
-		.args(["build", "-q", "-t", tag])
-		.arg(context.path())
-		.env("DOCKER_BUILDKIT", "0")
-		.output()?;
-	ensure!(out.status.success(), "docker build {tag}: {}", String::from_utf8_lossy(&out.stderr));
-	Ok(())
-}
-
 /// Pushes the napper job to the directory: its reference, job hash and base layer.
-async fn push(registry: &str, alice: &Keypair) -> Result<(String, [u8; 32], [u8; 32])> {
-	let docker = modicum_offchain::docker::connect().await?;
-	let credential = modicum_offchain::directory::WriteCredential::new(alice, registry);
+async fn push(registry: &str) -> Result<(String, [u8; 32], [u8; 32])> {
 	let repository = "jobs/napper";
-	let pushed =
-		modicum_offchain::directory::push_image(&docker, NAPPER, registry, repository, &credential)
-			.await?;
+	let pushed = push_as_alice(registry, NAPPER, repository).await?;
 	Ok((format!("{repository}@{}", pushed.digest), pushed.job_hash, pushed.first_layer))
 }
 
@@ -467,6 +446,17 @@ async fn a_directory_down_during_the_pull_is_laid_at_its_door() -> Result<()> {
 	let fined_bob =
 		h.seen.iter().any(|e| matches!(e, MarketEvent::Fined { who, .. } if *who == bob));
 	ensure!(!fined_bob, "the RP was fined for the directory's outage");
+	// Down again while the next job runs: its upload fails, and the RP says so.
+	let offer = h.post_job(20_000).await?;
+	let during_upload = h.matched(offer).await?;
+	running_container(&bob_prefix()?).await?;
+	drop(h.market.daemons.remove(DIRECTORY));
+	let status = h.result_status(during_upload).await?;
+	ensure!(status == ResultStatus::DirectoryUnavailable, "{status:?}\n{}", h.market.logs());
+	let directory =
+		Daemon::start(&h.work, &directory_name, &h.market.url, &["directory", "serve"])?;
+	h.market.daemons.insert(DIRECTORY, directory);
+	tokio::time::sleep(Duration::from_secs(3)).await;
 	// The RP takes the next job as if nothing happened.
 	let offer = h.post_job(20_000).await?;
 	let next = h.matched(offer).await?;

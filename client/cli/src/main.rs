@@ -13,6 +13,7 @@
 mod daemons;
 mod devnet;
 mod jc;
+mod log_writer;
 mod market;
 mod output;
 mod research;
@@ -109,7 +110,9 @@ fn main() -> std::process::ExitCode {
 			tracing_subscriber::EnvFilter::try_from_env("MODICUM_LOG")
 				.unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
 		)
-		.with_writer(std::io::stderr)
+		// Colour would need escape sequences; every one in a log line is escaped instead.
+		.with_ansi(false)
+		.with_writer(|| log_writer::Escaped(std::io::stderr()))
 		.init();
 	warn_of_a_secret_in_argv(std::env::args());
 	let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
