@@ -367,7 +367,12 @@ async fn the_daemons_ride_out_a_node_restart() -> Result<()> {
 	loop {
 		let info = h.chain.match_info(id).await?.context("the match vanished")?;
 		if let modicum_client::types::MatchState::ResultPosted { result, .. } = info.state {
-			ensure!(result.status == ResultStatus::Completed, "{:?}", result.status);
+			ensure!(
+				result.status == ResultStatus::Completed,
+				"{:?}\n{}",
+				result.status,
+				h.market.logs()
+			);
 			break;
 		}
 		ensure!(Instant::now() < deadline, "no result after the restart\n{}", h.market.logs());

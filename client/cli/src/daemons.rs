@@ -222,44 +222,59 @@ pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()>
 
 /// Accounts registered on chain as job creator or resource provider may write to the
 /// directory (registration costs a bond, so flooding it takes one per identity). The
-/// gate asks from its own threads; answers are kept for a minute. When the chain
-/// cannot be asked (the node restarts), the connection is renewed; if it still cannot,
-/// a valid credential may write: the directory is judged by whether it takes results,
-/// and its own probe cannot see a chain outage.
+/// gate asks from its own threads; a yes is kept for a minute, a no for ten seconds.
+/// A no, or no answer, is asked again on a fresh connection (a node that restarted
+/// leaves the old one answering nothing useful; fresh connections at most every five
+/// seconds, so refused writers cannot make the directory hammer the node). If the
+/// chain still cannot be asked, a valid credential may write: the directory is judged
+/// by whether it takes results, and its own probe cannot see a chain outage.
 fn registered_writers(chain: Chain) -> directory::WriterCheck {
 	use std::{
 		collections::HashMap,
 		sync::Mutex,
 		time::{Duration, Instant},
 	};
-	const KEEP: Duration = Duration::from_secs(60);
+	const KEEP_YES: Duration = Duration::from_secs(60);
+	const KEEP_NO: Duration = Duration::from_secs(10);
 	const MOST_KEPT: usize = 10_000;
 	const ASK_WITHIN: Duration = Duration::from_secs(5);
+	const RECONNECT_EVERY: Duration = Duration::from_secs(5);
 	let runtime = tokio::runtime::Handle::current();
 	let known: Mutex<HashMap<[u8; 32], (bool, Instant)>> = Mutex::new(HashMap::new());
+	let reconnected: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
 	Arc::new(move |who: &AccountId| {
 		let lock = || known.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
 		if let Some((allowed, at)) = lock().get(&who.0) {
-			if at.elapsed() < KEEP {
+			if at.elapsed() < if *allowed { KEEP_YES } else { KEEP_NO } {
 				return *allowed;
 			}
 		}
-		let (chain, account) = (chain.clone(), *who);
+		let (chain, account, reconnected) = (chain.clone(), *who, reconnected.clone());
 		let answer = runtime.block_on(async move {
 			let ask = || async {
 				let registered = chain.job_creator(&account).await?.is_some()
 					|| chain.resource_provider(&account).await?.is_some();
 				Ok::<bool, modicum_client::ClientError>(registered)
 			};
+			let first = tokio::time::timeout(ASK_WITHIN, ask()).await;
+			tracing::debug!(%account, ?first, "asked whether a writer is registered");
+			if let Ok(Ok(true)) = first {
+				return Some(true);
+			}
+			let due = {
+				let mut last = reconnected.lock().unwrap_or_else(|p| p.into_inner());
+				let due = last.is_none_or(|at| at.elapsed() >= RECONNECT_EVERY);
+				if due {
+					*last = Some(Instant::now());
+				}
+				due
+			};
+			if due {
+				let _ = tokio::time::timeout(ASK_WITHIN, chain.reconnect()).await;
+			}
 			match tokio::time::timeout(ASK_WITHIN, ask()).await {
 				Ok(Ok(registered)) => Some(registered),
-				_ => {
-					let _ = tokio::time::timeout(ASK_WITHIN, chain.reconnect()).await;
-					match tokio::time::timeout(ASK_WITHIN, ask()).await {
-						Ok(Ok(registered)) => Some(registered),
-						_ => None,
-					}
-				},
+				_ => None,
 			}
 		});
 		let Some(allowed) = answer else {
