@@ -56,9 +56,57 @@ pub fn format_duration_ms(ms: u64) -> String {
 	humantime::format_duration(std::time::Duration::from_millis(ms)).to_string()
 }
 
+/// A chain time (ms since the epoch) as people read it: the local time and how far
+/// from now it is, e.g. `2026-12-04 20:45:12 +00:00 (in 4 min)` or `… (3 min ago)`.
+/// Scripts read the milliseconds from `--json` instead.
+pub fn format_moment(at_ms: u64) -> String {
+	let now_ms = std::time::SystemTime::now()
+		.duration_since(std::time::UNIX_EPOCH)
+		.map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+	format_moment_at(at_ms, now_ms)
+}
+
+/// [`format_moment`] as seen at `now_ms`.
+pub fn format_moment_at(at_ms: u64, now_ms: u64) -> String {
+	let local = i64::try_from(at_ms)
+		.ok()
+		.and_then(chrono::DateTime::from_timestamp_millis)
+		.map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S %:z").to_string());
+	let when = local.unwrap_or_else(|| format!("{at_ms} ms"));
+	if at_ms >= now_ms {
+		format!("{when} (in {})", roughly(at_ms - now_ms))
+	} else {
+		format!("{when} ({} ago)", roughly(now_ms - at_ms))
+	}
+}
+
+/// A span to the nearest unit people count in.
+fn roughly(ms: u64) -> String {
+	let secs = ms / 1000;
+	match secs {
+		0..60 => format!("{secs} s"),
+		60..3_600 => format!("{} min", secs / 60),
+		3_600..172_800 => format!("{} h {} min", secs / 3_600, secs % 3_600 / 60),
+		_ => format!("{} days", secs / 86_400),
+	}
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn moments_say_when_and_how_far() {
+		let now = 1_800_000_000_000;
+		let soon = format_moment_at(now + 4 * 60_000 + 10_000, now);
+		assert!(soon.ends_with("(in 4 min)"), "{soon}");
+		// 2027-01-15 08:04 UTC, in whatever zone this machine is set to.
+		assert!(soon.starts_with("2027-01-1"), "{soon}");
+		assert!(format_moment_at(now - 3 * 60_000, now).ends_with("(3 min ago)"));
+		assert!(format_moment_at(now + 25 * 3_600_000, now).ends_with("(in 25 h 0 min)"));
+		assert!(format_moment_at(now + 3 * 86_400_000, now).ends_with("(in 3 days)"));
+		assert!(format_moment_at(now + 5_000, now).ends_with("(in 5 s)"));
+	}
 
 	#[test]
 	fn amounts_written_to_a_config_read_back_exactly() {

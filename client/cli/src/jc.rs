@@ -12,7 +12,7 @@ use modicum_client::{
 	keys, reference, reference_text,
 	settings::{self, ChainSettings},
 	types::{Architecture, MatchState, OfferRef, PostedResult, RejectReason},
-	units::{format_amount, Amount},
+	units::{format_amount, format_moment, Amount},
 	AccountId, Chain, Keypair, MarketEvent,
 };
 use modicum_offchain::{
@@ -276,7 +276,8 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 				json,
 				&serde_json::json!({"match_id": match_id, "reason": reason.name(), "mediation_deadline": deadline}),
 				|| {
-					format!("rejected match {match_id} ({reason}); its mediator rules by {deadline:?} (ms)")
+					let by = deadline.map_or_else(|| "its deadline".into(), format_moment);
+					format!("rejected match {match_id} ({reason}); its mediator rules by {by}")
 				},
 			);
 		},
@@ -312,9 +313,9 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 				);
 				for (id, offer) in &offers {
 					text.push_str(&format!(
-						"\n  offer {id}: deposit {}, expires at {} ms",
+						"\n  offer {id}: deposit {}, expires {}",
 						format_amount(offer.deposit),
-						offer.expires_at
+						format_moment(offer.expires_at)
 					));
 				}
 				for (id, info) in &matches {
@@ -661,13 +662,13 @@ pub fn match_json(match_id: u64, info: &MatchInfo) -> serde_json::Value {
 
 pub fn describe_match(match_id: u64, info: &MatchInfo) -> String {
 	let mut text = format!(
-		"match {match_id}: {}\n  job offer {} ↔ resource offer {}\n  RP {}\n  mediator {}\n  completion deadline {} ms",
+		"match {match_id}: {}\n  job offer {} ↔ resource offer {}\n  RP {}\n  mediator {}\n  completion deadline {}",
 		modicum_client::vocab::state_name(&info.state),
 		info.job_offer_id,
 		info.resource_offer_id,
 		info.resource_provider,
 		info.mediator,
-		info.job.completion_deadline,
+		format_moment(info.job.completion_deadline),
 	);
 	if let Some(r) = posted_result(info) {
 		text.push_str(&format!(
@@ -680,10 +681,12 @@ pub fn describe_match(match_id: u64, info: &MatchInfo) -> String {
 	}
 	match &info.state {
 		MatchState::ResultPosted { reaction_deadline, .. } => {
-			text.push_str(&format!("\n  react (accept/reject) before {reaction_deadline} ms"))
+			let by = format_moment(*reaction_deadline);
+			text.push_str(&format!("\n  react (accept/reject) before {by}"))
 		},
 		MatchState::InMediation { mediation_deadline, reason, .. } => text.push_str(&format!(
-			"\n  disputed ({reason}); mediator rules before {mediation_deadline} ms"
+			"\n  disputed ({reason}); mediator rules before {}",
+			format_moment(*mediation_deadline)
 		)),
 		MatchState::Matched => {},
 	}
