@@ -299,6 +299,12 @@ pub fn status_only_result(
 	Ok((dirs.result, root))
 }
 
+/// The bytes of a status-only result's one file, `status`: the status's name and a
+/// newline. Written to disk here and built in memory by callers that cannot write.
+pub fn status_file(status_name: &str) -> Vec<u8> {
+	format!("{status_name}\n").into_bytes()
+}
+
 /// An I/O error naming its file.
 pub(crate) fn io_error(path: &Path) -> impl Fn(io::Error) -> ExecError + '_ {
 	move |source| ExecError::Io { path: path.to_path_buf(), source }

@@ -177,5 +177,5 @@ pub(super) fn remove_dir_if_present(dir: &Path) -> Result<(), ExecError> {
 
 /// Writes the `status` file of a result that holds only its status.
 pub(super) fn write_status(result_dir: &Path, status_name: &str) -> Result<(), ExecError> {
-	write(&result_dir.join("status"), format!("{status_name}\n").as_bytes())
+	write(&result_dir.join("status"), &super::status_file(status_name))
 }

@@ -318,7 +318,7 @@ async fn unpacked_size(
 /// The Merkle root of a status-only result, computed in memory: the same as
 /// [`status_only`]'s.
 pub fn status_only_root(status: ResultStatus) -> [u8; 32] {
-	let content = format!("{}\n", status_name(status)).into_bytes();
+	let content = executor::status_file(status_name(status));
 	crate::merkle::merkle_root(&[("status".to_string(), content)])
 }
 
@@ -332,7 +332,7 @@ pub async fn publish_status_in_memory(
 	deadline: Instant,
 	credential: &directory::WriteCredential,
 ) -> Result<String, PublishError> {
-	let content = format!("{}\n", status_name(status)).into_bytes();
+	let content = executor::status_file(status_name(status));
 	let (registry, credential) = (registry.to_string(), credential.clone());
 	let repository = format!("results/match-{match_id}");
 	let upload = tokio::task::spawn_blocking(move || -> Result<String, PublishError> {
