@@ -173,14 +173,17 @@ impl Bulk {
 		Ok(self.at.constants().entry(runtime::constants().system().block_weights())?)
 	}
 
-	/// Follows finalized blocks from now on, none skipped: every runtime event, stamped
-	/// with when the benchmark saw it. The watcher stops when the receiver is dropped,
-	/// and on a failed read (the receiver then sees the channel end).
+	/// Follows the blocks finalized after now, none skipped: every runtime event,
+	/// stamped with when the benchmark saw it. The block finalized now is left out: it
+	/// holds what an earlier step already counted (counting it again let a setup step
+	/// go on before its transactions were in). The watcher stops when the receiver is
+	/// dropped, and on a failed read (the receiver then sees the channel end).
 	pub async fn watch(&self) -> Result<mpsc::UnboundedReceiver<Seen>> {
 		let mut blocks = FinalizedBlocks::follow(&self.chain).await?;
 		let metadata = self.at.metadata();
 		let (send, receive) = mpsc::unbounded_channel();
 		tokio::spawn(async move {
+			let mut already_final = None;
 			while let Some(block) = blocks.next().await {
 				let (number, at) = match block {
 					Ok(block) => block,
@@ -189,6 +192,9 @@ impl Bulk {
 						break;
 					},
 				};
+				if *already_final.get_or_insert(number) == number {
+					continue;
+				}
 				let events = match at.events().fetch().await {
 					Ok(events) => events,
 					Err(e) => {
