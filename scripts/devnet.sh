@@ -51,12 +51,14 @@ echo "running the sample job as //Alice"
 export MODICUM_KEY=//Alice
 "$modicum" jc register
 "$modicum" jc trust //Charlie
-"$modicum" jc submit --image modicum/sample-job:1 --directory //Dave \
-	--instructions 20000 --deadline-secs 120 --wait --out "$work/result" --accept
+# The sample job file: an input directory (read-only at /in/text), a parameter and an
+# environment variable; it waits, downloads and verifies the result, and accepts it.
+"$modicum" jc submit examples/sample-job/job.toml --out "$work/result"
 echo
 echo "result files in $work/result:"
 ls -l "$work/result" "$work/result/out"
 echo "stdout: $(cat "$work/result/stdout")"
+echo "words per input file: $(tr '\n' ';' < "$work/result/out/words.txt")"
 unset MODICUM_KEY
 if $once; then
 	exit 0
@@ -65,7 +67,8 @@ cat <<MSG
 
 Modicum devnet is up (Ctrl-C stops it):
   chain     ws://127.0.0.1:$rpc_port       directory  $registry_addr (uptime $uptime_addr)
-  try       $modicum --key //Alice jc submit --image modicum/sample-job:1 --directory //Dave --wait --out result
+  try       $modicum --key //Alice jc submit examples/sample-job/job.toml --dry-run
+            $modicum --key //Alice jc submit examples/sample-job/job.toml --out result
             $modicum market matches
   logs      $work/*.log
 MSG

@@ -74,6 +74,14 @@ pub enum ClientError {
 		/// Why it is invalid.
 		reason: String,
 	},
+	/// A size could not be parsed.
+	#[error("invalid size {input:?}: {reason}")]
+	Size {
+		/// What was given.
+		input: String,
+		/// Why it is invalid.
+		reason: String,
+	},
 }
 
 impl ClientError {
@@ -92,7 +100,8 @@ impl ClientError {
 			| ClientError::Key(_)
 			| ClientError::Config { .. }
 			| ClientError::ReferenceTooLong { .. }
-			| ClientError::Amount { .. } => true,
+			| ClientError::Amount { .. }
+			| ClientError::Size { .. } => true,
 			ClientError::Connect { .. }
 			| ClientError::Transaction { .. }
 			| ClientError::Read { .. }

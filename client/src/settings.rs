@@ -62,7 +62,7 @@ pub fn load<T: DeserializeOwned + Default>(path: Option<&Path>) -> Result<T, Cli
 /// A TOML error as "line L, column C: message", never quoting the file (its `key` line
 /// holds a secret), and with the quoted value of any `key = …` line blanked out of the
 /// message too (serde's messages can quote a value of the wrong type).
-fn parse_error_without_secrets(text: &str, error: &toml::de::Error) -> String {
+pub fn parse_error_without_secrets(text: &str, error: &toml::de::Error) -> String {
 	let mut message = error.message().to_string();
 	for line in text.lines() {
 		let Some((name, value)) = line.split_once('=') else { continue };

@@ -51,6 +51,90 @@ pub fn format_amount(planck: u128) -> String {
 	format!("{whole}.{} MDC", fraction.trim_end_matches('0'))
 }
 
+/// Bytes as people read them, in binary units: `512 B`, `1.5 KiB`, `256 MiB`.
+pub fn format_bytes(bytes: u64) -> String {
+	const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+	let mut value = bytes as f64;
+	let mut unit = 0;
+	while value >= 1024.0 && unit + 1 < UNITS.len() {
+		value /= 1024.0;
+		unit += 1;
+	}
+	let tenths = (value * 10.0).round() / 10.0;
+	if unit == 0 {
+		format!("{bytes} B")
+	} else if tenths.fract() == 0.0 {
+		format!("{tenths:.0} {}", UNITS[unit])
+	} else {
+		format!("{tenths:.1} {}", UNITS[unit])
+	}
+}
+
+/// A size in bytes as people write it: `134217728`, `128MiB`, `1.5 GiB`, `64MB`,
+/// `512k` (binary units: KiB/k, MiB/M, GiB/G, TiB/T; decimal: kB, MB, GB, TB).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl std::str::FromStr for ByteSize {
+	type Err = ClientError;
+	fn from_str(input: &str) -> Result<Self, Self::Err> {
+		let error = |reason: &str| ClientError::Size {
+			input: input.to_string(),
+			reason: format!("{reason} (a size: 1048576, 512KiB, 128MiB, 1.5GiB, 64MB)"),
+		};
+		let text = input.trim();
+		let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
+		let (number, unit) = text.split_at(split);
+		let multiplier: u64 = match unit.trim() {
+			"" | "B" | "b" => 1,
+			"KiB" | "K" | "k" => 1 << 10,
+			"MiB" | "M" | "m" => 1 << 20,
+			"GiB" | "G" | "g" => 1 << 30,
+			"TiB" | "T" | "t" => 1 << 40,
+			"kB" | "KB" => 1_000,
+			"MB" => 1_000_000,
+			"GB" => 1_000_000_000,
+			"TB" => 1_000_000_000_000,
+			_ => return Err(error("unknown unit")),
+		};
+		let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+		if whole.is_empty() && fraction.is_empty() {
+			return Err(error("no number"));
+		}
+		let whole: u64 =
+			if whole.is_empty() { 0 } else { whole.parse().map_err(|_| error("not a number"))? };
+		let mut bytes = whole.checked_mul(multiplier).ok_or_else(|| error("too large"))?;
+		if !fraction.is_empty() {
+			let digits: u32 = fraction.len().try_into().map_err(|_| error("too many digits"))?;
+			let scale = 10u128.checked_pow(digits).ok_or_else(|| error("too many digits"))?;
+			let parts: u128 = fraction.parse().map_err(|_| error("not a number"))?;
+			let extra = parts * u128::from(multiplier);
+			if !extra.is_multiple_of(scale) {
+				return Err(error("not a whole number of bytes"));
+			}
+			let extra = u64::try_from(extra / scale).map_err(|_| error("too large"))?;
+			bytes = bytes.checked_add(extra).ok_or_else(|| error("too large"))?;
+		}
+		Ok(ByteSize(bytes))
+	}
+}
+
+/// A number of bytes, or the text [`ByteSize`] reads.
+impl<'de> serde::Deserialize<'de> for ByteSize {
+	fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+		#[derive(serde::Deserialize)]
+		#[serde(untagged)]
+		enum Raw {
+			Bytes(u64),
+			Text(String),
+		}
+		match Raw::deserialize(deserializer)? {
+			Raw::Bytes(bytes) => Ok(ByteSize(bytes)),
+			Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
+		}
+	}
+}
+
 /// A span of chain time (ms) as people read it: `10m`, `1h 30m`, `7days`.
 pub fn format_duration_ms(ms: u64) -> String {
 	humantime::format_duration(std::time::Duration::from_millis(ms)).to_string()
@@ -94,6 +178,30 @@ fn roughly(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn sizes_parse_as_people_write_them() {
+		let size = |text: &str| text.parse::<ByteSize>().map(|s| s.0);
+		assert_eq!(size("1048576").unwrap(), 1 << 20);
+		assert_eq!(size("128MiB").unwrap(), 128 << 20);
+		assert_eq!(size("128 MiB").unwrap(), 128 << 20);
+		assert_eq!(size("1.5GiB").unwrap(), 3 << 29);
+		assert_eq!(size("64MB").unwrap(), 64_000_000);
+		assert_eq!(size("512k").unwrap(), 512 << 10);
+		for bad in ["", "MiB", "1.5", "1.1B", "12 parsecs", "-1", "99999999999TiB"] {
+			assert!(size(bad).is_err(), "{bad:?} accepted");
+		}
+	}
+
+	#[test]
+	fn bytes_in_binary_units() {
+		assert_eq!(format_bytes(0), "0 B");
+		assert_eq!(format_bytes(1023), "1023 B");
+		assert_eq!(format_bytes(1536), "1.5 KiB");
+		assert_eq!(format_bytes(256 << 20), "256 MiB");
+		assert_eq!(format_bytes((5 << 30) + (1 << 29)), "5.5 GiB");
+		assert_eq!(format_bytes(u64::MAX), "16 EiB");
+	}
 
 	#[test]
 	fn moments_say_when_and_how_far() {

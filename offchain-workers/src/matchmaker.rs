@@ -20,6 +20,28 @@ use modicum_client::{
 use serde::{Deserialize, Serialize};
 use std::{collections::BTreeSet, time::Duration};
 
+/// The solver's view of a job offer.
+pub fn job_offer_view(id: u64, offer: &JobOffer) -> JobOfferView {
+	let t = &offer.terms;
+	JobOfferView {
+		id,
+		owner: bytes(&offer.owner),
+		instruction_limit: t.instruction_limit,
+		bandwidth_limit: t.bandwidth_limit,
+		instruction_max_price: t.instruction_max_price,
+		bandwidth_max_price: t.bandwidth_max_price,
+		completion_deadline: t.completion_deadline,
+		match_incentive: t.match_incentive,
+		first_layer_hash: t.first_layer_hash,
+		ram_limit: t.ram_limit,
+		local_storage_limit: t.local_storage_limit,
+		directory: bytes(&t.directory),
+		arch: arch(&t.arch),
+		expires_at: offer.expires_at,
+		deposit: offer.deposit,
+	}
+}
+
 /// The `[solver]` table.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -90,10 +112,20 @@ impl Matchmaker {
 	pub async fn start(config: SolverConfig) -> Result<Self, ClientError> {
 		let chain = Chain::connect(config.chain.url()).await?;
 		let signer = config.chain.keypair()?;
+		Self::load(chain, signer, config.solver).await
+	}
+
+	/// Loads the book from `chain` for a solver signing with `signer`; also what a JC's
+	/// `explain` reads to see the market as the solver does.
+	pub async fn load(
+		chain: Chain,
+		signer: Keypair,
+		settings: SolverSettings,
+	) -> Result<Self, ClientError> {
 		let mut this = Matchmaker {
 			chain,
 			signer,
-			settings: config.solver,
+			settings,
 			book: Book::new(),
 			refused: BTreeSet::new(),
 			gone: Gone::default(),
@@ -304,25 +336,28 @@ impl Matchmaker {
 		if self.book.directory(&bytes(&offer.terms.directory)).is_none() {
 			self.refresh_account(&offer.terms.directory).await?;
 		}
-		let t = &offer.terms;
-		self.book.insert_job_offer(JobOfferView {
-			id,
-			owner: bytes(&offer.owner),
-			instruction_limit: t.instruction_limit,
-			bandwidth_limit: t.bandwidth_limit,
-			instruction_max_price: t.instruction_max_price,
-			bandwidth_max_price: t.bandwidth_max_price,
-			completion_deadline: t.completion_deadline,
-			match_incentive: t.match_incentive,
-			first_layer_hash: t.first_layer_hash,
-			ram_limit: t.ram_limit,
-			local_storage_limit: t.local_storage_limit,
-			directory: bytes(&t.directory),
-			arch: arch(&t.arch),
-			expires_at: offer.expires_at,
-			deposit: offer.deposit,
-		});
+		self.book.insert_job_offer(job_offer_view(id, offer));
 		Ok(())
+	}
+
+	/// For each open resource offer, whether `offer` (posted or not) could be matched
+	/// with it now, and with which mediator, or the first rule that rules it out.
+	/// `assume_trusted` counts as trusted by the job creator (a dry run of a job that
+	/// will trust them).
+	pub async fn explain(
+		&mut self,
+		offer: &JobOffer,
+		now_ms: u64,
+		assume_trusted: &[solver::AccountId],
+	) -> Result<Vec<solver::explain::OfferVerdict>, ClientError> {
+		for account in [&offer.owner, &offer.terms.directory] {
+			self.refresh_account(account).await?;
+		}
+		let view = job_offer_view(u64::MAX, offer);
+		let mut job_creator = self.book.job_creator(&view.owner).cloned().unwrap_or_default();
+		job_creator.trusted_mediators.extend_from_slice(assume_trusted);
+		let directory = self.book.directory(&view.directory).copied().unwrap_or_default();
+		Ok(solver::explain::explain_job(&self.book, &view, &job_creator, &directory, now_ms))
 	}
 
 	/// Applies one event to the book; true if the book may now allow new matches.

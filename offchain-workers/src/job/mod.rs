@@ -24,6 +24,7 @@
 //! Every outcome has a result directory and a Merkle root; statuses decided without a
 //! run hold only their `status` file, the same bytes wherever they are decided.
 
+pub mod package;
 pub mod ruling;
 pub mod timing;
 pub mod verify;

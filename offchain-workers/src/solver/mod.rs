@@ -35,7 +35,10 @@
 mod assignment;
 mod book;
 mod candidates;
+pub mod explain;
 mod feasibility;
+#[cfg(test)]
+mod fixtures;
 mod matching;
 pub mod sample;
 pub mod stakes;

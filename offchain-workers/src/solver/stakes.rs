@@ -62,7 +62,7 @@ pub fn mediator_fast_enough(
 }
 
 /// The JC's half of an availability price (it pays the odd unit).
-fn job_creator_share(price: u128) -> u128 {
+pub fn job_creator_share(price: u128) -> u128 {
 	price - price / 2
 }
 

@@ -1,0 +1,345 @@
+//! `modicum jc …`: everything a Job Creator does, from pushing an image to accepting
+//! (or disputing) the result.
+
+mod explain;
+mod jobfile;
+mod progress;
+mod show;
+mod submit;
+
+pub use show::{describe_match, match_json};
+
+use crate::{output, Global};
+use anyhow::{anyhow, bail, Result};
+use clap::Subcommand;
+use jobfile::SubmitArgs;
+use modicum_client::{
+	calls::Market,
+	chain::MatchInfo,
+	keys, reference_text,
+	settings::{self, ChainSettings},
+	types::{MatchState, OfferRef, PostedResult, RejectReason},
+	units::{format_amount, format_moment},
+	AccountId, Chain, Keypair, MarketEvent,
+};
+use modicum_offchain::{
+	directory,
+	job::{ruling, verify},
+};
+use serde::Deserialize;
+use std::path::PathBuf;
+
+/// A JC's configuration file: `[chain]` and defaults for `submit`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct JcConfig {
+	#[serde(default)]
+	chain: ChainSettings,
+}
+
+#[derive(Subcommand)]
+pub enum JcCommand {
+	/// Register as a Job Creator (holds the registration bond).
+	Register,
+	/// Trust (or with --remove, stop trusting) a mediator.
+	Trust {
+		/// The mediator (SS58, 0x hex or //Name).
+		mediator: String,
+		/// Remove it from the trusted list instead.
+		#[arg(long)]
+		remove: bool,
+	},
+	/// Post a job: a local image, with inputs, arguments and environment, from flags
+	/// or a job file; pushed to a directory and offered on chain.
+	Submit(Box<SubmitArgs>),
+	/// Print a commented job file with every key (`modicum jc template > job.toml`).
+	Template,
+	/// Why a posted job offer is not matched: its deposit, and for each open resource
+	/// offer the first rule that rules it out.
+	Explain {
+		/// The job offer id.
+		offer_id: u64,
+	},
+	/// Show a match: state, parties, deadlines, result.
+	Status {
+		/// The match id.
+		match_id: u64,
+	},
+	/// Download a posted result, check its Merkle root and unpack it.
+	Result {
+		/// The match id.
+		match_id: u64,
+		/// Where to unpack it.
+		#[arg(long, default_value = "result")]
+		out: PathBuf,
+	},
+	/// Print the job's stdout and stderr from its posted result.
+	Logs {
+		/// The match id.
+		match_id: u64,
+	},
+	/// Accept a posted result: the RP is paid.
+	Accept {
+		/// The match id.
+		match_id: u64,
+	},
+	/// Reject a posted result; the match's mediator re-runs the job.
+	Reject {
+		/// The match id.
+		match_id: u64,
+		/// Why: wrong-results, result-not-found, too-much-cost, invalid-result-status,
+		/// directory-unavailable.
+		#[arg(long)]
+		reason: RejectReason,
+	},
+	/// Close a match whose RP posted nothing by the completion deadline.
+	Timeout {
+		/// The match id.
+		match_id: u64,
+	},
+	/// Cancel an unmatched job offer.
+	Cancel {
+		/// The offer id.
+		offer_id: u64,
+	},
+	/// List your open job offers and unsettled matches, with what each awaits.
+	List,
+}
+
+struct Session {
+	chain: Chain,
+	signer: Keypair,
+	me: AccountId,
+}
+
+async fn session(global: &Global) -> Result<Session> {
+	let file: JcConfig = settings::load(global.config.as_deref())?;
+	let chain_settings = global.chain(file.chain);
+	let signer = chain_settings.keypair()?;
+	let chain = Chain::connect(chain_settings.url()).await?;
+	Ok(Session { me: keys::account_of(&signer), chain, signer })
+}
+
+pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
+	let s = session(global).await?;
+	let market = Market::new(&s.chain, &s.signer);
+	let json = global.json;
+	match command {
+		JcCommand::Register => {
+			if s.chain.job_creator(&s.me).await?.is_some() {
+				output::print(
+					json,
+					&serde_json::json!({"registered": true, "already": true}),
+					|| format!("{} is already a registered job creator", s.me),
+				);
+				return Ok(());
+			}
+			market.register_job_creator().await?;
+			let bond = s.chain.parameters().await?.registration_bond;
+			output::print(json, &serde_json::json!({"registered": true, "bond": bond}), || {
+				format!("registered {} as a job creator; bond held: {}", s.me, format_amount(bond))
+			});
+		},
+		JcCommand::Trust { mediator, remove } => {
+			let mediator = keys::parse_account(&mediator)?;
+			if remove {
+				market.distrust_mediator(mediator).await?;
+			} else {
+				market.trust_mediator(mediator).await?;
+			}
+			output::print(
+				json,
+				&serde_json::json!({"mediator": mediator.to_string(), "trusted": !remove}),
+				|| {
+					format!(
+						"{} mediator {mediator}",
+						if remove { "no longer trusting" } else { "trusting" }
+					)
+				},
+			);
+		},
+		JcCommand::Submit(args) => submit::submit(&s, *args, json).await?,
+		JcCommand::Status { match_id } => {
+			let info = open_match(&s.chain, match_id).await?;
+			output::print(json, &match_json(match_id, &info), || describe_match(match_id, &info));
+		},
+		JcCommand::Result { match_id, out } => {
+			let info = open_match(&s.chain, match_id).await?;
+			let result = posted_result(&info)
+				.ok_or_else(|| anyhow!("match {match_id} has no result yet"))?;
+			fetch_result(&s.chain, &info, &result, &out).await?;
+			let files = list_files(&out);
+			output::print(
+				json,
+				&serde_json::json!({"match_id": match_id, "unpacked_to": out, "files": files}),
+				|| {
+					format!(
+						"result of match {match_id} verified and unpacked to {}:\n  {}",
+						out.display(),
+						files.join("\n  ")
+					)
+				},
+			);
+		},
+		JcCommand::Logs { match_id } => {
+			let info = open_match(&s.chain, match_id).await?;
+			let result = posted_result(&info)
+				.ok_or_else(|| anyhow!("match {match_id} has no result yet"))?;
+			let dir = tempfile::tempdir()?;
+			fetch_result(&s.chain, &info, &result, dir.path()).await?;
+			let read =
+				|name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+			let (stdout, stderr) = (read("stdout"), read("stderr"));
+			output::print(json, &serde_json::json!({"stdout": stdout, "stderr": stderr}), || {
+				format!("--- stdout ---\n{stdout}--- stderr ---\n{stderr}")
+			});
+		},
+		JcCommand::Accept { match_id } => {
+			let events = market.accept_result(match_id).await?;
+			report_settlement(json, match_id, &events);
+		},
+		JcCommand::Reject { match_id, reason } => {
+			let info = open_match(&s.chain, match_id).await?;
+			if let Some(result) = posted_result(&info) {
+				refuse_pointless_reject(&result, reason)?;
+			}
+			market.reject_result(match_id, reason).await?;
+			let info = s.chain.match_info(match_id).await?;
+			let deadline = match info.map(|i| i.state) {
+				Some(MatchState::InMediation { mediation_deadline, .. }) => {
+					Some(mediation_deadline)
+				},
+				_ => None,
+			};
+			output::print(
+				json,
+				&serde_json::json!({"match_id": match_id, "reason": reason.name(), "mediation_deadline": deadline}),
+				|| {
+					let by = deadline.map_or_else(|| "its deadline".into(), format_moment);
+					format!("rejected match {match_id} ({reason}); its mediator rules by {by}")
+				},
+			);
+		},
+		JcCommand::Timeout { match_id } => {
+			let events = market.timeout(match_id).await?;
+			report_settlement(json, match_id, &events);
+		},
+		JcCommand::Cancel { offer_id } => {
+			market.cancel_offer(OfferRef::Job(offer_id)).await?;
+			output::print(json, &serde_json::json!({"cancelled": offer_id}), || {
+				format!("job offer {offer_id} cancelled; its deposit is released")
+			});
+		},
+		JcCommand::List => show::list(&s, json).await?,
+		JcCommand::Template => print!("{}", jobfile::TEMPLATE),
+		JcCommand::Explain { offer_id } => explain::explain(&s, offer_id, json).await?,
+	}
+	Ok(())
+}
+
+async fn open_match(chain: &Chain, match_id: u64) -> Result<MatchInfo> {
+	chain
+		.match_info(match_id)
+		.await?
+		.ok_or_else(|| anyhow!("match {match_id} is not open (never existed, or already settled)"))
+}
+
+fn posted_result(info: &MatchInfo) -> Option<PostedResult> {
+	match &info.state {
+		MatchState::ResultPosted { result, .. } | MatchState::InMediation { result, .. } => {
+			Some(result.clone())
+		},
+		MatchState::Matched => None,
+	}
+}
+
+/// Downloads the result archive, checks its digest and Merkle root, and only then puts
+/// it at `out` (which must be new or empty): the mediator checks results the same way.
+async fn fetch_result(
+	chain: &Chain,
+	info: &MatchInfo,
+	result: &PostedResult,
+	out: &std::path::Path,
+) -> Result<()> {
+	let directory = chain
+		.directory(&info.job.directory)
+		.await?
+		.ok_or_else(|| anyhow!("the job's directory is no longer registered"))?;
+	let endpoint: directory::DirectoryEndpoint = reference_text(&directory.endpoint).parse()?;
+	let posted = verify::PostedArchive {
+		registry: endpoint.registry,
+		reference: reference_text(&result.reference),
+		root: result.hash,
+		max_bytes: verify::max_archive_bytes(info.job.local_storage_limit),
+	};
+	let out = out.to_path_buf();
+	let deadline = std::time::Instant::now() + RESULT_DOWNLOAD_TIME;
+	let fetched =
+		tokio::task::spawn_blocking(move || verify::fetch_into(&posted, &out, deadline)).await?;
+	match fetched {
+		Err(e @ verify::VerifyError::RootMismatch { .. }) => {
+			bail!("{e}: reject it with --reason wrong-results")
+		},
+		Err(e) if e.result_is_bad() => bail!("{e}: reject it with --reason result-not-found"),
+		other => Ok(other?),
+	}
+}
+
+/// How long a result download may take.
+const RESULT_DOWNLOAD_TIME: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// A result that says the RP ran nothing and charges nothing cost the JC nothing: the
+/// mediator rules such a rejection unfounded (README, "Mediation rulings"), so the CLI
+/// does not let a JC pay a fine for it.
+fn refuse_pointless_reject(result: &PostedResult, reason: RejectReason) -> Result<()> {
+	let free = result.instruction_count == 0 && result.bandwidth_used == 0;
+	let challenges_directory =
+		matches!(reason, RejectReason::ResultNotFound | RejectReason::DirectoryUnavailable);
+	if ruling::ran_nothing(result.status) && free && !challenges_directory {
+		bail!(
+			"the RP reported {} and charges nothing, so you pay nothing for it; a rejection \
+			 would be ruled against you. Accept it (`modicum jc accept`) and post the job again",
+			result.status
+		);
+	}
+	Ok(())
+}
+
+fn list_files(dir: &std::path::Path) -> Vec<String> {
+	let mut files = Vec::new();
+	let mut stack = vec![dir.to_path_buf()];
+	while let Some(d) = stack.pop() {
+		for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+			let path = entry.path();
+			if path.is_dir() {
+				stack.push(path);
+			} else if let Ok(rel) = path.strip_prefix(dir) {
+				files.push(rel.display().to_string());
+			}
+		}
+	}
+	files.sort();
+	files
+}
+
+fn report_settlement(json: bool, match_id: u64, events: &[MarketEvent]) {
+	let lines: Vec<String> = events
+		.iter()
+		.filter_map(|e| match e {
+			MarketEvent::Paid { from, to, amount, reason, .. } => {
+				Some(format!("paid {} from {from} to {to} ({reason:?})", format_amount(*amount)))
+			},
+			MarketEvent::Fined { who, amount, .. } => {
+				Some(format!("fined {who} {}", format_amount(*amount)))
+			},
+			MarketEvent::DepositReleased { who, amount, .. } => {
+				Some(format!("released {} to {who}", format_amount(*amount)))
+			},
+			MarketEvent::MatchClosed { outcome, .. } => Some(format!("closed: {outcome:?}")),
+			_ => None,
+		})
+		.collect();
+	output::print(json, &serde_json::json!({"match_id": match_id, "settlement": lines}), || {
+		format!("match {match_id} settled:\n  {}", lines.join("\n  "))
+	});
+}

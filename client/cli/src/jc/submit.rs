@@ -1,0 +1,359 @@
+//! `modicum jc submit`: build the job image (inputs, arguments, environment), push it
+//! to the directory, post the offer, and with `--wait` follow it phase by phase.
+
+use super::{
+	explain, fetch_result,
+	jobfile::{self, JobRequest, SubmitArgs},
+	open_match,
+	progress::Phases,
+	Session,
+};
+use crate::output;
+use anyhow::{anyhow, bail, Context, Result};
+use modicum_client::{
+	calls::Market,
+	chain::JobTerms,
+	events::MarketEvents,
+	keys, reference, reference_text,
+	types::{OfferRef, PostedResult},
+	units::{format_amount, format_bytes},
+	AccountId, Chain, MarketEvent,
+};
+use modicum_offchain::{directory, job::package};
+use serde::Serialize;
+use std::{path::PathBuf, time::Duration};
+
+/// What `submit` reports.
+#[derive(Serialize)]
+struct Submitted {
+	offer_id: u64,
+	image: String,
+	job_reference: String,
+	input_bytes: u64,
+	download_bytes: u64,
+	deposit: u128,
+	match_id: Option<u64>,
+	result: Option<ResultSummary>,
+	accepted: bool,
+}
+
+/// A posted result for people and scripts.
+#[derive(Serialize)]
+struct ResultSummary {
+	status: String,
+	reference: String,
+	hash: String,
+	instruction_count: u64,
+	bandwidth_used: u64,
+	price: u128,
+	unpacked_to: Option<PathBuf>,
+}
+
+/// How long reading the pushed image's manifest back may take.
+const MANIFEST_READ_TIME: Duration = Duration::from_secs(60);
+
+pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
+	let request = jobfile::resolve(&args)?;
+	if args.dry_run {
+		return explain::dry_run(s, &request, json).await;
+	}
+	let directory = keys::parse_account(&request.directory)?;
+	let endpoint = directory_endpoint(&s.chain, &directory).await?;
+	if s.chain.job_creator(&s.me).await?.is_none() {
+		// The directory lets only registered accounts store images.
+		bail!("you are not registered as a job creator: `modicum jc register` first");
+	}
+	let mut phases = Phases::start(json);
+	let mediators = wanted_mediators(s, &request, &phases).await?;
+
+	let docker = modicum_offchain::docker::connect().await?;
+	let (local_image, input_bytes) = if request.additions.is_empty() {
+		(request.image.clone(), 0)
+	} else {
+		phases.note(format!(
+			"packing {} input(s), {} argument(s), {} variable(s) into the job image",
+			request.additions.inputs.len(),
+			request.additions.args.as_ref().map_or(0, Vec::len),
+			request.additions.env.len()
+		));
+		let built = package::build_job_image(&docker, &request.image, &request.additions)
+			.await
+			.with_context(|| format!("building the job image from {}", request.image))?;
+		(built.image, built.input_bytes)
+	};
+	phases.note(format!("pushing {} to {}", request.image, endpoint.registry));
+	let repository = format!("jobs/{}", sanitize(&request.image));
+	let credential = directory::WriteCredential::new(&s.signer, &endpoint.registry);
+	let pushed =
+		directory::push_image(&docker, &local_image, &endpoint.registry, &repository, &credential)
+			.await
+			.with_context(|| format!("pushing {} to the directory", request.image))?;
+	if local_image != request.image {
+		// The job image now lives in the directory; the local copy only takes space.
+		let tagged = format!("{}/{repository}:latest", endpoint.registry);
+		let _ = docker
+			.remove_image(&tagged, None::<bollard::query_parameters::RemoveImageOptions>, None)
+			.await;
+	}
+	let download_bytes = download_size(&endpoint.registry, &repository, &pushed.digest).await?;
+	if download_bytes > request.bandwidth {
+		bail!(
+			"the job image and its inputs are {} to download, more than the bandwidth limit {}: \
+			 raise --bandwidth (an RP would post BandwidthExceeded)",
+			format_bytes(download_bytes),
+			format_bytes(request.bandwidth)
+		);
+	}
+
+	let job_reference = format!("{repository}@{}", pushed.digest);
+	let now = s.chain.now_ms().await?;
+	let terms =
+		job_terms(&request, directory, now, pushed.first_layer, &job_reference, pushed.job_hash)?;
+	let deposit = match request.deposit {
+		Some(amount) => amount,
+		None => explain::quoted_deposit(&s.chain, &terms, &mediators).await?,
+	};
+	// Subscribe before posting so no event about the offer can slip past.
+	let mut events = MarketEvents::subscribe(&s.chain).await?;
+	phases.note(format!("posting the job offer (deposit {})", format_amount(deposit)));
+	let expires_at = now.saturating_add(request.lifetime_secs.saturating_mul(1000));
+	let posted =
+		Market::new(&s.chain, &s.signer).post_job_offer(terms.clone(), deposit, expires_at).await?;
+	let offer_id = posted
+		.iter()
+		.find_map(|e| match e {
+			MarketEvent::JobOfferPosted { offer_id, .. } => Some(*offer_id),
+			_ => None,
+		})
+		.ok_or_else(|| {
+			anyhow!("the chain accepted the offer but reported no JobOfferPosted event")
+		})?;
+	let mut report = Submitted {
+		offer_id,
+		image: request.image.clone(),
+		job_reference,
+		input_bytes,
+		download_bytes,
+		deposit,
+		match_id: None,
+		result: None,
+		accepted: false,
+	};
+	if !request.wait {
+		phases.finish();
+		output::print(json, &report, || {
+			format!(
+				"job offer {offer_id} posted (deposit {}, {} to download); follow it with \
+				 `modicum jc list`, or see why it is not matched with `modicum jc explain {offer_id}`",
+				format_amount(deposit),
+				format_bytes(download_bytes)
+			)
+		});
+		return Ok(());
+	}
+	phases.enter("posted", format!("offer {offer_id} waiting for a match"));
+	let (match_id, result, price) =
+		follow(&s.chain, &mut events, offer_id, terms.completion_deadline, &mut phases).await?;
+	report.match_id = Some(match_id);
+	let mut unpacked_to = None;
+	if let Some(out) = &request.out {
+		phases
+			.enter("verified", format!("downloading and verifying the result of match {match_id}"));
+		let info = open_match(&s.chain, match_id).await?;
+		fetch_result(&s.chain, &info, &result, out).await?;
+		unpacked_to = Some(out.clone());
+	}
+	if request.accept {
+		phases.enter("accepted", format!("accepting match {match_id}"));
+		Market::new(&s.chain, &s.signer).accept_result(match_id).await?;
+		report.accepted = true;
+	}
+	let timeline = phases.finish();
+	report.result = Some(ResultSummary {
+		status: result.status.name().into(),
+		reference: reference_text(&result.reference),
+		hash: format!("0x{}", hex::encode(result.hash)),
+		instruction_count: result.instruction_count,
+		bandwidth_used: result.bandwidth_used,
+		price,
+		unpacked_to,
+	});
+	output::print(json, &report, || {
+		let r = report.result.as_ref();
+		let mut text = format!(
+			"job offer {offer_id} → match {match_id}: {} after {} CPU ms and {}; price {}\n{timeline}",
+			r.map_or("", |r| r.status.as_str()),
+			r.map_or(0, |r| r.instruction_count),
+			format_bytes(r.map_or(0, |r| r.bandwidth_used)),
+			format_amount(price),
+		);
+		if let Some(out) = r.and_then(|r| r.unpacked_to.as_ref()) {
+			text.push_str(&format!("\nresult verified and unpacked to {}", out.display()));
+		}
+		text.push_str(&if report.accepted {
+			"\naccepted: the RP is paid and your deposit's remainder is released".to_string()
+		} else {
+			format!("\naccept with `modicum jc accept {match_id}`, or dispute with `modicum jc reject {match_id} --reason …`")
+		});
+		text
+	});
+	Ok(())
+}
+
+/// The registered endpoint of `directory`.
+pub async fn directory_endpoint(
+	chain: &Chain,
+	directory: &AccountId,
+) -> Result<directory::DirectoryEndpoint> {
+	let info = chain
+		.directory(directory)
+		.await?
+		.ok_or_else(|| anyhow!("{directory} is not a registered directory"))?;
+	reference_text(&info.endpoint)
+		.parse()
+		.with_context(|| format!("directory {directory} registered an unusable endpoint"))
+}
+
+/// The mediators the job asks for, trusted now if they were not; or, when it names
+/// none, every mediator the JC trusts (at least one).
+pub async fn wanted_mediators(
+	s: &Session,
+	request: &JobRequest,
+	phases: &Phases,
+) -> Result<Vec<AccountId>> {
+	let trusted = s.chain.trusted_mediators(&s.me).await?;
+	let mut wanted = Vec::new();
+	for text in &request.mediators {
+		let mediator = keys::parse_account(text)?;
+		if s.chain.mediator(&mediator).await?.is_none() {
+			bail!("{text} ({mediator}) is not a registered mediator");
+		}
+		if !trusted.contains(&mediator) {
+			phases.note(format!("trusting mediator {mediator}, as the job asks"));
+			Market::new(&s.chain, &s.signer).trust_mediator(mediator).await?;
+		}
+		wanted.push(mediator);
+	}
+	if wanted.is_empty() {
+		if trusted.is_empty() {
+			bail!("you trust no mediator yet: `modicum jc trust <mediator>` first, or name one with --mediator (a match needs one you both trust)");
+		}
+		wanted = trusted;
+	}
+	Ok(wanted)
+}
+
+/// The job terms of `request` at `now`.
+pub fn job_terms(
+	request: &JobRequest,
+	directory: AccountId,
+	now: u64,
+	first_layer: [u8; 32],
+	job_reference: &str,
+	job_hash: [u8; 32],
+) -> Result<JobTerms> {
+	Ok(JobTerms {
+		instruction_limit: request.instructions,
+		bandwidth_limit: request.bandwidth,
+		instruction_max_price: request.instruction_price,
+		bandwidth_max_price: request.bandwidth_price,
+		completion_deadline: now.saturating_add(request.deadline_secs.saturating_mul(1000)),
+		match_incentive: request.match_incentive,
+		first_layer_hash: first_layer,
+		ram_limit: request.ram,
+		local_storage_limit: request.storage,
+		directory,
+		job_reference: reference(job_reference)?,
+		job_hash,
+		arch: request.arch,
+	})
+}
+
+/// What an RP downloads for the pushed image: config and layers, as the manifest
+/// declares them (the RP measures the same).
+async fn download_size(registry: &str, repository: &str, digest: &str) -> Result<u64> {
+	let (registry, repository, digest) =
+		(registry.to_string(), repository.to_string(), digest.to_string());
+	let deadline = std::time::Instant::now() + MANIFEST_READ_TIME;
+	let size = tokio::task::spawn_blocking(move || {
+		directory::manifest_size(&registry, &repository, &digest, deadline)
+	})
+	.await?
+	.context("reading the pushed image's manifest back")?;
+	Ok(size.download_bytes)
+}
+
+/// Follows an offer through matched → running → result posted. Gives up once the
+/// chain's clock passes the completion deadline of a matched job with no result (the
+/// offer's expiry ends an unmatched one: the chain reports it).
+async fn follow(
+	chain: &Chain,
+	events: &mut MarketEvents,
+	offer_id: u64,
+	completion_deadline: u64,
+	phases: &mut Phases,
+) -> Result<(u64, PostedResult, u128)> {
+	let mut match_id = None;
+	while let Some(block) = events.next().await {
+		for event in block?.events {
+			match event {
+				MarketEvent::Matched { match_id: id, job_offer_id, resource_provider, .. }
+					if job_offer_id == offer_id =>
+				{
+					match_id = Some(id);
+					phases.enter("matched", format!("match {id}: running at {resource_provider}"));
+				},
+				MarketEvent::OfferExpired { offer: OfferRef::Job(id), .. }
+				| MarketEvent::OfferCancelled { offer: OfferRef::Job(id), .. }
+					if id == offer_id =>
+				{
+					bail!(
+						"job offer {offer_id} left the book unmatched (expired or cancelled); its \
+						 deposit is back. See why with `modicum jc submit --dry-run …` on the same job"
+					)
+				},
+				MarketEvent::ResultPosted { match_id: id, result, job_price, .. }
+					if Some(id) == match_id =>
+				{
+					phases.enter("result", format!("match {id}: {} posted", result.status));
+					return Ok((id, result, job_price));
+				},
+				MarketEvent::MatchClosed { match_id: id, outcome } if Some(id) == match_id => {
+					bail!("match {id} closed before a result was posted: {outcome:?}")
+				},
+				_ => {},
+			}
+		}
+		if let Some(id) = match_id {
+			if chain.now_ms().await? > completion_deadline {
+				bail!(
+					"match {id}: the RP posted no result by the completion deadline; claim its \
+					 deposit with `modicum jc timeout {id}`"
+				)
+			}
+		}
+	}
+	bail!("the node closed the event subscription")
+}
+
+/// A repository name from an image name: lowercase, `[a-z0-9._-]` and `/`.
+pub fn sanitize(image: &str) -> String {
+	let name = image.split(['@', ':']).next().unwrap_or(image);
+	let cleaned: String =
+		name.to_ascii_lowercase()
+			.chars()
+			.map(|c| {
+				if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/') {
+					c
+				} else {
+					'-'
+				}
+			})
+			.collect();
+	let cleaned = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric()).to_string();
+	if cleaned.is_empty() {
+		"job".into()
+	} else {
+		cleaned
+	}
+}
