@@ -21,6 +21,7 @@ pub mod docker;
 pub mod executor;
 pub mod image_cache;
 pub mod job;
+pub mod leaf_proof;
 pub mod matchmaker;
 pub mod mediator;
 pub mod merkle;

@@ -85,6 +85,8 @@ pub struct Matchmaker {
 	/// race) before the event stream, which trails the chain's head, reported them
 	/// closed. Without this, a late `…OfferPosted` event would put them back.
 	gone: Gone,
+	/// Refusals per rule over the unmatched jobs, as last logged.
+	refusal_counts: std::collections::BTreeMap<String, u64>,
 }
 
 /// Offers known closed whose closing event has not been read yet.
@@ -129,6 +131,7 @@ impl Matchmaker {
 			book: Book::new(),
 			refused: BTreeSet::new(),
 			gone: Gone::default(),
+			refusal_counts: Default::default(),
 		};
 		this.seed().await?;
 		Ok(this)
@@ -442,9 +445,8 @@ impl Matchmaker {
 		);
 		let options = SolveOptions { candidates_per_job: self.settings.candidates_per_job };
 		let proposals = self.book.solve_with(now, options);
-		if proposals.is_empty() {
-			self.explain_no_match(now);
-		}
+		let matched: BTreeSet<u64> = proposals.iter().map(|p| p.job_offer_id).collect();
+		self.explain_unmatched(now, &matched);
 		let proposals: Vec<_> = proposals
 			.into_iter()
 			.filter(|p| !self.refused.contains(&(p.job_offer_id, p.resource_offer_id)))
@@ -498,20 +500,48 @@ impl Matchmaker {
 		Ok(landed)
 	}
 
-	/// Says at debug level why the first few open jobs have no feasible offer.
-	fn explain_no_match(&self, now: u64) {
-		if !tracing::enabled!(tracing::Level::DEBUG) {
+	/// Why the open jobs left unmatched are: each refusal at debug level, with both
+	/// sides' values, and the counts of refusals per rule at info level whenever they
+	/// change. Skipped on books too large to explain on every solve.
+	fn explain_unmatched(&mut self, now: u64, matched: &BTreeSet<u64>) {
+		const MOST_PAIRS: usize = 200_000;
+		let unmatched: Vec<&JobOfferView> =
+			self.book.job_offers().filter(|j| !matched.contains(&j.id)).collect();
+		let resources = self.book.resource_offers().count();
+		if unmatched.len().saturating_mul(resources) > MOST_PAIRS {
 			return;
 		}
-		let mediators: Vec<[u8; 32]> = self.book.mediators().map(|(id, _)| *id).collect();
-		for job in self.book.job_offers().take(5) {
-			for resource in self.book.resource_offers().take(5) {
-				for mediator in &mediators {
-					if let Err(why) = self.book.check_pair(job.id, resource.id, mediator, now) {
-						tracing::debug!(job = job.id, resource = resource.id, mediator = %AccountId::from(*mediator), "infeasible: {why}");
-					}
-				}
+		let mut counts: std::collections::BTreeMap<String, u64> = Default::default();
+		for job in &unmatched {
+			let job_creator = self.book.job_creator(&job.owner).cloned().unwrap_or_default();
+			let directory = self.book.directory(&job.directory).copied().unwrap_or_default();
+			let verdicts =
+				solver::explain::explain_job(&self.book, job, &job_creator, &directory, now);
+			for verdict in verdicts {
+				let Some(refusal) = verdict.refusal else { continue };
+				tracing::debug!(
+					job = job.id,
+					resource = verdict.resource_offer,
+					"refused: {}",
+					refusal.explanation
+				);
+				let label = match refusal.rule {
+					Some(rule) => format!("rule {rule} ({})", refusal.check),
+					None => refusal.check,
+				};
+				*counts.entry(label).or_default() += 1;
 			}
+		}
+		if counts != self.refusal_counts {
+			let summary: Vec<String> =
+				counts.iter().map(|(label, count)| format!("{label}: {count}")).collect();
+			tracing::info!(
+				unmatched = unmatched.len(),
+				resource_offers = resources,
+				"refusals by rule: {}",
+				if summary.is_empty() { "none".into() } else { summary.join(", ") }
+			);
+			self.refusal_counts = counts;
 		}
 	}
 

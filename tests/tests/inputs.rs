@@ -80,6 +80,7 @@ async fn a_job_reads_its_input_and_parameter_and_mediation_sees_the_same() -> Re
 	let url = market.url.clone();
 	modicum(&url, &["jc", "register"])?;
 	let chain = Chain::connect(&url).await?;
+	why_not_matched(&url, &chain).await?;
 
 	// 50 MB in 5 files, a positional parameter and an environment variable.
 	let data = work.join("data");
@@ -219,6 +220,56 @@ async fn a_job_reads_its_input_and_parameter_and_mediation_sees_the_same() -> Re
 		assert_eq!((result.instruction_count, result.bandwidth_used), (0, 0), "{damage:?}");
 	}
 	market.stop()
+}
+
+/// `--dry-run` names, for the RP's offer, the first rule that rules a job out with both
+/// sides' values, or the mediator the solver would pick; it changes nothing on chain.
+/// A posted offer nobody can take is explained the same way, and listed with what it
+/// waits for.
+async fn why_not_matched(url: &str, chain: &Chain) -> Result<()> {
+	let base = ["jc", "submit", "--image", "modicum/base:1", "--directory", "//Dave"];
+	let dry_run = |extra: &[&str]| {
+		let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+		modicum(url, &args)
+	};
+	// The RP posts its resource offer once registered; wait for it.
+	let mut fits = dry_run(&["--mediator", "//Charlie", "--dry-run"])?;
+	for _ in 0..60 {
+		if fits["offers"].as_array().is_some_and(|o| !o.is_empty()) {
+			break;
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+		fits = dry_run(&["--mediator", "//Charlie", "--dry-run"])?;
+	}
+	let charlie = keys::parse_account("//Charlie")?.to_string();
+	let bob = keys::parse_account("//Bob")?.to_string();
+	assert_eq!(fits["offers"][0]["fits"], true, "{fits}");
+	assert_eq!(fits["offers"][0]["provider"], bob.as_str(), "{fits}");
+	assert_eq!(fits["offers"][0]["mediator"], charlie.as_str(), "{fits}");
+	assert!(fits["deposit"]["deposit"].as_u64().unwrap_or(0) > 0, "{fits}");
+
+	let too_big = dry_run(&["--mediator", "//Charlie", "--ram", "512MiB", "--dry-run"])?;
+	assert_eq!(too_big["offers"][0]["rule"], 2, "{too_big}");
+	assert_eq!(
+		too_big["offers"][0]["explanation"], "rule 2: RP memory cap 256 MiB < job RAM 512 MiB",
+		"{too_big}"
+	);
+	// A dry run trusts nobody and posts nothing.
+	let alice = keys::parse_account("//Alice")?;
+	assert!(chain.trusted_mediators(&alice).await?.is_empty());
+	assert!(chain.job_offers().await?.is_empty());
+
+	// Posted for real, it waits: `explain` says why, `list` says what it waits for.
+	let posted = dry_run(&["--mediator", "//Charlie", "--ram", "512MiB"])?;
+	let offer = posted["offer_id"].as_u64().context("no offer id")?.to_string();
+	let explained = modicum(url, &["jc", "explain", &offer])?;
+	assert_eq!(explained["offers"][0]["rule"], 2, "{explained}");
+	let listed = modicum(url, &["jc", "list"])?;
+	assert_eq!(listed["offers"][0]["image"], "jobs/modicum/base", "{listed}");
+	assert!(listed["offers"][0]["next"].as_str().unwrap_or("").contains("jc explain"), "{listed}");
+	modicum(url, &["jc", "cancel", &offer])?;
+	assert_eq!(chain.trusted_mediators(&alice).await?, vec![keys::parse_account("//Charlie")?]);
+	Ok(())
 }
 
 /// What is done to the directory's copy of the input layer.

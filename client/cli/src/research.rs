@@ -35,6 +35,31 @@ pub enum ResearchCommand {
 	/// plots: utility, cheating caught, mediation rate and fines per agent type beside the
 	/// analytic predictions, the claims checked, and a sweep over (n, θ).
 	Simulate(SimulateArgs),
+	/// Spot checks of map jobs: the chance that re-computing a random fraction f of N
+	/// records catches a fault that corrupted c of them (exact, and the large-N
+	/// approximation), the sample a target probability needs, and a plot.
+	SpotCheck(SpotCheckArgs),
+}
+
+/// `research spot-check` settings.
+#[derive(Args)]
+pub struct SpotCheckArgs {
+	/// Records in the job, N.
+	#[arg(long, default_value_t = 10_000_000_000)]
+	records: u64,
+	/// Corrupted records, c (repeat or comma-separate for several) [default: 1, 10,
+	/// 100, 1000, 10000, 1000000].
+	#[arg(long, value_delimiter = ',')]
+	corrupted: Vec<u64>,
+	/// The sample fraction f.
+	#[arg(long, default_value_t = 0.01)]
+	fraction: f64,
+	/// The detection probability to size a sample for.
+	#[arg(long, default_value_t = 0.999)]
+	target: f64,
+	/// Write spot-check.svg and .png here.
+	#[arg(long)]
+	plot: Option<PathBuf>,
 }
 
 /// `research simulate` settings. Amounts are in currency units (π_c's unit); θ and n
@@ -258,7 +283,70 @@ pub async fn run(global: &Global, command: ResearchCommand) -> Result<()> {
 			);
 		},
 		ResearchCommand::Simulate(args) => simulate_and_report(global, &args)?,
+		ResearchCommand::SpotCheck(args) => spot_check(global, &args)?,
 	}
+	Ok(())
+}
+
+fn spot_check(global: &Global, args: &SpotCheckArgs) -> Result<()> {
+	use modicum_research::spot_check::{fraction_needed_approx, sample_needed, spot_check};
+	let n = args.records;
+	let sample = (args.fraction * n as f64).round() as u64;
+	let corrupted = if args.corrupted.is_empty() {
+		vec![1, 10, 100, 1_000, 10_000, 1_000_000]
+	} else {
+		args.corrupted.clone()
+	};
+	let mut rows = Vec::new();
+	for c in corrupted.into_iter().filter(|c| *c <= n) {
+		let check = spot_check(n, c, sample)?;
+		let needed = sample_needed(n, c, args.target)?;
+		let approx = fraction_needed_approx(n, c as f64 / n as f64, args.target);
+		rows.push((check, needed, approx));
+	}
+	let files = match &args.plot {
+		Some(dir) => {
+			let rates: Vec<f64> = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2].to_vec();
+			modicum_research::spot_check::plot(n, &rates, args.target, dir)?
+		},
+		None => Vec::new(),
+	};
+	let value = serde_json::json!({
+		"records": n,
+		"fraction": args.fraction,
+		"sample": sample,
+		"target": args.target,
+		"rows": rows.iter().map(|(check, needed, approx)| serde_json::json!({
+			"corrupted": check.corrupted,
+			"detection_exact": check.detection_exact,
+			"detection_approx": check.detection_approx,
+			"sample_for_target": needed,
+			"fraction_for_target": *needed as f64 / n as f64,
+			"fraction_for_target_approx": approx,
+		})).collect::<Vec<_>>(),
+		"files": files,
+	});
+	output::print(global.json, &value, || {
+		let mut text = format!(
+			"spot check of {sample} of N = {n} records (f = {}):\n\n\
+			 | corrupted c | P(caught), exact | P(caught), 1 − (1 − f)^c | sample for P ≥ {} | its fraction |\n\
+			 |---|---|---|---|---|",
+			args.fraction, args.target
+		);
+		for (check, needed, _) in &rows {
+			text.push_str(&format!(
+				"\n| {} | {:.6} | {:.6} | {needed} | {:.3e} |",
+				check.corrupted,
+				check.detection_exact,
+				check.detection_approx,
+				*needed as f64 / n as f64
+			));
+		}
+		for file in &files {
+			text.push_str(&format!("\nwrote {}", file.display()));
+		}
+		text
+	});
 	Ok(())
 }
 

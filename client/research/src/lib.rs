@@ -23,6 +23,7 @@ pub mod analysis;
 pub mod fonts;
 pub mod model;
 pub mod simulate;
+pub mod spot_check;
 pub mod sweep;
 
 use std::path::PathBuf;

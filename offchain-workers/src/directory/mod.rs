@@ -19,6 +19,8 @@ mod blobs;
 mod credential;
 mod endpoint;
 mod gate;
+pub mod phase;
+mod proof_client;
 mod push;
 mod registry;
 mod transfer;
@@ -35,6 +37,7 @@ pub use credential::{
 };
 pub use endpoint::{DirectoryEndpoint, MAX_ENDPOINT_LEN};
 pub use gate::{serve_gate, Gate, GatePolicy, WriterCheck};
+pub use proof_client::fetch_proven_files;
 pub use push::{push_image, PushedImage};
 pub use registry::{probe_registry, RegistryProcess, REGISTRY_BIN_ENV};
 pub use transfer::{download_blob_to, manifest_size, timeout_until, ImageSize, Layer};

@@ -98,6 +98,9 @@ pub struct Runner {
 	pub pids_limit: i64,
 	/// Its own wall-clock ns per instruction.
 	pub own_ns_per_instruction: u64,
+	/// Told when the job starts running (the RP puts it on the directory's phase
+	/// board); `None` for nobody.
+	pub phases: Option<tokio::sync::mpsc::UnboundedSender<directory::phase::JobProgress>>,
 }
 
 /// When the run must be over, and what happens if it cannot be.
@@ -229,6 +232,9 @@ pub async fn run(
 		cpus: runner.cpus,
 		pids_limit: runner.pids_limit,
 	};
+	if let Some(phases) = &runner.phases {
+		let _ = phases.send(directory::phase::JobProgress::Running);
+	}
 	let outcome = match executor::run_job(&runner.docker, &spec, work_dir, job_name).await {
 		Ok(outcome) => outcome,
 		Err(ExecError::HardeningRefused(what)) => {

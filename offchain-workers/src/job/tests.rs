@@ -86,6 +86,7 @@ async fn fixture(test: &str, script: &str) -> Option<Fixture> {
 		cpus: 1.0,
 		pids_limit: 32,
 		own_ns_per_instruction: 1_000_000,
+		phases: None,
 	};
 	Some(Fixture { _data: data, _registry: registry, runner, terms })
 }

@@ -126,6 +126,7 @@ impl Mediator {
 			cpus: self.settings.cpus,
 			pids_limit: self.settings.pids_limit,
 			own_ns_per_instruction: self.settings.time_per_instruction_ns,
+			phases: None,
 		};
 		let image = self.images.hold(&format!("{}/{}", endpoint.registry, terms.reference));
 		let mut runs = Vec::new();

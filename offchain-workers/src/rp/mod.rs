@@ -13,6 +13,7 @@ mod settings;
 pub use phase::{GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
 pub use settings::{OfferSettings, RpConfig, RpSettings};
 
+use crate::directory::phase::JobProgress;
 use crate::{
 	daemon::{self, Declarations, OpenError, Opened, Retry, Wake},
 	directory::{self, DirectoryEndpoint},
@@ -455,6 +456,8 @@ impl ResourceProvider {
 		deadline: std::time::Instant,
 	) -> Result<ReadyResult, RpError> {
 		let work = match_dir(&self.settings.work_dir, match_id);
+		let credential = directory::WriteCredential::new(&self.signer, &endpoint.registry);
+		let phases = phase_reporter(&endpoint.registry, match_id, &credential);
 		let outcome = if decline {
 			tracing::error!(
 				match_id,
@@ -463,12 +466,14 @@ impl ResourceProvider {
 			job::status_only(&work, ResultStatus::Declined, 0)?
 		} else {
 			let rp_ns = self.registered_speed().await?;
+			let _ = phases.send(JobProgress::Pulling);
 			let runner = Runner {
 				docker: self.docker.clone(),
 				registry: endpoint.registry.clone(),
 				cpus: self.settings.cpus,
 				pids_limit: self.settings.pids_limit,
 				own_ns_per_instruction: rp_ns,
+				phases: Some(phases.clone()),
 			};
 			let terms = job::JobTerms::of_match(info, rp_ns);
 			let schedule = Schedule::Provider { deadline, reserve: timing::RP_RESERVE_AFTER_RUN };
@@ -483,7 +488,8 @@ impl ResourceProvider {
 			}
 			outcome
 		};
-		let credential = directory::WriteCredential::new(&self.signer, &endpoint.registry);
+		let _ = phases.send(JobProgress::Uploading);
+		drop(phases);
 		let published =
 			job::publish(&endpoint.registry, match_id, &outcome.result_dir, deadline, &credential);
 		match published.await {
@@ -579,6 +585,31 @@ fn closing_time(chain_now_ms: u64) -> u64 {
 /// The work directory of a match (where its outputs and result live).
 pub fn match_dir(work_dir: &Path, match_id: u64) -> PathBuf {
 	work_dir.join(format!("match-{match_id}"))
+}
+
+/// A sender whose phases go, in order, onto the directory's phase board for
+/// `match_id`, where the JC's `--wait` reads them. Best effort: a board that does not
+/// answer costs a debug line, never the job.
+fn phase_reporter(
+	registry: &str,
+	match_id: u64,
+	credential: &directory::WriteCredential,
+) -> tokio::sync::mpsc::UnboundedSender<JobProgress> {
+	let (send, mut receive) = tokio::sync::mpsc::unbounded_channel::<JobProgress>();
+	let (registry, credential) = (registry.to_string(), credential.clone());
+	tokio::spawn(async move {
+		while let Some(phase) = receive.recv().await {
+			let (registry, credential) = (registry.clone(), credential.clone());
+			let published = tokio::task::spawn_blocking(move || {
+				directory::phase::publish_phase(&registry, match_id, phase, &credential)
+			})
+			.await;
+			if let Ok(Err(e)) = published {
+				tracing::debug!(match_id, "cannot put the phase on the directory's board: {e}");
+			}
+		}
+	});
+	send
 }
 
 #[cfg(test)]

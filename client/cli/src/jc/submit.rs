@@ -152,8 +152,15 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		return Ok(());
 	}
 	phases.enter("posted", format!("offer {offer_id} waiting for a match"));
-	let (match_id, result, price) =
-		follow(&s.chain, &mut events, offer_id, terms.completion_deadline, &mut phases).await?;
+	let (match_id, result, price) = follow(
+		&s.chain,
+		&mut events,
+		offer_id,
+		terms.completion_deadline,
+		&endpoint.registry,
+		&mut phases,
+	)
+	.await?;
 	report.match_id = Some(match_id);
 	let mut unpacked_to = None;
 	if let Some(out) = &request.out {
@@ -291,9 +298,12 @@ async fn follow(
 	events: &mut MarketEvents,
 	offer_id: u64,
 	completion_deadline: u64,
+	registry: &str,
 	phases: &mut Phases,
 ) -> Result<(u64, PostedResult, u128)> {
 	let mut match_id = None;
+	let mut provider = None;
+	let mut board_phase = None;
 	while let Some(block) = events.next().await {
 		for event in block?.events {
 			match event {
@@ -301,7 +311,8 @@ async fn follow(
 					if job_offer_id == offer_id =>
 				{
 					match_id = Some(id);
-					phases.enter("matched", format!("match {id}: running at {resource_provider}"));
+					provider = Some(resource_provider);
+					phases.enter("matched", format!("match {id}: at RP {resource_provider}"));
 				},
 				MarketEvent::OfferExpired { offer: OfferRef::Job(id), .. }
 				| MarketEvent::OfferCancelled { offer: OfferRef::Job(id), .. }
@@ -324,7 +335,13 @@ async fn follow(
 				_ => {},
 			}
 		}
-		if let Some(id) = match_id {
+		if let (Some(id), Some(rp)) = (match_id, provider) {
+			// The RP's own word on what it is doing, from the directory's phase board.
+			let said = read_board(registry, id, rp).await.map(|entry| entry.phase);
+			if let Some(phase) = said.filter(|_| said != board_phase) {
+				phases.enter(phase.name(), format!("match {id}: {} at RP {rp}", phase.name()));
+				board_phase = said;
+			}
 			if chain.now_ms().await? > completion_deadline {
 				bail!(
 					"match {id}: the RP posted no result by the completion deadline; claim its \
@@ -334,6 +351,21 @@ async fn follow(
 		}
 	}
 	bail!("the node closed the event subscription")
+}
+
+/// What the RP last put on the directory's phase board for `match_id` (nothing if the
+/// board does not answer: progress is a courtesy).
+async fn read_board(
+	registry: &str,
+	match_id: u64,
+	rp: AccountId,
+) -> Option<directory::phase::PhaseEntry> {
+	let registry = registry.to_string();
+	tokio::task::spawn_blocking(move || directory::phase::read_phase(&registry, match_id, &rp))
+		.await
+		.ok()?
+		.ok()
+		.flatten()
 }
 
 /// A repository name from an image name: lowercase, `[a-z0-9._-]` and `/`.

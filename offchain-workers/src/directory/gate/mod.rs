@@ -10,7 +10,9 @@
 //! - refuses deletes, always: nobody can remove a result and then have its RP ruled
 //!   `ResultNotFound` (the registry's own deletes are off too);
 //! - refuses writes once the registry's storage holds its quota, and cuts off a body
-//!   that would pass it.
+//!   that would pass it;
+//! - keeps the phase board ([`phases`]): what each RP says it is doing with a match;
+//! - proves single files of a stored result against its root ([`proofs`]).
 //!
 //! Token dance, for the Docker engine: `GET /v2/` without credentials answers 401 with
 //! a `Bearer` challenge naming `/modicum/token` (once the registry behind answers); the
@@ -19,7 +21,11 @@
 //! keeps no table of them.
 
 mod forward;
+mod phases;
+mod proofs;
 mod token;
+
+pub use phases::{JobProgress, PhaseEntry};
 
 use super::{credential, DirectoryError};
 use forward::{error_response, header, header_of, json_response, relay, Response};
@@ -112,6 +118,8 @@ pub(super) struct Shared {
 	tokens: Tokens,
 	used_bytes: AtomicU64,
 	active: AtomicUsize,
+	phases: phases::Board,
+	indexes: proofs::Indexes,
 }
 
 /// Serves the gate on `listen` in front of the registry at `upstream`.
@@ -145,6 +153,8 @@ pub fn serve_gate(
 			.build(),
 		tokens,
 		active: AtomicUsize::new(0),
+		phases: phases::Board::default(),
+		indexes: proofs::Indexes::default(),
 	});
 	// From here on, an early return drops `gate`, which stops what was started.
 	let (server, stop, accepting) = (gate.server.clone(), gate.stop.clone(), shared.clone());
@@ -206,12 +216,15 @@ fn measure(stop: &AtomicBool, shared: &Shared) {
 	}
 }
 
-/// A request target the gate serves: the registry API, or its token endpoint.
+/// A request target the gate serves: the registry API, its token endpoint, or the
+/// phase board.
 fn served_path(path: &str) -> bool {
 	path == "/v2"
 		|| path.starts_with("/v2/")
 		|| path == TOKEN_PATH
 		|| path.starts_with(&format!("{TOKEN_PATH}?"))
+		|| path.starts_with(phases::PHASE_PATH)
+		|| path == proofs::PROOF_PATH
 }
 
 fn handle(mut request: tiny_http::Request, shared: &Shared) {
@@ -222,6 +235,10 @@ fn handle(mut request: tiny_http::Request, shared: &Shared) {
 		error_response(400, "UNSUPPORTED", "not a registry path")
 	} else if path.starts_with(TOKEN_PATH) {
 		issue_token(authorization.as_deref(), shared)
+	} else if path.starts_with(phases::PHASE_PATH) {
+		phases::serve(&mut request, authorization.as_deref(), shared)
+	} else if path == proofs::PROOF_PATH {
+		proofs::serve(&mut request, shared)
 	} else {
 		match request.method() {
 			Method::Get | Method::Head if path == "/v2" || path == "/v2/" => {

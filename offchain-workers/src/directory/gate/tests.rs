@@ -161,3 +161,84 @@ async fn the_docker_engine_pushes_with_a_credential_and_pulls_without_one() {
 	assert!(crate::docker::image_exists(&docker, &pushed.reference).await.unwrap());
 	docker.remove_image(&pushed.reference, Some(untag), None).await.unwrap();
 }
+
+#[test]
+fn only_an_account_sets_its_own_phase_and_anyone_reads_it() {
+	use crate::directory::phase::{publish_phase, read_phase, JobProgress};
+	let Some((_dir, _registry, _gate, target)) = gated(1 << 30) else { return };
+	let alice = writer(&target);
+	let alice_id: AccountId = alice.username.parse().unwrap();
+	assert_eq!(read_phase(&target, 7, &alice_id).unwrap(), None);
+	publish_phase(&target, 7, JobProgress::Pulling, &alice).unwrap();
+	publish_phase(&target, 7, JobProgress::Running, &alice).unwrap();
+	let entry = read_phase(&target, 7, &alice_id).unwrap().unwrap();
+	assert_eq!(entry.phase, JobProgress::Running);
+	assert!(entry.since_ms > 1_700_000_000_000, "{entry:?}");
+	// Another match is another entry.
+	assert_eq!(read_phase(&target, 8, &alice_id).unwrap(), None);
+
+	// Bob cannot speak for Alice, nobody can without a credential, and a phase is one
+	// of three words.
+	let bob = WriteCredential::new(&modicum_client::keys::from_uri("//Bob").unwrap(), &target);
+	let url = format!("http://{target}/modicum/phase/7/{alice_id}");
+	let put = |authorization: Option<&str>, body: &str| {
+		let mut request = ureq::put(&url);
+		if let Some(authorization) = authorization {
+			request = request.set("Authorization", authorization);
+		}
+		match request.send_string(body) {
+			Ok(response) => response.status(),
+			Err(ureq::Error::Status(status, _)) => status,
+			Err(e) => panic!("{e}"),
+		}
+	};
+	assert_eq!(put(Some(&bob.header()), "uploading"), 403);
+	assert_eq!(put(None, "uploading"), 401);
+	assert_eq!(put(Some(&alice.header()), "finished"), 400);
+	assert_eq!(put(Some(&alice.header()), &"x".repeat(1000)), 413);
+	assert_eq!(read_phase(&target, 7, &alice_id).unwrap().unwrap().phase, JobProgress::Running);
+	assert_eq!(raw("DELETE", &url, Some(&alice.header())).0, 405);
+}
+
+#[test]
+fn a_few_files_of_a_large_result_come_with_a_proof_for_a_fraction_of_its_bytes() {
+	use crate::{archive, directory::fetch_proven_files, leaf_proof::LeafProof, merkle};
+	let Some((_dir, _registry, _gate, target)) = gated(1 << 30) else { return };
+	// 10,000 records of 1 KiB: a 10 MB result.
+	let result = tempfile::tempdir().unwrap();
+	let records = result.path().join("out/records");
+	std::fs::create_dir_all(&records).unwrap();
+	for i in 0..10_000u32 {
+		let line = format!("{i:08}\n");
+		std::fs::write(records.join(format!("{i:05}")), line.repeat(1024 / line.len())).unwrap();
+	}
+	let root = merkle::root_of_dir(result.path()).unwrap();
+	let tarball = archive::pack_dir(result.path()).unwrap();
+	let digest = upload_blob(&target, "results/match-1", &tarball, &writer(&target)).unwrap();
+
+	// A 1 % check: 100 records.
+	let paths: Vec<String> = (0..100).map(|i| format!("out/records/{:05}", i * 97)).collect();
+	let files = fetch_proven_files(&target, "results/match-1", &digest, &root, &paths).unwrap();
+	assert_eq!(files.len(), 100);
+	assert_eq!(files[1].0, "out/records/00097");
+	assert!(files[1].1.starts_with(b"00000097\n"));
+
+	// What crossed the wire: the proof and the 100 ranges, under 5 % of the result.
+	let body =
+		serde_json::json!({"repository": "results/match-1", "digest": digest, "paths": paths});
+	let proof = ureq::post(&format!("http://{target}/modicum/proof"))
+		.send_string(&body.to_string())
+		.unwrap()
+		.into_string()
+		.unwrap();
+	let parsed: LeafProof = serde_json::from_str(&proof).unwrap();
+	let fetched = proof.len() as u64 + parsed.files.iter().map(|f| f.size).sum::<u64>();
+	assert!(fetched * 20 < tarball.len() as u64, "{fetched} of {} bytes", tarball.len());
+
+	// A wrong root, a missing file and a missing result are refused.
+	assert!(fetch_proven_files(&target, "results/match-1", &digest, &[0; 32], &paths[..1]).is_err());
+	let missing = ["out/records/none".to_string()];
+	assert!(fetch_proven_files(&target, "results/match-1", &digest, &root, &missing).is_err());
+	let other = sha256_digest(b"nothing");
+	assert!(fetch_proven_files(&target, "results/match-1", &other, &root, &paths[..1]).is_err());
+}
