@@ -114,7 +114,13 @@ impl Matchmaker {
 	pub async fn start(config: SolverConfig) -> Result<Self, ClientError> {
 		let chain = Chain::connect(config.chain.url()).await?;
 		let signer = config.chain.keypair()?;
-		Self::load(chain, signer, config.solver).await
+		let this = Self::load(chain, signer, config.solver).await?;
+		tracing::info!(
+			jobs = this.book.job_offers().count(),
+			resources = this.book.resource_offers().count(),
+			"offer book loaded"
+		);
+		Ok(this)
 	}
 
 	/// Loads the book from `chain` for a solver signing with `signer`; also what a JC's
@@ -168,7 +174,7 @@ impl Matchmaker {
 		for (id, offer) in self.chain.job_offers().await? {
 			self.add_job_offer(id, &offer).await?;
 		}
-		tracing::info!(
+		tracing::debug!(
 			jobs = self.book.job_offers().count(),
 			resources = self.book.resource_offers().count(),
 			"offer book loaded"

@@ -293,7 +293,7 @@ fn spot_check(global: &Global, args: &SpotCheckArgs) -> Result<()> {
 	let n = args.records;
 	let sample = (args.fraction * n as f64).round() as u64;
 	let corrupted = if args.corrupted.is_empty() {
-		vec![1, 10, 100, 1_000, 10_000, 1_000_000]
+		[1, 10, 100, 1_000, 10_000, 1_000_000].into_iter().filter(|c| *c <= n / 10).collect()
 	} else {
 		args.corrupted.clone()
 	};
@@ -306,8 +306,8 @@ fn spot_check(global: &Global, args: &SpotCheckArgs) -> Result<()> {
 	}
 	let files = match &args.plot {
 		Some(dir) => {
-			let rates: Vec<f64> = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2].to_vec();
-			modicum_research::spot_check::plot(n, &rates, args.target, dir)?
+			let counts: Vec<u64> = rows.iter().map(|(check, _, _)| check.corrupted).collect();
+			modicum_research::spot_check::plot(n, &counts, args.target, dir)?
 		},
 		None => Vec::new(),
 	};

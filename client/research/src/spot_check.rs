@@ -137,11 +137,11 @@ pub fn ln_gamma(x: f64) -> f64 {
 }
 
 /// Writes `spot-check.svg` and `.png` into `out_dir`: detection probability against the
-/// sample fraction (log scale) for each corruption rate in `rates`, over `records`
-/// records, with the target probability as a line. Returns the paths.
+/// sample fraction (log scale) for each count of corrupted records in `corrupted`, over
+/// `records` records, with the target probability as a line. Returns the paths.
 pub fn plot(
 	records: u64,
-	rates: &[f64],
+	corrupted: &[u64],
 	target: f64,
 	out_dir: &Path,
 ) -> Result<Vec<PathBuf>, ResearchError> {
@@ -151,12 +151,12 @@ pub fn plot(
 	let png = out_dir.join("spot-check.png");
 	{
 		let root = SVGBackend::new(&svg, (1000, 640)).into_drawing_area();
-		draw(&root, records, rates, target)?;
+		draw(&root, records, corrupted, target)?;
 		root.present().map_err(plot_err)?;
 	}
 	{
 		let root = BitMapBackend::new(&png, (1000, 640)).into_drawing_area();
-		draw(&root, records, rates, target)?;
+		draw(&root, records, corrupted, target)?;
 		root.present().map_err(plot_err)?;
 	}
 	Ok(vec![svg, png])
@@ -165,7 +165,7 @@ pub fn plot(
 fn draw<DB: DrawingBackend>(
 	root: &DrawingArea<DB, plotters::coord::Shift>,
 	records: u64,
-	rates: &[f64],
+	corrupted: &[u64],
 	target: f64,
 ) -> Result<(), ResearchError> {
 	const PALETTE: [RGBColor; 5] = [
@@ -176,6 +176,8 @@ fn draw<DB: DrawingBackend>(
 		RGBColor(148, 103, 189),
 	];
 	root.fill(&WHITE).map_err(plot_err)?;
+	// From a one-record sample to all of them.
+	let low = (1.0 / records as f64).max(1e-9);
 	let mut chart = ChartBuilder::on(root)
 		.caption(
 			format!("Spot checks: chance to catch a fault, N = {records} records"),
@@ -184,7 +186,7 @@ fn draw<DB: DrawingBackend>(
 		.margin(20)
 		.x_label_area_size(60)
 		.y_label_area_size(70)
-		.build_cartesian_2d((1e-6f64..1f64).log_scale(), 0f64..1.02f64)
+		.build_cartesian_2d((low..1f64).log_scale(), 0f64..1.02f64)
 		.map_err(plot_err)?;
 	chart
 		.configure_mesh()
@@ -195,15 +197,15 @@ fn draw<DB: DrawingBackend>(
 		.draw()
 		.map_err(plot_err)?;
 	chart
-		.draw_series(LineSeries::new([(1e-6, target), (1.0, target)], BLACK.stroke_width(1)))
+		.draw_series(LineSeries::new([(low, target), (1.0, target)], BLACK.stroke_width(1)))
 		.map_err(plot_err)?
 		.label(format!("target {target}"))
 		.legend(|(x, y)| PathElement::new([(x, y), (x + 24, y)], BLACK.stroke_width(1)));
-	for (k, rate) in rates.iter().enumerate() {
+	for (k, &corrupted) in corrupted.iter().enumerate() {
 		let color = PALETTE[k % PALETTE.len()];
-		let corrupted = ((rate * records as f64).round() as u64).clamp(1, records);
+		let corrupted = corrupted.clamp(1, records);
 		let points: Vec<(f64, f64)> = (0..=120)
-			.map(|i| 10f64.powf(-6.0 + 6.0 * i as f64 / 120.0))
+			.map(|i| 10f64.powf(low.log10() * (1.0 - i as f64 / 120.0)))
 			.filter_map(|f| {
 				let sample = ((f * records as f64).round() as u64).min(records);
 				spot_check(records, corrupted, sample).ok().map(|s| (f, s.detection_exact))
@@ -212,12 +214,15 @@ fn draw<DB: DrawingBackend>(
 		chart
 			.draw_series(LineSeries::new(points, color.stroke_width(2)))
 			.map_err(plot_err)?
-			.label(format!("{} of records corrupted (c = {corrupted})", percent(*rate)))
+			.label(format!(
+				"c = {corrupted} corrupted ({} of the records)",
+				percent(corrupted as f64 / records as f64)
+			))
 			.legend(move |(x, y)| PathElement::new([(x, y), (x + 24, y)], color.stroke_width(2)));
 	}
 	chart
 		.configure_series_labels()
-		.position(SeriesLabelPosition::LowerRight)
+		.position(SeriesLabelPosition::UpperLeft)
 		.background_style(WHITE.mix(0.9))
 		.border_style(BLACK)
 		.label_font((FAMILY, 15))
@@ -226,13 +231,15 @@ fn draw<DB: DrawingBackend>(
 	Ok(())
 }
 
+/// A rate as a percentage with two significant digits: `5 %`, `0.1 %`, `0.0001 %`.
 fn percent(rate: f64) -> String {
 	let p = rate * 100.0;
-	if p >= 1.0 {
-		format!("{p:.0} %")
-	} else {
-		format!("{p} %")
+	if p >= 1.0 || p <= 0.0 {
+		return format!("{p:.0} %");
 	}
+	let decimals = (-p.log10().floor()) as usize + 1;
+	let text = format!("{p:.decimals$}");
+	format!("{} %", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 #[cfg(test)]
@@ -286,6 +293,14 @@ mod tests {
 		let check = spot_check(10_000_000_000, 100, 100_000_000).unwrap();
 		assert!((check.detection_exact - 0.634).abs() < 0.001, "{check:?}");
 		assert!((check.detection_exact - check.detection_approx).abs() < 1e-6, "{check:?}");
+	}
+
+	#[test]
+	fn percentages_read_cleanly() {
+		assert_eq!(percent(0.05), "5 %");
+		assert_eq!(percent(0.001), "0.1 %");
+		assert_eq!(percent(1e-6), "0.0001 %");
+		assert_eq!(percent(0.00015), "0.015 %");
 	}
 
 	#[test]
