@@ -235,6 +235,21 @@ impl Chain {
 		self.at_hash(hash, "the latest finalized block").await
 	}
 
+	/// The hash of the latest finalized block: a value nobody could know before it was
+	/// finalized (spot checks seed their sample with it).
+	pub async fn finalized_hash(&self) -> Result<[u8; 32], ClientError> {
+		let hash: String = self
+			.rpc()
+			.request("chain_getFinalizedHead", rpc_params![])
+			.await
+			.map_err(|e| read_error("the latest finalized block", e))?;
+		let bytes = hex::decode(hash.trim_start_matches("0x")).ok();
+		bytes.and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| ClientError::Read {
+			what: "the latest finalized block".into(),
+			reason: format!("{hash:?} is not a 32-byte hash"),
+		})
+	}
+
 	/// Reads at block `number` of the chain.
 	pub async fn at_number(&self, number: u64) -> Result<AtBlock, ClientError> {
 		let what = || format!("block {number}");

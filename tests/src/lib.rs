@@ -504,3 +504,24 @@ pub async fn post_job(
 		})
 		.context("posting the job offer announced no JobOfferPosted")
 }
+
+/// Runs `modicum --json <args>` against the node at `url` as //Alice (a registered job
+/// creator in the end-to-end tests); its stdout as JSON, or its output as the error.
+pub fn modicum_json(url: &str, args: &[&str]) -> Result<serde_json::Value> {
+	let output = Command::new(modicum_binary()?)
+		.arg("--json")
+		.args(args)
+		.env("MODICUM_URL", url)
+		.env("MODICUM_KEY", "//Alice")
+		.output()
+		.context("running modicum")?;
+	if !output.status.success() {
+		bail!(
+			"modicum {} failed:\n{}{}",
+			args.join(" "),
+			String::from_utf8_lossy(&output.stdout),
+			String::from_utf8_lossy(&output.stderr)
+		);
+	}
+	Ok(serde_json::from_slice(&output.stdout)?)
+}

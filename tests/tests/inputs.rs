@@ -15,29 +15,10 @@ use modicum_client::{
 };
 use modicum_offchain::job::package::{self, Additions};
 use modicum_tests::{
-	docker_available, modicum_binary, post_job, push_as_alice, repo_root, RpRole, TestMarket,
+	docker_available, modicum_json, post_job, push_as_alice, repo_root, RpRole, TestMarket,
 };
 use sha2::{Digest, Sha256};
 use std::{collections::BTreeMap, path::Path, process::Command, time::Duration};
-
-/// Runs `modicum --json` with `args` as //Alice; its stdout as JSON.
-fn modicum(url: &str, args: &[&str]) -> Result<serde_json::Value> {
-	let output = Command::new(modicum_binary()?)
-		.arg("--json")
-		.args(args)
-		.env("MODICUM_URL", url)
-		.env("MODICUM_KEY", "//Alice")
-		.output()
-		.context("running modicum")?;
-	ensure!(
-		output.status.success(),
-		"modicum {} failed:\n{}{}",
-		args.join(" "),
-		String::from_utf8_lossy(&output.stdout),
-		String::from_utf8_lossy(&output.stderr)
-	);
-	Ok(serde_json::from_slice(&output.stdout)?)
-}
 
 /// `files` files of `each` pseudo-random bytes (incompressible, so the layer is as
 /// large as the data) under `dir`; the sha256 of their contents in name order.
@@ -78,7 +59,7 @@ async fn a_job_reads_its_input_and_parameter_and_mediation_sees_the_same() -> Re
 	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
 	let market = TestMarket::start(work, rp).await?;
 	let url = market.url.clone();
-	modicum(&url, &["jc", "register"])?;
+	modicum_json(&url, &["jc", "register"])?;
 	let chain = Chain::connect(&url).await?;
 	why_not_matched(&url, &chain).await?;
 
@@ -87,7 +68,7 @@ async fn a_job_reads_its_input_and_parameter_and_mediation_sees_the_same() -> Re
 	let digest = write_data(&data, 5, 10 << 20, 7)?;
 	let out = work.join("result");
 	let input = format!("{}:/in/data", data.display());
-	let report = modicum(
+	let report = modicum_json(
 		&url,
 		&[
 			"jc",
@@ -138,7 +119,7 @@ async fn a_job_reads_its_input_and_parameter_and_mediation_sees_the_same() -> Re
 	// n runs agree with the RP's, so the JC is at fault.
 	let disputed = report["match_id"].as_u64().context("no match id")?;
 	let mut events = MarketEvents::subscribe(&chain).await?;
-	modicum(&url, &["jc", "reject", &disputed.to_string(), "--reason", "wrong-results"])?;
+	modicum_json(&url, &["jc", "reject", &disputed.to_string(), "--reason", "wrong-results"])?;
 	let verdict = wait_for(&mut events, Duration::from_secs(300), |e| match e {
 		MarketEvent::MediationResultPosted { match_id, verdict, faulty, .. }
 			if *match_id == disputed =>
@@ -230,7 +211,7 @@ async fn why_not_matched(url: &str, chain: &Chain) -> Result<()> {
 	let base = ["jc", "submit", "--image", "modicum/base:1", "--directory", "//Dave"];
 	let dry_run = |extra: &[&str]| {
 		let args: Vec<&str> = base.iter().chain(extra).copied().collect();
-		modicum(url, &args)
+		modicum_json(url, &args)
 	};
 	// The RP posts its resource offer once registered; wait for it.
 	let mut fits = dry_run(&["--mediator", "//Charlie", "--dry-run"])?;
@@ -262,12 +243,12 @@ async fn why_not_matched(url: &str, chain: &Chain) -> Result<()> {
 	// Posted for real, it waits: `explain` says why, `list` says what it waits for.
 	let posted = dry_run(&["--mediator", "//Charlie", "--ram", "512MiB"])?;
 	let offer = posted["offer_id"].as_u64().context("no offer id")?.to_string();
-	let explained = modicum(url, &["jc", "explain", &offer])?;
+	let explained = modicum_json(url, &["jc", "explain", &offer])?;
 	assert_eq!(explained["offers"][0]["rule"], 2, "{explained}");
-	let listed = modicum(url, &["jc", "list"])?;
+	let listed = modicum_json(url, &["jc", "list"])?;
 	assert_eq!(listed["offers"][0]["image"], "jobs/modicum/base", "{listed}");
 	assert!(listed["offers"][0]["next"].as_str().unwrap_or("").contains("jc explain"), "{listed}");
-	modicum(url, &["jc", "cancel", &offer])?;
+	modicum_json(url, &["jc", "cancel", &offer])?;
 	assert_eq!(chain.trusted_mediators(&alice).await?, vec![keys::parse_account("//Charlie")?]);
 	Ok(())
 }

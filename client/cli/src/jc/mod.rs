@@ -5,6 +5,7 @@ mod explain;
 mod jobfile;
 mod progress;
 mod show;
+mod spot_check;
 mod submit;
 
 pub use show::{describe_match, match_json};
@@ -104,6 +105,23 @@ pub enum JcCommand {
 	},
 	/// List your open job offers and unsettled matches, with what each awaits.
 	List,
+	/// Check a record job's result (one output per record under /out/records) by
+	/// re-computing a random sample of its records here and comparing them with the
+	/// posted outputs, which come with a Merkle proof against the root on chain.
+	SpotCheck {
+		/// The match id.
+		match_id: u64,
+		/// The job file the job was submitted with (its records are the input at
+		/// /in/records).
+		#[arg(long)]
+		job: PathBuf,
+		/// The fraction of records to re-compute (at least one).
+		#[arg(long, default_value_t = 0.01)]
+		fraction: f64,
+		/// Accept the result when every sampled record agrees.
+		#[arg(long)]
+		accept: bool,
+	},
 }
 
 struct Session {
@@ -231,6 +249,10 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 			});
 		},
 		JcCommand::List => show::list(&s, json).await?,
+		JcCommand::SpotCheck { match_id, job, fraction, accept } => {
+			let asked = spot_check::SpotCheckRequest { match_id, job, fraction, accept };
+			spot_check::spot_check(&s, asked, json).await?
+		},
 		JcCommand::Template => print!("{}", jobfile::TEMPLATE),
 		JcCommand::Explain { offer_id } => explain::explain(&s, offer_id, json).await?,
 	}

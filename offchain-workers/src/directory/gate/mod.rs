@@ -1,6 +1,10 @@
 //! The directory's public registry port. The registry itself listens on a private
 //! loopback port; everyone talks to this gate in front of it, which:
 //!
+//! - takes connections through its own front door ([`front`]): a TLS handshake is
+//!   refused at once (Docker tries HTTPS first), and slow or endless request heads
+//!   and idle connections are closed;
+//!
 //! - passes reads (`GET`, `HEAD`) of registry paths (`/v2/…`) straight through, to
 //!   anyone, and refuses any other request target;
 //! - lets writes (`POST`, `PUT`, `PATCH`) through only with a write credential
@@ -21,6 +25,7 @@
 //! keeps no table of them.
 
 mod forward;
+mod front;
 mod phases;
 mod proofs;
 mod token;
@@ -128,12 +133,14 @@ pub fn serve_gate(
 	upstream: SocketAddr,
 	policy: GatePolicy,
 ) -> Result<Gate, DirectoryError> {
-	let listener = super::registry::bind(listen)?;
-	let addr = listener
-		.local_addr()
-		.map_err(|e| DirectoryError::Bind { addr: listen, reason: e.to_string() })?;
-	let server = tiny_http::Server::from_listener(listener, None)
-		.map_err(|e| DirectoryError::Bind { addr: listen, reason: e.to_string() })?;
+	let public = super::registry::bind(listen)?;
+	let bind_error =
+		|e: &dyn std::fmt::Display| DirectoryError::Bind { addr: listen, reason: e.to_string() };
+	let addr = public.local_addr().map_err(|e| bind_error(&e))?;
+	// The HTTP server listens privately; the front door ([`front`]) faces the clients.
+	let private = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| bind_error(&e))?;
+	let backend = private.local_addr().map_err(|e| bind_error(&e))?;
+	let server = tiny_http::Server::from_listener(private, None).map_err(|e| bind_error(&e))?;
 	let tokens = Tokens::new().map_err(|e| DirectoryError::Task(format!("token secret: {e}")))?;
 	let mut gate = Gate {
 		server: Arc::new(server),
@@ -161,6 +168,9 @@ pub fn serve_gate(
 	gate.threads.push(spawn("registry-gate", move || accept(&server, &stop, &accepting))?);
 	let (stop, measuring) = (gate.stop.clone(), shared);
 	gate.threads.push(spawn("registry-gate-measure", move || measure(&stop, &measuring))?);
+	let stop = gate.stop.clone();
+	gate.threads
+		.push(spawn("registry-gate-front", move || front::accept(&public, backend, &stop))?);
 	Ok(gate)
 }
 

@@ -242,3 +242,34 @@ fn a_few_files_of_a_large_result_come_with_a_proof_for_a_fraction_of_its_bytes()
 	let other = sha256_digest(b"nothing");
 	assert!(fetch_proven_files(&target, "results/match-1", &other, &root, &paths[..1]).is_err());
 }
+
+#[test]
+fn a_tls_hello_is_refused_at_once_and_endless_heads_are_cut_off() {
+	use std::io::{Read, Write};
+	let Some((_dir, _registry, gate, target)) = gated(1 << 30) else { return };
+	let addr = gate.local_addr();
+	// What Docker sends first to every registry: a TLS ClientHello (no CRLF in it).
+	let mut tls = std::net::TcpStream::connect(addr).unwrap();
+	tls.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+	let started = Instant::now();
+	tls.write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]).unwrap();
+	let mut answer = String::new();
+	tls.read_to_string(&mut answer).unwrap();
+	assert!(answer.starts_with("HTTP/1.1 400"), "{answer:?}");
+	assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+
+	// A head that never ends is cut off, not buffered for ever.
+	let mut endless = std::net::TcpStream::connect(addr).unwrap();
+	endless.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+	let _ = endless.write_all(b"GET /v2/ HTTP/1.1\r\nX-Long: ");
+	let _ = endless.write_all(&vec![b'a'; 100 << 10]);
+	let mut answer = String::new();
+	let _ = endless.read_to_string(&mut answer);
+	assert!(answer.starts_with("HTTP/1.1 431"), "{answer:?}");
+
+	// And plain HTTP still works, keep-alive and all.
+	assert_eq!(raw("GET", &format!("http://{target}/v2/"), None).0, 401);
+	let digest = upload_blob(&target, "jobs/x", b"through the front", &writer(&target)).unwrap();
+	let scratch = tempfile::tempdir().unwrap();
+	download_blob_to(&target, "jobs/x", &digest, &scratch.path().join("b"), 1024, soon()).unwrap();
+}

@@ -1,0 +1,74 @@
+//! Spot checks of a record job end to end, with real Docker: the JC re-computes a
+//! random 5 % of a 200-record job's records through the executor, fetching only those
+//! records' outputs, proven against the root on chain. The honest result agrees (and
+//! is then accepted); checked against a different computation, the sampled records
+//! differ and the command says to reject.
+
+use anyhow::{ensure, Context, Result};
+use modicum_tests::{docker_available, modicum_json, repo_root, RpRole, TestMarket};
+use std::{path::Path, process::Command};
+
+/// A job file for a record job over `records/` whose map is `expression` of `n`.
+fn job_file(dir: &Path, name: &str, expression: &str) -> Result<String> {
+	let script = format!(
+		"mkdir -p /out/records; for f in /in/records/*; do n=$(cat $f); echo $(({expression})) > /out/records/${{f##*/}}; done"
+	);
+	let text = format!(
+		"image = \"modicum/base:1\"\ndirectory = \"//Dave\"\nmediators = [\"//Charlie\"]\n\
+		 inputs = [\"records:/in/records\"]\nargs = [\"/bin/sh\", \"-c\", {script:?}]\n\
+		 instructions = 20000\ndeadline_secs = 120\nwait = true\n"
+	);
+	let path = dir.join(name);
+	std::fs::write(&path, text)?;
+	Ok(path.display().to_string())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spot_check_recomputes_a_sample_and_catches_a_different_result() -> Result<()> {
+	if !docker_available()? {
+		eprintln!("skipping: no Docker engine (set MODICUM_REQUIRE_DOCKER=1 to make this fail)");
+		return Ok(());
+	}
+	let status = Command::new("bash").arg(repo_root().join("scripts/build-images.sh")).status()?;
+	ensure!(status.success(), "scripts/build-images.sh failed");
+	let dir = tempfile::tempdir()?;
+	let work = dir.path();
+	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
+	let market = TestMarket::start(work, rp).await?;
+	let url = market.url.clone();
+	modicum_json(&url, &["jc", "register"])?;
+
+	let records = work.join("records");
+	std::fs::create_dir(&records)?;
+	for i in 0..200u64 {
+		std::fs::write(records.join(format!("r{i:03}")), format!("{}\n", i + 2))?;
+	}
+	let squares = job_file(work, "squares.toml", "n * n")?;
+	let cubes = job_file(work, "cubes.toml", "n * n * n")?;
+	let report = modicum_json(&url, &["jc", "submit", &squares])
+		.map_err(|e| anyhow::anyhow!("{e}\n{}", market.logs()))?;
+	assert_eq!(report["result"]["status"], "completed", "{report}");
+	let id = report["match_id"].as_u64().context("no match id")?.to_string();
+
+	let honest =
+		modicum_json(&url, &["jc", "spot-check", &id, "--job", &squares, "--fraction", "0.05"])?;
+	assert_eq!(honest["consistent"], true, "{honest}");
+	assert_eq!(honest["records"], 200);
+	assert_eq!(honest["sampled"].as_array().map(Vec::len), Some(10), "{honest}");
+
+	// Against another computation every sampled record differs.
+	let other =
+		modicum_json(&url, &["jc", "spot-check", &id, "--job", &cubes, "--fraction", "0.05"])?;
+	assert_eq!(other["consistent"], false, "{other}");
+	assert_eq!(other["mismatches"].as_array().map(Vec::len), Some(10), "{other}");
+
+	let accepted = modicum_json(
+		&url,
+		&["jc", "spot-check", &id, "--job", &squares, "--fraction", "0.02", "--accept"],
+	)?;
+	assert_eq!(
+		(accepted["consistent"].clone(), accepted["accepted"].clone()),
+		(true.into(), true.into())
+	);
+	market.stop()
+}
