@@ -525,3 +525,19 @@ pub fn modicum_json(url: &str, args: &[&str]) -> Result<serde_json::Value> {
 	}
 	Ok(serde_json::from_slice(&output.stdout)?)
 }
+
+/// The one-machine market most Docker tests use: the job images built, and one RP
+/// (//Bob, one job at a time). `None`, after a note, when no Docker engine answers
+/// (a failure instead under `MODICUM_REQUIRE_DOCKER=1`).
+pub async fn docker_market(work: &Path) -> Result<Option<TestMarket>> {
+	if !docker_available()? {
+		eprintln!("skipping: no Docker engine (set MODICUM_REQUIRE_DOCKER=1 to make this fail)");
+		return Ok(None);
+	}
+	let status = Command::new("bash").arg(repo_root().join("scripts/build-images.sh")).status()?;
+	if !status.success() {
+		bail!("scripts/build-images.sh failed");
+	}
+	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
+	Ok(Some(TestMarket::start(work, rp).await?))
+}

@@ -14,11 +14,9 @@ use modicum_client::{
 	Chain, MarketEvent,
 };
 use modicum_offchain::job::package::{self, Additions};
-use modicum_tests::{
-	docker_available, modicum_json, post_job, push_as_alice, repo_root, RpRole, TestMarket,
-};
+use modicum_tests::{docker_market, modicum_json, post_job, push_as_alice};
 use sha2::{Digest, Sha256};
-use std::{collections::BTreeMap, path::Path, process::Command, time::Duration};
+use std::{collections::BTreeMap, path::Path, time::Duration};
 
 /// `files` files of `each` pseudo-random bytes (incompressible, so the layer is as
 /// large as the data) under `dir`; the sha256 of their contents in name order.
@@ -48,16 +46,9 @@ const JOB: &str = "cat /in/data/* | sha256sum | cut -d' ' -f1 > /out/digest; \
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_reads_its_input_and_parameter_and_mediation_sees_the_same() -> Result<()> {
-	if !docker_available()? {
-		eprintln!("skipping: no Docker engine (set MODICUM_REQUIRE_DOCKER=1 to make this fail)");
-		return Ok(());
-	}
-	let status = Command::new("bash").arg(repo_root().join("scripts/build-images.sh")).status()?;
-	ensure!(status.success(), "scripts/build-images.sh failed");
 	let dir = tempfile::tempdir()?;
 	let work = dir.path();
-	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
-	let market = TestMarket::start(work, rp).await?;
+	let Some(market) = docker_market(work).await? else { return Ok(()) };
 	let url = market.url.clone();
 	modicum_json(&url, &["jc", "register"])?;
 	let chain = Chain::connect(&url).await?;

@@ -13,7 +13,7 @@ use modicum_client::{
 	types::{CloseOutcome, FaultyParty, PaymentReason, Verdict},
 	Chain, MarketEvent,
 };
-use modicum_tests::{docker_available, modicum_binary, repo_root, RpRole, TestMarket};
+use modicum_tests::{docker_market, modicum_binary};
 use std::{process::Command, time::Duration};
 
 /// Runs `modicum` with `args` and returns its stdout, failing with its stderr.
@@ -58,17 +58,9 @@ async fn collect_until(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
-	if !docker_available()? {
-		eprintln!("skipping: no Docker engine (set MODICUM_REQUIRE_DOCKER=1 to make this fail)");
-		return Ok(());
-	}
-	let status = Command::new("bash").arg(repo_root().join("scripts/build-images.sh")).status()?;
-	ensure!(status.success(), "scripts/build-images.sh failed");
-
 	let dir = tempfile::tempdir()?;
 	let work = dir.path();
-	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
-	let market = TestMarket::start(work, rp).await?;
+	let Some(market) = docker_market(work).await? else { return Ok(()) };
 	let url = market.url.clone();
 
 	modicum(&url, &["jc", "register"])?;

@@ -4,9 +4,9 @@
 //! is then accepted); checked against a different computation, the sampled records
 //! differ and the command says to reject.
 
-use anyhow::{ensure, Context, Result};
-use modicum_tests::{docker_available, modicum_json, repo_root, RpRole, TestMarket};
-use std::{path::Path, process::Command};
+use anyhow::{Context, Result};
+use modicum_tests::{docker_market, modicum_json};
+use std::path::Path;
 
 /// A job file for a record job over `records/` whose map is `expression` of `n`.
 fn job_file(dir: &Path, name: &str, expression: &str) -> Result<String> {
@@ -25,16 +25,9 @@ fn job_file(dir: &Path, name: &str, expression: &str) -> Result<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spot_check_recomputes_a_sample_and_catches_a_different_result() -> Result<()> {
-	if !docker_available()? {
-		eprintln!("skipping: no Docker engine (set MODICUM_REQUIRE_DOCKER=1 to make this fail)");
-		return Ok(());
-	}
-	let status = Command::new("bash").arg(repo_root().join("scripts/build-images.sh")).status()?;
-	ensure!(status.success(), "scripts/build-images.sh failed");
 	let dir = tempfile::tempdir()?;
 	let work = dir.path();
-	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
-	let market = TestMarket::start(work, rp).await?;
+	let Some(market) = docker_market(work).await? else { return Ok(()) };
 	let url = market.url.clone();
 	modicum_json(&url, &["jc", "register"])?;
 

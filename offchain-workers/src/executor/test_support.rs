@@ -8,6 +8,21 @@ use bollard::{
 	Docker,
 };
 
+/// A small job's limits for tests: 64 MiB, 5 s of CPU, 1 MiB of storage, one core.
+pub fn small_spec(image: String) -> super::JobSpec {
+	super::JobSpec {
+		image,
+		memory_limit_bytes: 64 << 20,
+		instruction_limit_ms: 5_000,
+		storage_limit_bytes: 1 << 20,
+		bandwidth_limit_bytes: 0,
+		wall_clock_limit: std::time::Duration::from_secs(60),
+		extra_ns_per_instruction: 0,
+		cpus: 1.0,
+		pids_limit: 32,
+	}
+}
+
 /// The local test image: static busybox, no command.
 pub const BUSYBOX_IMAGE: &str = "modicum-test/busybox:1";
 const BUSYBOX_REPO: &str = "modicum-test/busybox";

@@ -5,17 +5,7 @@ use std::collections::HashMap;
 use std::fs;
 
 fn spec(image: String) -> JobSpec {
-	JobSpec {
-		image,
-		memory_limit_bytes: 64 << 20,
-		instruction_limit_ms: 5_000,
-		storage_limit_bytes: 1 << 20,
-		bandwidth_limit_bytes: 0,
-		wall_clock_limit: Duration::from_secs(60),
-		extra_ns_per_instruction: 0,
-		cpus: 1.0,
-		pids_limit: 32,
-	}
+	small_spec(image)
 }
 
 fn observed(limit: Option<Limit>, oom: bool, exit: i64, cpu_ms: u64) -> Observed {

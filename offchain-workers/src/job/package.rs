@@ -319,9 +319,9 @@ pub fn input_size(inputs: &[Input]) -> Result<(u64, u64), PackageError> {
 	let mut summary = InputSummary { target: String::new(), bytes: 0, files: 0 };
 	for input in inputs {
 		append(
-			&mut tar::Builder::new(std::io::sink()),
+			None::<&mut tar::Builder<std::io::Sink>>,
 			&input.source,
-			Path::new("x"),
+			Path::new(""),
 			&mut summary,
 		)?;
 	}
@@ -352,7 +352,7 @@ fn pack_inputs(inputs: &[Input], tarball: &Path) -> Result<Vec<InputSummary>, Pa
 	for input in inputs {
 		let mut summary = InputSummary { target: input.target.clone(), bytes: 0, files: 0 };
 		let root = input.target.trim_start_matches('/');
-		append(&mut builder, &input.source, Path::new(root), &mut summary)?;
+		append(Some(&mut builder), &input.source, Path::new(root), &mut summary)?;
 		summaries.push(summary);
 	}
 	let write_error = |source| PackageError::Read { path: tarball.into(), source };
@@ -366,8 +366,10 @@ fn pack_inputs(inputs: &[Input], tarball: &Path) -> Result<Vec<InputSummary>, Pa
 	Ok(summaries)
 }
 
+/// Walks `source` as input entry `name`, counting it into `summary` and, with a
+/// `builder`, writing it there (without one nothing is opened or read: a dry run's size).
 fn append<W: std::io::Write>(
-	builder: &mut tar::Builder<W>,
+	mut builder: Option<&mut tar::Builder<W>>,
 	source: &Path,
 	name: &Path,
 	summary: &mut InputSummary,
@@ -383,7 +385,9 @@ fn append<W: std::io::Write>(
 		header.set_entry_type(tar::EntryType::Directory);
 		header.set_mode(0o555);
 		header.set_size(0);
-		builder.append_data(&mut header, name, std::io::empty()).map_err(read_error)?;
+		if let Some(builder) = builder.as_deref_mut() {
+			builder.append_data(&mut header, name, std::io::empty()).map_err(read_error)?;
+		}
 		let mut entries: Vec<_> = std::fs::read_dir(source)
 			.map_err(read_error)?
 			.collect::<Result<_, _>>()
@@ -394,7 +398,7 @@ fn append<W: std::io::Write>(
 			if file_name.to_str().is_none() {
 				return Err(PackageError::NotUtf8(entry.path()));
 			}
-			append(builder, &entry.path(), &name.join(&file_name), summary)?;
+			append(builder.as_deref_mut(), &entry.path(), &name.join(&file_name), summary)?;
 		}
 	} else if metadata.is_file() {
 		use std::os::unix::fs::PermissionsExt;
@@ -402,9 +406,13 @@ fn append<W: std::io::Write>(
 		header.set_entry_type(tar::EntryType::Regular);
 		header.set_mode(if executable { 0o555 } else { 0o444 });
 		header.set_size(metadata.len());
-		let file = std::fs::File::open(source).map_err(read_error)?;
-		// Exactly the size declared, even if the file grows while it is read.
-		builder.append_data(&mut header, name, file.take(metadata.len())).map_err(read_error)?;
+		if let Some(builder) = builder {
+			let file = std::fs::File::open(source).map_err(read_error)?;
+			// Exactly the size declared, even if the file grows while it is read.
+			builder
+				.append_data(&mut header, name, file.take(metadata.len()))
+				.map_err(read_error)?;
+		}
 		summary.bytes = summary.bytes.saturating_add(metadata.len());
 		summary.files += 1;
 	} else {

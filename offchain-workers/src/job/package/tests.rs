@@ -1,6 +1,6 @@
 use super::*;
 use crate::executor::{run_job, test_support::*, ExecStatus, JobSpec};
-use std::{fs, os::unix::fs::PermissionsExt, time::Duration};
+use std::{fs, os::unix::fs::PermissionsExt};
 
 #[test]
 fn inputs_parse_with_and_without_targets() {
@@ -92,6 +92,8 @@ fn inputs_are_packed_read_only_and_owned_by_root() {
 	let inputs = [Input { source: data, target: "/in/data".into() }];
 	let summaries = pack_inputs(&inputs, &tarball).unwrap();
 	assert_eq!((summaries[0].bytes, summaries[0].files), (15, 3));
+	// A dry run counts the same without reading a byte.
+	assert_eq!(input_size(&inputs).unwrap(), (15, 3));
 	let mut archive = tar::Archive::new(fs::File::open(&tarball).unwrap());
 	let mut seen = Vec::new();
 	for entry in archive.entries().unwrap() {
@@ -147,17 +149,7 @@ async fn a_job_image_carries_inputs_arguments_and_environment() {
 	};
 	assert_eq!(first_layer(&built.image).await, first_layer(&base).await);
 
-	let spec = JobSpec {
-		image: built.image.clone(),
-		memory_limit_bytes: 64 << 20,
-		instruction_limit_ms: 5_000,
-		storage_limit_bytes: 1 << 20,
-		bandwidth_limit_bytes: 0,
-		wall_clock_limit: Duration::from_secs(60),
-		extra_ns_per_instruction: 0,
-		cpus: 1.0,
-		pids_limit: 32,
-	};
+	let spec = small_spec(built.image.clone());
 	let work = tempfile::tempdir().unwrap();
 	let name = format!("test-package-{}", std::process::id());
 	let outcome = run_job(&docker, &spec, work.path(), &name).await.unwrap();
