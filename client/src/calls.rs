@@ -272,6 +272,48 @@ impl<'a> Market<'a> {
 		self.send(&tx().mediation_timeout(match_id)).await
 	}
 
+	/// Posts one job as `replicas` job offers for distinct RPs, none of them in
+	/// `excluded`, each holding `deposit`.
+	pub async fn post_replicated_job_offer(
+		&self,
+		terms: JobTerms,
+		replicas: u32,
+		excluded: Vec<AccountId>,
+		deposit: Balance,
+		expires_at: u64,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		let excluded =
+			runtime::runtime_types::bounded_collections::bounded_vec::BoundedVec(excluded);
+		self.send(&tx().post_replicated_job_offer(terms, replicas, excluded, deposit, expires_at))
+			.await
+	}
+
+	/// Commits a replica's result before revealing it with [`Market::post_result`] (RP).
+	pub async fn commit_result(
+		&self,
+		match_id: u64,
+		commitment: [u8; 32],
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().commit_result(match_id, commitment)).await
+	}
+
+	/// Compares a replica group's results once no replica can still post (anyone).
+	pub async fn settle_replicas(&self, group: u64) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().settle_replicas(group)).await
+	}
+
+	/// Rules on replicas that disagreed (the group's mediator).
+	pub async fn post_replica_verdict(
+		&self,
+		group: u64,
+		verdict: market::ReplicaVerdict,
+		instruction_count: u64,
+		bandwidth_used: u64,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().post_replica_verdict(group, verdict, instruction_count, bandwidth_used))
+			.await
+	}
+
 	/// Sets the market parameters (root only: wrapped in `Sudo::sudo`, so `signer` must
 	/// be the sudo key).
 	pub async fn set_parameters(

@@ -34,6 +34,8 @@ pub type JobTerms = market::JobOfferTerms<AccountId, Balance>;
 pub type ResourceTerms = market::ResourceOfferTerms<Balance>;
 /// The market's parameters.
 pub type Parameters = market::MarketParameters<Balance>;
+/// A replicated job's group of replicas.
+pub type ReplicaGroup = market::ReplicaGroup<AccountId>;
 
 /// A client reading at one block.
 pub type AtBlock = ClientAtBlock<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>;
@@ -412,6 +414,32 @@ impl Chain {
 			entries.await?.into_iter().map(|((match_id,), info)| (match_id, info)).collect();
 		all.sort_by_key(|(id, _)| *id);
 		Ok(all)
+	}
+
+	/// The replica group a match runs a replica of, while the group compares or
+	/// disputes its results.
+	pub async fn match_replica_group(&self, match_id: u64) -> Result<Option<u64>, ClientError> {
+		let address = runtime::storage().compute_market().match_replica_group();
+		self.read(address, (match_id,), "ComputeMarket::MatchReplicaGroup").await
+	}
+
+	/// The replica group an open job offer belongs to.
+	pub async fn offer_replica_group(&self, offer_id: u64) -> Result<Option<u64>, ClientError> {
+		let address = runtime::storage().compute_market().offer_replica_group();
+		self.read(address, (offer_id,), "ComputeMarket::OfferReplicaGroup").await
+	}
+
+	/// A replica group, while any of its replicas is open or unsettled.
+	pub async fn replica_group(&self, group: u64) -> Result<Option<ReplicaGroup>, ClientError> {
+		let address = runtime::storage().compute_market().replica_groups();
+		self.read(address, (group,), "ComputeMarket::ReplicaGroups").await
+	}
+
+	/// Every replica group.
+	pub async fn replica_groups(&self) -> Result<Vec<(u64, ReplicaGroup)>, ClientError> {
+		let address = runtime::storage().compute_market().replica_groups();
+		let entries = self.read_all(address, "ComputeMarket::ReplicaGroups").await?;
+		Ok(entries.into_iter().map(|((group,), value)| (group, value)).collect())
 	}
 
 	/// A registered Resource Provider's record.

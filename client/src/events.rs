@@ -69,6 +69,14 @@ pub fn parties(event: &MarketEvent) -> Vec<&AccountId> {
 			mediator, job_creator, resource_provider, directory, ..
 		} => vec![mediator, job_creator, resource_provider, directory],
 		E::MediationResultPosted { mediator, .. } => vec![mediator],
+		E::ReplicatedJobOfferPosted { creator, .. } => vec![creator],
+		E::ReplicaResultPosted { resource_provider, .. }
+		| E::ReplicaResultCommitted { resource_provider, .. } => vec![resource_provider],
+		E::ReplicasDisagreed { mediator, job_creator, directory, results, .. } => {
+			let providers = results.0.iter().map(|(_, provider, _)| provider);
+			[mediator, job_creator, directory].into_iter().chain(providers).collect()
+		},
+		E::ReplicaVerdictPosted { mediator, .. } => vec![mediator],
 		E::Paid { from, to, .. } => vec![from, to],
 		E::Shortfall { who, .. } => vec![who],
 		E::Fined { who, .. } | E::DepositReleased { who, .. } => vec![who],
@@ -101,7 +109,9 @@ pub fn match_id(event: &MarketEvent) -> Option<u64> {
 		| E::Paid { match_id, .. }
 		| E::Fined { match_id, .. }
 		| E::DepositReleased { match_id, .. }
-		| E::MatchClosed { match_id, .. } => Some(*match_id),
+		| E::MatchClosed { match_id, .. }
+		| E::ReplicaResultPosted { match_id, .. }
+		| E::ReplicaResultCommitted { match_id, .. } => Some(*match_id),
 		_ => None,
 	}
 }

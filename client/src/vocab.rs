@@ -75,7 +75,7 @@ named!(ResultStatus, "result status", {
 named!(RejectReason, "reject reason", {
 	WrongResults => "wrong-results", ResultNotFound => "result-not-found",
 	TooMuchCost => "too-much-cost", InvalidResultStatus => "invalid-result-status",
-	DirectoryUnavailable => "directory-unavailable",
+	DirectoryUnavailable => "directory-unavailable", ReplicasDisagree => "replicas-disagree",
 });
 named!(Verdict, "verdict", {
 	WrongResults => "wrong-results", ResultNotFound => "result-not-found",
@@ -93,6 +93,8 @@ pub fn state_name(state: &MatchState) -> &'static str {
 		MatchState::Matched => "running",
 		MatchState::ResultPosted { .. } => "result-posted",
 		MatchState::InMediation { .. } => "in-mediation",
+		MatchState::Committed { .. } => "committed",
+		MatchState::AwaitingReplicas { .. } => "awaiting-replicas",
 	}
 }
 

@@ -14,6 +14,7 @@
 
 pub mod archive;
 pub mod cgroup;
+pub mod commitment;
 pub mod daemon;
 pub mod devnet;
 pub mod directory;

@@ -7,14 +7,14 @@
 use crate::daemon::{self, Wake};
 use crate::solver::{
 	self, Book, DirectoryView, JobCreatorView, JobOfferView, MatchRules, MediatorView,
-	ProviderView, ResourceOfferView, SolveOptions,
+	ProviderView, ReplicaRule, ResourceOfferView, SolveOptions,
 };
 use modicum_client::{
 	calls::Market,
 	chain::{JobOffer, ResourceOffer},
 	keys,
 	settings::ChainSettings,
-	types::{Architecture, OfferRef},
+	types::{Architecture, OfferRef, ReplicaMember},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,7 @@ pub fn job_offer_view(id: u64, offer: &JobOffer) -> JobOfferView {
 		arch: arch(&t.arch),
 		expires_at: offer.expires_at,
 		deposit: offer.deposit,
+		replica: None,
 	}
 }
 
@@ -173,6 +174,19 @@ impl Matchmaker {
 		}
 		for (id, offer) in self.chain.job_offers().await? {
 			self.add_job_offer(id, &offer).await?;
+		}
+		for (group, info) in self.chain.replica_groups().await? {
+			let rule = ReplicaRule {
+				group,
+				providers: info.providers.0.iter().map(bytes).collect(),
+				excluded: info.excluded.0.iter().map(bytes).collect(),
+				mediator: info.mediator.as_ref().map(bytes),
+			};
+			for member in &info.members.0 {
+				if let ReplicaMember::Offer(id) = member {
+					self.book.set_replica_rule(*id, rule.clone());
+				}
+			}
 		}
 		tracing::debug!(
 			jobs = self.book.job_offers().count(),
@@ -392,7 +406,16 @@ impl Matchmaker {
 				self.remove(offer);
 				return Ok(false);
 			},
-			E::Matched { job_offer_id, resource_offer_id, .. } => {
+			E::ReplicatedJobOfferPosted { group, offers, excluded, .. } => {
+				let excluded: Vec<_> = excluded.0.iter().map(bytes).collect();
+				for id in offers.0 {
+					let rule =
+						ReplicaRule { group, excluded: excluded.clone(), ..Default::default() };
+					self.book.set_replica_rule(id, rule);
+				}
+			},
+			E::Matched { job_offer_id, resource_offer_id, mediator, .. } => {
+				self.replica_taken(job_offer_id, resource_offer_id, &bytes(&mediator));
 				// The stream has passed every event about these offers: forget them.
 				self.remove(OfferRef::Job(job_offer_id));
 				self.remove(OfferRef::Resource(resource_offer_id));
@@ -422,6 +445,17 @@ impl Matchmaker {
 				self.book.remove_resource_offer(id);
 				self.gone.resources.remove(&id);
 			},
+		}
+	}
+
+	/// A replica's offer was matched (by this solver or another): its group's open
+	/// replicas may no longer go to that RP, nor to another mediator.
+	fn replica_taken(&mut self, job_offer_id: u64, resource_offer_id: u64, mediator: &[u8; 32]) {
+		let group = self.book.job_offer(job_offer_id).and_then(|o| o.replica.as_ref());
+		let provider = self.book.resource_offer(resource_offer_id).map(|r| r.owner);
+		if let (Some(rule), Some(provider)) = (group, provider) {
+			let group = rule.group;
+			self.book.replica_matched(group, &provider, mediator);
 		}
 	}
 
@@ -474,6 +508,7 @@ impl Matchmaker {
 			match posted {
 				Ok(_) => {
 					landed += 1;
+					self.replica_taken(pair.0, pair.1, &proposal.mediator);
 					self.forget(Some(pair.0), Some(pair.1));
 					tracing::info!(job = pair.0, resource = pair.1, %mediator, cost = proposal.cost, "matched");
 				},

@@ -422,19 +422,28 @@ pub struct TestMarket {
 impl TestMarket {
 	/// Starts the node and the daemons of [`write_market_configs`] with `rp`.
 	pub async fn start(work: &Path, rp: RpRole) -> Result<TestMarket> {
+		Self::start_with(work, &[rp]).await
+	}
+
+	/// Starts the node and the daemons of [`write_market_configs`] with every RP of
+	/// `rps`.
+	pub async fn start_with(work: &Path, rps: &[RpRole]) -> Result<TestMarket> {
 		let mut node = Node::start("market", &work.join("node"), &["--dev"])?;
 		let rpc = node.rpc(Duration::from_secs(60)).await?;
 		wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
 		let url = node.url();
-		let key = rp.key.clone();
-		let registry = write_market_configs(work, std::slice::from_ref(&rp))?;
+		let registry = write_market_configs(work, rps)?;
 		let mut daemons = vec![Daemon::start(work, "directory", &url, &["directory", "serve"])?];
 		wait_for_role(&url, "//Dave", "directory", &mut daemons).await?;
 		daemons.push(Daemon::start(work, "mediator", &url, &["mediator", "run"])?);
 		wait_for_role(&url, "//Charlie", "mediator", &mut daemons).await?;
-		daemons.push(Daemon::start(work, &rp.name, &url, &["rp", "run"])?);
+		for rp in rps {
+			daemons.push(Daemon::start(work, &rp.name, &url, &["rp", "run"])?);
+		}
 		daemons.push(Daemon::start(work, "solver", &url, &["solver", "run"])?);
-		wait_for_role(&url, &key, "resource-provider", &mut daemons).await?;
+		for rp in rps {
+			wait_for_role(&url, &rp.key, "resource-provider", &mut daemons).await?;
+		}
 		Ok(TestMarket { node, url, registry, daemons })
 	}
 
@@ -530,6 +539,12 @@ pub fn modicum_json(url: &str, args: &[&str]) -> Result<serde_json::Value> {
 /// (//Bob, one job at a time). `None`, after a note, when no Docker engine answers
 /// (a failure instead under `MODICUM_REQUIRE_DOCKER=1`).
 pub async fn docker_market(work: &Path) -> Result<Option<TestMarket>> {
+	docker_market_with(work, &["//Bob"]).await
+}
+
+/// As [`docker_market`], with an RP daemon for each of `keys` (named `rp-<n>`, or `rp`
+/// when there is one).
+pub async fn docker_market_with(work: &Path, keys: &[&str]) -> Result<Option<TestMarket>> {
 	if !docker_available()? {
 		eprintln!("skipping: no Docker engine (set MODICUM_REQUIRE_DOCKER=1 to make this fail)");
 		return Ok(None);
@@ -538,6 +553,14 @@ pub async fn docker_market(work: &Path) -> Result<Option<TestMarket>> {
 	if !status.success() {
 		bail!("scripts/build-images.sh failed");
 	}
-	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
-	Ok(Some(TestMarket::start(work, rp).await?))
+	let rps: Vec<RpRole> = keys
+		.iter()
+		.enumerate()
+		.map(|(i, key)| {
+			// One RP keeps the name the single-RP tests read its state under.
+			let name = if keys.len() == 1 { "rp".to_string() } else { format!("rp-{i}") };
+			RpRole { name, key: key.to_string(), jobs_at_once: 1 }
+		})
+		.collect();
+	Ok(Some(TestMarket::start_with(work, &rps).await?))
 }

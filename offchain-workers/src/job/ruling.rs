@@ -131,6 +131,34 @@ pub struct WrongEvidence {
 	pub asked: Question,
 }
 
+/// The ruling on replicas that disagreed (README, "Replicated jobs"): runs that differ
+/// from each other make the job non-deterministic; otherwise their common status and
+/// root is the right outcome, and the chain pays the replicas that posted it. `None`
+/// without runs.
+pub fn rule_replicas(runs: &[Rerun]) -> Option<ReplicaOutcome> {
+	let first = runs.first()?;
+	if runs.iter().any(|run| (run.status, run.root) != (first.status, first.root)) {
+		return Some(ReplicaOutcome::NonDeterministic);
+	}
+	Some(ReplicaOutcome::Deterministic { status: first.status, root: first.root })
+}
+
+/// What the mediator's runs say about a replicated job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum ReplicaOutcome {
+	/// Every run ended the same way.
+	Deterministic {
+		/// Their status.
+		status: ResultStatus,
+		/// Their result root.
+		#[serde(with = "crate::state::hex32")]
+		root: [u8; 32],
+	},
+	/// The runs differ.
+	NonDeterministic,
+}
+
 fn rule_on_reruns(posted: &PostedResult, runs: &[Rerun], slack: f64) -> (Verdict, FaultyParty) {
 	let first = runs[0];
 	if runs.iter().any(|run| (run.status, run.root) != (first.status, first.root)) {

@@ -60,6 +60,26 @@ impl Mediator {
 		Ok(Some(evidence))
 	}
 
+	/// `n` runs of a replicated job for its group's verdict, through the pipeline the
+	/// RPs used; `None` if the mediation deadline is too close to run and post.
+	pub(super) async fn replica_reruns(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		mediation_deadline: u64,
+	) -> Result<Option<Vec<Rerun>>, MediatorError> {
+		let now = self.chain.now_ms().await?;
+		let Some(deadline) =
+			timing::local_deadline(mediation_deadline, now, timing::MEDIATOR_RESERVE)
+		else {
+			return Ok(None);
+		};
+		let endpoint = directory_endpoint(&self.chain, &info.job.directory)
+			.await
+			.map_err(MediatorError::Evidence)?;
+		Ok(Some(self.rerun(match_id, info, &endpoint, deadline).await?))
+	}
+
 	async fn directory_was_up(&self, endpoint: &DirectoryEndpoint, from: u64, to: u64) -> bool {
 		let endpoint = endpoint.clone();
 		tokio::task::spawn_blocking(move || directory::query_uptime(&endpoint, from, to))

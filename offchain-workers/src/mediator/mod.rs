@@ -6,7 +6,10 @@
 //! post the chain refuses for good is not retried.
 
 mod evidence;
+mod replicas;
 mod settings;
+
+pub use replicas::GroupRuling;
 
 pub use settings::{MediatorConfig, MediatorSettings};
 
@@ -19,7 +22,7 @@ use crate::{
 use modicum_client::{
 	calls::Market,
 	chain::MatchInfo,
-	types::{Architecture, FaultyParty, MatchState, Verdict},
+	types::{Architecture, FaultyParty, MatchState, RejectReason, Verdict},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
 use serde::{Deserialize, Serialize};
@@ -89,6 +92,9 @@ pub struct Ruling {
 pub struct MediatorState {
 	/// Per match id.
 	pub rulings: BTreeMap<u64, Ruling>,
+	/// Per disputed replica group.
+	#[serde(default)]
+	pub group_rulings: BTreeMap<u64, GroupRuling>,
 }
 
 /// The mediator daemon.
@@ -100,6 +106,7 @@ pub struct Mediator {
 	docker: bollard::Docker,
 	state: Arc<Mutex<StateFile<MediatorState>>>,
 	in_flight: Arc<Mutex<BTreeSet<u64>>>,
+	groups_in_flight: Arc<Mutex<BTreeSet<u64>>>,
 	/// The job images pulled for re-runs, kept within a byte budget.
 	images: crate::image_cache::ImageCache,
 	/// Set once the daemon stops: no ruling made after it is kept or posted.
@@ -125,6 +132,7 @@ impl Mediator {
 			docker,
 			state: Arc::new(Mutex::new(state)),
 			in_flight: Arc::new(Mutex::new(BTreeSet::new())),
+			groups_in_flight: Arc::new(Mutex::new(BTreeSet::new())),
 		})
 	}
 
@@ -187,15 +195,20 @@ impl Mediator {
 					Wake::Tick => this.reconcile().await,
 					Wake::Block(block) => {
 						for event in &block.events {
-							if let MarketEvent::JobAssignedForMediation {
-								match_id, mediator, ..
-							} = event
-							{
-								if *mediator == this.me {
+							match event {
+								MarketEvent::JobAssignedForMediation {
+									match_id, mediator, ..
+								} if *mediator == this.me => {
 									if let Some(info) = this.chain.match_info(*match_id).await? {
 										this.begin_mediation(*match_id, info).await;
 									}
-								}
+								},
+								MarketEvent::ReplicasDisagreed { group, mediator, .. }
+									if *mediator == this.me =>
+								{
+									this.begin_group(*group).await;
+								},
+								_ => {},
 							}
 						}
 						Ok(())
@@ -212,13 +225,15 @@ impl Mediator {
 		for (match_id, info) in self.chain.matches().await? {
 			self.begin_mediation(match_id, info).await;
 		}
-		Ok(())
+		self.reconcile_groups().await
 	}
 
 	/// Starts mediating `match_id` unless it is not ours, not in mediation, done, or
 	/// already being mediated.
 	async fn begin_mediation(self: &Arc<Self>, match_id: u64, info: MatchInfo) {
-		if info.mediator != self.me || !matches!(info.state, MatchState::InMediation { .. }) {
+		let MatchState::InMediation { reason, .. } = &info.state else { return };
+		// A replica dispute is ruled for its whole group (`begin_group`).
+		if info.mediator != self.me || *reason == RejectReason::ReplicasDisagree {
 			return;
 		}
 		let done = self.state.lock().await.get().rulings.get(&match_id).is_some_and(|r| r.posted);

@@ -15,6 +15,7 @@ pub use settings::{OfferSettings, RpConfig, RpSettings};
 
 use crate::directory::phase::JobProgress;
 use crate::{
+	commitment::result_commitment,
 	daemon::{self, Declarations, OpenError, Opened, Retry, Wake},
 	directory::{self, DirectoryEndpoint},
 	docker,
@@ -236,6 +237,35 @@ impl ResourceProvider {
 				tracing::info!(match_id, "reaction window passed in silence; accepting");
 				market.accept_result(match_id).await
 			},
+			MatchState::Committed { .. } => {
+				let phase = self.state.lock().await.get().jobs.get(&match_id).cloned();
+				if let Some(JobPhase::Committed(ready)) = phase {
+					if let Err(e) = self.reveal(match_id, &ready).await {
+						tracing::warn!(match_id, "revealing the replica result failed: {e}");
+					}
+				}
+				return;
+			},
+			// No replica can post any more: compare the results (the JC may be away).
+			MatchState::AwaitingReplicas { .. } if now > info.job.completion_deadline => {
+				let group = match self.chain.match_replica_group(match_id).await {
+					Ok(Some(group)) => group,
+					Ok(None) => return,
+					Err(e) => {
+						tracing::warn!(match_id, "reading the replica group failed: {e}");
+						return;
+					},
+				};
+				tracing::info!(
+					match_id,
+					group,
+					"the completion deadline passed; settling replicas"
+				);
+				match market.settle_replicas(group).await {
+					Err(e) if e.is_refusal("ReplicaGroupNotFound") => return,
+					other => other,
+				}
+			},
 			MatchState::InMediation { mediation_deadline, .. } if now > *mediation_deadline => {
 				tracing::warn!(
 					match_id,
@@ -302,7 +332,10 @@ impl ResourceProvider {
 				self.run_in_slot(match_id, info, attempts).await?
 			},
 			None => self.run_in_slot(match_id, info, 0).await?,
-			Some(JobPhase::Posted | JobPhase::GaveUp { .. }) => return Ok(()),
+			// Revealed by `act_on` once the chain lets it.
+			Some(JobPhase::Posted | JobPhase::GaveUp { .. } | JobPhase::Committed(_)) => {
+				return Ok(())
+			},
 		};
 		self.post(match_id, info, ready).await
 	}
@@ -366,16 +399,10 @@ impl ResourceProvider {
 				.record(match_id, JobPhase::GaveUp { reason: GaveUp::DeadlinePassed })
 				.await;
 		}
-		let posted = Market::new(&self.chain, &self.signer)
-			.post_result(
-				match_id,
-				ready.status,
-				reference(&ready.reference)?,
-				ready.hash,
-				ready.instruction_count,
-				ready.bandwidth_used,
-			)
-			.await;
+		if self.chain.match_replica_group(match_id).await?.is_some() {
+			return self.commit(match_id, ready).await;
+		}
+		let posted = self.reveal_or_post(match_id, &ready).await;
 		let next = match posted {
 			Ok(_) => {
 				tracing::info!(match_id, status = %ready.status, "result posted");
@@ -393,6 +420,83 @@ impl ResourceProvider {
 			},
 			Err(e @ ClientError::Refused { .. }) => {
 				tracing::error!(match_id, "the chain refused the result for good: {e}");
+				let ClientError::Refused { error, .. } = e else { unreachable!() };
+				JobPhase::GaveUp { reason: GaveUp::Refused { error } }
+			},
+			Err(e) => return Err(e.into()),
+		};
+		self.record(match_id, next).await
+	}
+
+	async fn reveal_or_post(
+		&self,
+		match_id: u64,
+		ready: &ReadyResult,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		Market::new(&self.chain, &self.signer)
+			.post_result(
+				match_id,
+				ready.status,
+				reference(&ready.reference)?,
+				ready.hash,
+				ready.instruction_count,
+				ready.bandwidth_used,
+			)
+			.await
+	}
+
+	/// A replica commits to its result first (README, "Replicated jobs"), so no other
+	/// replica can copy its root; the reveal follows once the chain allows it.
+	async fn commit(&self, match_id: u64, ready: ReadyResult) -> Result<(), RpError> {
+		let commitment = result_commitment(match_id, ready.status, &ready.hash);
+		let committed =
+			Market::new(&self.chain, &self.signer).commit_result(match_id, commitment).await;
+		let next = match committed {
+			Ok(_) => {
+				tracing::info!(match_id, status = %ready.status, "replica result committed");
+				JobPhase::Committed(ready.clone())
+			},
+			// Committed before a crash, in a block the daemon did not see finalized.
+			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Committed(ready.clone()),
+			Err(e) if e.is_refusal("MatchNotFound") => {
+				JobPhase::GaveUp { reason: GaveUp::MatchClosed }
+			},
+			Err(e) if e.is_refusal("CompletionDeadlinePassed") => {
+				JobPhase::GaveUp { reason: GaveUp::DeadlinePassed }
+			},
+			Err(e @ ClientError::Refused { .. }) => {
+				tracing::error!(match_id, "the chain refused the commitment for good: {e}");
+				let ClientError::Refused { error, .. } = e else { unreachable!() };
+				JobPhase::GaveUp { reason: GaveUp::Refused { error } }
+			},
+			Err(e) => return Err(e.into()),
+		};
+		let committed = matches!(next, JobPhase::Committed(_));
+		self.record(match_id, next).await?;
+		if committed {
+			self.reveal(match_id, &ready).await?;
+		}
+		Ok(())
+	}
+
+	/// Reveals a committed replica result; waits quietly while another replica may
+	/// still commit.
+	async fn reveal(&self, match_id: u64, ready: &ReadyResult) -> Result<(), RpError> {
+		let next = match self.reveal_or_post(match_id, ready).await {
+			Ok(_) => {
+				tracing::info!(match_id, "replica result revealed");
+				JobPhase::Posted
+			},
+			Err(e) if e.is_refusal("ReplicasStillCommitting") => {
+				tracing::debug!(match_id, "another replica may still commit; revealing later");
+				return Ok(());
+			},
+			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
+			Err(e) if e.is_refusal("MatchNotFound") => {
+				JobPhase::GaveUp { reason: GaveUp::MatchClosed }
+			},
+			Err(e @ ClientError::Refused { .. }) => {
+				tracing::error!(match_id, "the chain refused the reveal for good: {e}");
 				let ClientError::Refused { error, .. } = e else { unreachable!() };
 				JobPhase::GaveUp { reason: GaveUp::Refused { error } }
 			},

@@ -20,6 +20,9 @@ pub enum JobPhase {
 	/// The result is in the directory (or the directory refused it); only posting
 	/// remains.
 	ResultReady(ReadyResult),
+	/// A replica's result is committed on chain; revealing it remains, once no other
+	/// replica can still commit.
+	Committed(ReadyResult),
 	/// The result is on chain.
 	Posted,
 	/// Nothing more can be done for the match.

@@ -6,7 +6,7 @@ use super::{
 	matching,
 	stakes::MatchRules,
 	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, Proposal, ProviderView,
-	ResourceOfferView, SolveOptions,
+	ReplicaRule, ResourceOfferView, SolveOptions,
 };
 use std::collections::BTreeMap;
 
@@ -223,6 +223,24 @@ impl Book {
 		)
 	}
 
+	/// Marks an open job offer as a replica bound by `rule`.
+	pub fn set_replica_rule(&mut self, job_offer_id: u64, rule: ReplicaRule) {
+		if let Some(offer) = self.job_offers.get_mut(&job_offer_id) {
+			offer.replica = Some(rule);
+		}
+	}
+
+	/// A replica of `group` was matched to `provider` with `mediator`: the group's open
+	/// replicas may no longer go to that RP, nor to another mediator.
+	pub fn replica_matched(&mut self, group: u64, provider: &AccountId, mediator: &AccountId) {
+		for offer in self.job_offers.values_mut() {
+			if let Some(rule) = offer.replica.as_mut().filter(|rule| rule.group == group) {
+				rule.providers.push(*provider);
+				rule.mediator.get_or_insert(*mediator);
+			}
+		}
+	}
+
 	/// The minimum-cost maximum matching of the open offers at `now_ms`, with the
 	/// default [`SolveOptions`]; see [`Book::solve_with`].
 	pub fn solve(&self, now_ms: u64) -> Vec<Proposal> {
@@ -238,8 +256,33 @@ impl Book {
 	/// Exact whenever no job has more than `options.candidates_per_job` feasible
 	/// resource offers; otherwise exact on the candidate graph, and maximal: no
 	/// unmatched job has a feasible unmatched resource offer left.
+	/// Two replicas of one job are never proposed to the same RP or with different
+	/// mediators in one round: the later one waits for the next round, where the
+	/// chain's record of the first rules its RP out.
 	pub fn solve_with(&self, now_ms: u64, options: SolveOptions) -> Vec<Proposal> {
-		matching::solve(self, now_ms, options)
+		let mut proposals = matching::solve(self, now_ms, options);
+		let mut groups: BTreeMap<u64, (Vec<AccountId>, AccountId)> = BTreeMap::new();
+		proposals.retain(|p| {
+			let job = self.job_offers.get(&p.job_offer_id);
+			let Some(rule) = job.and_then(|job| job.replica.as_ref()) else { return true };
+			let Some(resource) = self.resource_offers.get(&p.resource_offer_id) else {
+				return false;
+			};
+			match groups.get_mut(&rule.group) {
+				Some((providers, mediator)) => {
+					let distinct = !providers.contains(&resource.owner) && *mediator == p.mediator;
+					if distinct {
+						providers.push(resource.owner);
+					}
+					distinct
+				},
+				None => {
+					groups.insert(rule.group, (vec![resource.owner], p.mediator));
+					true
+				},
+			}
+		});
+		proposals
 	}
 
 	/// The raw maps, for the solver's index.

@@ -103,6 +103,16 @@ pub(crate) struct JobEntry {
 	/// Positions in [`Index::resources`] it may scan: its architecture's bucket, cut at
 	/// its instruction max price.
 	range: (usize, usize),
+	/// For a replica: the providers it may not go to and the mediator it must use.
+	replica: Option<ReplicaBar>,
+}
+
+/// A replica's rules ([`super::ReplicaRule`]) in the index's numbers.
+struct ReplicaBar {
+	/// Providers already running a replica, or excluded by the JC.
+	barred: Vec<u32>,
+	/// The group's mediator; [`NONE`] if it is not a known mediator.
+	mediator: Option<u32>,
 }
 
 /// One feasible (job, resource offer) pair found by a scan.
@@ -301,6 +311,17 @@ impl Index {
 				budget_ns,
 				class,
 				range: (start, cut),
+				replica: offer.replica.as_ref().map(|rule| ReplicaBar {
+					barred: rule
+						.providers
+						.iter()
+						.chain(&rule.excluded)
+						.filter_map(|a| provider_number.get(a).copied())
+						.collect(),
+					mediator: rule
+						.mediator
+						.map(|m| mediator_number.get(&m).copied().unwrap_or(NONE)),
+				}),
 			});
 		}
 		jobs.sort_by(|a, b| {
@@ -357,6 +378,25 @@ impl Index {
 	/// The cheapest of [`Index::capable_mediators`], or [`NONE`].
 	fn mediator_for(&self, class: u32, provider: u32, instruction_limit: u64) -> u32 {
 		self.capable_mediators(class, provider, instruction_limit).next().unwrap_or(NONE)
+	}
+
+	/// The pair of `job` and the offer `r` at `position` with mediator `m`, at its cost.
+	fn candidate(
+		&self,
+		job: &JobEntry,
+		r: &ResourceEntry,
+		position: usize,
+		m: u32,
+	) -> Option<Candidate> {
+		let mediator = self.mediators.get(m as usize)?;
+		let cost = price_at_limits(
+			r.instruction_price,
+			job.instruction_limit,
+			r.bandwidth_price,
+			job.bandwidth_limit,
+		)
+		.saturating_add(mediator.price);
+		Some(Candidate { cost, column: position as u32, mediator: m })
 	}
 
 	/// The deposits a match of `job` and `r` with mediator `m` needs, checked.
@@ -509,6 +549,21 @@ impl<'a> Scanner<'a> {
 		if run_ns > job.budget_ns {
 			return None;
 		}
+		if let Some(bar) = &job.replica {
+			if bar.barred.contains(&r.provider) {
+				return None;
+			}
+			if let Some(fixed) = bar.mediator {
+				// The group's mediator or none: it must be capable and fit the deposits.
+				let capable = index
+					.capable_mediators(job.class, r.provider, job.instruction_limit)
+					.any(|m| m == fixed);
+				if !capable || !index.deposits_cover(job, r, fixed) {
+					return None;
+				}
+				return index.candidate(job, r, position, fixed);
+			}
+		}
 		// The cheapest capable mediator nearly always fits the deposits; when it does
 		// not, the next ones in preference order are tried, as the chain would accept
 		// any of them.
@@ -525,15 +580,7 @@ impl<'a> Scanner<'a> {
 				.skip(1)
 				.find(|m| index.deposits_cover(job, r, *m))?
 		};
-		let mediator = index.mediators.get(m as usize)?;
-		let cost = price_at_limits(
-			r.instruction_price,
-			job.instruction_limit,
-			r.bandwidth_price,
-			job.bandwidth_limit,
-		)
-		.saturating_add(mediator.price);
-		Some(Candidate { cost, column: position as u32, mediator: m })
+		index.candidate(job, r, position, m)
 	}
 
 	/// Finds job `job`'s `k` cheapest feasible resource offers, and its `k` cheapest

@@ -107,7 +107,7 @@ fn refusal(reason: Infeasible, explanation: String) -> Refusal {
 /// How far [`feasibility::check`] got before `reason`: later means closer to a match.
 fn check_order(reason: Infeasible) -> usize {
 	use Infeasible::*;
-	const ORDER: [Infeasible; 24] = [
+	const ORDER: [Infeasible; 27] = [
 		JobOfferExpired,
 		ResourceOfferExpired,
 		InstructionCapTooLow,
@@ -126,6 +126,9 @@ fn check_order(reason: Infeasible) -> usize {
 		BaseLayerNotSupportedByProvider,
 		BaseLayerNotSupportedByMediator,
 		DeadlineUnreachable,
+		ReplicaProviderExcluded,
+		ReplicaProviderRepeated,
+		ReplicaMediatorMismatch,
 		StakesOverflow,
 		JobDepositTooLowForMatch,
 		ResourceDepositTooLowForMatch,

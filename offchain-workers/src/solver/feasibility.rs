@@ -100,6 +100,15 @@ pub enum Infeasible {
 	/// The match's stakes overflow the chain's arithmetic (absurd prices).
 	#[error("the match's stakes overflow")]
 	StakesOverflow,
+	/// The JC excluded this RP from its replicated job.
+	#[error("the job creator excluded this provider from the job's replicas")]
+	ReplicaProviderExcluded,
+	/// The RP already runs a replica of this job.
+	#[error("the provider already runs a replica of this job")]
+	ReplicaProviderRepeated,
+	/// The job's other replicas use another mediator.
+	#[error("the job's other replicas use another mediator")]
+	ReplicaMediatorMismatch,
 }
 
 impl Infeasible {
@@ -132,7 +141,10 @@ impl Infeasible {
 			| UnknownDirectory
 			| JobDepositTooLowForMatch
 			| ResourceDepositTooLowForMatch
-			| StakesOverflow => None,
+			| StakesOverflow
+			| ReplicaProviderExcluded
+			| ReplicaProviderRepeated
+			| ReplicaMediatorMismatch => None,
 		}
 	}
 }
@@ -245,5 +257,13 @@ pub fn check(
 	ensure(mediator.base_layers.contains(&job.first_layer_hash), BaseLayerNotSupportedByMediator)?;
 	let finish = finish_time_ms(now_ms, provider.time_per_instruction_ns, job.instruction_limit);
 	ensure(finish <= u128::from(job.completion_deadline), DeadlineUnreachable)?;
+	if let Some(replica) = &job.replica {
+		ensure(!replica.excluded.contains(&resource.owner), ReplicaProviderExcluded)?;
+		ensure(!replica.providers.contains(&resource.owner), ReplicaProviderRepeated)?;
+		ensure(
+			replica.mediator.as_ref().is_none_or(|chosen| chosen == mediator_id),
+			ReplicaMediatorMismatch,
+		)?;
+	}
 	deposits_cover(pair, mediator, rules)
 }

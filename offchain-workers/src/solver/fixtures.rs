@@ -33,6 +33,7 @@ pub(super) fn job(id: u64) -> JobOfferView {
 		arch: Architecture::Amd64,
 		expires_at: NOW + 1_000,
 		deposit: AMPLE,
+		replica: None,
 	}
 }
 

@@ -121,6 +121,24 @@ pub struct JobOfferView {
 	/// What the JC holds for the match (incentive included): the chain refuses a match
 	/// whose stakes it does not cover ([`stakes::match_minimums`]).
 	pub deposit: u128,
+	/// The replica rules, when the offer is one replica of a replicated job.
+	#[serde(default)]
+	pub replica: Option<ReplicaRule>,
+}
+
+/// What the chain requires of a replica's match: an RP that ran no other replica of
+/// the job and that the JC did not exclude, and the mediator of the replicas matched
+/// before.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaRule {
+	/// The replica group.
+	pub group: u64,
+	/// RPs already running a replica.
+	pub providers: Vec<AccountId>,
+	/// RPs the JC excluded.
+	pub excluded: Vec<AccountId>,
+	/// The group's mediator, once a replica is matched.
+	pub mediator: Option<AccountId>,
 }
 
 /// An open resource offer, as the solver needs it.

@@ -171,6 +171,7 @@ pub fn market_book(size: usize, seed: u64, now: u64) -> Book {
 			arch,
 			expires_at: now + 600_000,
 			deposit: if rng.below(10) == 0 { ample / 40 } else { ample },
+			replica: None,
 		});
 	}
 	book

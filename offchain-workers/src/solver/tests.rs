@@ -594,6 +594,7 @@ fn random_book(rng: &mut Rng, shape: &Shape) -> Book {
 			arch: arch(rng),
 			expires_at: expiry(rng),
 			deposit: deposit(rng),
+			replica: None,
 		});
 	}
 	book
@@ -764,4 +765,58 @@ fn solve_10k_by_10k() {
 		assert_eq!(book.check_pair(p.job_offer_id, p.resource_offer_id, &p.mediator, NOW), Ok(()));
 	}
 	assert!(proposals.iter().all(|p| used.insert(p.resource_offer_id)));
+}
+
+#[test]
+fn replicas_go_to_distinct_providers_outside_the_excluded_and_with_one_mediator() {
+	let replica = |id| JobOfferView {
+		replica: Some(ReplicaRule { group: 7, ..Default::default() }),
+		..job(id)
+	};
+	let other = 3;
+	let mut second = resource(4, 1);
+	second.owner = acct(other);
+	// The provider offers twice (cheaper), the other provider once.
+	let mut book =
+		book_with(vec![replica(1), replica(2)], vec![resource(3, 1), second, resource(5, 1)]);
+	book.upsert_provider(acct(other), provider());
+	// Round by round, as the solver daemon does: a round never proposes two replicas to
+	// one provider, and what it matched rules that provider out for the next.
+	let mut owners = Vec::new();
+	for _round in 0..2 {
+		for p in book.solve(NOW) {
+			let owner = book.resource_offer(p.resource_offer_id).map(|r| r.owner).unwrap();
+			assert!(!owners.contains(&owner), "two replicas on one provider");
+			owners.push(owner);
+			book.replica_matched(7, &owner, &p.mediator);
+			book.remove_job_offer(p.job_offer_id);
+			book.remove_resource_offer(p.resource_offer_id);
+		}
+	}
+	assert_eq!(owners.len(), 2, "both replicas matched: {owners:?}");
+
+	// Once a replica ran on the provider, the other replica may only go elsewhere.
+	let mut book = book_with(vec![replica(2)], vec![resource(3, 1)]);
+	book.replica_matched(7, &acct(PROVIDER), &acct(MEDIATOR));
+	assert_eq!(book.solve(NOW), vec![]);
+	assert_eq!(
+		book.check_pair(2, 3, &acct(MEDIATOR), NOW),
+		Err(Infeasible::ReplicaProviderRepeated)
+	);
+	// An excluded provider, and a mediator other than the group's, are refused too.
+	let mut excluded = replica(2);
+	excluded.replica =
+		Some(ReplicaRule { group: 7, excluded: vec![acct(PROVIDER)], ..Default::default() });
+	let book = book_with(vec![excluded], vec![resource(3, 1)]);
+	assert_eq!(
+		book.check_pair(2, 3, &acct(MEDIATOR), NOW),
+		Err(Infeasible::ReplicaProviderExcluded)
+	);
+	let mut bound = replica(2);
+	bound.replica = Some(ReplicaRule { group: 7, mediator: Some(acct(11)), ..Default::default() });
+	let book = book_with(vec![bound], vec![resource(3, 1)]);
+	assert_eq!(
+		book.check_pair(2, 3, &acct(MEDIATOR), NOW),
+		Err(Infeasible::ReplicaMediatorMismatch)
+	);
 }

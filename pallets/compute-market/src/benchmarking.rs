@@ -5,11 +5,11 @@
 use super::*;
 use crate::pallet::{
 	Directories, DirectoryTrust, JobOffers, Matches, MediatorTrust, Mediators, Parameters,
-	ResourceOffers, SupportedBaseLayers, TrustedDirectories, TrustedMediators,
+	ReplicaGroups, ResourceOffers, SupportedBaseLayers, TrustedDirectories, TrustedMediators,
 };
 use frame_benchmarking::v2::*;
 use frame_support::{
-	pallet_prelude::Get,
+	pallet_prelude::{ConstU32, Get},
 	traits::fungible::{Inspect, Mutate},
 	BoundedVec,
 };
@@ -204,6 +204,94 @@ fn in_mediation<T: Config>(reason: RejectReason) -> Parties<T> {
 	let p = result_posted::<T>();
 	Pallet::<T>::do_reject_result(p.job_creator.clone(), 0, reason).expect("within the window");
 	p
+}
+
+/// A registered RP like the parties' own, with a resource offer; returns its offer id.
+fn replica_provider<T: Config>(p: &Parties<T>, who: &T::AccountId) -> OfferId {
+	if !ResourceProviders::<T>::contains_key(who) {
+		let endowment = balance::<T>(1 << 40).max(T::Currency::minimum_balance());
+		T::Currency::set_balance(who, endowment);
+		Pallet::<T>::do_register_resource_provider(who.clone(), Architecture::Amd64, 1_000_000)
+			.expect("funded");
+		fill_trust::<T>(who, Some(&p.mediator), Some(&p.directory));
+		fill_layers::<T>(who, Some(LAYER));
+	}
+	let resource = resource_terms::<T>();
+	let deposit =
+		Pallet::<T>::quote_resource_deposit(&resource, Some(&p.mediator), Some(&p.directory))
+			.expect("quotable");
+	let id = crate::pallet::NextOfferId::<T>::get();
+	Pallet::<T>::do_post_resource_offer(who.clone(), resource, balance::<T>(deposit), START + HOUR)
+		.expect("valid offer");
+	id
+}
+
+/// A job posted as `r` replicas (offers `0..r`), the excluded list full, each replica
+/// matched to its own RP (match `i` runs replica `i`); returns the RPs.
+fn replicas_matched<T: Config>(r: u32) -> (Parties<T>, alloc::vec::Vec<T::AccountId>) {
+	let p = market::<T>();
+	let job = job_terms::<T>(&p.directory);
+	let deposit = Pallet::<T>::quote_job_deposit(&job, Some(&p.mediator)).expect("quotable");
+	let excluded =
+		full_list::<_, ConstU32<MAX_EXCLUDED_PROVIDERS>>(|i| account("excluded", i, 3), None);
+	Pallet::<T>::do_post_replicated_job_offer(
+		p.job_creator.clone(),
+		job,
+		r,
+		excluded,
+		balance::<T>(deposit),
+		START + HOUR,
+	)
+	.expect("valid replicas");
+	let providers: alloc::vec::Vec<T::AccountId> = (0..r)
+		.map(|i| if i == 0 { p.provider.clone() } else { account("replica", i, 4) })
+		.collect();
+	for (i, who) in providers.iter().enumerate() {
+		let offer = replica_provider::<T>(&p, who);
+		Pallet::<T>::do_post_match(p.solver.clone(), i as OfferId, offer, p.mediator.clone())
+			.expect("feasible");
+	}
+	(p, providers)
+}
+
+/// Replica `i` (match `i`, run by `who`) commits to a result with root `hash`.
+fn commit<T: Config>(who: &T::AccountId, i: usize, hash: u8) {
+	let commitment = Pallet::<T>::result_commitment(
+		i as MatchId,
+		ResultStatus::Completed,
+		&replica_result(hash).hash,
+	);
+	Pallet::<T>::do_commit_result(who.clone(), i as MatchId, commitment).expect("in time");
+}
+
+/// Replica `i` reveals the result it committed to.
+fn reveal<T: Config>(who: &T::AccountId, i: usize, hash: u8) {
+	Pallet::<T>::do_post_result(who.clone(), i as MatchId, replica_result(hash))
+		.expect("committed, and no replica still committing");
+}
+
+/// `r` replicas matched, every one committed to root `0x11`, all but the last
+/// revealed; returns the parties and the RPs.
+fn all_but_last_revealed<T: Config>(r: u32) -> (Parties<T>, alloc::vec::Vec<T::AccountId>) {
+	let (p, providers) = replicas_matched::<T>(r);
+	let last = providers.len() - 1;
+	for (i, who) in providers.iter().enumerate() {
+		commit::<T>(who, i, 0x11);
+	}
+	for (i, who) in providers.iter().enumerate().take(last) {
+		reveal::<T>(who, i, 0x11);
+	}
+	(p, providers)
+}
+
+fn replica_result(hash: u8) -> PostedResult {
+	PostedResult {
+		status: ResultStatus::Completed,
+		reference: long_reference(),
+		hash: [hash; 32],
+		instruction_count: 800,
+		bandwidth_used: 300,
+	}
 }
 
 #[benchmarks]
@@ -471,6 +559,104 @@ mod benchmarks {
 		#[extrinsic_call]
 		_(RawOrigin::Root, parameters.clone());
 		assert_eq!(Parameters::<T>::get(), parameters);
+	}
+
+	#[benchmark]
+	fn post_replicated_job_offer(r: Linear<2, MAX_REPLICAS>) {
+		let p = market::<T>();
+		let terms = job_terms::<T>(&p.directory);
+		let deposit = Pallet::<T>::quote_job_deposit(&terms, None).expect("quotable");
+		let excluded =
+			full_list::<_, ConstU32<MAX_EXCLUDED_PROVIDERS>>(|i| account("excluded", i, 3), None);
+		#[extrinsic_call]
+		_(
+			RawOrigin::Signed(p.job_creator.clone()),
+			terms,
+			r,
+			excluded,
+			balance::<T>(deposit),
+			START + HOUR,
+		);
+		assert!(ReplicaGroups::<T>::contains_key(0));
+	}
+
+	/// The last replica's result: every replica agrees, so all r matches close.
+	#[benchmark]
+	fn post_result_completing_replicas(r: Linear<2, MAX_REPLICAS>) {
+		let (_, providers) = all_but_last_revealed::<T>(r);
+		let last = providers.len() - 1;
+		#[extrinsic_call]
+		post_result(
+			RawOrigin::Signed(providers[last].clone()),
+			last as MatchId,
+			ResultStatus::Completed,
+			long_reference(),
+			[0x11; 32],
+			800,
+			300,
+		);
+		assert!(!ReplicaGroups::<T>::contains_key(0));
+		assert!(!Matches::<T>::contains_key(0));
+	}
+
+	/// A stranger times out the one silent replica; the r − 1 others agree and close.
+	#[benchmark]
+	fn timeout_settling_replicas(r: Linear<2, MAX_REPLICAS>) {
+		let (p, providers) = all_but_last_revealed::<T>(r);
+		let last = providers.len() - 1;
+		// The last replica committed and never revealed; a stranger closes it.
+		let record = Matches::<T>::get(last as MatchId).expect("matched");
+		let silent_since = START + HOUR + record.reaction_window;
+		T::BenchmarkHelper::set_time(silent_since + record.settlement_grace + 1);
+		#[extrinsic_call]
+		timeout(RawOrigin::Signed(p.solver.clone()), last as MatchId);
+		assert!(!ReplicaGroups::<T>::contains_key(0));
+	}
+
+	/// After the deadline, with one replica silent, the r − 1 that posted agree and close.
+	#[benchmark]
+	fn settle_replicas(r: Linear<2, MAX_REPLICAS>) {
+		let (p, providers) = all_but_last_revealed::<T>(r);
+		let last = providers.len() - 1;
+		// The last replica committed but let its reveal deadline pass.
+		let reveal_window = Matches::<T>::get(last as MatchId).expect("matched").reaction_window;
+		T::BenchmarkHelper::set_time(START + HOUR + reveal_window + 1);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.solver.clone()), 0);
+		assert!(!ReplicaGroups::<T>::contains_key(0));
+	}
+
+	/// Every replica posted something else and the mediator finds all of them wrong:
+	/// r fines.
+	#[benchmark]
+	fn post_replica_verdict(r: Linear<2, MAX_REPLICAS>) {
+		let (p, providers) = replicas_matched::<T>(r);
+		for (i, who) in providers.iter().enumerate() {
+			commit::<T>(who, i, i as u8);
+		}
+		for (i, who) in providers.iter().enumerate() {
+			reveal::<T>(who, i, i as u8);
+		}
+		let verdict = ReplicaVerdict::Deterministic {
+			status: ResultStatus::Completed,
+			result_hash: [0xee; 32],
+		};
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.mediator.clone()), 0, verdict, 700, 300);
+		assert!(!ReplicaGroups::<T>::contains_key(0));
+		assert!(!Matches::<T>::contains_key(0));
+	}
+
+	#[benchmark]
+	fn commit_result() {
+		let (_, providers) = replicas_matched::<T>(MAX_REPLICAS);
+		let commitment = Pallet::<T>::result_commitment(0, ResultStatus::Completed, &[0x11; 32]);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(providers[0].clone()), 0, commitment);
+		assert!(matches!(
+			Matches::<T>::get(0).map(|m| m.state),
+			Some(MatchState::Committed { .. })
+		));
 	}
 
 	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);

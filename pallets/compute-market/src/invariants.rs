@@ -69,6 +69,21 @@ impl<T: Config> Pallet<T> {
 						"completion deadline before the match"
 					)
 				},
+				MatchState::AwaitingReplicas { .. } => {
+					ensure!(
+						MatchReplicaGroup::<T>::contains_key(id),
+						"a result awaits replicas outside any replica group"
+					)
+				},
+				// Its group may have been compared without it once its reveal deadline
+				// passed; then only a timeout is left for it.
+				MatchState::Committed { .. } => {
+					ensure!(
+						MatchReplicaGroup::<T>::contains_key(id)
+							|| Self::now() > Self::reveal_deadline(&record),
+						"a commitment outside any replica group before its reveal deadline"
+					)
+				},
 				MatchState::ResultPosted { reaction_deadline: deadline, .. }
 				| MatchState::InMediation { mediation_deadline: deadline, .. } => {
 					ensure!(*deadline >= record.matched_at, "deadline before the match")
@@ -117,6 +132,8 @@ impl<T: Config> Pallet<T> {
 			);
 		}
 
+		Self::check_replica_groups()?;
+
 		for (who, expected) in deposits {
 			let held: u128 = T::Currency::balance_on_hold(&deposit_reason, &who).into();
 			ensure!(held == expected, "held offer deposits differ from recorded deposits");
@@ -125,6 +142,38 @@ impl<T: Config> Pallet<T> {
 		for (who, expected) in bonds {
 			let held: u128 = T::Currency::balance_on_hold(&bond_reason, &who).into();
 			ensure!(held == expected, "held bonds differ from recorded bonds");
+		}
+		Ok(())
+	}
+
+	/// Every replica index entry names a group that lists it, and every group member
+	/// is an open offer or an unsettled match indexed back to it.
+	fn check_replica_groups() -> Result<(), TryRuntimeError> {
+		for (offer, group) in OfferReplicaGroup::<T>::iter() {
+			let listed = ReplicaGroups::<T>::get(group)
+				.is_some_and(|g| g.members.contains(&ReplicaMember::Offer(offer)));
+			ensure!(listed, "a replica offer's group does not list it");
+		}
+		for (matched, group) in MatchReplicaGroup::<T>::iter() {
+			let listed = ReplicaGroups::<T>::get(group)
+				.is_some_and(|g| g.members.contains(&ReplicaMember::Match(matched)));
+			ensure!(listed, "a replica match's group does not list it");
+		}
+		for (id, group) in ReplicaGroups::<T>::iter() {
+			ensure!(!group.members.is_empty(), "an empty replica group is kept");
+			for member in group.members.iter() {
+				let indexed = match *member {
+					ReplicaMember::Offer(offer) => {
+						JobOffers::<T>::contains_key(offer)
+							&& OfferReplicaGroup::<T>::get(offer) == Some(id)
+					},
+					ReplicaMember::Match(matched) => {
+						Matches::<T>::contains_key(matched)
+							&& MatchReplicaGroup::<T>::get(matched) == Some(id)
+					},
+				};
+				ensure!(indexed, "a replica group lists a replica that is gone or not indexed");
+			}
 		}
 		Ok(())
 	}

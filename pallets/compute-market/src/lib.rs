@@ -32,6 +32,7 @@ mod matching;
 mod mock;
 mod offers;
 mod quotes;
+mod replicas;
 pub mod runtime_api;
 mod settlement;
 pub mod sweep;
@@ -250,6 +251,19 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type ExpirySweep<T: Config> = StorageValue<_, SweepCursor, ValueQuery>;
 
+	/// Replicated jobs whose replicas are open, running or in dispute.
+	#[pallet::storage]
+	pub type ReplicaGroups<T: Config> =
+		StorageMap<_, Twox64Concat, ReplicaGroupId, ReplicaGroup<T::AccountId>>;
+
+	/// The replica group of each open job offer that is a replica.
+	#[pallet::storage]
+	pub type OfferReplicaGroup<T: Config> = StorageMap<_, Twox64Concat, OfferId, ReplicaGroupId>;
+
+	/// The replica group of each unsettled match that runs a replica.
+	#[pallet::storage]
+	pub type MatchReplicaGroup<T: Config> = StorageMap<_, Twox64Concat, MatchId, ReplicaGroupId>;
+
 	/// Genesis parameters.
 	#[pallet::genesis_config]
 	#[derive(frame_support::DefaultNoBound)]
@@ -394,6 +408,82 @@ pub mod pallet {
 		MatchClosed { match_id: MatchId, outcome: CloseOutcome },
 		/// Root changed the market parameters.
 		ParametersSet { parameters: MarketParameters<BalanceOf<T>> },
+		/// A JC offered one job k times, each replica a job offer of its own (each
+		/// announced by `JobOfferPosted`) for k distinct RPs.
+		ReplicatedJobOfferPosted {
+			/// The group (its first offer's id).
+			group: ReplicaGroupId,
+			/// The Job Creator.
+			creator: T::AccountId,
+			/// The replicas' job offers.
+			offers: BoundedVec<OfferId, ConstU32<MAX_REPLICAS>>,
+			/// RPs that may not run any replica.
+			excluded: BoundedVec<T::AccountId, ConstU32<MAX_EXCLUDED_PROVIDERS>>,
+		},
+		/// A replica's RP committed to its result (which nobody can read from the
+		/// commitment); it reveals it once no other replica can still commit.
+		ReplicaResultCommitted {
+			/// The match.
+			match_id: MatchId,
+			/// Its group.
+			group: ReplicaGroupId,
+			/// The RP.
+			resource_provider: T::AccountId,
+		},
+		/// A replica's RP revealed its result; it is compared once every replica
+		/// revealed or can no longer.
+		ReplicaResultPosted {
+			/// The match.
+			match_id: MatchId,
+			/// Its group.
+			group: ReplicaGroupId,
+			/// The RP.
+			resource_provider: T::AccountId,
+			/// The result.
+			result: PostedResult,
+		},
+		/// Every replica that posted a result posted the same one: each is accepted and
+		/// its RP paid, with no call from the JC.
+		ReplicasAgreed {
+			/// The group.
+			group: ReplicaGroupId,
+			/// The matches closed as accepted.
+			matches: BoundedVec<MatchId, ConstU32<MAX_REPLICAS>>,
+		},
+		/// Replicas posted different results: all of them go to the group's mediator,
+		/// which re-runs the job n times and rules on all of them at once.
+		ReplicasDisagreed {
+			/// The group.
+			group: ReplicaGroupId,
+			/// The mediator that must rule.
+			mediator: T::AccountId,
+			/// The Job Creator.
+			job_creator: T::AccountId,
+			/// The directory holding the job and the results.
+			directory: T::AccountId,
+			/// Where in the directory the job image is.
+			job_reference: Reference,
+			/// The image's digest.
+			job_hash: ContentHash,
+			/// Each disputed replica: its match, its RP and what it posted.
+			results: BoundedVec<(MatchId, T::AccountId, PostedResult), ConstU32<MAX_REPLICAS>>,
+			/// The verdict must come by then (the earliest of the replicas' deadlines).
+			mediation_deadline: Moment,
+		},
+		/// The mediator ruled on replicas that disagreed; each replica's settlement
+		/// follows in the same block.
+		ReplicaVerdictPosted {
+			/// The group.
+			group: ReplicaGroupId,
+			/// The mediator.
+			mediator: T::AccountId,
+			/// Its ruling.
+			verdict: ReplicaVerdict,
+			/// Instructions one of its runs used.
+			instruction_count: u64,
+			/// Bytes one of its runs downloaded.
+			bandwidth_used: u64,
+		},
 	}
 
 	#[pallet::error]
@@ -542,6 +632,40 @@ pub mod pallet {
 		ZeroOfferLifetime,
 		/// The completion horizon must be positive.
 		ZeroCompletionHorizon,
+		/// A replicated job needs at least two replicas.
+		TooFewReplicas,
+		/// More replicas than `MAX_REPLICAS`.
+		TooManyReplicas,
+		/// This RP already runs (or ran) a replica of the job: replicas need distinct RPs.
+		ReplicaProviderRepeated,
+		/// The JC excluded this RP from its replicated job.
+		ReplicaProviderExcluded,
+		/// The job's other replicas use another mediator; all replicas share one.
+		ReplicaMediatorMismatch,
+		/// No replica group with this id (never posted, or all its replicas settled).
+		ReplicaGroupNotFound,
+		/// A replica may still post a result (or be matched) before the completion
+		/// deadline.
+		ReplicasStillRunning,
+		/// The replica group is not waiting for a verdict.
+		ReplicaGroupNotDisputed,
+		/// A dispute between replicas is ruled for the whole group with
+		/// `post_replica_verdict`.
+		ReplicaDisputeNeedsGroupVerdict,
+		/// Only the chain raises a dispute because replicas disagree.
+		ReasonReservedForReplicas,
+		/// Only a replica's match commits to a result before revealing it.
+		NotReplica,
+		/// A replica's RP commits to its result (`commit_result`) before revealing it.
+		ResultNotCommitted,
+		/// The revealed result is not the one committed to.
+		CommitmentMismatch,
+		/// Another replica may still commit: reveal once none can (all committed, or
+		/// their deadlines passed).
+		ReplicasStillCommitting,
+		/// The reveal deadline (the completion deadline plus the reaction window) has
+		/// passed.
+		RevealDeadlinePassed,
 	}
 
 	#[pallet::hooks]
@@ -713,7 +837,7 @@ pub mod pallet {
 			expires_at: Moment,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_post_job_offer(who, terms, deposit, expires_at)
+			Self::do_post_job_offer(who, terms, deposit, expires_at).map(|_| ())
 		}
 
 		/// Withdraws the caller's unmatched offer and releases its deposit.
@@ -751,7 +875,8 @@ pub mod pallet {
 		/// its Merkle root and the usage (each within the job's limits). Must come
 		/// before the completion deadline; opens the reaction window.
 		#[pallet::call_index(16)]
-		#[pallet::weight(T::WeightInfo::post_result())]
+		#[pallet::weight(T::WeightInfo::post_result()
+			.max(T::WeightInfo::post_result_completing_replicas(MAX_REPLICAS)))]
 		pub fn post_result(
 			origin: OriginFor<T>,
 			match_id: MatchId,
@@ -760,11 +885,13 @@ pub mod pallet {
 			hash: ContentHash,
 			instruction_count: u64,
 			bandwidth_used: u64,
-		) -> DispatchResult {
+		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let result =
 				PostedResult { status, reference, hash, instruction_count, bandwidth_used };
-			Self::do_post_result(who, match_id, result)
+			let replica = Self::do_post_result(who, match_id, result)?;
+			// Only a replica's result may settle its whole group.
+			Ok((!replica).then(T::WeightInfo::post_result).into())
 		}
 
 		/// Accepts a posted result and closes the match normally: the RP is paid π_c.
@@ -794,10 +921,12 @@ pub mod pallet {
 		/// paid its estimate π̂_c from the RP's deposit. The JC may call it once the
 		/// deadline passed, anyone once the settlement grace after it has passed too.
 		#[pallet::call_index(19)]
-		#[pallet::weight(T::WeightInfo::timeout())]
-		pub fn timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
+		#[pallet::weight(T::WeightInfo::timeout()
+			.max(T::WeightInfo::timeout_settling_replicas(MAX_REPLICAS)))]
+		pub fn timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
-			Self::do_timeout(who, match_id)
+			let replica = Self::do_timeout(who, match_id)?;
+			Ok((!replica).then(T::WeightInfo::timeout).into())
 		}
 
 		/// The match's mediator posts its verdict before the mediation deadline: who is
@@ -841,6 +970,67 @@ pub mod pallet {
 		) -> DispatchResult {
 			ensure_root(origin)?;
 			Self::do_set_parameters(parameters)
+		}
+
+		/// Posts one job as `replicas` job offers (2 to `MAX_REPLICAS`), each holding
+		/// `deposit` (so k deposits in all) and matched on its own, but only to distinct
+		/// RPs not in `excluded`, all with one mediator. When every replica has posted
+		/// (or the completion deadline passed) the chain compares the results: equal
+		/// ones are accepted without the JC; different ones go to the mediator.
+		#[pallet::call_index(23)]
+		#[pallet::weight(T::WeightInfo::post_replicated_job_offer(*replicas))]
+		pub fn post_replicated_job_offer(
+			origin: OriginFor<T>,
+			terms: JobTermsOf<T>,
+			replicas: u32,
+			excluded: BoundedVec<T::AccountId, ConstU32<MAX_EXCLUDED_PROVIDERS>>,
+			deposit: BalanceOf<T>,
+			expires_at: Moment,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_post_replicated_job_offer(who, terms, replicas, excluded, deposit, expires_at)
+		}
+
+		/// Compares a replica group's results once no replica can still post: after
+		/// the completion deadline, or when every replica has posted. Anyone may call it
+		/// (an RP waiting on a silent replica does).
+		#[pallet::call_index(24)]
+		#[pallet::weight(T::WeightInfo::settle_replicas(MAX_REPLICAS))]
+		pub fn settle_replicas(origin: OriginFor<T>, group: ReplicaGroupId) -> DispatchResult {
+			ensure_signed(origin)?;
+			Self::do_settle_replicas(group)
+		}
+
+		/// A replica's RP commits to its result before the completion deadline:
+		/// `commitment = blake2_256(SCALE((match_id, status, hash)))`. It reveals the
+		/// result with `post_result` once no other replica can still commit.
+		#[pallet::call_index(26)]
+		#[pallet::weight(T::WeightInfo::commit_result())]
+		pub fn commit_result(
+			origin: OriginFor<T>,
+			match_id: MatchId,
+			commitment: ContentHash,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_commit_result(who, match_id, commitment)
+		}
+
+		/// The group's mediator rules on replicas that disagreed, from its n runs: each
+		/// replica that posted the outcome of its runs is paid as accepted, each other
+		/// RP pays π_d, π_m and a fine; a non-deterministic job puts the JC at fault in
+		/// every replica.
+		#[pallet::call_index(25)]
+		#[pallet::weight(T::WeightInfo::post_replica_verdict(MAX_REPLICAS))]
+		pub fn post_replica_verdict(
+			origin: OriginFor<T>,
+			group: ReplicaGroupId,
+			verdict: ReplicaVerdict,
+			instruction_count: u64,
+			bandwidth_used: u64,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let usage = (instruction_count, bandwidth_used);
+			Self::do_post_replica_verdict(who, group, verdict, usage)
 		}
 	}
 }

@@ -225,6 +225,10 @@ impl<T: Config> Pallet<T> {
 		ensure!(now <= job.expires_at, Error::<T>::JobOfferExpired);
 		ensure!(now <= resource.expires_at, Error::<T>::ResourceOfferExpired);
 		Self::check_feasibility(&job, &resource, &mediator)?;
+		let replica_group = OfferReplicaGroup::<T>::get(job_offer_id);
+		if let Some(group) = replica_group {
+			Self::check_replica_match(group, &resource.owner, &mediator)?;
+		}
 
 		let parameters = Parameters::<T>::get();
 		let mediator_info = Mediators::<T>::get(&mediator).ok_or(Error::<T>::UnknownMediator)?;
@@ -282,6 +286,9 @@ impl<T: Config> Pallet<T> {
 
 		JobOffers::<T>::remove(job_offer_id);
 		ResourceOffers::<T>::remove(resource_offer_id);
+		if let Some(group) = replica_group {
+			Self::join_replica(group, job_offer_id, match_id, &resource.owner, &mediator)?;
+		}
 		let record = Match {
 			job_offer_id,
 			resource_offer_id,

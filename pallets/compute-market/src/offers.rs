@@ -52,12 +52,13 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
+	/// Posts a job offer and returns its id.
 	pub(crate) fn do_post_job_offer(
 		who: T::AccountId,
 		terms: JobTermsOf<T>,
 		deposit: BalanceOf<T>,
 		expires_at: Moment,
-	) -> DispatchResult {
+	) -> Result<OfferId, DispatchError> {
 		ensure!(JobCreators::<T>::contains_key(&who), Error::<T>::NotRegistered);
 		let now = Self::now();
 		ensure!(terms.completion_deadline > now, Error::<T>::DeadlineInPast);
@@ -84,7 +85,7 @@ impl<T: Config> Pallet<T> {
 			deposit,
 			expires_at,
 		});
-		Ok(())
+		Ok(offer_id)
 	}
 
 	/// Removes an unmatched offer, releases its deposit and its owner's open items;
@@ -98,6 +99,7 @@ impl<T: Config> Pallet<T> {
 				let o = JobOffers::<T>::get(id).ok_or(Error::<T>::OfferNotFound)?;
 				may_withdraw(&o.owner, o.expires_at)?;
 				JobOffers::<T>::remove(id);
+				Self::forget_replica(ReplicaMember::Offer(id));
 				Self::adjust_open_items(&o.owner, Role::JobCreator, false)?;
 				(o.owner, o.deposit)
 			},

@@ -16,7 +16,7 @@ use sp_runtime::traits::Saturating;
 impl<T: Config> Pallet<T> {
 	// --------------------------------------------------------------- results
 
-	fn ensure_within_limits(
+	pub(crate) fn ensure_within_limits(
 		job: &JobTermsOf<T>,
 		instructions: u64,
 		bandwidth: u64,
@@ -27,7 +27,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// π_c at the RP's prices for the given usage.
-	fn price_at_provider_rates(
+	pub(crate) fn price_at_provider_rates(
 		record: &MatchOf<T>,
 		instructions: u64,
 		bandwidth: u64,
@@ -40,21 +40,39 @@ impl<T: Config> Pallet<T> {
 		)
 	}
 
+	/// Returns whether the match runs a replica (whose result may settle its group).
 	pub(crate) fn do_post_result(
 		who: T::AccountId,
 		match_id: MatchId,
 		result: PostedResult,
-	) -> DispatchResult {
+	) -> Result<bool, DispatchError> {
 		let mut record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
 		ensure!(who == record.resource_provider, Error::<T>::NotResourceProvider);
-		ensure!(record.state == MatchState::Matched, Error::<T>::NotAwaitingResult);
 		let now = Self::now();
-		ensure!(now <= record.job.completion_deadline, Error::<T>::CompletionDeadlinePassed);
+		let replica_group = MatchReplicaGroup::<T>::get(match_id);
+		if let Some(group) = replica_group {
+			Self::check_reveal(group, match_id, &record, &result)?;
+		} else {
+			ensure!(record.state == MatchState::Matched, Error::<T>::NotAwaitingResult);
+			ensure!(now <= record.job.completion_deadline, Error::<T>::CompletionDeadlinePassed);
+		}
 		Self::ensure_within_limits(&record.job, result.instruction_count, result.bandwidth_used)?;
 		let price =
 			Self::price_at_provider_rates(&record, result.instruction_count, result.bandwidth_used)
 				.map_err(Error::<T>::from)?;
 		let job_price = Self::narrow(price)?;
+		if let Some(group) = replica_group {
+			record.state = MatchState::AwaitingReplicas { result: result.clone() };
+			Matches::<T>::insert(match_id, record);
+			Self::deposit_event(Event::ReplicaResultPosted {
+				match_id,
+				group,
+				resource_provider: who,
+				result,
+			});
+			Self::resolve_replicas(group)?;
+			return Ok(true);
+		}
 		let reaction_deadline = now.saturating_add(record.reaction_window);
 		record.state = MatchState::ResultPosted { result: result.clone(), reaction_deadline };
 		let job_creator = record.job_creator.clone();
@@ -67,7 +85,7 @@ impl<T: Config> Pallet<T> {
 			job_price,
 			reaction_deadline,
 		});
-		Ok(())
+		Ok(false)
 	}
 
 	pub(crate) fn do_accept_result(who: T::AccountId, match_id: MatchId) -> DispatchResult {
@@ -109,6 +127,7 @@ impl<T: Config> Pallet<T> {
 	) -> DispatchResult {
 		let mut record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
 		ensure!(who == record.job_creator, Error::<T>::NotJobCreator);
+		ensure!(reason != RejectReason::ReplicasDisagree, Error::<T>::ReasonReservedForReplicas);
 		let MatchState::ResultPosted { result, reaction_deadline } = &record.state else {
 			return Err(Error::<T>::NotAwaitingReaction.into());
 		};
@@ -135,17 +154,32 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	pub(crate) fn do_timeout(who: T::AccountId, match_id: MatchId) -> DispatchResult {
+	/// Returns whether the match ran a replica (whose group it may settle).
+	pub(crate) fn do_timeout(who: T::AccountId, match_id: MatchId) -> Result<bool, DispatchError> {
 		let record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
-		ensure!(record.state == MatchState::Matched, Error::<T>::NotAwaitingResult);
-		let (now, deadline) = (Self::now(), record.job.completion_deadline);
+		// A replica that committed but never revealed is as silent as one that never
+		// committed, once its reveal deadline has passed.
+		let deadline = match record.state {
+			MatchState::Matched => record.job.completion_deadline,
+			MatchState::Committed { .. } => Self::reveal_deadline(&record),
+			_ => return Err(Error::<T>::NotAwaitingResult.into()),
+		};
+		let now = Self::now();
 		ensure!(now > deadline, Error::<T>::CompletionDeadlineNotReached);
 		// The JC still gets its compensation when someone else closes the match.
 		ensure!(
 			who == record.job_creator || now > deadline.saturating_add(record.settlement_grace),
 			Error::<T>::GracePeriodNotOver
 		);
-		Self::close(match_id, record, 0, economics::Ending::TimedOut, CloseOutcome::TimedOut)
+		let group = MatchReplicaGroup::<T>::get(match_id);
+		Self::close(match_id, record, 0, economics::Ending::TimedOut, CloseOutcome::TimedOut)?;
+		// Past the deadline no replica can still post, so the others settle now.
+		if let Some(group) = group {
+			if ReplicaGroups::<T>::contains_key(group) {
+				Self::resolve_replicas(group)?;
+			}
+		}
+		Ok(group.is_some())
 	}
 
 	// ------------------------------------------------------------- mediation
@@ -185,7 +219,7 @@ impl<T: Config> Pallet<T> {
 					| Verdict::CorrectResults
 					| Verdict::NonDeterministic
 			),
-			RejectReason::DirectoryUnavailable => false,
+			RejectReason::DirectoryUnavailable | RejectReason::ReplicasDisagree => false,
 		}
 	}
 
@@ -223,6 +257,10 @@ impl<T: Config> Pallet<T> {
 		let MatchState::InMediation { result, reason, mediation_deadline } = &record.state else {
 			return Err(Error::<T>::NotInMediation.into());
 		};
+		ensure!(
+			*reason != RejectReason::ReplicasDisagree,
+			Error::<T>::ReplicaDisputeNeedsGroupVerdict
+		);
 		ensure!(Self::now() <= *mediation_deadline, Error::<T>::MediationDeadlinePassed);
 		Self::ensure_within_limits(&record.job, instruction_count, bandwidth_used)?;
 		ensure!(
@@ -247,14 +285,7 @@ impl<T: Config> Pallet<T> {
 			FaultyParty::Directory => Ok(0),
 		}
 		.map_err(Error::<T>::from)?;
-		let mediation_fee = economics::mediation_fee(
-			record.verification_count,
-			instruction_count,
-			wide(record.mediator_terms.instruction_price),
-			bandwidth_used,
-			wide(record.mediator_terms.bandwidth_price),
-		)
-		.map_err(Error::<T>::from)?;
+		let mediation_fee = Self::mediation_fee_of(&record, (instruction_count, bandwidth_used))?;
 		Self::deposit_event(Event::MediationResultPosted {
 			match_id,
 			mediator: who,
@@ -269,6 +300,21 @@ impl<T: Config> Pallet<T> {
 				.map_err(Error::<T>::from)?;
 		let ending = economics::Ending::Mediated { faulty, compensation, mediation_fee };
 		Self::close(match_id, record, price, ending, CloseOutcome::Mediated { verdict, faulty })
+	}
+
+	/// π_m: n runs at the match's mediator prices, for the usage the mediator measured.
+	pub(crate) fn mediation_fee_of(
+		record: &MatchOf<T>,
+		(instruction_count, bandwidth_used): (u64, u64),
+	) -> Result<u128, Error<T>> {
+		economics::mediation_fee(
+			record.verification_count,
+			instruction_count,
+			wide(record.mediator_terms.instruction_price),
+			bandwidth_used,
+			wide(record.mediator_terms.bandwidth_price),
+		)
+		.map_err(Error::<T>::from)
 	}
 
 	pub(crate) fn do_mediation_timeout(match_id: MatchId) -> DispatchResult {
@@ -290,7 +336,7 @@ impl<T: Config> Pallet<T> {
 
 	/// Moves every unit the match holds: payments, the fine, refunds; then forgets the
 	/// match and frees its parties' open items.
-	fn close(
+	pub(crate) fn close(
 		match_id: MatchId,
 		record: MatchOf<T>,
 		job_price: u128,
@@ -378,6 +424,7 @@ impl<T: Config> Pallet<T> {
 		Self::adjust_open_items(&record.mediator, Role::Mediator, false)?;
 		Self::adjust_open_items(&directory, Role::Directory, false)?;
 		Matches::<T>::remove(match_id);
+		Self::forget_replica(ReplicaMember::Match(match_id));
 		Self::deposit_event(Event::MatchClosed { match_id, outcome });
 		Ok(())
 	}

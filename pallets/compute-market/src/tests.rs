@@ -10,6 +10,7 @@ use sp_runtime::{DispatchError, FixedU128};
 mod attacks;
 mod honesty;
 mod properties;
+mod replicas;
 mod scenarios;
 
 const LAYER: ContentHash = [0xba; 32];

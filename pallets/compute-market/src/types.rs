@@ -276,6 +276,9 @@ scale_type! {
 		InvalidResultStatus,
 		/// The directory failed the JC (claim against the directory).
 		DirectoryUnavailable,
+		/// Replicas of the job posted different results; the chain raised the dispute,
+		/// not the JC (which cannot reject for this reason).
+		ReplicasDisagree,
 	}
 }
 
@@ -350,6 +353,19 @@ scale_type! {
 			/// After this anyone may close the match as a failed mediation.
 			mediation_deadline: Moment,
 		},
+		/// A replica's commitment to its result, `blake2_256(SCALE(match id, status,
+		/// root))`: it reveals the result with `post_result` once no other replica can
+		/// still commit, so none can copy another's root.
+		Committed {
+			/// The commitment.
+			commitment: ContentHash,
+		},
+		/// A replica's revealed result, held until every replica revealed or can no
+		/// longer; then the results are compared.
+		AwaitingReplicas {
+			/// The posted result.
+			result: PostedResult,
+		},
 	}
 }
 
@@ -416,6 +432,63 @@ scale_type! {
 	}
 }
 
+/// Most replicas of one job.
+pub const MAX_REPLICAS: u32 = 5;
+/// Most RPs a JC may exclude from a replicated job.
+pub const MAX_EXCLUDED_PROVIDERS: u32 = 16;
+/// A replica group is named by the id of its first job offer.
+pub type ReplicaGroupId = OfferId;
+
+scale_type! {
+	/// One replica of a replicated job: an open offer, then its match.
+	#[derive(Copy)]
+	pub enum ReplicaMember {
+		/// Not matched yet.
+		Offer(OfferId),
+		/// Matched.
+		Match(MatchId),
+	}
+}
+
+scale_type! {
+	/// The same job offered k times, to be run by k distinct RPs whose results the chain
+	/// compares (README, "Replicated jobs").
+	pub struct ReplicaGroup<AccountId> {
+		/// The Job Creator.
+		pub job_creator: AccountId,
+		/// The replicas still open or unsettled.
+		pub members: BoundedVec<ReplicaMember, ConstU32<MAX_REPLICAS>>,
+		/// Every RP that has been matched to a replica: none may take a second one.
+		pub providers: BoundedVec<AccountId, ConstU32<MAX_REPLICAS>>,
+		/// RPs the JC will not have run any replica.
+		pub excluded: BoundedVec<AccountId, ConstU32<MAX_EXCLUDED_PROVIDERS>>,
+		/// The mediator of the first match: every replica must share it, so one set of n
+		/// runs rules on all of them.
+		pub mediator: Option<AccountId>,
+		/// The job's completion deadline: after it no replica can post or be matched.
+		pub completion_deadline: Moment,
+		/// The results differed and the group waits for its mediator's verdict.
+		pub disputed: bool,
+	}
+}
+
+scale_type! {
+	/// A mediator's ruling on replicas that disagreed.
+	pub enum ReplicaVerdict {
+		/// The mediator's n runs agreed on this outcome: replicas that posted it are
+		/// paid, the others are at fault.
+		Deterministic {
+			/// The status of the mediator's runs.
+			status: ResultStatus,
+			/// The Merkle root of their outputs.
+			result_hash: ContentHash,
+		},
+		/// The mediator's own runs differ: the job is not deterministic and the JC is at
+		/// fault in every replica.
+		NonDeterministic,
+	}
+}
+
 scale_type! {
 	/// Who closed a match by accepting.
 	#[derive(Copy)]
@@ -424,6 +497,10 @@ scale_type! {
 		JobCreator,
 		/// The RP accepted after the reaction deadline passed in silence.
 		ResourceProvider,
+		/// Every replica of the job posted the same result.
+		ReplicasAgreed,
+		/// Replicas disagreed and the mediator's runs confirmed this one.
+		MediatorConfirmed,
 	}
 }
 

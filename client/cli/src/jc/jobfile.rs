@@ -77,6 +77,15 @@ pub struct SubmitArgs {
 	/// Repeat for more.
 	#[arg(long = "mediator", value_name = "MEDIATOR")]
 	pub mediators: Vec<String>,
+	/// Run the job on this many distinct RPs (2 to 5) whose results the chain compares:
+	/// equal ones are accepted without you, different ones go to the mediator
+	/// [default: 1].
+	#[arg(long)]
+	pub replicas: Option<u32>,
+	/// With --replicas: an RP that must run no replica (SS58, 0x hex or //Name).
+	/// Repeat for more.
+	#[arg(long = "exclude-rp", value_name = "RP")]
+	pub exclude_rps: Vec<String>,
 	/// Follow the job until its result is posted.
 	#[arg(long)]
 	pub wait: bool,
@@ -113,6 +122,8 @@ struct JobFile {
 	arch: Option<Architecture>,
 	deposit: Option<Amount>,
 	mediators: Option<Vec<String>>,
+	replicas: Option<u32>,
+	exclude_rps: Option<Vec<String>>,
 	wait: Option<bool>,
 	out: Option<PathBuf>,
 	accept: Option<bool>,
@@ -136,6 +147,8 @@ pub struct JobRequest {
 	pub arch: Architecture,
 	pub deposit: Option<u128>,
 	pub mediators: Vec<String>,
+	pub replicas: u32,
+	pub exclude_rps: Vec<String>,
 	pub wait: bool,
 	pub out: Option<PathBuf>,
 	pub accept: bool,
@@ -204,6 +217,12 @@ pub fn resolve(args: &SubmitArgs) -> Result<JobRequest> {
 		arch: args.arch.or(file.arch).unwrap_or(Architecture::Amd64),
 		deposit: args.deposit.or(file.deposit).map(|a| a.0),
 		mediators,
+		replicas: args.replicas.or(file.replicas).unwrap_or(1),
+		exclude_rps: if args.exclude_rps.is_empty() {
+			file.exclude_rps.unwrap_or_default()
+		} else {
+			args.exclude_rps.clone()
+		},
 		wait: args.wait || file.wait.unwrap_or(false),
 		out: args.out.clone().or(file.out.map(|out| base.join(out))),
 		accept: args.accept || file.accept.unwrap_or(false),
@@ -270,6 +289,12 @@ lifetime_secs = 600
 
 # Mediators you want for this job (trusted first if you do not trust them yet).
 mediators = ["//Charlie"]
+
+# Run the job on this many distinct RPs (2 to 5) and let the chain compare the results:
+# equal ones are paid without you, different ones go to the mediator. Each replica
+# holds its own deposit and pays its own price. Leave out RPs you do not want.
+# replicas = 2
+# exclude_rps = ["//Ferdie"]
 
 # Follow the job until its result is posted; then download it to `out` and accept it.
 wait = true

@@ -4,6 +4,7 @@
 mod explain;
 mod jobfile;
 mod progress;
+mod replicas;
 mod show;
 mod spot_check;
 mod submit;
@@ -268,10 +269,10 @@ async fn open_match(chain: &Chain, match_id: u64) -> Result<MatchInfo> {
 
 fn posted_result(info: &MatchInfo) -> Option<PostedResult> {
 	match &info.state {
-		MatchState::ResultPosted { result, .. } | MatchState::InMediation { result, .. } => {
-			Some(result.clone())
-		},
-		MatchState::Matched => None,
+		MatchState::ResultPosted { result, .. }
+		| MatchState::InMediation { result, .. }
+		| MatchState::AwaitingReplicas { result } => Some(result.clone()),
+		MatchState::Matched | MatchState::Committed { .. } => None,
 	}
 }
 

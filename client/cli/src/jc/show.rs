@@ -103,6 +103,15 @@ pub fn next_action(id: u64, m: &MatchInfo, now: u64) -> String {
 		MatchState::InMediation { .. } => {
 			"the mediator missed its deadline: the match closes as a failed mediation (the RP is paid half the estimate)".into()
 		},
+		MatchState::Committed { .. } => format!(
+			"this replica committed to its result; it reveals it once no other replica can commit (by {})",
+			format_moment_at(m.job.completion_deadline.saturating_add(m.reaction_window), now)
+		),
+		MatchState::AwaitingReplicas { result } => format!(
+			"{} posted by this replica; the chain compares it with the others' once all posted or the deadline {} passed",
+			result.status,
+			format_moment_at(m.job.completion_deadline, now)
+		),
 	}
 }
 
@@ -110,7 +119,9 @@ pub fn match_json(match_id: u64, info: &MatchInfo) -> serde_json::Value {
 	let (reaction_deadline, mediation_deadline) = match &info.state {
 		MatchState::ResultPosted { reaction_deadline, .. } => (Some(*reaction_deadline), None),
 		MatchState::InMediation { mediation_deadline, .. } => (None, Some(*mediation_deadline)),
-		MatchState::Matched => (None, None),
+		MatchState::Matched
+		| MatchState::Committed { .. }
+		| MatchState::AwaitingReplicas { .. } => (None, None),
 	};
 	let result = posted_result(info).map(|r| {
 		serde_json::json!({
@@ -167,6 +178,9 @@ pub fn describe_match(match_id: u64, info: &MatchInfo) -> String {
 			"\n  disputed ({reason}); mediator rules before {}",
 			format_moment(*mediation_deadline)
 		)),
+		MatchState::AwaitingReplicas { .. } | MatchState::Committed { .. } => {
+			text.push_str("\n  a replica: compared with the others' results before anyone reacts")
+		},
 		MatchState::Matched => {},
 	}
 	text

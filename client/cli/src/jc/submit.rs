@@ -6,7 +6,7 @@ use super::{
 	jobfile::{self, JobRequest, SubmitArgs},
 	open_match,
 	progress::Phases,
-	Session,
+	replicas, Session,
 };
 use crate::output;
 use anyhow::{anyhow, bail, Context, Result};
@@ -115,8 +115,27 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	};
 	// Subscribe before posting so no event about the offer can slip past.
 	let mut events = MarketEvents::subscribe(&s.chain).await?;
-	phases.note(format!("posting the job offer (deposit {})", format_amount(deposit)));
 	let expires_at = now.saturating_add(request.lifetime_secs.saturating_mul(1000));
+	if request.replicas > 1 {
+		let excluded = request
+			.exclude_rps
+			.iter()
+			.map(|rp| keys::parse_account(rp))
+			.collect::<Result<_, _>>()?;
+		let job = replicas::ReplicatedJob {
+			terms,
+			replicas: request.replicas,
+			excluded,
+			deposit,
+			expires_at,
+			wait: request.wait,
+		};
+		return replicas::submit_replicated(s, job, job_reference, events, phases, json).await;
+	}
+	if !request.exclude_rps.is_empty() {
+		bail!("--exclude-rp applies to replicated jobs: add --replicas 2 (or more)");
+	}
+	phases.note(format!("posting the job offer (deposit {})", format_amount(deposit)));
 	let posted =
 		Market::new(&s.chain, &s.signer).post_job_offer(terms.clone(), deposit, expires_at).await?;
 	let offer_id = posted

@@ -19,7 +19,7 @@ use pallet_compute_market::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::engine::{self, DIRECTORY, INSTRUCTIONS, MEDIATOR, SOLVER, UNIT};
+use super::engine::{self, call, DIRECTORY, INSTRUCTIONS, MEDIATOR, SOLVER, UNIT};
 use super::runtime::{
 	AccountId, Balance, Balances, Market, RuntimeEvent, RuntimeOrigin, SimClock, SimRuntime, System,
 };
@@ -74,14 +74,6 @@ fn total(who: AccountId) -> Balance {
 /// f64 cannot tell two endowment-sized balances a few planck apart).
 fn gain(before: Balance, after: Balance) -> f64 {
 	(after as i128 - before as i128) as f64 / UNIT as f64
-}
-
-fn call(
-	round: usize,
-	what: &'static str,
-	r: Result<(), sp_runtime::DispatchError>,
-) -> Result<(), SimError> {
-	r.map_err(|error| SimError::Dispatch { job: round, call: what, error: format!("{error:?}") })
 }
 
 /// Registers the hostile agents: both as JC and RP, the self-dealer also as a mediator.

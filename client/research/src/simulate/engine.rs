@@ -8,7 +8,7 @@ use pallet_compute_market::{
 	Matches, Reference, RejectReason, ResourceOfferTerms, ResultStatus, Verdict,
 };
 use rand::Rng;
-use sp_runtime::{DispatchError, FixedU128};
+use sp_runtime::FixedU128;
 
 use super::agents::{chance, run_job, JcKind, JcPlay, Output, RpKind, RpPlay};
 use super::runtime::{
@@ -183,8 +183,16 @@ pub fn endowment() -> Balance {
 	ENDOWMENT
 }
 
-fn call(job: usize, what: &'static str, result: Result<(), DispatchError>) -> Result<(), SimError> {
-	result.map_err(|error| SimError::Dispatch { job, call: what, error: format!("{error:?}") })
+pub(crate) fn call<T, E: core::fmt::Debug>(
+	job: usize,
+	what: &'static str,
+	result: Result<T, E>,
+) -> Result<(), SimError> {
+	result.map(|_| ()).map_err(|error| SimError::Dispatch {
+		job,
+		call: what,
+		error: format!("{error:?}"),
+	})
 }
 
 /// Registers everyone and sets up trust and base layers, as the daemons would.

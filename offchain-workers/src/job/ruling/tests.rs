@@ -257,3 +257,33 @@ fn evidence_for_another_question_is_an_error_not_a_ruling() {
 	assert_eq!(wrong, Err(WrongEvidence { asked: Question::Reruns }));
 	assert!(rule(&done, RejectReason::WrongResults, &Evidence::Reruns(Vec::new()), 0.5).is_err());
 }
+
+#[test]
+fn replicas_are_ruled_by_the_runs_alone() {
+	let run = |status, root| Rerun { status, root, instruction_count: 100, bandwidth_used: 10 };
+	assert_eq!(rule_replicas(&[]), None);
+	assert_eq!(
+		rule_replicas(&[run(ResultStatus::Completed, ROOT), run(ResultStatus::Completed, ROOT)]),
+		Some(ReplicaOutcome::Deterministic { status: ResultStatus::Completed, root: ROOT })
+	);
+	// A deterministic failure is an outcome like any other.
+	assert_eq!(
+		rule_replicas(&[run(ResultStatus::ExceptionOccurred, OTHER)]),
+		Some(ReplicaOutcome::Deterministic {
+			status: ResultStatus::ExceptionOccurred,
+			root: OTHER
+		})
+	);
+	for (a, b) in [
+		(run(ResultStatus::Completed, ROOT), run(ResultStatus::Completed, OTHER)),
+		(run(ResultStatus::Completed, ROOT), run(ResultStatus::ExceptionOccurred, ROOT)),
+	] {
+		assert_eq!(rule_replicas(&[a, b]), Some(ReplicaOutcome::NonDeterministic));
+	}
+	let text =
+		serde_json::to_string(&rule_replicas(&[run(ResultStatus::Completed, ROOT)])).unwrap();
+	assert!(
+		text.contains(r#""kind":"deterministic""#) && text.contains(r#""status":"completed""#),
+		"{text}"
+	);
+}

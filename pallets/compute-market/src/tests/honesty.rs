@@ -38,6 +38,8 @@ pub(super) fn snapshot() -> Before {
 
 pub(super) fn outcome_name(outcome: &CloseOutcome) -> &'static str {
 	match outcome {
+		CloseOutcome::Accepted(Acceptor::ReplicasAgreed) => "Accepted(replicas agreed)",
+		CloseOutcome::Accepted(Acceptor::MediatorConfirmed) => "Accepted(mediator confirmed)",
 		CloseOutcome::Accepted(_) => "Accepted",
 		CloseOutcome::TimedOut => "TimedOut",
 		CloseOutcome::Mediated { faulty: FaultyParty::JobCreator, .. } => "Mediated(JC at fault)",
@@ -211,15 +213,15 @@ fn check_close(
 		m.job.bandwidth_max_price,
 	);
 	let posted = match &m.state {
-		MatchState::ResultPosted { result, .. } | MatchState::InMediation { result, .. } => {
-			Some(price(
-				result.instruction_count,
-				m.resource.instruction_price,
-				result.bandwidth_used,
-				m.resource.bandwidth_price,
-			))
-		},
-		MatchState::Matched => None,
+		MatchState::ResultPosted { result, .. }
+		| MatchState::InMediation { result, .. }
+		| MatchState::AwaitingReplicas { result } => Some(price(
+			result.instruction_count,
+			m.resource.instruction_price,
+			result.bandwidth_used,
+			m.resource.bandwidth_price,
+		)),
+		MatchState::Matched | MatchState::Committed { .. } => None,
 	};
 	let (jc, rp) = (net(m.job_creator), net(m.resource_provider));
 	match outcome {

@@ -29,7 +29,7 @@ struct Step {
 
 /// Call kinds by weight: lifecycle calls are drawn more often than set-up calls so
 /// that walks get past matching into results, mediation and settlement.
-const KINDS: [u8; 47] = [
+const KINDS: [u8; 52] = [
 	0, 0, 1, 2, 3, 4, 5, // actors and trust
 	6, 7, 6, 7, 8, 9, 8, 9, 10, // offers
 	11, 12, 11, 12, 11, // matching
@@ -44,10 +44,11 @@ const KINDS: [u8; 47] = [
 	22, // the directory consents to a mediator
 	23, // root changes the parameters
 	24, 24, // the idle-time sweep
+	25, 25, 26, 27, 27, // replicated jobs
 ];
 
 /// A name per kind, for the walk's figures.
-const KIND_NAMES: [&str; 25] = [
+const KIND_NAMES: [&str; 28] = [
 	"register",
 	"deregister",
 	"trust_mediator",
@@ -73,6 +74,9 @@ const KIND_NAMES: [&str; 25] = [
 	"directory_trusts_mediator",
 	"set_parameters",
 	"on_idle",
+	"post_replicated_job_offer",
+	"settle/commit_replicas",
+	"post_replica_verdict",
 ];
 
 fn step() -> impl Strategy<Value = Step> {
@@ -193,7 +197,7 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 		8 | 9 => {
 			let mut terms = if b % 4 == 0 { random_resource_terms(a, b) } else { resource_terms() };
 			terms.match_incentive = (b % 5) as Balance;
-			let owner = if a % 4 == 0 { step.actor } else { RP };
+			let owner = [step.actor, RP, RP, SOLVER][(a % 4) as usize];
 			let quote =
 				Market::quote_resource_deposit(&terms, Some(&MEDIATOR), Some(&DIRECTORY)).ok();
 			let expiry = now + 1 + b % HOUR;
@@ -239,10 +243,13 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 				match_id,
 				status,
 				reference("result"),
-				[2; 32],
+				// Two roots, so replicas sometimes disagree.
+				[2 + (a / 7 % 2) as u8; 32],
 				b % (limits.0 + limits.0 / 8 + 1),
 				a % (limits.1 + limits.1 / 8 + 1),
 			)
+			.map(|_| ())
+			.map_err(|e| e.error)
 		},
 		14 => Market::accept_result(origin, match_id),
 		15 => {
@@ -291,6 +298,8 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 			let who = Matches::<Test>::get(match_id).map(|m| m.job_creator).unwrap_or(step.actor);
 			if b % 2 == 0 {
 				Market::timeout(RuntimeOrigin::signed(who), match_id)
+					.map(|_| ())
+					.map_err(|e| e.error)
 			} else {
 				Market::mediation_timeout(origin, match_id)
 			}
@@ -322,7 +331,7 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 				Market::quote_resource_deposit(&terms, Some(&MEDIATOR), Some(&DIRECTORY)).ok();
 			Market::post_resource_offer(origin, terms, deposit_near(quote, a), now + 1 + b % HOUR)
 		},
-		21 => Market::timeout(origin, match_id),
+		21 => Market::timeout(origin, match_id).map(|_| ()).map_err(|e| e.error),
 		22 => Market::trust_mediator(
 			RuntimeOrigin::signed(DIRECTORY),
 			if a % 3 == 0 { pick_actor(a / 3) } else { MEDIATOR },
@@ -337,11 +346,72 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 			parameters.max_completion_horizon = 1 + a % (3 * HOUR);
 			Market::set_parameters(RuntimeOrigin::root(), parameters)
 		},
+		25 => {
+			let mut terms = job_terms();
+			terms.completion_deadline = now + 1 + (b % (2 * HOUR));
+			let owner = if b % 4 == 0 { step.actor } else { JC };
+			let quote = Market::quote_job_deposit(&terms, Some(&MEDIATOR)).ok();
+			let excluded = if a % 3 == 0 { vec![pick_actor(b)] } else { vec![] };
+			Market::post_replicated_job_offer(
+				RuntimeOrigin::signed(owner),
+				terms,
+				(a % 4) as u32 + 1,
+				excluded.try_into().unwrap_or_default(),
+				deposit_near(quote, b / 11),
+				now + 1 + a % HOUR,
+			)
+		},
+		26 if b % 2 == 0 => Market::settle_replicas(origin, replica_group(a)),
+		26 => {
+			let who =
+				Matches::<Test>::get(match_id).map(|m| m.resource_provider).unwrap_or(step.actor);
+			// The root `post_result` reveals half the time.
+			let root = [2 + (a / 7 % 2) as u8; 32];
+			let commitment = Market::result_commitment(match_id, ResultStatus::Completed, &root);
+			Market::commit_result(RuntimeOrigin::signed(who), match_id, commitment)
+		},
+		27 => {
+			let group = replica_group(a);
+			let mediator = crate::ReplicaGroups::<Test>::get(group)
+				.and_then(|g| g.mediator)
+				.filter(|_| b % 4 != 0)
+				.unwrap_or(step.actor);
+			let verdict = if b % 3 == 0 {
+				ReplicaVerdict::NonDeterministic
+			} else {
+				ReplicaVerdict::Deterministic {
+					status: ResultStatus::Completed,
+					result_hash: [2 + (b / 3 % 2) as u8; 32],
+				}
+			};
+			Market::post_replica_verdict(
+				RuntimeOrigin::signed(mediator),
+				group,
+				verdict,
+				a % (limits.0 + limits.0 / 8 + 1),
+				b % (limits.1 + limits.1 / 8 + 1),
+			)
+		},
 		_ => {
 			Market::on_idle(System::block_number(), Weight::MAX);
 			Ok(())
 		},
 	}
+}
+
+/// Sets `who` up as an RP like [`RP`]: registered, trusting the mediator and the
+/// directory, with the base layer.
+fn second_provider(who: AccountId) -> frame_support::dispatch::DispatchResult {
+	Market::register_resource_provider(RuntimeOrigin::signed(who), Architecture::Amd64, 1_000_000)?;
+	Market::trust_mediator(RuntimeOrigin::signed(who), MEDIATOR)?;
+	Market::trust_directory(RuntimeOrigin::signed(who), DIRECTORY)?;
+	Market::add_base_layer(RuntimeOrigin::signed(who), LAYER)
+}
+
+/// A replica group that exists, if any does.
+fn replica_group(n: u64) -> ReplicaGroupId {
+	let groups: Vec<_> = crate::ReplicaGroups::<Test>::iter_keys().collect();
+	groups.get(n as usize % groups.len().max(1)).copied().unwrap_or(n % 24)
 }
 
 /// A ruling the chain accepts for this dispute, picked by `n`.
@@ -434,6 +504,10 @@ fn walk(steps: &[Step], walks: &mut Walks) -> Result<(), TestCaseError> {
 		if steps.len().is_multiple_of(2) {
 			Market::trust_mediator(RuntimeOrigin::signed(DIRECTORY), MEDIATOR)
 				.map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
+		}
+		// A third of them have a second RP, so replicas can run on distinct RPs.
+		if steps.len().is_multiple_of(3) {
+			second_provider(SOLVER).map_err(|e| TestCaseError::fail(format!("{e:?}")))?;
 		}
 		for step in steps {
 			let before_root = sp_io::storage::root(StateVersion::V1);

@@ -15,6 +15,7 @@ fn key_of(flag: &str) -> String {
 		"input" => "inputs".into(),
 		"arg" => "args".into(),
 		"mediator" => "mediators".into(),
+		"exclude-rp" => "exclude_rps".into(),
 		other => other.replace('-', "_"),
 	}
 }

@@ -1,0 +1,198 @@
+//! Replicated jobs end to end, with real Docker (README, "Replicated jobs"):
+//!
+//! - two honest RP daemons run the two replicas; the chain sees equal results and
+//!   pays both, with no call from the JC;
+//! - one honest RP daemon and a forging RP (this test, through raw extrinsics, as a
+//!   hostile client would) that posts a made-up root: the chain sends both to the real
+//!   mediator daemon, whose runs side with the honest RP; the forger is fined and the
+//!   honest RP paid as if accepted.
+//!
+//! Needs a Docker engine (skipped without one unless `MODICUM_REQUIRE_DOCKER=1`).
+
+use anyhow::{bail, Context, Result};
+use modicum_client::{
+	calls::Market, events::MarketEvents, keys, reference, types::ResultStatus, Chain, MarketEvent,
+};
+use modicum_offchain::commitment::result_commitment;
+use modicum_tests::{docker_market_with, modicum_json};
+use std::path::Path;
+
+/// A job file for a deterministic two-replica job.
+fn job_file(dir: &Path) -> Result<String> {
+	let text = "image = \"modicum/base:1\"\ndirectory = \"//Dave\"\nmediators = [\"//Charlie\"]\n\
+		 args = [\"/bin/sh\", \"-c\", \"echo replicated > /out/answer\"]\n\
+		 instructions = 20000\ndeadline_secs = 120\nreplicas = 2\nwait = true\n";
+	let path = dir.join("replicated.toml");
+	std::fs::write(&path, text)?;
+	Ok(path.display().to_string())
+}
+
+fn outcomes(report: &serde_json::Value) -> Vec<(String, String)> {
+	report["replicas"]
+		.as_array()
+		.map(|all| {
+			all.iter()
+				.map(|r| {
+					let rp = r["resource_provider"].as_str().unwrap_or_default().to_string();
+					(rp, r["outcome"].as_str().unwrap_or_default().to_string())
+				})
+				.collect()
+		})
+		.unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_honest_replicas_are_paid_with_no_call_from_the_jc() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let work = dir.path();
+	let Some(market) = docker_market_with(work, &["//Bob", "//Ferdie"]).await? else {
+		return Ok(());
+	};
+	let url = market.url.clone();
+	modicum_json(&url, &["jc", "register"])?;
+	let job = job_file(work)?;
+	let report = modicum_json(&url, &["jc", "submit", &job])
+		.map_err(|e| anyhow::anyhow!("{e}\n{}", market.logs()))?;
+	let ends = outcomes(&report);
+	assert_eq!(ends.len(), 2, "{report}");
+	for (_, outcome) in &ends {
+		assert_eq!(outcome, "accepted: the replicas agreed", "{report}");
+	}
+	let bob = keys::parse_account("//Bob")?.to_string();
+	let ferdie = keys::parse_account("//Ferdie")?.to_string();
+	let mut providers: Vec<&str> = ends.iter().map(|(rp, _)| rp.as_str()).collect();
+	providers.sort();
+	let mut expected = vec![bob.as_str(), ferdie.as_str()];
+	expected.sort();
+	assert_eq!(providers, expected, "two distinct RPs ran the replicas: {report}");
+	market.stop()
+}
+
+/// Registers //Ferdie as an RP by hand (no daemon), trusting the market's mediator and
+/// directory, and offers what //Bob offers.
+async fn forging_provider(chain: &Chain) -> Result<modicum_client::Keypair> {
+	let ferdie = keys::from_uri("//Ferdie")?;
+	let (bob, charlie, dave) = (
+		keys::parse_account("//Bob")?,
+		keys::parse_account("//Charlie")?,
+		keys::parse_account("//Dave")?,
+	);
+	let market = Market::new(chain, &ferdie);
+	let speed = chain.resource_provider(&bob).await?.context("Bob is an RP")?;
+	market.register_resource_provider(speed.arch, speed.time_per_instruction_ns).await?;
+	market.trust_mediator(charlie).await?;
+	market.trust_directory(dave).await?;
+	for layer in chain.base_layers(&bob).await? {
+		market.add_base_layer(layer).await?;
+	}
+	let (_, bobs) = chain
+		.resource_offers()
+		.await?
+		.into_iter()
+		.find(|(_, offer)| offer.owner == bob)
+		.context("Bob has an open resource offer")?;
+	let deposit = chain.quote_resource_deposit(&bobs.terms, Some(charlie), Some(dave)).await?;
+	let now = chain.now_ms().await?;
+	market.post_resource_offer(bobs.terms, deposit, now + 600_000).await?;
+	Ok(ferdie)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forging_replica_is_fined_and_the_honest_one_paid() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let work = dir.path();
+	let Some(market) = docker_market_with(work, &["//Bob"]).await? else { return Ok(()) };
+	let url = market.url.clone();
+	let chain = Chain::connect(&url).await?;
+	modicum_json(&url, &["jc", "register"])?;
+	let ferdie = forging_provider(&chain).await?;
+	let ferdie_account = keys::account_of(&ferdie);
+	let before = chain.free_balance(&ferdie_account).await?;
+
+	let mut events = MarketEvents::subscribe(&chain).await?;
+	let job = job_file(work)?;
+	let url_for_cli = url.clone();
+	let submitted =
+		tokio::task::spawn_blocking(move || modicum_json(&url_for_cli, &["jc", "submit", &job]));
+	// Ferdie posts a result it never computed as soon as its replica is matched.
+	let forged = loop {
+		let Some(block) = events.next().await else { bail!("the event stream ended") };
+		let found = block?.events.into_iter().find_map(|e| match e {
+			MarketEvent::Matched { match_id, resource_provider, .. }
+				if resource_provider == ferdie_account =>
+			{
+				Some(match_id)
+			},
+			_ => None,
+		});
+		if let Some(id) = found {
+			break id;
+		}
+	};
+	let ferdie_market = Market::new(&chain, &ferdie);
+	let root = [0xf0; 32];
+	let commitment = result_commitment(forged, ResultStatus::Completed, &root);
+	ferdie_market.commit_result(forged, commitment).await?;
+	// It reveals as soon as the honest replica has committed too.
+	let mut revealed = false;
+	for _ in 0..240 {
+		let reveal = ferdie_market
+			.post_result(
+				forged,
+				ResultStatus::Completed,
+				reference("results/forged@sha256:00")?,
+				root,
+				100,
+				0,
+			)
+			.await;
+		match reveal {
+			Ok(_) => {
+				revealed = true;
+				break;
+			},
+			Err(e) if e.is_refusal("ReplicasStillCommitting") => {
+				tokio::time::sleep(std::time::Duration::from_millis(500)).await
+			},
+			Err(e) => bail!("revealing the forged result: {e}\n{}", market.logs()),
+		}
+	}
+	assert!(revealed, "the honest replica never committed\n{}", market.logs());
+
+	// The forger's whole remaining deposit is taken as a fine.
+	let fined = tokio::time::timeout(std::time::Duration::from_secs(300), async {
+		while let Some(block) = events.next().await {
+			for event in block?.events {
+				if let MarketEvent::Fined { match_id, who, amount } = event {
+					if match_id == forged && who == ferdie_account {
+						return Ok(amount);
+					}
+				}
+			}
+		}
+		bail!("the event stream ended")
+	})
+	.await
+	.map_err(|_| anyhow::anyhow!("no fine within 5 minutes\n{}", market.logs()))??;
+	assert!(fined > 0);
+
+	let report = submitted.await?.map_err(|e| anyhow::anyhow!("{e}\n{}", market.logs()))?;
+	let bob = keys::parse_account("//Bob")?.to_string();
+	let ends = outcomes(&report);
+	assert!(
+		ends.contains(&(bob, "accepted: the mediator's runs confirmed it".into())),
+		"{report}\n{}",
+		market.logs()
+	);
+	assert!(
+		ends.contains(&(
+			ferdie_account.to_string(),
+			"mediated: wrong-results, resource-provider at fault".into()
+		)),
+		"{report}"
+	);
+	// Nothing of the forger's deposit came back.
+	let after = chain.free_balance(&ferdie_account).await?;
+	assert!(after <= before, "the forger got nothing back: {before} → {after}");
+	market.stop()
+}
