@@ -35,10 +35,41 @@ pub enum ResearchCommand {
 	/// plots: utility, cheating caught, mediation rate and fines per agent type beside the
 	/// analytic predictions, the claims checked, and a sweep over (n, θ).
 	Simulate(SimulateArgs),
+	/// Replicated jobs against the real pallet: each job run as k replicas on distinct
+	/// RPs of every type, compared by the chain and mediated when they differ; per RP
+	/// type the replicas paid, fined and timed out, the mean utility, and the forged
+	/// results that slipped through.
+	Replicas(ReplicaArgs),
 	/// Spot checks of map jobs: the chance that re-computing a random fraction f of N
 	/// records catches a fault that corrupted c of them (exact, and the large-N
 	/// approximation), the sample a target probability needs, and a plot.
 	SpotCheck(SpotCheckArgs),
+}
+
+/// `research replicas` settings; the rest as `research simulate`'s defaults.
+#[derive(Args)]
+pub struct ReplicaArgs {
+	/// k, the replicas per job (2 to 5).
+	#[arg(long, default_value_t = 2)]
+	replicas: u32,
+	/// Jobs to run.
+	#[arg(long, default_value_t = 2_000)]
+	jobs: usize,
+	/// Seed of the random choices (same seed, same run).
+	#[arg(long, default_value_t = 3)]
+	seed: u64,
+	/// θ, the penalty rate.
+	#[arg(long, default_value_t = 50.0)]
+	theta: f64,
+	/// n, the mediator's re-runs.
+	#[arg(long, default_value_t = 2)]
+	n: u32,
+	/// p_a of a byzantine non-deterministic JC's job (1: every job deterministic).
+	#[arg(long, default_value_t = 0.5)]
+	byzantine_p_a: f64,
+	/// Resource Providers per type.
+	#[arg(long, default_value_t = 3)]
+	rps_per_type: usize,
 }
 
 /// `research spot-check` settings.
@@ -284,6 +315,23 @@ pub async fn run(global: &Global, command: ResearchCommand) -> Result<()> {
 		},
 		ResearchCommand::Simulate(args) => simulate_and_report(global, &args)?,
 		ResearchCommand::SpotCheck(args) => spot_check(global, &args)?,
+		ResearchCommand::Replicas(args) => {
+			let config = simulate::SimConfig {
+				jobs: args.jobs,
+				seed: args.seed,
+				theta: args.theta,
+				n: args.n,
+				byzantine_p_a: args.byzantine_p_a,
+				population: simulate::Population {
+					rps_per_type: args.rps_per_type,
+					..Default::default()
+				},
+				..Default::default()
+			};
+			let summary = simulate::replicated::simulate_replicated(&config, args.replicas)
+				.context("simulating replicated jobs")?;
+			output::print(global.json, &summary, || simulate::replicated::markdown(&summary));
+		},
 	}
 	Ok(())
 }

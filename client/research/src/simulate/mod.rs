@@ -13,6 +13,7 @@ pub mod adversaries;
 pub mod agents;
 pub mod engine;
 pub mod expect;
+pub mod replicated;
 pub mod report;
 pub mod runtime;
 pub mod stats;
