@@ -423,6 +423,39 @@ impl Chain {
 		self.read(address, (match_id,), "ComputeMarket::MatchReplicaGroup").await
 	}
 
+	/// An open job offer.
+	pub async fn job_offer(&self, offer_id: u64) -> Result<Option<JobOffer>, ClientError> {
+		let address = runtime::storage().compute_market().job_offers();
+		self.read(address, (offer_id,), "ComputeMarket::JobOffers").await
+	}
+
+	/// Whether a replica of `group` may still be matched or commit at chain time `now`
+	/// (the pallet's rule for when reveals open): a reveal tried before then is refused,
+	/// and a refused transaction still costs its fee.
+	pub async fn replicas_still_committing(
+		&self,
+		group: u64,
+		now: u64,
+	) -> Result<bool, ClientError> {
+		use market::{MatchState, ReplicaMember};
+		let Some(info) = self.replica_group(group).await? else { return Ok(false) };
+		for member in &info.members.0 {
+			let open = match member {
+				ReplicaMember::Offer(id) => self
+					.job_offer(*id)
+					.await?
+					.is_some_and(|o| now <= o.expires_at.min(info.completion_deadline)),
+				ReplicaMember::Match(id) => self.match_info(*id).await?.is_some_and(|m| {
+					m.state == MatchState::Matched && now <= m.job.completion_deadline
+				}),
+			};
+			if open {
+				return Ok(true);
+			}
+		}
+		Ok(false)
+	}
+
 	/// The replica group an open job offer belongs to.
 	pub async fn offer_replica_group(&self, offer_id: u64) -> Result<Option<u64>, ClientError> {
 		let address = runtime::storage().compute_market().offer_replica_group();

@@ -410,20 +410,7 @@ impl ResourceProvider {
 			},
 			// Posted before a crash, in a block the daemon did not see finalized.
 			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
-			Err(e) if e.is_refusal("MatchNotFound") => {
-				tracing::info!(match_id, "the match was closed meanwhile");
-				JobPhase::GaveUp { reason: GaveUp::MatchClosed }
-			},
-			Err(e) if e.is_refusal("CompletionDeadlinePassed") => {
-				tracing::warn!(match_id, "the result came too late: {e}");
-				JobPhase::GaveUp { reason: GaveUp::DeadlinePassed }
-			},
-			Err(e @ ClientError::Refused { .. }) => {
-				tracing::error!(match_id, "the chain refused the result for good: {e}");
-				let ClientError::Refused { error, .. } = e else { unreachable!() };
-				JobPhase::GaveUp { reason: GaveUp::Refused { error } }
-			},
-			Err(e) => return Err(e.into()),
+			Err(e) => given_up(match_id, "result", e)?,
 		};
 		self.record(match_id, next).await
 	}
@@ -458,18 +445,7 @@ impl ResourceProvider {
 			},
 			// Committed before a crash, in a block the daemon did not see finalized.
 			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Committed(ready.clone()),
-			Err(e) if e.is_refusal("MatchNotFound") => {
-				JobPhase::GaveUp { reason: GaveUp::MatchClosed }
-			},
-			Err(e) if e.is_refusal("CompletionDeadlinePassed") => {
-				JobPhase::GaveUp { reason: GaveUp::DeadlinePassed }
-			},
-			Err(e @ ClientError::Refused { .. }) => {
-				tracing::error!(match_id, "the chain refused the commitment for good: {e}");
-				let ClientError::Refused { error, .. } = e else { unreachable!() };
-				JobPhase::GaveUp { reason: GaveUp::Refused { error } }
-			},
-			Err(e) => return Err(e.into()),
+			Err(e) => given_up(match_id, "commitment", e)?,
 		};
 		let committed = matches!(next, JobPhase::Committed(_));
 		self.record(match_id, next).await?;
@@ -482,6 +458,13 @@ impl ResourceProvider {
 	/// Reveals a committed replica result; waits quietly while another replica may
 	/// still commit.
 	async fn reveal(&self, match_id: u64, ready: &ReadyResult) -> Result<(), RpError> {
+		if let Some(group) = self.chain.match_replica_group(match_id).await? {
+			let now = self.chain.now_ms().await?;
+			if self.chain.replicas_still_committing(group, now).await? {
+				tracing::debug!(match_id, "another replica may still commit; revealing later");
+				return Ok(());
+			}
+		}
 		let next = match self.reveal_or_post(match_id, ready).await {
 			Ok(_) => {
 				tracing::info!(match_id, "replica result revealed");
@@ -492,15 +475,7 @@ impl ResourceProvider {
 				return Ok(());
 			},
 			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
-			Err(e) if e.is_refusal("MatchNotFound") => {
-				JobPhase::GaveUp { reason: GaveUp::MatchClosed }
-			},
-			Err(e @ ClientError::Refused { .. }) => {
-				tracing::error!(match_id, "the chain refused the reveal for good: {e}");
-				let ClientError::Refused { error, .. } = e else { unreachable!() };
-				JobPhase::GaveUp { reason: GaveUp::Refused { error } }
-			},
-			Err(e) => return Err(e.into()),
+			Err(e) => given_up(match_id, "reveal", e)?,
 		};
 		self.record(match_id, next).await
 	}
@@ -664,6 +639,24 @@ pub fn parse_hash(text: &str) -> Result<[u8; 32], String> {
 
 /// A status-only result that is not in the directory (its upload failed, or there was
 /// none to upload to): its root computed in memory, no reference.
+/// What a refused result, commitment or reveal leaves to do: nothing, for the reason
+/// the chain gave. Anything but a refusal (a lost node) is returned to retry.
+fn given_up(match_id: u64, what: &str, e: ClientError) -> Result<JobPhase, ClientError> {
+	let reason = if e.is_refusal("MatchNotFound") {
+		tracing::info!(match_id, "the match was closed meanwhile");
+		GaveUp::MatchClosed
+	} else if e.is_refusal("CompletionDeadlinePassed") {
+		tracing::warn!(match_id, "the {what} came too late: {e}");
+		GaveUp::DeadlinePassed
+	} else if let ClientError::Refused { error, .. } = &e {
+		tracing::error!(match_id, "the chain refused the {what} for good: {e}");
+		GaveUp::Refused { error: error.clone() }
+	} else {
+		return Err(e);
+	};
+	Ok(JobPhase::GaveUp { reason })
+}
+
 fn unpublished(status: ResultStatus, instruction_count: u64, bandwidth_used: u64) -> ReadyResult {
 	ReadyResult {
 		status,

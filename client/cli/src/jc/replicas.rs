@@ -252,6 +252,7 @@ async fn follow(
 /// Past the deadline, a replica whose RP posted nothing owes the JC its estimate: claim
 /// it (which also lets the other replicas be compared).
 async fn claim_silent_replicas(s: &Session, replicas: &BTreeMap<u64, Replica>) -> Result<()> {
+	let now = s.chain.now_ms().await?;
 	for r in replicas.values().filter(|r| matches!(r.state, "running" | "committed")) {
 		let Some(match_id) = r.match_id else { continue };
 		let Some(info) = s.chain.match_info(match_id).await? else { continue };
@@ -263,7 +264,7 @@ async fn claim_silent_replicas(s: &Session, replicas: &BTreeMap<u64, Replica>) -
 			},
 			_ => continue,
 		};
-		if s.chain.now_ms().await? > deadline {
+		if now > deadline {
 			match Market::new(&s.chain, &s.signer).timeout(match_id).await {
 				Ok(_) => {},
 				Err(e) if e.is_final() => tracing::debug!(match_id, "timeout refused: {e}"),
