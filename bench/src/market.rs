@@ -90,6 +90,7 @@ impl Market {
 				name: format!("rp-{i}"),
 				key: rp_uri(i),
 				jobs_at_once: options.open_offers,
+				determinism_probe_runs: 0,
 			})
 			.collect();
 		let registry = write_market_configs(&work, &roles)?;

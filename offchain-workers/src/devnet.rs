@@ -37,6 +37,8 @@ pub struct RpPlan {
 	pub key: String,
 	/// Jobs it runs at once; it keeps as many offers open.
 	pub jobs_at_once: u32,
+	/// Its determinism probe's extra runs (0: none).
+	pub determinism_probe_runs: u32,
 }
 
 /// A daemon of the plan, with its configuration written.
@@ -109,6 +111,7 @@ pub fn write_configs(plan: &Plan) -> Result<Vec<Daemon>, DevnetError> {
 				work_dir: work.join(&rp.name),
 				open_offers: rp.jobs_at_once,
 				concurrent_jobs: rp.jobs_at_once,
+				determinism_probe_runs: rp.determinism_probe_runs,
 				..RpSettings::default()
 			},
 		};
@@ -128,6 +131,7 @@ pub fn rps(count: u32, jobs_at_once: u32) -> Vec<RpPlan> {
 			name: if count == 1 { "rp".into() } else { format!("rp-{i}") },
 			key: if i == 0 { "//Bob".into() } else { format!("//RP{}", i + 1) },
 			jobs_at_once,
+			determinism_probe_runs: 0,
 		})
 		.collect()
 }

@@ -559,8 +559,68 @@ pub async fn docker_market_with(work: &Path, keys: &[&str]) -> Result<Option<Tes
 		.map(|(i, key)| {
 			// One RP keeps the name the single-RP tests read its state under.
 			let name = if keys.len() == 1 { "rp".to_string() } else { format!("rp-{i}") };
-			RpRole { name, key: key.to_string(), jobs_at_once: 1 }
+			RpRole { name, key: key.to_string(), jobs_at_once: 1, determinism_probe_runs: 0 }
 		})
 		.collect();
 	Ok(Some(TestMarket::start_with(work, &rps).await?))
+}
+
+/// An RP driven by the test itself, through raw extrinsics as a hostile client would
+/// (no daemon).
+pub struct HandDrivenProvider {
+	/// Its key.
+	pub keypair: modicum_client::Keypair,
+	/// The terms it offers: //Bob's.
+	pub terms: modicum_client::chain::ResourceTerms,
+}
+
+impl HandDrivenProvider {
+	/// Posts one more resource offer on its terms, open for ten minutes.
+	pub async fn offer(&self, chain: &modicum_client::Chain) -> Result<()> {
+		use modicum_client::keys;
+		let (charlie, dave) = (keys::parse_account("//Charlie")?, keys::parse_account("//Dave")?);
+		let deposit = chain.quote_resource_deposit(&self.terms, Some(charlie), Some(dave)).await?;
+		let now = chain.now_ms().await?;
+		modicum_client::calls::Market::new(chain, &self.keypair)
+			.post_resource_offer(self.terms.clone(), deposit, now + 600_000)
+			.await?;
+		Ok(())
+	}
+}
+
+/// Registers `key` as a [`HandDrivenProvider`] with //Bob's speed, base layers and
+/// offer terms, trusting the market's mediator (//Charlie) and directory (//Dave), and
+/// posts one resource offer.
+pub async fn hand_driven_provider(
+	chain: &modicum_client::Chain,
+	key: &str,
+) -> Result<HandDrivenProvider> {
+	use modicum_client::keys;
+	let keypair = keys::from_uri(key)?;
+	let (bob, charlie, dave) = (
+		keys::parse_account("//Bob")?,
+		keys::parse_account("//Charlie")?,
+		keys::parse_account("//Dave")?,
+	);
+	let market = modicum_client::calls::Market::new(chain, &keypair);
+	let speed = chain.resource_provider(&bob).await?.context("Bob is an RP")?;
+	market.register_resource_provider(speed.arch, speed.time_per_instruction_ns).await?;
+	market.trust_mediator(charlie).await?;
+	market.trust_directory(dave).await?;
+	for layer in chain.base_layers(&bob).await? {
+		market.add_base_layer(layer).await?;
+	}
+	// Bob's daemon posts its first offer soon after it registers.
+	let mut bobs = None;
+	for _ in 0..120 {
+		bobs = chain.resource_offers().await?.into_iter().find(|(_, offer)| offer.owner == bob);
+		if bobs.is_some() {
+			break;
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+	let (_, bobs) = bobs.context("Bob posted no resource offer within a minute")?;
+	let provider = HandDrivenProvider { keypair, terms: bobs.terms };
+	provider.offer(chain).await?;
+	Ok(provider)
 }

@@ -109,7 +109,7 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	// One slot per case, so every case is matched at once (the declined one must be
 	// matched within rule 11's window to be matched at all).
-	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 5 };
+	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 5, determinism_probe_runs: 0 };
 	let market_up = TestMarket::start(dir.path(), rp).await?;
 	let (url, registry) = (market_up.url.clone(), market_up.registry.clone());
 	let chain = Chain::connect(&url).await?;
@@ -296,4 +296,64 @@ fn cli(url: &str, args: &[&str]) -> Result<String> {
 		);
 	}
 	Ok(String::from_utf8(output.stdout)?)
+}
+
+/// A job whose output is random: no two runs agree, so no mediator could rule on it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_probing_rp_declines_a_non_deterministic_job_and_nobody_is_fined() -> Result<()> {
+	if !docker_available()? {
+		eprintln!("skipping: no Docker engine (set MODICUM_REQUIRE_DOCKER=1 to make this fail)");
+		return Ok(());
+	}
+	let status = Command::new("bash").arg(repo_root().join("scripts/build-images.sh")).status()?;
+	ensure!(status.success(), "scripts/build-images.sh failed");
+	let dir = tempfile::tempdir()?;
+	let rp = RpRole {
+		name: "rp".into(),
+		key: "//Bob".into(),
+		jobs_at_once: 1,
+		determinism_probe_runs: 1,
+	};
+	let market_up = TestMarket::start(dir.path(), rp).await?;
+	let url = market_up.url.clone();
+	let chain = Chain::connect(&url).await?;
+	let (alice, bob) = (keys::parse_account("//Alice")?, keys::parse_account("//Bob")?);
+	cli(&url, &["jc", "register"])?;
+	let job = dir.path().join("coin.toml");
+	std::fs::write(
+		&job,
+		"image = \"modicum/base:1\"\ndirectory = \"//Dave\"\nmediators = [\"//Charlie\"]\n\
+		 args = [\"/bin/sh\", \"-c\", \"head -c 16 /dev/urandom > /out/coin\"]\n\
+		 instructions = 20000\ndeadline_secs = 120\nwait = true\n",
+	)?;
+	let submitted = cli(&url, &["--json", "jc", "submit", &job.display().to_string()])
+		.map_err(|e| anyhow::anyhow!("{e}\n{}", market_up.logs()))?;
+	let report: serde_json::Value = serde_json::from_str(&submitted)?;
+	ensure!(report["result"]["status"] == "declined", "{report}\n{}", market_up.logs());
+	ensure!(report["result"]["price"] == 0, "a declined job costs the JC nothing: {report}");
+	let match_id = report["match_id"].as_u64().context("no match id")?.to_string();
+
+	// Disputing it anyway is refused by the CLI (it would be ruled against the JC),
+	// and accepting it pays nobody.
+	let refused = cli(&url, &["jc", "reject", &match_id, "--reason", "wrong-results"]);
+	ensure!(refused.is_err(), "the CLI let a JC dispute a free declined result");
+	let mut events = MarketEvents::subscribe(&chain).await?;
+	cli(&url, &["jc", "accept", &match_id])?;
+	let mut closed = false;
+	while !closed {
+		let Some(block) = events.next().await else { bail!("the event stream ended") };
+		for event in block?.events {
+			match event {
+				MarketEvent::Fined { who, .. } => bail!("{who} was fined for a declined job"),
+				MarketEvent::Paid { from, to, amount, .. } if from == alice && to == bob => {
+					bail!("the JC paid the RP {amount} for a declined job")
+				},
+				MarketEvent::MatchClosed { match_id: id, .. } if id.to_string() == match_id => {
+					closed = true
+				},
+				_ => {},
+			}
+		}
+	}
+	market_up.stop()
 }

@@ -107,7 +107,12 @@ impl Harness {
 			},
 			None => None,
 		};
-		let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 1 };
+		let rp = RpRole {
+			name: "rp".into(),
+			key: "//Bob".into(),
+			jobs_at_once: 1,
+			determinism_probe_runs: 0,
+		};
 		let market = TestMarket::start(&work, rp).await?;
 		let chain = Chain::connect(&market.url).await?;
 		let alice = keys::from_uri("//Alice")?;

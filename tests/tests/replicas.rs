@@ -9,12 +9,12 @@
 //!
 //! Needs a Docker engine (skipped without one unless `MODICUM_REQUIRE_DOCKER=1`).
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use modicum_client::{
 	calls::Market, events::MarketEvents, keys, reference, types::ResultStatus, Chain, MarketEvent,
 };
 use modicum_offchain::commitment::result_commitment;
-use modicum_tests::{docker_market_with, modicum_json};
+use modicum_tests::{docker_market_with, hand_driven_provider, modicum_json};
 use std::path::Path;
 
 /// A job file for a deterministic two-replica job.
@@ -68,35 +68,6 @@ async fn two_honest_replicas_are_paid_with_no_call_from_the_jc() -> Result<()> {
 	market.stop()
 }
 
-/// Registers //Ferdie as an RP by hand (no daemon), trusting the market's mediator and
-/// directory, and offers what //Bob offers.
-async fn forging_provider(chain: &Chain) -> Result<modicum_client::Keypair> {
-	let ferdie = keys::from_uri("//Ferdie")?;
-	let (bob, charlie, dave) = (
-		keys::parse_account("//Bob")?,
-		keys::parse_account("//Charlie")?,
-		keys::parse_account("//Dave")?,
-	);
-	let market = Market::new(chain, &ferdie);
-	let speed = chain.resource_provider(&bob).await?.context("Bob is an RP")?;
-	market.register_resource_provider(speed.arch, speed.time_per_instruction_ns).await?;
-	market.trust_mediator(charlie).await?;
-	market.trust_directory(dave).await?;
-	for layer in chain.base_layers(&bob).await? {
-		market.add_base_layer(layer).await?;
-	}
-	let (_, bobs) = chain
-		.resource_offers()
-		.await?
-		.into_iter()
-		.find(|(_, offer)| offer.owner == bob)
-		.context("Bob has an open resource offer")?;
-	let deposit = chain.quote_resource_deposit(&bobs.terms, Some(charlie), Some(dave)).await?;
-	let now = chain.now_ms().await?;
-	market.post_resource_offer(bobs.terms, deposit, now + 600_000).await?;
-	Ok(ferdie)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forging_replica_is_fined_and_the_honest_one_paid() -> Result<()> {
 	let dir = tempfile::tempdir()?;
@@ -105,7 +76,7 @@ async fn a_forging_replica_is_fined_and_the_honest_one_paid() -> Result<()> {
 	let url = market.url.clone();
 	let chain = Chain::connect(&url).await?;
 	modicum_json(&url, &["jc", "register"])?;
-	let ferdie = forging_provider(&chain).await?;
+	let ferdie = hand_driven_provider(&chain, "//Ferdie").await?.keypair;
 	let ferdie_account = keys::account_of(&ferdie);
 	let before = chain.free_balance(&ferdie_account).await?;
 

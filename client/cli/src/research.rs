@@ -44,14 +44,17 @@ pub enum ResearchCommand {
 	/// records catches a fault that corrupted c of them (exact, and the large-N
 	/// approximation), the sample a target probability needs, and a plot.
 	SpotCheck(SpotCheckArgs),
+	/// Spot-checked record jobs against the real pallet: JCs re-compute a sample of
+	/// each result's records; a rational RP corrupts c of N, a byzantine one all; per
+	/// RP type the results caught, slipped through and fined, the mean utility, and the
+	/// detection rate and expected utility of corrupting beside the model.
+	SpotChecked(SpotCheckedArgs),
 }
 
-/// `research replicas` settings; the rest as `research simulate`'s defaults.
+/// The market of the replicated and spot-checked runs; the rest as `research
+/// simulate`'s defaults.
 #[derive(Args)]
-pub struct ReplicaArgs {
-	/// k, the replicas per job (2 to 5).
-	#[arg(long, default_value_t = 2)]
-	replicas: u32,
+pub struct SmallMarketArgs {
 	/// Jobs to run.
 	#[arg(long, default_value_t = 2_000)]
 	jobs: usize,
@@ -70,6 +73,49 @@ pub struct ReplicaArgs {
 	/// Resource Providers per type.
 	#[arg(long, default_value_t = 3)]
 	rps_per_type: usize,
+}
+
+impl SmallMarketArgs {
+	fn config(&self) -> simulate::SimConfig {
+		simulate::SimConfig {
+			jobs: self.jobs,
+			seed: self.seed,
+			theta: self.theta,
+			n: self.n,
+			byzantine_p_a: self.byzantine_p_a,
+			population: simulate::Population {
+				rps_per_type: self.rps_per_type,
+				..Default::default()
+			},
+			..Default::default()
+		}
+	}
+}
+
+/// `research replicas` settings.
+#[derive(Args)]
+pub struct ReplicaArgs {
+	/// k, the replicas per job (2 to 5).
+	#[arg(long, default_value_t = 2)]
+	replicas: u32,
+	#[command(flatten)]
+	market: SmallMarketArgs,
+}
+
+/// `research spot-checked` settings.
+#[derive(Args)]
+pub struct SpotCheckedArgs {
+	/// Records per job, N.
+	#[arg(long, default_value_t = 10_000)]
+	records: u64,
+	/// The fraction f of each result's records the JC re-computes.
+	#[arg(long, default_value_t = 0.01)]
+	fraction: f64,
+	/// Records a rational RP corrupts, c [default: 5 % of N].
+	#[arg(long)]
+	corrupted: Option<u64>,
+	#[command(flatten)]
+	market: SmallMarketArgs,
 }
 
 /// `research spot-check` settings.
@@ -146,6 +192,10 @@ pub struct SimulateArgs {
 	/// the directory, a griefer holding the mediator's slots (at most 32).
 	#[arg(long, default_value_t = 20)]
 	adversary_rounds: usize,
+	/// An altruistic RP's determinism probe: extra runs of each job before posting;
+	/// runs that differ make it decline the job rather than risk a fine (at most 8).
+	#[arg(long, default_value_t = 0)]
+	probe_runs: u32,
 	/// Where to write report.md, report.json and the plots.
 	#[arg(long, default_value = "simulation")]
 	out: PathBuf,
@@ -184,6 +234,7 @@ impl SimulateArgs {
 				rps_per_type: self.rps_per_type,
 			},
 			adversary_rounds: self.adversary_rounds,
+			probe_runs: self.probe_runs,
 		}
 	}
 }
@@ -316,21 +367,21 @@ pub async fn run(global: &Global, command: ResearchCommand) -> Result<()> {
 		ResearchCommand::Simulate(args) => simulate_and_report(global, &args)?,
 		ResearchCommand::SpotCheck(args) => spot_check(global, &args)?,
 		ResearchCommand::Replicas(args) => {
-			let config = simulate::SimConfig {
-				jobs: args.jobs,
-				seed: args.seed,
-				theta: args.theta,
-				n: args.n,
-				byzantine_p_a: args.byzantine_p_a,
-				population: simulate::Population {
-					rps_per_type: args.rps_per_type,
-					..Default::default()
-				},
-				..Default::default()
-			};
-			let summary = simulate::replicated::simulate_replicated(&config, args.replicas)
-				.context("simulating replicated jobs")?;
+			let summary =
+				simulate::replicated::simulate_replicated(&args.market.config(), args.replicas)
+					.context("simulating replicated jobs")?;
 			output::print(global.json, &summary, || simulate::replicated::markdown(&summary));
+		},
+		ResearchCommand::SpotChecked(args) => {
+			use simulate::spot_checked::{markdown, simulate_spot_checked, RecordJobs};
+			let shape = RecordJobs {
+				records: args.records,
+				fraction: args.fraction,
+				corrupted: args.corrupted.unwrap_or((args.records / 20).max(1)),
+			};
+			let summary = simulate_spot_checked(&args.market.config(), shape)
+				.context("simulating spot-checked record jobs")?;
+			output::print(global.json, &summary, || markdown(&summary));
 		},
 	}
 	Ok(())

@@ -7,6 +7,7 @@
 //! never retried.
 
 mod offers;
+pub mod probe;
 pub mod phase;
 mod settings;
 
@@ -117,6 +118,12 @@ impl ResourceProvider {
 		// The engine reads 0 or less as "no limit": a fork bomb would be unbounded.
 		if config.rp.pids_limit < 1 {
 			return Err(RpError::Config("pids_limit must be at least 1".into()));
+		}
+		if config.rp.determinism_probe_runs > probe::MAX_PROBE_RUNS {
+			return Err(RpError::Config(format!(
+				"determinism_probe_runs must be at most {}",
+				probe::MAX_PROBE_RUNS
+			)));
 		}
 		let Opened { chain, signer, me, docker, state } =
 			daemon::open(&config.chain, &config.rp.work_dir, "rp-state.json").await?;
@@ -560,6 +567,12 @@ impl ResourceProvider {
 			let name = format!("{}{match_id}", self.job_prefix());
 			let image = self.images.hold(&format!("{}/{}", endpoint.registry, terms.reference));
 			let outcome = job::run(&runner, &terms, &work, &name, schedule).await;
+			let outcome = match outcome {
+				Ok(first) if first.status == ResultStatus::Completed => {
+					self.probed(&runner, &terms, &work, &name, schedule, match_id, first).await
+				},
+				other => other,
+			};
 			drop(image);
 			let outcome = outcome?;
 			if let Err(e) = self.images.prune(&self.docker).await {
@@ -581,6 +594,39 @@ impl ResourceProvider {
 					outcome.instruction_count,
 					outcome.bandwidth_used,
 				))
+			},
+		}
+	}
+
+	/// With a determinism probe, runs the job again and declines it if a run differs.
+	#[allow(clippy::too_many_arguments)]
+	async fn probed(
+		&self,
+		runner: &Runner,
+		terms: &job::JobTerms,
+		work: &Path,
+		name: &str,
+		schedule: Schedule,
+		match_id: u64,
+		first: job::JobOutcome,
+	) -> Result<job::JobOutcome, job::JobError> {
+		let runs = self.settings.determinism_probe_runs;
+		if runs == 0 {
+			return Ok(first);
+		}
+		match probe::probe(runner, terms, work, name, schedule, &first, runs).await? {
+			probe::Probe::Agreed => Ok(first),
+			probe::Probe::NoTime => {
+				tracing::warn!(match_id, "no time left for the determinism probe; posting unprobed");
+				Ok(first)
+			},
+			probe::Probe::Differed { run } => {
+				tracing::warn!(
+					match_id,
+					run,
+					"the job's runs differ: it is not deterministic, so declining it"
+				);
+				job::status_only(work, ResultStatus::Declined, 0)
 			},
 		}
 	}

@@ -72,6 +72,10 @@ pub struct RpSettings {
 	/// Bytes of pulled job images to keep for jobs that come again; past it the least
 	/// recently used go.
 	pub image_cache_bytes: u64,
+	/// Runs each completed job this many more times before posting, and declines it
+	/// if a run differs (a non-deterministic job would get an honest RP fined); 0 to
+	/// 4, each a whole run's cost.
+	pub determinism_probe_runs: u32,
 	/// The offers' terms.
 	pub offer: OfferSettings,
 }
@@ -91,6 +95,7 @@ impl Default for RpSettings {
 			cpus: 1.0,
 			pids_limit: 64,
 			image_cache_bytes: crate::image_cache::DEFAULT_BUDGET_BYTES,
+			determinism_probe_runs: 0,
 			offer: OfferSettings::default(),
 		}
 	}

@@ -3,6 +3,7 @@
 
 mod explain;
 mod jobfile;
+mod mapreduce;
 mod progress;
 mod replicas;
 mod show;
@@ -123,6 +124,11 @@ pub enum JcCommand {
 		#[arg(long)]
 		accept: bool,
 	},
+	/// Run a map job over records (one per line of a file, or one per file of a
+	/// directory) as shards on different RPs: spot-check each shard, post again a
+	/// shard that lapses or is wrong, then run the reduce job over all the outputs.
+	#[command(name = "mapreduce")]
+	MapReduce(mapreduce::MapReduceArgs),
 }
 
 struct Session {
@@ -254,6 +260,7 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 			let asked = spot_check::SpotCheckRequest { match_id, job, fraction, accept };
 			spot_check::spot_check(&s, asked, json).await?
 		},
+		JcCommand::MapReduce(args) => mapreduce::mapreduce(&s, args, json).await?,
 		JcCommand::Template => print!("{}", jobfile::TEMPLATE),
 		JcCommand::Explain { offer_id } => explain::explain(&s, offer_id, json).await?,
 	}
@@ -284,8 +291,30 @@ async fn fetch_result(
 	result: &PostedResult,
 	out: &std::path::Path,
 ) -> Result<()> {
+	let (directory, storage) = (&info.job.directory, info.job.local_storage_limit);
+	match download_result(chain, directory, storage, result, out).await? {
+		None => Ok(()),
+		Some(BadResult { reason, why }) => bail!("{why}: reject it with --reason {reason}"),
+	}
+}
+
+/// A posted result that is not what it claims: the rejection it calls for, and why.
+struct BadResult {
+	reason: RejectReason,
+	why: String,
+}
+
+/// As [`fetch_result`] for a job stored in `directory` with `storage_limit`, telling a
+/// result that is bad (the RP's fault, `Some`) from a download that failed here (`Err`).
+async fn download_result(
+	chain: &Chain,
+	directory: &AccountId,
+	storage_limit: u64,
+	result: &PostedResult,
+	out: &std::path::Path,
+) -> Result<Option<BadResult>> {
 	let directory = chain
-		.directory(&info.job.directory)
+		.directory(directory)
 		.await?
 		.ok_or_else(|| anyhow!("the job's directory is no longer registered"))?;
 	let endpoint: directory::DirectoryEndpoint = reference_text(&directory.endpoint).parse()?;
@@ -293,18 +322,21 @@ async fn fetch_result(
 		registry: endpoint.registry,
 		reference: reference_text(&result.reference),
 		root: result.hash,
-		max_bytes: verify::max_archive_bytes(info.job.local_storage_limit),
+		max_bytes: verify::max_archive_bytes(storage_limit),
 	};
 	let out = out.to_path_buf();
 	let deadline = std::time::Instant::now() + RESULT_DOWNLOAD_TIME;
 	let fetched =
 		tokio::task::spawn_blocking(move || verify::fetch_into(&posted, &out, deadline)).await?;
 	match fetched {
+		Ok(_) => Ok(None),
 		Err(e @ verify::VerifyError::RootMismatch { .. }) => {
-			bail!("{e}: reject it with --reason wrong-results")
+			Ok(Some(BadResult { reason: RejectReason::WrongResults, why: e.to_string() }))
 		},
-		Err(e) if e.result_is_bad() => bail!("{e}: reject it with --reason result-not-found"),
-		other => Ok(other?),
+		Err(e) if e.result_is_bad() => {
+			Ok(Some(BadResult { reason: RejectReason::ResultNotFound, why: e.to_string() }))
+		},
+		Err(e) => Err(e.into()),
 	}
 }
 

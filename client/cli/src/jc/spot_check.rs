@@ -18,7 +18,11 @@ use super::{
 };
 use crate::output;
 use anyhow::{anyhow, bail, Context, Result};
-use modicum_client::{calls::Market, reference_text, types::ResultStatus};
+use modicum_client::{
+	calls::Market,
+	reference_text,
+	types::{PostedResult, ResultStatus},
+};
 use modicum_offchain::{
 	directory,
 	executor::{self, ExecStatus, JobSpec},
@@ -74,45 +78,17 @@ pub async fn spot_check(s: &Session, asked: SpotCheckRequest, json: bool) -> Res
 		bail!("the RP posted {}: there are no record outputs to check", result.status);
 	}
 
-	let seed_block = s.chain.finalized_hash().await?;
-	let sampled = sample(&names, asked.fraction, &seed_block, asked.match_id);
-	let endpoint = directory_endpoint(&s.chain, &info.job.directory).await?;
-	let posted = reference_text(&result.reference);
-	let (repository, digest) = posted
-		.split_once('@')
-		.ok_or_else(|| anyhow!("the posted result reference {posted:?} names no digest"))?;
-	let paths: Vec<String> = sampled.iter().map(|name| format!("{RECORDS_OUT}/{name}")).collect();
-	let (registry, repository, digest, root) =
-		(endpoint.registry.clone(), repository.to_string(), digest.to_string(), result.hash);
-	let wanted = paths.clone();
-	let proven = tokio::task::spawn_blocking(move || {
-		directory::fetch_proven_files(&registry, &repository, &digest, &root, &wanted)
-	})
-	.await?;
-	let proven = match proven {
-		Ok(files) => files,
-		Err(e) => bail!(
-			"the sampled records' outputs could not be proven against the posted root ({e}): \
+	let job = RecordJob { request: &request, records: &records_input.source, names: &names };
+	let checked = check_sample(s, &job, asked.match_id, &info, &result, asked.fraction).await?;
+	let mismatches = match checked.verdict {
+		SampleVerdict::Compared { mismatches } => mismatches,
+		SampleVerdict::Unproven { reason } => bail!(
+			"the sampled records' outputs could not be proven against the posted root ({reason}): \
 			 reject with `modicum jc reject {} --reason wrong-results`",
 			asked.match_id
 		),
 	};
-
-	let rp_speed = s
-		.chain
-		.resource_provider(&info.resource_provider)
-		.await?
-		.map_or(1_000_000, |rp| rp.time_per_instruction_ns);
-	let recomputed = recompute(&request, &records_input.source, &sampled, &info, rp_speed).await?;
-	let mismatches: Vec<String> = sampled
-		.iter()
-		.zip(&paths)
-		.filter(|(name, path)| {
-			let posted = proven.iter().find(|(p, _)| p == *path).map(|(_, bytes)| bytes);
-			posted != recomputed.iter().find(|(n, _)| n == *name).map(|(_, bytes)| bytes)
-		})
-		.map(|(name, _)| name.clone())
-		.collect();
+	let (sampled, seed_block) = (checked.sampled, checked.seed_block);
 	let consistent = mismatches.is_empty();
 	let mut accepted = false;
 	if consistent && asked.accept {
@@ -157,8 +133,84 @@ fn describe(r: &SpotCheckReport) -> String {
 	}
 }
 
+/// What a sample showed.
+pub struct SampleCheck {
+	/// The sampled records' names.
+	pub sampled: Vec<String>,
+	/// The finalized block whose hash seeded the sample.
+	pub seed_block: [u8; 32],
+	/// What comparing them found.
+	pub verdict: SampleVerdict,
+}
+
+/// The outcome of comparing a sample.
+pub enum SampleVerdict {
+	/// The outputs were proven and compared; these records differ (none: consistent).
+	Compared { mismatches: Vec<String> },
+	/// The directory could not prove the sampled outputs against the posted root.
+	Unproven { reason: String },
+}
+
+/// A record job: its request, and its records (files named `names` under `records`).
+pub struct RecordJob<'a> {
+	pub request: &'a jobfile::JobRequest,
+	pub records: &'a Path,
+	pub names: &'a [String],
+}
+
+/// Draws a sample of `names` (files under `records`) seeded by the block finalized now,
+/// fetches their posted outputs with proofs against `result`'s root, re-computes them
+/// here with `request`'s image and compares: the one way a JC checks a record job.
+pub async fn check_sample(
+	s: &Session,
+	job: &RecordJob<'_>,
+	match_id: u64,
+	info: &modicum_client::chain::MatchInfo,
+	result: &PostedResult,
+	fraction: f64,
+) -> Result<SampleCheck> {
+	let seed_block = s.chain.finalized_hash().await?;
+	let sampled = sample(job.names, fraction, &seed_block, match_id);
+	let endpoint = directory_endpoint(&s.chain, &info.job.directory).await?;
+	let posted = reference_text(&result.reference);
+	let (repository, digest) = posted
+		.split_once('@')
+		.ok_or_else(|| anyhow!("the posted result reference {posted:?} names no digest"))?;
+	let paths: Vec<String> = sampled.iter().map(|name| format!("{RECORDS_OUT}/{name}")).collect();
+	let (registry, repository, digest, root) =
+		(endpoint.registry.clone(), repository.to_string(), digest.to_string(), result.hash);
+	let wanted = paths.clone();
+	let proven = tokio::task::spawn_blocking(move || {
+		directory::fetch_proven_files(&registry, &repository, &digest, &root, &wanted)
+	})
+	.await?;
+	let proven = match proven {
+		Ok(files) => files,
+		Err(e) => {
+			let reason = e.to_string();
+			return Ok(SampleCheck { sampled, seed_block, verdict: SampleVerdict::Unproven { reason } });
+		},
+	};
+	let rp_speed = s
+		.chain
+		.resource_provider(&info.resource_provider)
+		.await?
+		.map_or(1_000_000, |rp| rp.time_per_instruction_ns);
+	let recomputed = recompute(job.request, job.records, &sampled, info, rp_speed).await?;
+	let mismatches: Vec<String> = sampled
+		.iter()
+		.zip(&paths)
+		.filter(|(name, path)| {
+			let posted = proven.iter().find(|(p, _)| p == *path).map(|(_, bytes)| bytes);
+			posted != recomputed.iter().find(|(n, _)| n == *name).map(|(_, bytes)| bytes)
+		})
+		.map(|(name, _)| name.clone())
+		.collect();
+	Ok(SampleCheck { sampled, seed_block, verdict: SampleVerdict::Compared { mismatches } })
+}
+
 /// The record files' names, sorted.
-fn record_names(dir: &Path) -> Result<Vec<String>> {
+pub fn record_names(dir: &Path) -> Result<Vec<String>> {
 	let mut names = Vec::new();
 	for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
 		let entry = entry?;

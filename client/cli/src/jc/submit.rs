@@ -57,65 +57,15 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	if args.dry_run {
 		return explain::dry_run(s, &request, json).await;
 	}
-	let directory = keys::parse_account(&request.directory)?;
-	let endpoint = directory_endpoint(&s.chain, &directory).await?;
-	if s.chain.job_creator(&s.me).await?.is_none() {
-		// The directory lets only registered accounts store images.
-		bail!("you are not registered as a job creator: `modicum jc register` first");
+	if request.replicas <= 1 && !request.exclude_rps.is_empty() {
+		bail!("--exclude-rp applies to replicated jobs: add --replicas 2 (or more)");
 	}
 	let mut phases = Phases::start(json);
-	let mediators = wanted_mediators(s, &request, &phases).await?;
-
-	let docker = modicum_offchain::docker::connect().await?;
-	let (local_image, input_bytes) = if request.additions.is_empty() {
-		(request.image.clone(), 0)
-	} else {
-		phases.note(format!(
-			"packing {} input(s), {} argument(s), {} variable(s) into the job image",
-			request.additions.inputs.len(),
-			request.additions.args.as_ref().map_or(0, Vec::len),
-			request.additions.env.len()
-		));
-		let built = package::build_job_image(&docker, &request.image, &request.additions)
-			.await
-			.with_context(|| format!("building the job image from {}", request.image))?;
-		(built.image, built.input_bytes)
-	};
-	phases.note(format!("pushing {} to {}", request.image, endpoint.registry));
-	let repository = format!("jobs/{}", sanitize(&request.image));
-	let credential = directory::WriteCredential::new(&s.signer, &endpoint.registry);
-	let pushed =
-		directory::push_image(&docker, &local_image, &endpoint.registry, &repository, &credential)
-			.await
-			.with_context(|| format!("pushing {} to the directory", request.image))?;
-	if local_image != request.image {
-		// The job image now lives in the directory; the local copy only takes space.
-		let tagged = format!("{}/{repository}:latest", endpoint.registry);
-		let _ = docker
-			.remove_image(&tagged, None::<bollard::query_parameters::RemoveImageOptions>, None)
-			.await;
-	}
-	let download_bytes = download_size(&endpoint.registry, &repository, &pushed.digest).await?;
-	if download_bytes > request.bandwidth {
-		bail!(
-			"the job image and its inputs are {} to download, more than the bandwidth limit {}: \
-			 raise --bandwidth (an RP would post BandwidthExceeded)",
-			format_bytes(download_bytes),
-			format_bytes(request.bandwidth)
-		);
-	}
-
-	let job_reference = format!("{repository}@{}", pushed.digest);
-	let now = s.chain.now_ms().await?;
-	let terms =
-		job_terms(&request, directory, now, pushed.first_layer, &job_reference, pushed.job_hash)?;
-	let deposit = match request.deposit {
-		Some(amount) => amount,
-		None => explain::quoted_deposit(&s.chain, &terms, &mediators).await?,
-	};
+	let prepared = prepare(s, &request, &phases).await?;
 	// Subscribe before posting so no event about the offer can slip past.
 	let mut events = MarketEvents::subscribe(&s.chain).await?;
-	let expires_at = now.saturating_add(request.lifetime_secs.saturating_mul(1000));
+	let Prepared { terms, deposit, expires_at, job_reference, input_bytes, download_bytes, .. } =
+		prepared.clone();
 	if request.replicas > 1 {
 		let excluded = request
 			.exclude_rps
@@ -132,21 +82,8 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		};
 		return replicas::submit_replicated(s, job, job_reference, events, phases, json).await;
 	}
-	if !request.exclude_rps.is_empty() {
-		bail!("--exclude-rp applies to replicated jobs: add --replicas 2 (or more)");
-	}
 	phases.note(format!("posting the job offer (deposit {})", format_amount(deposit)));
-	let posted =
-		Market::new(&s.chain, &s.signer).post_job_offer(terms.clone(), deposit, expires_at).await?;
-	let offer_id = posted
-		.iter()
-		.find_map(|e| match e {
-			MarketEvent::JobOfferPosted { offer_id, .. } => Some(*offer_id),
-			_ => None,
-		})
-		.ok_or_else(|| {
-			anyhow!("the chain accepted the offer but reported no JobOfferPosted event")
-		})?;
+	let offer_id = post_offer(s, &prepared).await?;
 	let mut report = Submitted {
 		offer_id,
 		image: request.image.clone(),
@@ -176,7 +113,7 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		&mut events,
 		offer_id,
 		terms.completion_deadline,
-		&endpoint.registry,
+		&prepared.registry,
 		&mut phases,
 	)
 	.await?;
@@ -224,6 +161,109 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		text
 	});
 	Ok(())
+}
+
+/// A job built, pushed and priced, ready to post.
+#[derive(Clone)]
+pub struct Prepared {
+	/// Its terms on chain.
+	pub terms: JobTerms,
+	/// The deposit to hold.
+	pub deposit: u128,
+	/// When an unmatched offer lapses.
+	pub expires_at: u64,
+	/// `repository@digest` in the directory.
+	pub job_reference: String,
+	/// The bytes of inputs packed into the job image.
+	pub input_bytes: u64,
+	/// What an RP downloads for it.
+	pub download_bytes: u64,
+	/// The directory's registry, `host:port`.
+	pub registry: String,
+}
+
+/// Builds the job image (inputs, arguments, environment), pushes it to the directory,
+/// and prices the offer: everything before posting it.
+pub async fn prepare(s: &Session, request: &JobRequest, phases: &Phases) -> Result<Prepared> {
+	let directory = keys::parse_account(&request.directory)?;
+	let endpoint = directory_endpoint(&s.chain, &directory).await?;
+	if s.chain.job_creator(&s.me).await?.is_none() {
+		// The directory lets only registered accounts store images.
+		bail!("you are not registered as a job creator: `modicum jc register` first");
+	}
+	let mediators = wanted_mediators(s, request, phases).await?;
+
+	let docker = modicum_offchain::docker::connect().await?;
+	let (local_image, input_bytes) = if request.additions.is_empty() {
+		(request.image.clone(), 0)
+	} else {
+		phases.note(format!(
+			"packing {} input(s), {} argument(s), {} variable(s) into the job image",
+			request.additions.inputs.len(),
+			request.additions.args.as_ref().map_or(0, Vec::len),
+			request.additions.env.len()
+		));
+		let built = package::build_job_image(&docker, &request.image, &request.additions)
+			.await
+			.with_context(|| format!("building the job image from {}", request.image))?;
+		(built.image, built.input_bytes)
+	};
+	phases.note(format!("pushing {} to {}", request.image, endpoint.registry));
+	let repository = format!("jobs/{}", sanitize(&request.image));
+	let credential = directory::WriteCredential::new(&s.signer, &endpoint.registry);
+	let pushed =
+		directory::push_image(&docker, &local_image, &endpoint.registry, &repository, &credential)
+			.await
+			.with_context(|| format!("pushing {} to the directory", request.image))?;
+	if local_image != request.image {
+		// The job image now lives in the directory; the local copy only takes space.
+		let tagged = format!("{}/{repository}:latest", endpoint.registry);
+		let _ = docker
+			.remove_image(&tagged, None::<bollard::query_parameters::RemoveImageOptions>, None)
+			.await;
+	}
+	let download_bytes = download_size(&endpoint.registry, &repository, &pushed.digest).await?;
+	if download_bytes > request.bandwidth {
+		bail!(
+			"the job image and its inputs are {} to download, more than the bandwidth limit {}: \
+			 raise --bandwidth (an RP would post BandwidthExceeded)",
+			format_bytes(download_bytes),
+			format_bytes(request.bandwidth)
+		);
+	}
+
+	let job_reference = format!("{repository}@{}", pushed.digest);
+	let now = s.chain.now_ms().await?;
+	let terms =
+		job_terms(request, directory, now, pushed.first_layer, &job_reference, pushed.job_hash)?;
+	let deposit = match request.deposit {
+		Some(amount) => amount,
+		None => explain::quoted_deposit(&s.chain, &terms, &mediators).await?,
+	};
+	let expires_at = now.saturating_add(request.lifetime_secs.saturating_mul(1000));
+	Ok(Prepared {
+		terms,
+		deposit,
+		expires_at,
+		job_reference,
+		input_bytes,
+		download_bytes,
+		registry: endpoint.registry,
+	})
+}
+
+/// Posts a prepared job as one job offer; its id.
+pub async fn post_offer(s: &Session, job: &Prepared) -> Result<u64> {
+	let posted = Market::new(&s.chain, &s.signer)
+		.post_job_offer(job.terms.clone(), job.deposit, job.expires_at)
+		.await?;
+	posted
+		.iter()
+		.find_map(|e| match e {
+			MarketEvent::JobOfferPosted { offer_id, .. } => Some(*offer_id),
+			_ => None,
+		})
+		.ok_or_else(|| anyhow!("the chain accepted the offer but reported no JobOfferPosted event"))
 }
 
 /// The registered endpoint of `directory`.

@@ -54,6 +54,10 @@ pub struct JobRecord {
 	pub rp_forged: bool,
 	/// The RP stayed silent and the JC claimed the timeout.
 	pub timed_out: bool,
+	/// The RP's determinism probe saw its runs differ, so it declined the job.
+	pub declined: bool,
+	/// Runs the RP made of the job (its probe's included).
+	pub rp_runs: u32,
 	/// The JC checked the result.
 	pub verified: bool,
 	/// The JC disputed the result.
@@ -304,6 +308,8 @@ pub fn run_one(
 		rp_ran: false,
 		rp_forged: false,
 		timed_out: false,
+		declined: false,
+		rp_runs: 0,
 		verified: false,
 		disputed: false,
 		verdict: None,
@@ -325,6 +331,21 @@ pub fn run_one(
 		record.rp_ran = chance(rng, rp_play.p_e);
 		record.rp_forged = !record.rp_ran;
 		let output = if record.rp_ran { run_job(rng, jc_play.p_a) } else { Output::Forged };
+		record.rp_runs = u32::from(record.rp_ran);
+		if record.rp_ran && rp_kind == RpKind::Altruistic {
+			for _ in 0..config.probe_runs {
+				record.rp_runs += 1;
+				if run_job(rng, jc_play.p_a) != output {
+					record.declined = true;
+					break;
+				}
+			}
+		}
+		let (status, hash, instructions) = if record.declined {
+			(ResultStatus::Declined, declined_root(), 0)
+		} else {
+			(ResultStatus::Completed, output.hash(), INSTRUCTIONS)
+		};
 		SimClock::advance(1_000);
 		call(
 			job,
@@ -332,10 +353,10 @@ pub fn run_one(
 			Market::post_result(
 				signed(rp),
 				match_id,
-				ResultStatus::Completed,
+				status,
 				reference(b"sim/result"),
-				output.hash(),
-				INSTRUCTIONS,
+				hash,
+				instructions,
 				0,
 			),
 		)?;
@@ -347,7 +368,8 @@ pub fn run_one(
 			SimClock::advance(window + 1);
 			call(job, "accept_result", Market::accept_result(signed(rp), match_id))?;
 		} else {
-			record.verified = !jc_play.rejects_always && chance(rng, jc_play.p_v);
+			record.verified =
+				!record.declined && !jc_play.rejects_always && chance(rng, jc_play.p_v);
 			record.disputed =
 				jc_play.rejects_always || (record.verified && output != Output::Normal);
 			if record.disputed {
@@ -356,7 +378,12 @@ pub fn run_one(
 					"reject_result",
 					Market::reject_result(signed(jc), match_id, RejectReason::WrongResults),
 				)?;
-				let (verdict, faulty, runs) = mediate(rng, config.n, jc_play.p_a, output);
+				let (verdict, faulty, runs) = if record.declined {
+					// It ran nothing it charges for: the rejection is unfounded.
+					(Verdict::CorrectResults, FaultyParty::JobCreator, output)
+				} else {
+					mediate(rng, config.n, jc_play.p_a, output)
+				};
 				call(
 					job,
 					"post_mediation_result",
@@ -396,11 +423,12 @@ pub fn run_one(
 		})
 		.sum();
 	let unit = UNIT as f64;
-	record.jc_utility = record.jc_money as f64 / unit + if record.rp_ran { config.b } else { 0.0 }
+	let delivered = record.rp_ran && !record.declined;
+	record.jc_utility = record.jc_money as f64 / unit + if delivered { config.b } else { 0.0 }
 		- if record.verified { config.c_v } else { 0.0 };
 	record.rp_utility = record.rp_money as f64 / unit
 		- if record.rp_ran {
-			config.c_e
+			config.c_e * f64::from(record.rp_runs)
 		} else if record.rp_forged {
 			config.c_d
 		} else {
@@ -409,10 +437,21 @@ pub fn run_one(
 	Ok(record)
 }
 
+/// The root a result of `Declined` posts: the Merkle root of the status-only result
+/// (no outputs), as the RP daemon posts it.
+fn declined_root() -> ContentHash {
+	[0; 32]
+}
+
 /// The mediator re-runs the job n times and rules as the spec says: runs that differ from
 /// each other mean a non-deterministic job and runs that all equal the RP's mean a correct
 /// result (the JC is at fault either way); otherwise the RP is.
-fn mediate(rng: &mut impl Rng, n: u32, p_a: f64, posted: Output) -> (Verdict, FaultyParty, Output) {
+pub(crate) fn mediate(
+	rng: &mut impl Rng,
+	n: u32,
+	p_a: f64,
+	posted: Output,
+) -> (Verdict, FaultyParty, Output) {
 	let first = run_job(rng, p_a);
 	let agree = (1..n).all(|_| run_job(rng, p_a) == first);
 	if !agree {

@@ -14,6 +14,7 @@ pub mod agents;
 pub mod engine;
 pub mod expect;
 pub mod replicated;
+pub mod spot_checked;
 pub mod report;
 pub mod runtime;
 pub mod stats;
@@ -92,6 +93,10 @@ pub struct SimConfig {
 	pub population: Population,
 	/// Rounds each hostile agent (self-dealer, griefer) plays after the jobs.
 	pub adversary_rounds: usize,
+	/// An altruistic RP's determinism probe: it runs each job this many more times and
+	/// declines (posting `Declined`, free for the JC) when the runs differ, since no
+	/// mediator can rule on such a job (0: no probe).
+	pub probe_runs: u32,
 }
 
 impl Default for SimConfig {
@@ -114,6 +119,7 @@ impl Default for SimConfig {
 			byzantine_p_a: 0.5,
 			population: Population::default(),
 			adversary_rounds: 20,
+			probe_runs: 0,
 		}
 	}
 }
@@ -200,6 +206,9 @@ impl SimConfig {
 		}
 		if self.population.jcs_per_type == 0 || self.population.rps_per_type == 0 {
 			return bad("every type needs at least one agent");
+		}
+		if self.probe_runs > 8 {
+			return bad("probe_runs must be at most 8");
 		}
 		if self.adversary_rounds > 32 {
 			// The griefer's matches all stay open at once, within a mediator's open items.

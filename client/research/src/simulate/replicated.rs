@@ -373,24 +373,7 @@ fn settle_rest(
 				pallet_compute_market::RejectReason::WrongResults,
 			),
 		)?;
-		let first = run_job(rng, jc_play.p_a);
-		let agree = (1..config.n).all(|_| run_job(rng, jc_play.p_a) == first);
-		let (verdict, faulty) = if !agree {
-			(
-				pallet_compute_market::Verdict::NonDeterministic,
-				pallet_compute_market::FaultyParty::JobCreator,
-			)
-		} else if first == output {
-			(
-				pallet_compute_market::Verdict::CorrectResults,
-				pallet_compute_market::FaultyParty::JobCreator,
-			)
-		} else {
-			(
-				pallet_compute_market::Verdict::WrongResults,
-				pallet_compute_market::FaultyParty::ResourceProvider,
-			)
-		};
+		let (verdict, faulty, first) = engine::mediate(rng, config.n, jc_play.p_a, output);
 		return call(
 			job,
 			"post_mediation_result",
