@@ -109,7 +109,12 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	// One slot per case, so every case is matched at once (the declined one must be
 	// matched within rule 11's window to be matched at all).
-	let rp = RpRole { name: "rp".into(), key: "//Bob".into(), jobs_at_once: 5, determinism_probe_runs: 0 };
+	let rp = RpRole {
+		name: "rp".into(),
+		key: "//Bob".into(),
+		jobs_at_once: 5,
+		determinism_probe_runs: 0,
+	};
 	let market_up = TestMarket::start(dir.path(), rp).await?;
 	let (url, registry) = (market_up.url.clone(), market_up.registry.clone());
 	let chain = Chain::connect(&url).await?;

@@ -7,8 +7,8 @@
 //! never retried.
 
 mod offers;
-pub mod probe;
 pub mod phase;
+pub mod probe;
 mod settings;
 
 pub use phase::{GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
@@ -617,7 +617,10 @@ impl ResourceProvider {
 		match probe::probe(runner, terms, work, name, schedule, &first, runs).await? {
 			probe::Probe::Agreed => Ok(first),
 			probe::Probe::NoTime => {
-				tracing::warn!(match_id, "no time left for the determinism probe; posting unprobed");
+				tracing::warn!(
+					match_id,
+					"no time left for the determinism probe; posting unprobed"
+				);
 				Ok(first)
 			},
 			probe::Probe::Differed { run } => {

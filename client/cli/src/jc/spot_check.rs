@@ -188,7 +188,11 @@ pub async fn check_sample(
 		Ok(files) => files,
 		Err(e) => {
 			let reason = e.to_string();
-			return Ok(SampleCheck { sampled, seed_block, verdict: SampleVerdict::Unproven { reason } });
+			return Ok(SampleCheck {
+				sampled,
+				seed_block,
+				verdict: SampleVerdict::Unproven { reason },
+			});
 		},
 	};
 	let rp_speed = s

@@ -14,9 +14,9 @@ pub mod agents;
 pub mod engine;
 pub mod expect;
 pub mod replicated;
-pub mod spot_checked;
 pub mod report;
 pub mod runtime;
+pub mod spot_checked;
 pub mod stats;
 #[cfg(test)]
 mod tests;

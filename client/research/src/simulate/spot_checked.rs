@@ -60,7 +60,10 @@ impl RecordJobs {
 			return bad(format!("the sample fraction must be in (0, 1], not {}", self.fraction));
 		}
 		if self.corrupted == 0 || self.corrupted > self.records {
-			return bad(format!("corrupted must be 1 to N = {}, not {}", self.records, self.corrupted));
+			return bad(format!(
+				"corrupted must be 1 to N = {}, not {}",
+				self.records, self.corrupted
+			));
 		}
 		Ok(())
 	}
@@ -125,7 +128,10 @@ pub struct SpotSummary {
 }
 
 /// Runs `config.jobs` record jobs of `shape`.
-pub fn simulate_spot_checked(config: &SimConfig, shape: RecordJobs) -> Result<SpotSummary, SimError> {
+pub fn simulate_spot_checked(
+	config: &SimConfig,
+	shape: RecordJobs,
+) -> Result<SpotSummary, SimError> {
 	config.validate()?;
 	shape.validate()?;
 	let strategies = config.strategies()?;
@@ -160,7 +166,8 @@ pub fn simulate_spot_checked(config: &SimConfig, shape: RecordJobs) -> Result<Sp
 			let (jc, rp) = (rng.gen_range(0..jcs.len()), rng.gen_range(0..rps.len()));
 			let (jc_kind, rp_kind) = (jcs[jc], rps[rp]);
 			let p_a = strategies.jc(jc_kind).p_a;
-			let end = run_record_job(config, &shape, &mut rng, job, (jc, jc_kind, p_a), (rp, rp_kind))?;
+			let end =
+				run_record_job(config, &shape, &mut rng, job, (jc, jc_kind, p_a), (rp, rp_kind))?;
 			fined += end.fined;
 			engine::check_books(job, &accounts, fined)?;
 			let cost = match rp_kind {
@@ -263,17 +270,28 @@ fn run_record_job(
 		r.map_err(|e| SimError::Dispatch { job, call: "quote", error: format!("{e:?}") })
 	};
 	let jc_deposit = quote(Market::quote_job_deposit(&terms, Some(&MEDIATOR)))?;
-	let rp_deposit =
-		quote(Market::quote_resource_deposit(&resource, Some(&MEDIATOR), Some(&engine::DIRECTORY)))?;
+	let rp_deposit = quote(Market::quote_resource_deposit(
+		&resource,
+		Some(&MEDIATOR),
+		Some(&engine::DIRECTORY),
+	))?;
 	let job_offer = pallet_compute_market::NextOfferId::<SimRuntime>::get();
-	call(job, "post_job_offer", Market::post_job_offer(signed(jc), terms, jc_deposit, now + HOUR_MS))?;
+	call(
+		job,
+		"post_job_offer",
+		Market::post_job_offer(signed(jc), terms, jc_deposit, now + HOUR_MS),
+	)?;
 	call(
 		job,
 		"post_resource_offer",
 		Market::post_resource_offer(signed(rp), resource, rp_deposit, now + HOUR_MS),
 	)?;
 	let match_id = pallet_compute_market::NextMatchId::<SimRuntime>::get();
-	call(job, "post_match", Market::post_match(signed(SOLVER), job_offer, job_offer + 1, MEDIATOR))?;
+	call(
+		job,
+		"post_match",
+		Market::post_match(signed(SOLVER), job_offer, job_offer + 1, MEDIATOR),
+	)?;
 
 	let mut end = JobEnd {
 		corrupted: false,

@@ -109,7 +109,9 @@ impl Lines {
 			ProgressBar::hidden()
 		} else {
 			let bar = ProgressBar::new(tasks as u64);
-			if let Ok(style) = ProgressStyle::with_template("{elapsed:>4} [{bar:20}] {pos}/{len} {msg}") {
+			if let Ok(style) =
+				ProgressStyle::with_template("{elapsed:>4} [{bar:20}] {pos}/{len} {msg}")
+			{
 				bar.set_style(style);
 			}
 			bar
@@ -191,7 +193,12 @@ pub async fn mapreduce(s: &Session, args: MapReduceArgs, json: bool) -> Result<(
 
 /// Posts every task and follows them all, block by block, until each is done or
 /// failed.
-async fn run(s: &Session, tasks: &mut [Task], set: &task::Settings<'_>, bar: &ProgressBar) -> Result<()> {
+async fn run(
+	s: &Session,
+	tasks: &mut [Task],
+	set: &task::Settings<'_>,
+	bar: &ProgressBar,
+) -> Result<()> {
 	// Subscribe before posting so no event about the offers can slip past.
 	let mut events = MarketEvents::subscribe(&s.chain).await?;
 	for task in tasks.iter_mut() {
@@ -212,7 +219,9 @@ async fn run(s: &Session, tasks: &mut [Task], set: &task::Settings<'_>, bar: &Pr
 			task.on_tick(s, now, set).await;
 			task.post_if_pending(s, set).await;
 		}
-		bar.set_position(tasks.iter().filter(|t| matches!(t.state, State::Done { .. })).count() as u64);
+		bar.set_position(
+			tasks.iter().filter(|t| matches!(t.state, State::Done { .. })).count() as u64
+		);
 	}
 	Ok(())
 }
@@ -224,7 +233,9 @@ fn merge_outputs(tasks: &[Task], merged: &Path) -> Result<()> {
 	for task in tasks {
 		if let State::Done { outputs, .. } = &task.state {
 			let dir = outputs.join(RECORDS_OUT);
-			for entry in std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))? {
+			for entry in
+				std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?
+			{
 				let entry = entry?;
 				std::fs::rename(entry.path(), merged.join(entry.file_name()))?;
 			}

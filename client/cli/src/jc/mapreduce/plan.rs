@@ -100,7 +100,10 @@ pub fn read(path: &Path, overrides: &Overrides) -> Result<Plan> {
 		shards: overrides.shards.or(file.shards).unwrap_or(4),
 		spot_check: overrides.spot_check.or(file.spot_check).unwrap_or(0.01),
 		attempts: overrides.attempts.or(file.attempts).unwrap_or(3),
-		out: overrides.out.clone().unwrap_or_else(|| base.join(file.out.unwrap_or("result".into()))),
+		out: overrides
+			.out
+			.clone()
+			.unwrap_or_else(|| base.join(file.out.unwrap_or("result".into()))),
 	};
 	check(&plan)?;
 	Ok(plan)
@@ -135,8 +138,8 @@ pub struct ShardRecords {
 /// number, zero-padded so names sort in input order); a directory a record per file
 /// (named as the file).
 pub fn split(input: &Path, shards: usize, work: &Path) -> Result<Vec<ShardRecords>> {
-	let meta =
-		std::fs::metadata(input).with_context(|| format!("reading the input {}", input.display()))?;
+	let meta = std::fs::metadata(input)
+		.with_context(|| format!("reading the input {}", input.display()))?;
 	let total = if meta.is_dir() { record_names(input)?.len() } else { count_lines(input)? };
 	if total == 0 {
 		bail!("{} holds no records", input.display());
@@ -208,10 +211,7 @@ mod tests {
 		let input = dir.path().join("in.txt");
 		std::fs::write(&input, "a\nb\n\nd\ne")?;
 		let shards = split(&input, 2, &dir.path().join("work"))?;
-		assert_eq!(
-			names(&shards),
-			[vec!["000000", "000001", "000002"], vec!["000003", "000004"]]
-		);
+		assert_eq!(names(&shards), [vec!["000000", "000001", "000002"], vec!["000003", "000004"]]);
 		assert_eq!(std::fs::read(shards[0].dir.join("000002"))?, b"\n");
 		assert_eq!(std::fs::read(shards[1].dir.join("000004"))?, b"e\n");
 		Ok(())

@@ -16,7 +16,9 @@ use super::{
 use anyhow::Result;
 use modicum_client::{
 	calls::Market,
-	types::{CloseOutcome, FaultyParty, OfferRef, PostedResult, RejectReason, ResultStatus, Verdict},
+	types::{
+		CloseOutcome, FaultyParty, OfferRef, PostedResult, RejectReason, ResultStatus, Verdict,
+	},
 	MarketEvent,
 };
 use serde::Serialize;
@@ -79,13 +81,11 @@ pub struct Task {
 	pub kind: Kind,
 	pub attempts: Vec<Attempt>,
 	pub state: State,
-	/// Where a Done reduce's outputs go.
-	pub destination: Option<PathBuf>,
 }
 
 impl Task {
 	pub fn new(label: String, request: JobRequest, kind: Kind) -> Task {
-		Task { label, request, kind, attempts: Vec::new(), state: State::Pending, destination: None }
+		Task { label, request, kind, attempts: Vec::new(), state: State::Pending }
 	}
 
 	/// Whether nothing more will happen to it.
@@ -128,8 +128,7 @@ impl Task {
 		match posted {
 			Ok((prepared, offer_id)) => {
 				self.attempts.push(Attempt { offer_id, ..Default::default() });
-				self.state =
-					State::Open { offer_id, deadline: prepared.terms.completion_deadline };
+				self.state = State::Open { offer_id, deadline: prepared.terms.completion_deadline };
 				let n = self.attempts.len();
 				set.progress.say(&self.label, &format!("posted as offer {offer_id} (attempt {n})"));
 			},
@@ -163,18 +162,21 @@ impl Task {
 			) if id == offer_id => {
 				self.end_attempt(format!("offer {id} left the book unmatched"), set);
 			},
-			(State::Running { match_id, .. }, MarketEvent::ResultPosted { match_id: id, result, .. })
-				if id == match_id =>
-			{
+			(
+				State::Running { match_id, .. },
+				MarketEvent::ResultPosted { match_id: id, result, .. },
+			) if id == match_id => {
 				let (match_id, result) = (*match_id, result.clone());
-				set.progress.say(&self.label, &format!("match {match_id}: {} posted", result.status));
+				set.progress
+					.say(&self.label, &format!("match {match_id}: {} posted", result.status));
 				if let Err(e) = self.react(s, match_id, result, set).await {
 					self.fail(format!("checking match {match_id}: {e:#}"), set);
 				}
 			},
-			(State::Running { match_id, .. }, MarketEvent::MatchClosed { match_id: id, outcome })
-				if id == match_id =>
-			{
+			(
+				State::Running { match_id, .. },
+				MarketEvent::MatchClosed { match_id: id, outcome },
+			) if id == match_id => {
 				let outcome = match outcome {
 					CloseOutcome::TimedOut => {
 						"timed out: its RP posted nothing (its deposit paid you)".to_string()
@@ -227,17 +229,23 @@ impl Task {
 				return Ok(());
 			}
 			let why = format!("the RP reported {}", result.status);
-			return self.dispute(s, match_id, result, RejectReason::InvalidResultStatus, why, set).await;
+			return self
+				.dispute(s, match_id, result, RejectReason::InvalidResultStatus, why, set)
+				.await;
 		}
 		let info = open_match(&s.chain, match_id).await?;
 		if let Kind::Map(records) = &self.kind {
-			let job = RecordJob { request: &self.request, records: &records.dir, names: &records.names };
+			let job =
+				RecordJob { request: &self.request, records: &records.dir, names: &records.names };
 			let checked = check_sample(s, &job, match_id, &info, &result, set.spot_check).await?;
 			let sampled = checked.sampled.len();
 			match checked.verdict {
 				SampleVerdict::Unproven { reason } => {
-					let why = format!("the sampled outputs are not proven by the posted root: {reason}");
-					return self.dispute(s, match_id, result, RejectReason::WrongResults, why, set).await;
+					let why =
+						format!("the sampled outputs are not proven by the posted root: {reason}");
+					return self
+						.dispute(s, match_id, result, RejectReason::WrongResults, why, set)
+						.await;
 				},
 				SampleVerdict::Compared { mismatches } if !mismatches.is_empty() => {
 					let why = format!(
@@ -245,7 +253,9 @@ impl Task {
 						mismatches.len(),
 						mismatches.join(", ")
 					);
-					return self.dispute(s, match_id, result, RejectReason::WrongResults, why, set).await;
+					return self
+						.dispute(s, match_id, result, RejectReason::WrongResults, why, set)
+						.await;
 				},
 				SampleVerdict::Compared { .. } => set.progress.say(
 					&self.label,
@@ -253,7 +263,8 @@ impl Task {
 				),
 			}
 		}
-		let outputs = set.work.join(format!("{}-{}", self.label.replace([' ', '/'], "-"), match_id));
+		let outputs =
+			set.work.join(format!("{}-{}", self.label.replace([' ', '/'], "-"), match_id));
 		let (directory, storage) = (&info.job.directory, info.job.local_storage_limit);
 		if let Some(BadResult { reason, why }) =
 			download_result(&s.chain, directory, storage, &result, &outputs).await?
