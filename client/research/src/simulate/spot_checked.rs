@@ -419,7 +419,7 @@ pub fn markdown(s: &SpotSummary) -> String {
 	);
 	if let (Some(expected), Some(honest)) = (s.rational_expected_utility, s.honest_paid_utility) {
 		text.push_str(&format!(
-			"Corrupting c records: expected utility {expected:+.3} per job against {honest:+.3} for honest work ({}).\n",
+			"Corrupting c records: expected utility {expected:+.3} per spot-checked job against {honest:+.3} for honest work ({}).\n",
 			if expected < honest { "deterred" } else { "NOT deterred" }
 		));
 	}
