@@ -36,7 +36,12 @@ struct Case {
 	expect: ResultStatus,
 	/// The job's bandwidth limit (the decompression bomb's is small, so its cap is).
 	bandwidth_limit: u64,
+	/// The job's CPU milliseconds.
+	instruction_limit: u64,
 }
+
+/// Most cases' CPU milliseconds: the CPU-bound ones must hit it.
+const INSTRUCTIONS: u64 = 5_000;
 
 fn cmd(script: &str) -> String {
 	format!("CMD [\"sh\", \"-c\", {}]\n", serde_json::Value::from(script))
@@ -50,6 +55,7 @@ fn cases(smoke: bool) -> Vec<Case> {
 		dockerfile,
 		expect,
 		bandwidth_limit: 256 << 20,
+		instruction_limit: INSTRUCTIONS,
 	};
 	vec![
 		case("fork-bomb", "fork bomb", cmd("b() { b | b & }; b; while :; do :; done"), ResultStatus::InstructionsExceeded),
@@ -94,12 +100,17 @@ fn cases(smoke: bool) -> Vec<Case> {
 			)),
 			ResultStatus::StorageExceeded,
 		),
-		case(
-			"empty-files",
-			"a million empty files",
-			cmd("i=0; while : > /out/f$i; do i=$((i+1)); done 2>/dev/null; exit 0"),
-			ResultStatus::StorageExceeded,
-		),
+		Case {
+			// Creating the 65,536 files its inodes allow takes a few CPU seconds on a
+			// slow machine: room enough that the storage cap, not the clock, stops it.
+			instruction_limit: 60_000,
+			..case(
+				"empty-files",
+				"a million empty files",
+				cmd("i=0; while : > /out/f$i; do i=$((i+1)); done 2>/dev/null; exit 0"),
+				ResultStatus::StorageExceeded,
+			)
+		},
 		case(
 			"sparse-file",
 			"a 1 GB sparse file",
@@ -122,6 +133,7 @@ fn cases(smoke: bool) -> Vec<Case> {
 			expect: ResultStatus::JobDescriptionError,
 			// Its compressed size fits; 16 times the limit is far below what it unpacks to.
 			bandwidth_limit: (bomb_mib << 20) / 64,
+			instruction_limit: INSTRUCTIONS,
 		},
 	]
 }
@@ -175,6 +187,7 @@ async fn measure(ctx: &Ctx, all: &[Case], blank: &dyn Fn(&str, &str) -> Row) -> 
 		dockerfile: String::new(),
 		expect: ResultStatus::Completed,
 		bandwidth_limit: 256 << 20,
+		instruction_limit: INSTRUCTIONS,
 	};
 	let measured =
 		run_case(&mut market, &mut events, &alice, rp, &plain, "modicum/trivial-job:1", &mut next)
@@ -211,7 +224,7 @@ async fn run_case(
 	let calls = Calls::new(&chain, alice);
 	let now = chain.now_ms().await?;
 	let terms = JobTerms {
-		instruction_limit: 5_000,
+		instruction_limit: case.instruction_limit,
 		bandwidth_limit: case.bandwidth_limit,
 		instruction_max_price: 2_000_000,
 		bandwidth_max_price: 1,
