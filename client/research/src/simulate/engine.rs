@@ -260,21 +260,15 @@ pub fn check_books(job: usize, accounts: &[AccountId], fined: Balance) -> Result
 	Market::do_try_state().map_err(|e| SimError::Invariant { job, error: format!("{e:?}") })
 }
 
-/// One job between the JC with index `jc` and the RP with index `rp`.
-pub fn run_one(
+/// Posts a job offer of `jc` and a resource offer of `rp` at `now`, each with the
+/// deposit the chain quotes, and matches them; the match's id.
+pub(crate) fn open_match(
 	config: &SimConfig,
-	rng: &mut impl Rng,
 	job: usize,
-	(jc_index, jc_kind, jc_play): (usize, JcKind, JcPlay),
-	(rp_index, rp_kind, rp_play): (usize, RpKind, RpPlay),
-) -> Result<JobRecord, SimError> {
-	let (jc, rp) = (jc_account(jc_index), rp_account(rp_index));
-	let parties = [jc, rp, MEDIATOR, DIRECTORY, SOLVER];
-	let before = parties.map(total);
-	System::reset_events();
-	SimClock::advance(1_000);
-	let now = <SimClock as frame_support::traits::Time>::now();
-
+	jc: AccountId,
+	rp: AccountId,
+	now: u64,
+) -> Result<u64, SimError> {
 	let terms = job_terms(config, now);
 	let resource = resource_terms(config);
 	let quote = |r: Result<u128, _>| {
@@ -301,6 +295,26 @@ pub fn run_one(
 		"post_match",
 		Market::post_match(signed(SOLVER), job_offer, job_offer + 1, MEDIATOR),
 	)?;
+	Ok(match_id)
+}
+
+/// One job between the JC with index `jc` and the RP with index `rp`.
+pub fn run_one(
+	config: &SimConfig,
+	rng: &mut impl Rng,
+	job: usize,
+	(jc_index, jc_kind, jc_play): (usize, JcKind, JcPlay),
+	(rp_index, rp_kind, rp_play): (usize, RpKind, RpPlay),
+) -> Result<JobRecord, SimError> {
+	let (jc, rp) = (jc_account(jc_index), rp_account(rp_index));
+	let parties = [jc, rp, MEDIATOR, DIRECTORY, SOLVER];
+	let before = parties.map(total);
+	System::reset_events();
+	SimClock::advance(1_000);
+	let now = <SimClock as frame_support::traits::Time>::now();
+
+	let match_id = open_match(config, job, jc, rp, now)?;
+	let signed = RuntimeOrigin::signed;
 
 	let mut record = JobRecord {
 		jc: jc_kind,

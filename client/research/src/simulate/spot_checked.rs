@@ -24,7 +24,7 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::agents::{run_job, JcKind, Output, RpKind};
-use super::engine::{self, call, jc_account, rp_account, INSTRUCTIONS, MEDIATOR, SOLVER, UNIT};
+use super::engine::{self, call, jc_account, rp_account, INSTRUCTIONS, MEDIATOR, UNIT};
 use super::runtime::{
 	AccountId, Balances, Market, RuntimeEvent, RuntimeOrigin, SimClock, SimRuntime, System,
 };
@@ -263,35 +263,8 @@ fn run_record_job(
 	System::reset_events();
 	SimClock::advance(1_000);
 	let now = <SimClock as frame_support::traits::Time>::now();
+	let match_id = engine::open_match(config, job, jc, rp, now)?;
 	let signed = RuntimeOrigin::signed;
-	let terms = engine::job_terms(config, now);
-	let resource = engine::resource_terms(config);
-	let quote = |r: Result<u128, _>| {
-		r.map_err(|e| SimError::Dispatch { job, call: "quote", error: format!("{e:?}") })
-	};
-	let jc_deposit = quote(Market::quote_job_deposit(&terms, Some(&MEDIATOR)))?;
-	let rp_deposit = quote(Market::quote_resource_deposit(
-		&resource,
-		Some(&MEDIATOR),
-		Some(&engine::DIRECTORY),
-	))?;
-	let job_offer = pallet_compute_market::NextOfferId::<SimRuntime>::get();
-	call(
-		job,
-		"post_job_offer",
-		Market::post_job_offer(signed(jc), terms, jc_deposit, now + HOUR_MS),
-	)?;
-	call(
-		job,
-		"post_resource_offer",
-		Market::post_resource_offer(signed(rp), resource, rp_deposit, now + HOUR_MS),
-	)?;
-	let match_id = pallet_compute_market::NextMatchId::<SimRuntime>::get();
-	call(
-		job,
-		"post_match",
-		Market::post_match(signed(SOLVER), job_offer, job_offer + 1, MEDIATOR),
-	)?;
 
 	let mut end = JobEnd {
 		corrupted: false,
