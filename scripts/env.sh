@@ -10,3 +10,12 @@ if [ -f "$MODICUM_ROOT/.wasm-toolchain.env" ]; then
 	. "$MODICUM_ROOT/.wasm-toolchain.env"
 	[ -n "${WASM_BUILD_TOOLCHAIN:-}" ] && export WASM_BUILD_TOOLCHAIN || unset WASM_BUILD_TOOLCHAIN
 fi
+
+# Runs a command and prints how long it took, so a CI log shows where the time goes.
+timed() {
+	local started=$SECONDS status=0
+	"$@" || status=$?
+	local took=$((SECONDS - started))
+	printf '\033[1m[time]\033[0m %dm%02ds  %s\n' $((took / 60)) $((took % 60)) "$*" >&2
+	return "$status"
+}

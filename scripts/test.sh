@@ -3,19 +3,19 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$MODICUM_ROOT"
-bash scripts/setup.sh
+timed bash scripts/setup.sh
 # The pallet in a mock runtime: unit, scenario and property tests, try_state, and each
 # benchmark run once as a test.
-cargo test -p pallet-compute-market --features runtime-benchmarks,try-runtime
+timed cargo test -p pallet-compute-market --features runtime-benchmarks,try-runtime
 # The off-chain side: client library, daemons (executor and directory tests use the
 # local Docker engine and docker-registry), solver, research tools, CLI.
-cargo test -p modicum-client -p modicum-offchain -p modicum-research -p modicum-cli
+timed cargo test -p modicum-client -p modicum-offchain -p modicum-research -p modicum-cli
 # End to end against real nodes: a dev node with a compute-market extrinsic, a
 # four-validator testnet, bad input, the committed chain specs and metadata, and the
 # whole market with real Docker jobs.
-bash scripts/build-node.sh
-cargo build -p modicum-cli
-cargo test --release -p modicum-node
-cargo test -p modicum-tests -- --test-threads 1
+timed bash scripts/build-node.sh
+timed cargo build -p modicum-cli
+timed cargo test --release -p modicum-node
+timed cargo test -p modicum-tests -- --test-threads 1
 # The benchmark harness, each figure at smoke size (bench/README.md).
-cargo test -p modicum-bench -- --test-threads 1
+timed cargo test -p modicum-bench -- --test-threads 1
