@@ -224,6 +224,7 @@ async fn run_case(
 	let calls = Calls::new(&chain, alice);
 	let now = chain.now_ms().await?;
 	let terms = JobTerms {
+		provider_record: None,
 		instruction_limit: case.instruction_limit,
 		bandwidth_limit: case.bandwidth_limit,
 		instruction_max_price: 2_000_000,

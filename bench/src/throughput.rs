@@ -196,6 +196,7 @@ impl JobCreator {
 				.await?;
 		let now = market.chain.now_ms().await?;
 		let terms = JobTerms {
+			provider_record: None,
 			instruction_limit: 20_000,
 			bandwidth_limit: 256 << 20,
 			instruction_max_price: 2_000_000,

@@ -8,11 +8,12 @@
 
 use std::process::Command;
 
-const ROWS: [&str; 10] = [
+const ROWS: [&str; 11] = [
 	"latency",
 	"overhead",
 	"throughput",
 	"chain-rate",
+	"chain-rate.batched",
 	"weight",
 	"solver",
 	"memory.rp",

@@ -3,8 +3,12 @@
 //! events it caused. Errors name the pallet error (e.g. `InstructionCapTooLow`).
 
 use crate::{
+	batch::{BatchCall, ItemOutcome},
 	chain::{Balance, JobTerms, Parameters, ResourceTerms},
-	runtime::{self, runtime_types::pallet_compute_market::types as market},
+	runtime::{
+		self,
+		runtime_types::pallet_compute_market::{pallet::Call as MarketCall, types as market},
+	},
 	AccountId, Chain, ClientError, Keypair, MarketEvent, ModicumConfig, Reference,
 };
 use subxt::extrinsics::ExtrinsicEvents;
@@ -185,23 +189,55 @@ impl<'a> Market<'a> {
 		self.send(&tx().post_match(job_offer_id, resource_offer_id, mediator)).await
 	}
 
-	/// Posts several matches at once (see [`Chain::submit_all`]): one result per
+	/// Posts several matches in one batch (see [`Chain::submit_batch`]): one outcome per
 	/// `(job offer, resource offer, mediator)`, in order; a refused match does not stop
 	/// the others.
-	pub async fn post_matches(
-		&self,
-		matches: &[(u64, u64, AccountId)],
-	) -> Vec<Result<Vec<MarketEvent>, ClientError>> {
+	pub async fn post_matches(&self, matches: &[(u64, u64, AccountId)]) -> Vec<ItemOutcome> {
 		let calls: Vec<_> = matches
 			.iter()
-			.map(|(job, resource, mediator)| tx().post_match(*job, *resource, *mediator))
+			.map(|(job_offer_id, resource_offer_id, mediator)| {
+				BatchCall::new(
+					"post_match",
+					MarketCall::post_match {
+						job_offer_id: *job_offer_id,
+						resource_offer_id: *resource_offer_id,
+						mediator: *mediator,
+					},
+				)
+			})
 			.collect();
-		self.chain
-			.submit_all(&calls, self.signer)
-			.await
-			.into_iter()
-			.map(|outcome| outcome.map(|events| market_events(&events)))
-			.collect()
+		self.chain.submit_batch(&calls, self.signer).await
+	}
+
+	/// Posts several job offers in one batch (e.g. a map job's shards): one outcome per
+	/// `(terms, deposit, expires_at)`, in order.
+	pub async fn post_job_offers(&self, offers: &[(JobTerms, Balance, u64)]) -> Vec<ItemOutcome> {
+		let calls: Vec<_> = offers
+			.iter()
+			.map(|(terms, deposit, expires_at)| {
+				BatchCall::new(
+					"post_job_offer",
+					MarketCall::post_job_offer {
+						terms: terms.clone(),
+						deposit: *deposit,
+						expires_at: *expires_at,
+					},
+				)
+			})
+			.collect();
+		self.chain.submit_batch(&calls, self.signer).await
+	}
+
+	/// Accepts several posted results in one batch (JC): one outcome per match, in
+	/// order; a match that cannot be accepted does not stop the others.
+	pub async fn accept_results(&self, match_ids: &[u64]) -> Vec<ItemOutcome> {
+		let calls: Vec<_> = match_ids
+			.iter()
+			.map(|&match_id| {
+				BatchCall::new("accept_result", MarketCall::accept_result { match_id })
+			})
+			.collect();
+		self.chain.submit_batch(&calls, self.signer).await
 	}
 
 	/// Posts a job's result (RP).

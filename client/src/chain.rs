@@ -406,6 +406,18 @@ impl Chain {
 			.map_err(|e| read_error("a match", e))
 	}
 
+	/// `who`'s record in every role it closed a match in (README, "Reputation").
+	pub async fn reputation(
+		&self,
+		who: &AccountId,
+	) -> Result<Vec<(market::Role, market::Reputation)>, ClientError> {
+		let at = self.at().await?;
+		at.runtime_apis()
+			.call(runtime::runtime_apis().compute_market_api().reputation(who.clone()))
+			.await
+			.map_err(|e| read_error("a reputation", e))
+	}
+
 	/// Every unsettled match.
 	pub async fn matches(&self) -> Result<Vec<(u64, MatchInfo)>, ClientError> {
 		let entries =

@@ -8,12 +8,14 @@
 //! metadata committed beside this crate; `scripts/regenerate-metadata.sh` refreshes
 //! it and the end-to-end tests fail when it no longer matches the runtime.
 
+pub mod batch;
 pub mod blocks;
 pub mod calls;
 pub mod chain;
 pub mod error;
 pub mod events;
 pub mod keys;
+pub mod records;
 pub mod settings;
 pub mod units;
 pub mod vocab;

@@ -26,6 +26,7 @@ pub mod leaf_proof;
 pub mod matchmaker;
 pub mod mediator;
 pub mod merkle;
+pub mod records;
 pub mod rp;
 pub mod solver;
 pub mod state;

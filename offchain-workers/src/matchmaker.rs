@@ -5,6 +5,7 @@
 //! quietly and the book moves on.
 
 use crate::daemon::{self, Wake};
+use crate::records;
 use crate::solver::{
 	self, Book, DirectoryView, JobCreatorView, JobOfferView, MatchRules, MediatorView,
 	ProviderView, ReplicaRule, ResourceOfferView, SolveOptions,
@@ -14,7 +15,7 @@ use modicum_client::{
 	chain::{JobOffer, ResourceOffer},
 	keys,
 	settings::ChainSettings,
-	types::{Architecture, OfferRef, ReplicaMember},
+	types::{Architecture, OfferRef, ReplicaMember, Role},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
 use serde::{Deserialize, Serialize};
@@ -24,6 +25,7 @@ use std::{collections::BTreeSet, time::Duration};
 pub fn job_offer_view(id: u64, offer: &JobOffer) -> JobOfferView {
 	let t = &offer.terms;
 	JobOfferView {
+		provider_record: t.provider_record.as_ref().map(records::rule),
 		id,
 		owner: bytes(&offer.owner),
 		instruction_limit: t.instruction_limit,
@@ -246,9 +248,11 @@ impl Matchmaker {
 
 	async fn refresh_account(&mut self, who: &AccountId) -> Result<(), ClientError> {
 		let key = bytes(who);
+		let reputation = self.chain.reputation(who).await?;
 		match self.chain.resource_provider(who).await? {
 			Some(info) => {
 				let view = ProviderView {
+					record: records::view(&reputation, Role::ResourceProvider),
 					arch: arch(&info.arch),
 					time_per_instruction_ns: info.time_per_instruction_ns,
 					trusted_mediators: self
@@ -310,6 +314,7 @@ impl Matchmaker {
 		match self.chain.job_creator(who).await? {
 			Some(_) => {
 				let view = JobCreatorView {
+					record: records::view(&reputation, Role::JobCreator),
 					trusted_mediators: self
 						.chain
 						.trusted_mediators(who)
@@ -332,11 +337,19 @@ impl Matchmaker {
 		id: u64,
 		offer: &ResourceOffer,
 	) -> Result<(), ClientError> {
-		if self.book.provider(&bytes(&offer.owner)).is_none() {
-			self.refresh_account(&offer.owner).await?;
+		let key = bytes(&offer.owner);
+		match self.book.provider(&key).cloned() {
+			None => self.refresh_account(&offer.owner).await?,
+			// Records change with every close; a new offer is when rule 13 needs it fresh.
+			Some(mut provider) => {
+				let reputation = self.chain.reputation(&offer.owner).await?;
+				provider.record = records::view(&reputation, Role::ResourceProvider);
+				self.book.upsert_provider(key, provider);
+			},
 		}
 		let t = &offer.terms;
 		self.book.insert_resource_offer(ResourceOfferView {
+			creator_record: t.creator_record.as_ref().map(records::rule),
 			id,
 			owner: bytes(&offer.owner),
 			instruction_price: t.instruction_price,
@@ -353,8 +366,14 @@ impl Matchmaker {
 	}
 
 	async fn add_job_offer(&mut self, id: u64, offer: &JobOffer) -> Result<(), ClientError> {
-		if self.book.job_creator(&bytes(&offer.owner)).is_none() {
-			self.refresh_account(&offer.owner).await?;
+		let key = bytes(&offer.owner);
+		match self.book.job_creator(&key).cloned() {
+			None => self.refresh_account(&offer.owner).await?,
+			Some(mut job_creator) => {
+				let reputation = self.chain.reputation(&offer.owner).await?;
+				job_creator.record = records::view(&reputation, Role::JobCreator);
+				self.book.upsert_job_creator(key, job_creator);
+			},
 		}
 		if self.book.directory(&bytes(&offer.terms.directory)).is_none() {
 			self.refresh_account(&offer.terms.directory).await?;

@@ -8,7 +8,7 @@ use frame_support::{
 };
 use pallet_compute_market::{
 	runtime_api::QuoteError, JobOffer, JobOfferTerms, MarketParameters, Match, MatchId, OfferId,
-	ResourceOffer, ResourceOfferTerms,
+	Reputation, ResourceOffer, ResourceOfferTerms, Role,
 };
 use sp_api::impl_runtime_apis;
 use sp_consensus_aura::sr25519::AuthorityId as AuraId;
@@ -225,6 +225,10 @@ impl_runtime_apis! {
 
 		fn match_info(match_id: MatchId) -> Option<Match<AccountId, Balance>> {
 			ComputeMarket::match_view(match_id)
+		}
+
+		fn reputation(who: AccountId) -> Vec<(Role, Reputation)> {
+			ComputeMarket::reputation_of(&who)
 		}
 	}
 

@@ -18,6 +18,7 @@ const MINUTE_MS: u64 = 60_000;
 
 fn job_terms(directory: AccountId, now: u64, deadline_ms: u64) -> JobTerms {
 	JobTerms {
+		provider_record: None,
 		instruction_limit: 1_000,
 		bandwidth_limit: 0,
 		instruction_max_price: 0,
@@ -36,6 +37,7 @@ fn job_terms(directory: AccountId, now: u64, deadline_ms: u64) -> JobTerms {
 
 fn free_resource_terms() -> ResourceTerms {
 	ResourceTerms {
+		creator_record: None,
 		instruction_price: 0,
 		instruction_cap: 1_000_000,
 		memory_cap: 1 << 30,

@@ -65,6 +65,7 @@ fn terms(
 	deadline: u64,
 ) -> Result<JobTerms> {
 	Ok(JobTerms {
+		provider_record: None,
 		instruction_limit,
 		bandwidth_limit: 256 << 20,
 		instruction_max_price: 2_000_000,

@@ -148,6 +148,7 @@ impl Harness {
 	async fn post_job(&self, instructions: u64) -> Result<u64> {
 		let now = self.chain.now_ms().await?;
 		let terms = JobTerms {
+			provider_record: None,
 			instruction_limit: instructions,
 			bandwidth_limit: 256 << 20,
 			instruction_max_price: 2_000_000,

@@ -156,6 +156,7 @@ async fn a_job_reads_its_input_and_parameter_and_mediation_sees_the_same() -> Re
 
 		let now = chain.now_ms().await?;
 		let terms = JobTerms {
+			provider_record: None,
 			instruction_limit: 20_000,
 			bandwidth_limit: 64 << 20,
 			instruction_max_price: 2_000_000,

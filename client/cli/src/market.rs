@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use modicum_client::{
 	keys, reference_text,
+	types::{Reputation, Role},
 	units::{format_amount, format_duration_ms},
 	Chain,
 };
@@ -122,19 +123,32 @@ pub async fn run(global: &Global, command: MarketCommand) -> Result<()> {
 				.iter()
 				.map(|l| format!("0x{}", hex::encode(l)))
 				.collect();
+			let reputation = chain.reputation(&who).await?;
+			let record: serde_json::Map<String, serde_json::Value> = reputation
+				.iter()
+				.map(|(role, r)| (role.name().to_string(), reputation_json(r)))
+				.collect();
 			let value = serde_json::json!({
 				"account": who.to_string(), "free": free, "roles": roles, "directory_endpoint": endpoint,
 				"trusted_mediators": mediators, "trusted_directories": directories, "base_layers": layers,
+				"reputation": record,
 			});
 			output::print(json, &value, || {
-				format!(
+				let mut text = format!(
 					"{who}\n  free balance        {}\n  roles               {}\n  trusted mediators   {}\n  trusted directories {}\n  base layers         {}",
 					format_amount(free),
 					if roles.is_empty() { "none".into() } else { roles.join(", ") },
 					mediators.len(),
 					directories.len(),
 					layers.len()
-				)
+				);
+				if reputation.is_empty() {
+					text.push_str("\n  record              no closed matches");
+				}
+				for (role, r) in &reputation {
+					text.push_str(&format!("\n  record as {:<9} {}", short_role(role), describe_record(r)));
+				}
+				text
 			});
 		},
 		MarketCommand::Matches => {
@@ -150,4 +164,39 @@ pub async fn run(global: &Global, command: MarketCommand) -> Result<()> {
 		},
 	}
 	Ok(())
+}
+
+/// A role's name in the record lines.
+fn short_role(role: &Role) -> &'static str {
+	match role {
+		Role::ResourceProvider => "RP",
+		Role::JobCreator => "JC",
+		Role::Mediator => "mediator",
+		Role::Directory => "directory",
+	}
+}
+
+/// Every counter of a record, for `--json`.
+fn reputation_json(r: &Reputation) -> serde_json::Value {
+	serde_json::json!({
+		"accepted": r.accepted, "declined": r.declined, "rejections_upheld": r.rejections_upheld,
+		"fined": r.fined, "timed_out": r.timed_out, "mediations_ruled": r.mediations_ruled,
+		"mediations_missed": r.mediations_missed,
+	})
+}
+
+/// The counters of a record that are not zero, e.g. `12 accepted, 1 fined`.
+fn describe_record(r: &Reputation) -> String {
+	let counts = [
+		(r.accepted, "accepted"),
+		(r.declined, "declined"),
+		(r.rejections_upheld, "rejections upheld"),
+		(r.fined, "fined"),
+		(r.timed_out, "timed out"),
+		(r.mediations_ruled, "mediations ruled"),
+		(r.mediations_missed, "mediations missed"),
+	];
+	let shown: Vec<String> =
+		counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
+	if shown.is_empty() { "nothing counted".into() } else { shown.join(", ") }
 }

@@ -49,6 +49,11 @@ pub enum ResearchCommand {
 	/// RP type the results caught, slipped through and fined, the mean utility, and the
 	/// detection rate and expected utility of corrupting beside the model.
 	SpotChecked(SpotCheckedArgs),
+	/// A sybil RP against record requirements, on the real pallet: it works honestly
+	/// until its record passes demanding JCs, forges until fined, then re-registers
+	/// under a new account. The same jobs with and without the requirement: forged
+	/// results paid for, fines, accounts burnt, and each side's utility.
+	Sybil(SybilArgs),
 }
 
 /// The market of the replicated and spot-checked runs; the rest as `research
@@ -114,6 +119,28 @@ pub struct SpotCheckedArgs {
 	/// Records a rational RP corrupts, c [default: 5 % of N].
 	#[arg(long)]
 	corrupted: Option<u64>,
+	#[command(flatten)]
+	market: SmallMarketArgs,
+}
+
+/// `research sybil` settings.
+#[derive(Args)]
+pub struct SybilArgs {
+	/// Honest RPs beside the attacker.
+	#[arg(long, default_value_t = 4)]
+	honest_rps: usize,
+	/// Share of JCs whose offers ask nothing of the RP (where newcomers start).
+	#[arg(long, default_value_t = 0.2)]
+	open_share: f64,
+	/// What the other JCs require: at least this many accepted jobs ...
+	#[arg(long, default_value_t = 10)]
+	min_accepted: u32,
+	/// ... and at most this percentage of faults.
+	#[arg(long, default_value_t = 5.0)]
+	max_faults: f64,
+	/// p_v: the chance a JC checks a result.
+	#[arg(long, default_value_t = 0.1)]
+	check_probability: f64,
 	#[command(flatten)]
 	market: SmallMarketArgs,
 }
@@ -381,6 +408,19 @@ pub async fn run(global: &Global, command: ResearchCommand) -> Result<()> {
 			};
 			let summary = simulate_spot_checked(&args.market.config(), shape)
 				.context("simulating spot-checked record jobs")?;
+			output::print(global.json, &summary, || markdown(&summary));
+		},
+		ResearchCommand::Sybil(args) => {
+			use simulate::sybil::{markdown, simulate_sybil, SybilSetup};
+			let setup = SybilSetup {
+				honest_rps: args.honest_rps,
+				open_share: args.open_share,
+				min_accepted: args.min_accepted,
+				max_fault_percent: args.max_faults,
+				check_probability: args.check_probability,
+			};
+			let summary = simulate_sybil(&args.market.config(), setup)
+				.context("simulating a sybil RP")?;
 			output::print(global.json, &summary, || markdown(&summary));
 		},
 	}

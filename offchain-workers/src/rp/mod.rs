@@ -25,10 +25,13 @@ use crate::{
 	state::{StateError, StateFile},
 };
 use modicum_client::{
+	batch::{BatchCall, Batcher},
+	records,
 	calls::Market,
 	chain::MatchInfo,
 	events::{match_id, parties},
 	reference, reference_text,
+	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall,
 	types::{Architecture, MatchState, ResultStatus},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
@@ -91,6 +94,8 @@ impl Retry for RpError {
 pub struct ResourceProvider {
 	chain: Chain,
 	signer: Keypair,
+	/// Results that finish together are posted together, in one extrinsic.
+	results: Batcher,
 	me: AccountId,
 	settings: RpSettings,
 	docker: bollard::Docker,
@@ -125,11 +130,14 @@ impl ResourceProvider {
 				probe::MAX_PROBE_RUNS
 			)));
 		}
+		records::requirement(config.rp.offer.jc_min_accepted, config.rp.offer.jc_max_faults)
+			.map_err(|e| RpError::Config(format!("[rp.offer] jc_max_faults: {e}")))?;
 		let Opened { chain, signer, me, docker, state } =
 			daemon::open(&config.chain, &config.rp.work_dir, "rp-state.json").await?;
 		let concurrent_jobs = config.rp.concurrent_jobs as usize;
 		let images = ImageCache::new(config.rp.image_cache_bytes);
 		Ok(ResourceProvider {
+			results: Batcher::spawn(chain.clone(), signer.clone()),
 			chain,
 			signer,
 			me,
@@ -427,16 +435,15 @@ impl ResourceProvider {
 		match_id: u64,
 		ready: &ReadyResult,
 	) -> Result<Vec<MarketEvent>, ClientError> {
-		Market::new(&self.chain, &self.signer)
-			.post_result(
-				match_id,
-				ready.status,
-				reference(&ready.reference)?,
-				ready.hash,
-				ready.instruction_count,
-				ready.bandwidth_used,
-			)
-			.await
+		let call = MarketCall::post_result {
+			match_id,
+			status: ready.status,
+			reference: reference(&ready.reference)?,
+			hash: ready.hash,
+			instruction_count: ready.instruction_count,
+			bandwidth_used: ready.bandwidth_used,
+		};
+		self.results.submit(BatchCall::new("post_result", call)).await
 	}
 
 	/// A replica commits to its result first (README, "Replicated jobs"), so no other

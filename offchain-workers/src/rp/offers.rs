@@ -2,7 +2,7 @@
 //! mediator and directory pair accepts at matching.
 
 use super::{OfferSettings, ResourceProvider, RpError};
-use modicum_client::{calls::Market, chain::ResourceTerms};
+use modicum_client::{calls::Market, chain::ResourceTerms, records};
 use std::sync::atomic::Ordering;
 
 impl ResourceProvider {
@@ -65,8 +65,13 @@ impl ResourceProvider {
 	}
 }
 
+/// The terms of the offers `offer` describes; its record requirement was checked when
+/// the daemon started.
 fn offer_terms(offer: &OfferSettings) -> ResourceTerms {
 	ResourceTerms {
+		creator_record: records::requirement(offer.jc_min_accepted, offer.jc_max_faults)
+			.ok()
+			.flatten(),
 		instruction_price: offer.instruction_price.0,
 		instruction_cap: offer.instruction_cap,
 		memory_cap: offer.memory_cap,

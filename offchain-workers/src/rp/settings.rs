@@ -24,6 +24,14 @@ pub struct OfferSettings {
 	pub match_incentive: Amount,
 	/// How long each offer stays open (ms).
 	pub lifetime_ms: u64,
+	/// Take jobs only from JCs with at least this many accepted jobs on their record
+	/// (README, "Reputation").
+	#[serde(default)]
+	pub jc_min_accepted: Option<u32>,
+	/// Take jobs only from JCs fined in at most this percentage of their jobs (0 to
+	/// 100).
+	#[serde(default)]
+	pub jc_max_faults: Option<f64>,
 }
 
 impl Default for OfferSettings {
@@ -37,6 +45,8 @@ impl Default for OfferSettings {
 			bandwidth_price: Amount(1),
 			match_incentive: Amount(1_000_000_000),
 			lifetime_ms: 3_600_000,
+			jc_min_accepted: None,
+			jc_max_faults: None,
 		}
 	}
 }

@@ -21,7 +21,7 @@ use super::{
 	book::BookParts,
 	feasibility, price_at_limits,
 	stakes::{self, MatchRules, MatchTerms},
-	AccountId, Architecture, Hash,
+	AccountId, Architecture, Hash, RecordRule, RecordView,
 };
 use std::collections::{BinaryHeap, HashMap};
 
@@ -49,6 +49,8 @@ struct ProviderEntry {
 	base_layers: Vec<Hash>,
 	/// Numbers of the known mediators it trusts, sorted.
 	mediators: Vec<u32>,
+	/// Its record as an RP (rule 13).
+	record: RecordView,
 }
 
 /// A live resource offer, reduced to what the scan reads.
@@ -67,6 +69,8 @@ pub(crate) struct ResourceEntry {
 	deposit: u128,
 	/// Number of its provider.
 	provider: u32,
+	/// Rule 13: what it requires of a job's creator.
+	creator_record: Option<RecordRule>,
 }
 
 /// Jobs sharing creator, architecture, directory and base layer: rules 7 to 10 and the
@@ -105,6 +109,8 @@ pub(crate) struct JobEntry {
 	range: (usize, usize),
 	/// For a replica: the providers it may not go to and the mediator it must use.
 	replica: Option<ReplicaBar>,
+	/// Rule 13: what it requires of a provider.
+	provider_record: Option<RecordRule>,
 }
 
 /// A replica's rules ([`super::ReplicaRule`]) in the index's numbers.
@@ -139,6 +145,8 @@ pub(crate) struct Index {
 	classes: Vec<ClassEntry>,
 	/// Trusted mediator numbers per job creator, sorted.
 	job_creator_mediators: Vec<Vec<u32>>,
+	/// Each job creator's record as a JC (rule 13), by number.
+	job_creator_records: Vec<RecordView>,
 	/// Live job offers in processing order (see [`Index::build`]).
 	pub jobs: Vec<JobEntry>,
 	rules: MatchRules,
@@ -209,6 +217,7 @@ impl Index {
 					directories: sorted(&view.trusted_directories),
 					base_layers: sorted(&view.base_layers),
 					mediators: mediator_numbers(&view.trusted_mediators, &mediator_number),
+					record: view.record,
 				});
 				(providers.len() - 1) as u32
 			});
@@ -223,6 +232,7 @@ impl Index {
 				match_incentive: offer.match_incentive,
 				deposit: offer.deposit,
 				provider: number,
+				creator_record: offer.creator_record,
 			});
 		}
 		let total: usize = buckets.iter().map(Vec::len).sum();
@@ -245,6 +255,7 @@ impl Index {
 
 		let mut job_creator_number: HashMap<AccountId, u32> = HashMap::new();
 		let mut job_creator_mediators: Vec<Vec<u32>> = Vec::new();
+		let mut job_creator_records: Vec<RecordView> = Vec::new();
 		let mut class_number: HashMap<(u32, Architecture, AccountId, Hash), u32> = HashMap::new();
 		let mut classes: Vec<ClassEntry> = Vec::new();
 		let mut jobs: Vec<JobEntry> = Vec::new();
@@ -266,6 +277,7 @@ impl Index {
 			let job_creator = *job_creator_number.entry(offer.owner).or_insert_with(|| {
 				job_creator_mediators
 					.push(mediator_numbers(&view.trusted_mediators, &mediator_number));
+				job_creator_records.push(view.record);
 				(job_creator_mediators.len() - 1) as u32
 			});
 			let key = (job_creator, offer.arch, offer.directory, offer.first_layer_hash);
@@ -322,6 +334,7 @@ impl Index {
 						.mediator
 						.map(|m| mediator_number.get(&m).copied().unwrap_or(NONE)),
 				}),
+				provider_record: offer.provider_record,
 			});
 		}
 		jobs.sort_by(|a, b| {
@@ -338,6 +351,7 @@ impl Index {
 			suffix_min_bandwidth_price,
 			classes,
 			job_creator_mediators,
+			job_creator_records,
 			jobs,
 			rules: *book.rules,
 		}
@@ -529,7 +543,7 @@ impl<'a> Scanner<'a> {
 	}
 
 	/// Whether `job` can run on the resource offer at `position` and at what cost:
-	/// rules 1 to 4, 6 and 11, then 7 to 10 through the per-job cache, then the
+	/// rules 1 to 4, 6, 11 and 13, then 7 to 10 through the per-job cache, then the
 	/// deposits the match needs. Rule 5 and expiry were applied when the index was
 	/// built.
 	fn evaluate(&mut self, job: &JobEntry, position: usize) -> Option<Candidate> {
@@ -547,6 +561,15 @@ impl<'a> Scanner<'a> {
 		let run_ns = u128::from(provider.time_per_instruction_ns)
 			.saturating_mul(u128::from(job.instruction_limit));
 		if run_ns > job.budget_ns {
+			return None;
+		}
+		let class = index.classes.get(job.class as usize)?;
+		let creator = index.job_creator_records.get(class.job_creator as usize)?;
+		let records = feasibility::records_meet(
+			(job.provider_record.as_ref(), &provider.record),
+			(r.creator_record.as_ref(), creator),
+		);
+		if records.is_err() {
 			return None;
 		}
 		if let Some(bar) = &job.replica {

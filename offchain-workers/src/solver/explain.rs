@@ -5,6 +5,7 @@
 use super::{
 	feasibility::{self, finish_time_ms, Infeasible, Pair},
 	pair_cost, stakes, AccountId, Book, DirectoryView, JobCreatorView, JobOfferView, MediatorView,
+	RecordRule, RecordView,
 };
 use modicum_client::units::{format_amount, format_bytes, format_moment_at};
 
@@ -25,7 +26,7 @@ pub struct OfferVerdict {
 /// Why a pair cannot be matched.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Refusal {
-	/// The spec's rule number, if the check is one of the 12 rules.
+	/// The spec's rule number, if the check is one of the numbered rules (1 to 13).
 	pub rule: Option<u8>,
 	/// The check, as the chain's error names it.
 	pub check: String,
@@ -107,7 +108,7 @@ fn refusal(reason: Infeasible, explanation: String) -> Refusal {
 /// How far [`feasibility::check`] got before `reason`: later means closer to a match.
 fn check_order(reason: Infeasible) -> usize {
 	use Infeasible::*;
-	const ORDER: [Infeasible; 27] = [
+	const ORDER: [Infeasible; 31] = [
 		JobOfferExpired,
 		ResourceOfferExpired,
 		InstructionCapTooLow,
@@ -126,6 +127,10 @@ fn check_order(reason: Infeasible) -> usize {
 		BaseLayerNotSupportedByProvider,
 		BaseLayerNotSupportedByMediator,
 		DeadlineUnreachable,
+		ProviderRecordTooShort,
+		ProviderFaultRateTooHigh,
+		JobCreatorRecordTooShort,
+		JobCreatorFaultRateTooHigh,
 		ReplicaProviderExcluded,
 		ReplicaProviderRepeated,
 		ReplicaMediatorMismatch,
@@ -242,6 +247,15 @@ pub fn describe(
 				format_moment_at(job.completion_deadline, now_ms)
 			)
 		},
+		ProviderRecordTooShort | ProviderFaultRateTooHigh => {
+			let rule = job.provider_record.unwrap_or(RecordRule { min_accepted: 0, max_fault_ppm: 0 });
+			describe_record("RP", &provider.record, &rule)
+		},
+		JobCreatorRecordTooShort | JobCreatorFaultRateTooHigh => {
+			let rule =
+				resource.creator_record.unwrap_or(RecordRule { min_accepted: 0, max_fault_ppm: 0 });
+			describe_record("job creator", &pair.job_creator.record, &rule)
+		},
 		JobDepositTooLowForMatch | ResourceDepositTooLowForMatch => {
 			let terms =
 				stakes::MatchTerms::of(job, resource, mediator, pair.directory.availability_price);
@@ -264,6 +278,23 @@ pub fn describe(
 		other => other.to_string(),
 	};
 	format!("{rule}{values}")
+}
+
+/// A record beside what an offer requires of it, e.g. `RP has 3 accepted jobs and 1
+/// fault in 4 endings (25.0%); the offer asks at least 5 and at most 10.0%`.
+fn describe_record(who: &str, record: &RecordView, rule: &RecordRule) -> String {
+	let share = |faults: u64, endings: u64| {
+		if endings == 0 { 0.0 } else { faults as f64 * 100.0 / endings as f64 }
+	};
+	format!(
+		"{who} has {} accepted job(s) and {} fault(s) in {} ending(s) ({:.1}%); the offer asks at least {} and at most {:.1}%",
+		record.accepted,
+		record.faults,
+		record.endings,
+		share(record.faults, record.endings),
+		rule.min_accepted,
+		f64::from(rule.max_fault_ppm) / 10_000.0
+	)
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 use super::{
 	stakes::{self, MatchRules},
 	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, ProviderView,
-	ResourceOfferView,
+	RecordRule, RecordView, ResourceOfferView,
 };
 
 /// Nanoseconds per millisecond: the chain keeps time in ms, a provider's speed in ns
@@ -109,10 +109,24 @@ pub enum Infeasible {
 	/// The job's other replicas use another mediator.
 	#[error("the job's other replicas use another mediator")]
 	ReplicaMediatorMismatch,
+	/// Rule 13: the provider has fewer accepted jobs than the job offer requires.
+	#[error("rule 13: the provider has fewer accepted jobs than the job requires")]
+	ProviderRecordTooShort,
+	/// Rule 13: the provider's share of faults is above what the job offer allows.
+	#[error("rule 13: the provider's share of faults is above what the job allows")]
+	ProviderFaultRateTooHigh,
+	/// Rule 13: the job creator has fewer accepted jobs than the resource offer
+	/// requires.
+	#[error("rule 13: the job creator has fewer accepted jobs than the offer requires")]
+	JobCreatorRecordTooShort,
+	/// Rule 13: the job creator's share of faults is above what the resource offer
+	/// allows.
+	#[error("rule 13: the job creator's share of faults is above what the offer allows")]
+	JobCreatorFaultRateTooHigh,
 }
 
 impl Infeasible {
-	/// The spec's rule number (1 to 12), or `None` for checks outside the numbered
+	/// The spec's rule number (1 to 12, and 13 on reputation), or `None` for checks outside the numbered
 	/// rules (expiry, unknown accounts, the mediator's price).
 	pub fn rule(self) -> Option<u8> {
 		use Infeasible::*;
@@ -132,6 +146,10 @@ impl Infeasible {
 			| MediatorTooSlow => Some(9),
 			BaseLayerNotSupportedByProvider | BaseLayerNotSupportedByMediator => Some(10),
 			DeadlineUnreachable => Some(11),
+			ProviderRecordTooShort
+			| ProviderFaultRateTooHigh
+			| JobCreatorRecordTooShort
+			| JobCreatorFaultRateTooHigh => Some(13),
 			JobOfferNotOpen | ResourceOfferNotOpen => Some(12),
 			JobOfferExpired
 			| ResourceOfferExpired
@@ -147,6 +165,32 @@ impl Infeasible {
 			| ReplicaMediatorMismatch => None,
 		}
 	}
+}
+
+/// Rule 13, as the chain checks it after rule 11: the provider's record against the
+/// job offer's requirement, then the job creator's against the resource offer's.
+pub(crate) fn records_meet(
+	(provider_rule, provider): (Option<&RecordRule>, &RecordView),
+	(creator_rule, creator): (Option<&RecordRule>, &RecordView),
+) -> Result<(), Infeasible> {
+	use Infeasible::*;
+	if let Some(rule) = provider_rule {
+		if !provider.has_accepted(rule) {
+			return Err(ProviderRecordTooShort);
+		}
+		if !provider.faults_within(rule) {
+			return Err(ProviderFaultRateTooHigh);
+		}
+	}
+	if let Some(rule) = creator_rule {
+		if !creator.has_accepted(rule) {
+			return Err(JobCreatorRecordTooShort);
+		}
+		if !creator.faults_within(rule) {
+			return Err(JobCreatorFaultRateTooHigh);
+		}
+	}
+	Ok(())
 }
 
 /// Whether an offer expiring at `expires_at` is past matching at `now_ms`: the chain
@@ -257,6 +301,10 @@ pub fn check(
 	ensure(mediator.base_layers.contains(&job.first_layer_hash), BaseLayerNotSupportedByMediator)?;
 	let finish = finish_time_ms(now_ms, provider.time_per_instruction_ns, job.instruction_limit);
 	ensure(finish <= u128::from(job.completion_deadline), DeadlineUnreachable)?;
+	records_meet(
+		(job.provider_record.as_ref(), &provider.record),
+		(resource.creator_record.as_ref(), &job_creator.record),
+	)?;
 	if let Some(replica) = &job.replica {
 		ensure(!replica.excluded.contains(&resource.owner), ReplicaProviderExcluded)?;
 		ensure(!replica.providers.contains(&resource.owner), ReplicaProviderRepeated)?;

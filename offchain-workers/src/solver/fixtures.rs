@@ -17,6 +17,7 @@ pub(super) fn acct(n: u8) -> AccountId {
 /// A job that `resource(_, p)` with `p ≤ 10` on `provider()` with `mediator(_)` can run.
 pub(super) fn job(id: u64) -> JobOfferView {
 	JobOfferView {
+		provider_record: None,
 		id,
 		owner: acct(JC),
 		instruction_limit: 100,
@@ -39,6 +40,7 @@ pub(super) fn job(id: u64) -> JobOfferView {
 
 pub(super) fn resource(id: u64, instruction_price: u128) -> ResourceOfferView {
 	ResourceOfferView {
+		creator_record: None,
 		id,
 		owner: acct(PROVIDER),
 		instruction_price,
@@ -58,6 +60,7 @@ pub(super) const AMPLE: u128 = 1_000_000;
 
 pub(super) fn provider() -> ProviderView {
 	ProviderView {
+		record: Default::default(),
 		arch: Architecture::Amd64,
 		time_per_instruction_ns: 1_000_000,
 		trusted_mediators: vec![acct(MEDIATOR)],
@@ -79,7 +82,7 @@ pub(super) fn mediator(availability_price: u128) -> MediatorView {
 }
 
 pub(super) fn job_creator() -> JobCreatorView {
-	JobCreatorView { trusted_mediators: vec![acct(MEDIATOR)] }
+	JobCreatorView { trusted_mediators: vec![acct(MEDIATOR)], ..Default::default() }
 }
 
 /// One job creator, one provider, one mediator (price 5), and the given offers.

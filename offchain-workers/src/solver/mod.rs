@@ -124,6 +124,43 @@ pub struct JobOfferView {
 	/// The replica rules, when the offer is one replica of a replicated job.
 	#[serde(default)]
 	pub replica: Option<ReplicaRule>,
+	/// Rule 13: the least record its RP must have.
+	#[serde(default)]
+	pub provider_record: Option<RecordRule>,
+}
+
+/// The least record an offer asks of its counterparty (the pallet's
+/// `RecordRequirement`, README "Reputation").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordRule {
+	/// At least this many accepted jobs.
+	pub min_accepted: u32,
+	/// At most this share of its counted endings at its fault, in parts per million.
+	pub max_fault_ppm: u32,
+}
+
+/// What rule 13 reads of an account's record in the role it plays in a match (the
+/// pallet's `Reputation::faults_in`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordView {
+	/// Its accepted jobs.
+	pub accepted: u32,
+	/// Its endings at its own fault.
+	pub faults: u64,
+	/// All its counted endings.
+	pub endings: u64,
+}
+
+impl RecordView {
+	/// Whether it has as many accepted jobs as `rule` asks.
+	pub fn has_accepted(&self, rule: &RecordRule) -> bool {
+		self.accepted >= rule.min_accepted
+	}
+
+	/// Whether its share of faults is within `rule`, with the pallet's arithmetic.
+	pub fn faults_within(&self, rule: &RecordRule) -> bool {
+		u128::from(self.faults) * 1_000_000 <= u128::from(rule.max_fault_ppm) * u128::from(self.endings)
+	}
 }
 
 /// What the chain requires of a replica's match: an RP that ran no other replica of
@@ -166,6 +203,9 @@ pub struct ResourceOfferView {
 	pub expires_at: u64,
 	/// What the RP holds for the match (incentive included).
 	pub deposit: u128,
+	/// Rule 13: the least record the job's creator must have.
+	#[serde(default)]
+	pub creator_record: Option<RecordRule>,
 }
 
 /// A registered resource provider: its machine and whom it trusts.
@@ -181,6 +221,9 @@ pub struct ProviderView {
 	pub trusted_directories: Vec<AccountId>,
 	/// Base layers it can run.
 	pub base_layers: Vec<Hash>,
+	/// Its record as an RP (rule 13).
+	#[serde(default)]
+	pub record: RecordView,
 }
 
 /// A registered mediator: its machine, its price and whom it trusts.
@@ -214,6 +257,9 @@ pub struct DirectoryView {
 pub struct JobCreatorView {
 	/// Mediators it accepts.
 	pub trusted_mediators: Vec<AccountId>,
+	/// Its record as a JC (rule 13).
+	#[serde(default)]
+	pub record: RecordView,
 }
 
 /// One match the solver proposes to post (`post_match`).

@@ -113,6 +113,7 @@ pub fn market_book(size: usize, seed: u64, now: u64) -> Book {
 		book.upsert_provider(
 			*p,
 			ProviderView {
+				record: Default::default(),
 				arch: rng.arch(),
 				time_per_instruction_ns: 200_000 + rng.below(1_800_000),
 				trusted_mediators: rng.subset(&mediators, 60),
@@ -126,7 +127,7 @@ pub fn market_book(size: usize, seed: u64, now: u64) -> Book {
 	for j in &job_creators {
 		book.upsert_job_creator(
 			*j,
-			JobCreatorView { trusted_mediators: rng.subset(&mediators, 60) },
+			JobCreatorView { trusted_mediators: rng.subset(&mediators, 60), ..Default::default() },
 		);
 	}
 	for i in 0..size as u64 {
@@ -136,6 +137,7 @@ pub fn market_book(size: usize, seed: u64, now: u64) -> Book {
 		// holds only a fraction, so the deposit rule rejects some pairs too.
 		let ample = ample_deposit(instruction_cap, MAX_JOB_INSTRUCTION_PRICE, bandwidth_cap);
 		book.insert_resource_offer(ResourceOfferView {
+			creator_record: None,
 			id: 1_000_000 + i,
 			owner: rng.pick(&providers),
 			instruction_price: u128::from(1_000 + rng.below(9_000)),
@@ -156,6 +158,7 @@ pub fn market_book(size: usize, seed: u64, now: u64) -> Book {
 		let instruction_max_price = 3_000 + rng.below(MAX_JOB_INSTRUCTION_PRICE - 3_000);
 		let ample = ample_deposit(instruction_limit, instruction_max_price, bandwidth_limit);
 		book.insert_job_offer(JobOfferView {
+			provider_record: None,
 			id: 1 + i,
 			owner: rng.pick(&job_creators),
 			instruction_limit,

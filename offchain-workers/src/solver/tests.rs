@@ -396,7 +396,7 @@ fn minimum_cost_beats_first_fit() {
 fn picks_the_cheapest_trusted_mediator() {
 	let mut book = book_with(vec![job(1)], vec![resource(2, 3)]);
 	let all: Vec<AccountId> = (10..=16).map(acct).collect();
-	book.upsert_job_creator(acct(JC), JobCreatorView { trusted_mediators: all.clone() });
+	book.upsert_job_creator(acct(JC), JobCreatorView { trusted_mediators: all.clone(), ..Default::default() });
 	let mut p = provider();
 	p.trusted_mediators = all.iter().copied().filter(|a| *a != acct(11)).collect();
 	book.upsert_provider(acct(PROVIDER), p);
@@ -438,7 +438,7 @@ fn picks_the_cheapest_trusted_mediator() {
 
 	// Trust changes at any time: the job creator drops 12, so 13 it is.
 	let without_12 = all.iter().copied().filter(|a| *a != acct(12)).collect();
-	book.upsert_job_creator(acct(JC), JobCreatorView { trusted_mediators: without_12 });
+	book.upsert_job_creator(acct(JC), JobCreatorView { trusted_mediators: without_12, ..Default::default() });
 	assert_eq!(book.solve(NOW)[0].mediator, acct(13));
 }
 
@@ -546,6 +546,7 @@ fn random_book(rng: &mut Rng, shape: &Shape) -> Book {
 		book.upsert_provider(
 			*p,
 			ProviderView {
+				record: Default::default(),
 				arch: arch(rng),
 				time_per_instruction_ns: rng.pick(&[0, 1, 999_999, 1_000_000, 3_000_000]),
 				trusted_mediators: rng.subset(&mediators, 80),
@@ -557,12 +558,13 @@ fn random_book(rng: &mut Rng, shape: &Shape) -> Book {
 	for c in &job_creators {
 		book.upsert_job_creator(
 			*c,
-			JobCreatorView { trusted_mediators: rng.subset(&mediators, 80) },
+			JobCreatorView { trusted_mediators: rng.subset(&mediators, 80), ..Default::default() },
 		);
 	}
 	for i in 0..1 + rng.below(shape.max_resources) {
 		let owner = if rng.chance(95) { rng.pick(&providers) } else { acct(99) };
 		book.insert_resource_offer(ResourceOfferView {
+			creator_record: None,
 			id: 1_000 + i,
 			owner,
 			instruction_price: u128::from(1 + rng.below(5)),
@@ -579,6 +581,7 @@ fn random_book(rng: &mut Rng, shape: &Shape) -> Book {
 	for i in 0..1 + rng.below(shape.max_jobs) {
 		let owner = if rng.chance(95) { rng.pick(&job_creators) } else { acct(9) };
 		book.insert_job_offer(JobOfferView {
+			provider_record: None,
 			id: 1 + i,
 			owner,
 			instruction_limit: rng.below(6),
@@ -819,4 +822,61 @@ fn replicas_go_to_distinct_providers_outside_the_excluded_and_with_one_mediator(
 		book.check_pair(2, 3, &acct(MEDIATOR), NOW),
 		Err(Infeasible::ReplicaMediatorMismatch)
 	);
+}
+
+// ------------------------------------------------------------------ rule 13
+
+const PROVEN: RecordRule = RecordRule { min_accepted: 5, max_fault_ppm: 100_000 };
+
+#[test]
+fn rule_13_each_part_fails_with_its_own_reason() {
+	let short = RecordView { accepted: 4, faults: 0, endings: 4 };
+	let faulty = RecordView { accepted: 9, faults: 2, endings: 11 };
+	fails_with(
+		|p| (p.job.provider_record, p.provider.record) = (Some(PROVEN), short),
+		Infeasible::ProviderRecordTooShort,
+		Some(13),
+	);
+	fails_with(
+		|p| (p.job.provider_record, p.provider.record) = (Some(PROVEN), faulty),
+		Infeasible::ProviderFaultRateTooHigh,
+		Some(13),
+	);
+	fails_with(
+		|p| (p.resource.creator_record, p.job_creator.record) = (Some(PROVEN), short),
+		Infeasible::JobCreatorRecordTooShort,
+		Some(13),
+	);
+	fails_with(
+		|p| (p.resource.creator_record, p.job_creator.record) = (Some(PROVEN), faulty),
+		Infeasible::JobCreatorFaultRateTooHigh,
+		Some(13),
+	);
+	// Exactly at the allowed share passes, as on chain.
+	let mut pair = Pair::feasible();
+	pair.job.provider_record = Some(PROVEN);
+	pair.provider.record = RecordView { accepted: 9, faults: 1, endings: 10 };
+	assert_eq!(pair.check(), Ok(()));
+}
+
+#[test]
+fn the_solve_skips_a_cheaper_provider_without_the_record_a_job_requires() {
+	const NEWCOMER: u8 = 3;
+	let mut demanding = job(1);
+	demanding.provider_record = Some(PROVEN);
+	let cheap = ResourceOfferView { owner: acct(NEWCOMER), ..resource(2, 1) };
+	let proven = resource(3, 9);
+	let mut book = book_with(vec![demanding, job(4)], vec![cheap, proven]);
+	book.upsert_provider(acct(NEWCOMER), provider());
+	let mut record = provider();
+	record.record = RecordView { accepted: 20, faults: 1, endings: 21 };
+	book.upsert_provider(acct(PROVIDER), record);
+	let proposals = book.solve(NOW);
+	// The demanding job goes to the proven provider even though it costs more; the
+	// undemanding one takes the newcomer.
+	assert_eq!(pairs(&proposals).into_iter().collect::<std::collections::BTreeSet<_>>(), [(1, 3), (4, 2)].into());
+	// A resource offer that asks a record of job creators gets no job from a newcomer.
+	let picky = ResourceOfferView { creator_record: Some(PROVEN), ..resource(5, 1) };
+	let book = book_with(vec![job(6)], vec![picky]);
+	assert!(book.solve(NOW).is_empty());
 }

@@ -94,6 +94,7 @@ struct Parties<T: Config> {
 
 fn job_terms<T: Config>(directory: &T::AccountId) -> JobTermsOf<T> {
 	JobOfferTerms {
+		provider_record: None,
 		instruction_limit: 1_000,
 		bandwidth_limit: 500,
 		instruction_max_price: balance::<T>(2),
@@ -112,6 +113,7 @@ fn job_terms<T: Config>(directory: &T::AccountId) -> JobTermsOf<T> {
 
 fn resource_terms<T: Config>() -> ResourceOfferTerms<BalanceOf<T>> {
 	ResourceOfferTerms {
+		creator_record: None,
 		instruction_price: balance::<T>(1),
 		instruction_cap: 2_000,
 		memory_cap: 1_024,

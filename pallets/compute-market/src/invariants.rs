@@ -117,6 +117,17 @@ impl<T: Config> Pallet<T> {
 		}
 		ensure!(open.is_empty(), "offers or matches name an unregistered role");
 
+		// Every close counts the RP's ending once (README, "Reputation").
+		let unsettled = Matches::<T>::iter_keys().count() as u64;
+		let closed = next_match.saturating_sub(unsettled);
+		let provider_endings = Reputations::<T>::iter()
+			.filter(|(_, role, _)| *role == Role::ResourceProvider)
+			.map(|(_, _, r)| {
+				u64::from(r.accepted) + u64::from(r.declined) + u64::from(r.fined) + u64::from(r.timed_out)
+			})
+			.fold(0u64, u64::saturating_add);
+		ensure!(provider_endings <= closed, "more RP endings counted than matches closed");
+
 		let deposit_reason = HoldReason::OfferDeposit.into();
 		// Trust names registrations: a serial beside every listed entry, none unlisted.
 		for (who, trusted, _) in MediatorTrust::<T>::iter() {

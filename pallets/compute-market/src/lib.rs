@@ -33,6 +33,7 @@ mod mock;
 mod offers;
 mod quotes;
 mod replicas;
+pub mod reputation;
 pub mod runtime_api;
 mod settlement;
 pub mod sweep;
@@ -41,6 +42,7 @@ mod tests;
 pub mod types;
 pub mod weights;
 
+pub use reputation::RECORDS_READ_BY_MATCH;
 pub use types::*;
 pub use weights::WeightInfo;
 
@@ -263,6 +265,20 @@ pub mod pallet {
 	/// The replica group of each unsettled match that runs a replica.
 	#[pallet::storage]
 	pub type MatchReplicaGroup<T: Config> = StorageMap<_, Twox64Concat, MatchId, ReplicaGroupId>;
+
+	/// Each account's record per role (see [`Reputation`]): how its matches ended.
+	/// One fixed-size entry per account and role it closed a match in; kept after it
+	/// deregisters.
+	#[pallet::storage]
+	pub type Reputations<T: Config> = StorageDoubleMap<
+		_,
+		Blake2_128Concat,
+		T::AccountId,
+		Twox64Concat,
+		Role,
+		Reputation,
+		ValueQuery,
+	>;
 
 	/// Genesis parameters.
 	#[pallet::genesis_config]
@@ -666,6 +682,16 @@ pub mod pallet {
 		/// The reveal deadline (the completion deadline plus the reaction window) has
 		/// passed.
 		RevealDeadlinePassed,
+		/// Rule 13: the RP has fewer accepted jobs than the job offer requires.
+		ProviderRecordTooShort,
+		/// Rule 13: the RP's share of faults (fined or timed out) is above what the job
+		/// offer allows.
+		ProviderFaultRateTooHigh,
+		/// Rule 13: the JC has fewer accepted jobs than the resource offer requires.
+		JobCreatorRecordTooShort,
+		/// Rule 13: the JC's share of faults (fined) is above what the resource offer
+		/// allows.
+		JobCreatorFaultRateTooHigh,
 	}
 
 	#[pallet::hooks]
@@ -860,7 +886,8 @@ pub mod pallet {
 		/// 12 feasibility rules (each failing with its own error). The caller, the solver,
 		/// receives both offers' match incentives.
 		#[pallet::call_index(15)]
-		#[pallet::weight(T::WeightInfo::post_match())]
+		#[pallet::weight(T::WeightInfo::post_match()
+			.saturating_add(T::DbWeight::get().reads(RECORDS_READ_BY_MATCH)))]
 		pub fn post_match(
 			origin: OriginFor<T>,
 			job_offer_id: OfferId,
@@ -875,8 +902,10 @@ pub mod pallet {
 		/// its Merkle root and the usage (each within the job's limits). Must come
 		/// before the completion deadline; opens the reaction window.
 		#[pallet::call_index(16)]
-		#[pallet::weight(T::WeightInfo::post_result()
-			.max(T::WeightInfo::post_result_completing_replicas(MAX_REPLICAS)))]
+		#[pallet::weight(T::WeightInfo::post_result().max(
+			T::WeightInfo::post_result_completing_replicas(MAX_REPLICAS)
+				.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS))
+		))]
 		pub fn post_result(
 			origin: OriginFor<T>,
 			match_id: MatchId,
@@ -898,7 +927,8 @@ pub mod pallet {
 		/// The JC may accept at any time; the RP only after the reaction deadline;
 		/// anyone once the settlement grace after it has passed too.
 		#[pallet::call_index(17)]
-		#[pallet::weight(T::WeightInfo::accept_result())]
+		#[pallet::weight(T::WeightInfo::accept_result()
+			.saturating_add(Pallet::<T>::reputation_weight(1)))]
 		pub fn accept_result(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_accept_result(who, match_id)
@@ -922,11 +952,14 @@ pub mod pallet {
 		/// deadline passed, anyone once the settlement grace after it has passed too.
 		#[pallet::call_index(19)]
 		#[pallet::weight(T::WeightInfo::timeout()
-			.max(T::WeightInfo::timeout_settling_replicas(MAX_REPLICAS)))]
+			.saturating_add(Pallet::<T>::reputation_weight(1))
+			.max(T::WeightInfo::timeout_settling_replicas(MAX_REPLICAS)
+				.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS))))]
 		pub fn timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let replica = Self::do_timeout(who, match_id)?;
-			Ok((!replica).then(T::WeightInfo::timeout).into())
+			let single = T::WeightInfo::timeout().saturating_add(Self::reputation_weight(1));
+			Ok((!replica).then_some(single).into())
 		}
 
 		/// The match's mediator posts its verdict before the mediation deadline: who is
@@ -935,7 +968,8 @@ pub mod pallet {
 		/// fixed at match time.
 		#[pallet::call_index(20)]
 		#[pallet::weight(T::WeightInfo::post_mediation_result()
-			.max(T::WeightInfo::post_mediation_result_directory_fault()))]
+			.max(T::WeightInfo::post_mediation_result_directory_fault())
+			.saturating_add(Pallet::<T>::reputation_weight(1)))]
 		pub fn post_mediation_result(
 			origin: OriginFor<T>,
 			match_id: MatchId,
@@ -953,7 +987,8 @@ pub mod pallet {
 		/// Anyone closes a mediation whose deadline passed without a verdict: the RP is
 		/// paid half of the JC's estimate; the mediator is not paid.
 		#[pallet::call_index(21)]
-		#[pallet::weight(T::WeightInfo::mediation_timeout())]
+		#[pallet::weight(T::WeightInfo::mediation_timeout()
+			.saturating_add(Pallet::<T>::reputation_weight(1)))]
 		pub fn mediation_timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
 			ensure_signed(origin)?;
 			Self::do_mediation_timeout(match_id)
@@ -995,7 +1030,8 @@ pub mod pallet {
 		/// the completion deadline, or when every replica has posted. Anyone may call it
 		/// (an RP waiting on a silent replica does).
 		#[pallet::call_index(24)]
-		#[pallet::weight(T::WeightInfo::settle_replicas(MAX_REPLICAS))]
+		#[pallet::weight(T::WeightInfo::settle_replicas(MAX_REPLICAS)
+			.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS)))]
 		pub fn settle_replicas(origin: OriginFor<T>, group: ReplicaGroupId) -> DispatchResult {
 			ensure_signed(origin)?;
 			Self::do_settle_replicas(group)
@@ -1020,7 +1056,8 @@ pub mod pallet {
 		/// RP pays π_d, π_m and a fine; a non-deterministic job puts the JC at fault in
 		/// every replica.
 		#[pallet::call_index(25)]
-		#[pallet::weight(T::WeightInfo::post_replica_verdict(MAX_REPLICAS))]
+		#[pallet::weight(T::WeightInfo::post_replica_verdict(MAX_REPLICAS)
+			.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS)))]
 		pub fn post_replica_verdict(
 			origin: OriginFor<T>,
 			group: ReplicaGroupId,

@@ -1,4 +1,4 @@
-//! Matching: the 12 feasibility rules, the deposits a match needs, and the match
+//! Matching: the feasibility rules (12, and 13 on reputation), the deposits a match needs, and the match
 //! record with every parameter it depends on.
 
 use crate::{
@@ -36,7 +36,8 @@ impl<T: Config> Pallet<T> {
 			.saturating_add(parameters.mediation_window.into())
 	}
 
-	/// Checks feasibility rules 1 to 11 (rule 12 is the offers' presence in storage).
+	/// Checks feasibility rules 1 to 11 and 13 (rule 12 is the offers' presence in
+	/// storage).
 	pub fn check_feasibility(
 		job: &JobOfferOf<T>,
 		resource: &ResourceOfferOf<T>,
@@ -92,6 +93,28 @@ impl<T: Config> Pallet<T> {
 		let run_time = run_time_ms(provider.time_per_instruction_ns, j.instruction_limit.into());
 		let finish = (Self::now() as u128).saturating_add(run_time);
 		ensure!(finish <= j.completion_deadline as u128, Error::<T>::DeadlineUnreachable);
+		Self::check_records(job, resource)
+	}
+
+	/// Rule 13 (README, "Reputation"): each side's record meets what the other's offer
+	/// requires of it.
+	pub(crate) fn check_records(job: &JobOfferOf<T>, resource: &ResourceOfferOf<T>) -> DispatchResult {
+		if let Some(wanted) = &job.terms.provider_record {
+			let record = Reputations::<T>::get(&resource.owner, Role::ResourceProvider);
+			ensure!(record.has_accepted(wanted), Error::<T>::ProviderRecordTooShort);
+			ensure!(
+				record.faults_within(Role::ResourceProvider, wanted),
+				Error::<T>::ProviderFaultRateTooHigh
+			);
+		}
+		if let Some(wanted) = &resource.terms.creator_record {
+			let record = Reputations::<T>::get(&job.owner, Role::JobCreator);
+			ensure!(record.has_accepted(wanted), Error::<T>::JobCreatorRecordTooShort);
+			ensure!(
+				record.faults_within(Role::JobCreator, wanted),
+				Error::<T>::JobCreatorFaultRateTooHigh
+			);
+		}
 		Ok(())
 	}
 

@@ -1,10 +1,10 @@
-//! Read-only views for off-chain actors: deposit quotes, open offers page by page, and
-//! unsettled matches with their state and deadlines.
+//! Read-only views for off-chain actors: deposit quotes, open offers page by page,
+//! unsettled matches with their state and deadlines, and reputations.
 
 pub use crate::dispatchable_impls::QuoteError;
 use crate::{
-	JobOffer, JobOfferTerms, MarketParameters, Match, MatchId, OfferId, ResourceOffer,
-	ResourceOfferTerms,
+	JobOffer, JobOfferTerms, MarketParameters, Match, MatchId, OfferId, Reputation,
+	ResourceOffer, ResourceOfferTerms, Role,
 };
 use alloc::vec::Vec;
 use codec::Codec;
@@ -44,6 +44,9 @@ sp_api::decl_runtime_apis! {
 
 		/// An unsettled match: parties, terms, remaining deposits, state and deadlines.
 		fn match_info(match_id: MatchId) -> Option<Match<AccountId, Balance>>;
+
+		/// `who`'s record in every role it closed a match in (README, "Reputation").
+		fn reputation(who: AccountId) -> Vec<(Role, Reputation)>;
 	}
 }
 

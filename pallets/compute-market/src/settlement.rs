@@ -423,6 +423,7 @@ impl<T: Config> Pallet<T> {
 		Self::adjust_open_items(&record.resource_provider, Role::ResourceProvider, false)?;
 		Self::adjust_open_items(&record.mediator, Role::Mediator, false)?;
 		Self::adjust_open_items(&directory, Role::Directory, false)?;
+		Self::record_outcome(&record, outcome);
 		Matches::<T>::remove(match_id);
 		Self::forget_replica(ReplicaMember::Match(match_id));
 		Self::deposit_event(Event::MatchClosed { match_id, outcome });

@@ -11,6 +11,7 @@ mod attacks;
 mod honesty;
 mod properties;
 mod replicas;
+mod reputation;
 mod scenarios;
 
 const LAYER: ContentHash = [0xba; 32];
@@ -41,6 +42,7 @@ fn reference(text: &str) -> Reference {
 /// π̂_c = 1000 · 2 + 500 · 1 = 2500.
 fn job_terms() -> JobOfferTerms<AccountId, Balance> {
 	JobOfferTerms {
+		provider_record: None,
 		instruction_limit: 1_000,
 		bandwidth_limit: 500,
 		instruction_max_price: 2,
@@ -60,6 +62,7 @@ fn job_terms() -> JobOfferTerms<AccountId, Balance> {
 /// π̂_c = 2000 · 1 + 1000 · 1 = 3000.
 fn resource_terms() -> ResourceOfferTerms<Balance> {
 	ResourceOfferTerms {
+		creator_record: None,
 		instruction_price: 1,
 		instruction_cap: 2_000,
 		memory_cap: 1_024,

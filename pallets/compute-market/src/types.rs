@@ -149,6 +149,9 @@ scale_type! {
 		pub bandwidth_price: Balance,
 		/// Paid to the solver that matches this offer.
 		pub match_incentive: Balance,
+		/// The least record a job creator must have for this offer to run its job
+		/// (README, "Reputation"); `None`: any.
+		pub creator_record: Option<RecordRequirement>,
 	}
 }
 
@@ -181,6 +184,9 @@ scale_type! {
 		pub job_hash: ContentHash,
 		/// Architecture the job is built for.
 		pub arch: Architecture,
+		/// The least record the resource provider must have to run it (README,
+		/// "Reputation"); `None`: any.
+		pub provider_record: Option<RecordRequirement>,
 	}
 }
 
@@ -674,5 +680,82 @@ impl ApproxAmount {
 	/// The amount it stands for, saturating at `u128::MAX`.
 	pub fn value(&self) -> u128 {
 		(self.mantissa as u128).saturating_mul(10u128.saturating_pow(self.exponent as u32))
+	}
+}
+
+scale_type! {
+	/// What the chain saw of an account in one role: how its matches ended, counted
+	/// only where the chain itself decided (a close, a verdict, a deadline), never from
+	/// what a party claims. Counters saturate. Fields that do not apply to a role stay 0.
+	#[derive(Copy, Default)]
+	pub struct Reputation {
+		/// JC and RP: matches closed with a completed result accepted (by the JC, the
+		/// replicas' agreement, or after the reaction window), or confirmed by a
+		/// `CorrectResults` verdict (RP).
+		pub accepted: u32,
+		/// RP: results it posted as `Declined` (free for the JC).
+		pub declined: u32,
+		/// JC: its rejections that the mediator upheld (the RP was found at fault).
+		pub rejections_upheld: u32,
+		/// Verdicts that found it at fault (JC, RP or directory); each was fined.
+		pub fined: u32,
+		/// RP: matches it posted no result for by the completion deadline.
+		pub timed_out: u32,
+		/// Mediator: verdicts it posted before the mediation deadline.
+		pub mediations_ruled: u32,
+		/// Mediator: mediations it let lapse without a verdict.
+		pub mediations_missed: u32,
+	}
+}
+
+scale_type! {
+	/// The least record an offer asks of its counterparty (README, "Reputation"): of the
+	/// RP that may run a job offer, or of the JC a resource offer may run for.
+	#[derive(Copy)]
+	pub struct RecordRequirement {
+		/// At least this many accepted jobs.
+		pub min_accepted: u32,
+		/// At most this share of its counted endings at its fault, in parts per million
+		/// (1,000,000: any share).
+		pub max_fault_ppm: u32,
+	}
+}
+
+/// Parts per million in a whole.
+pub const PPM: u32 = 1_000_000;
+
+impl Reputation {
+	/// Its endings at its own fault in `role`, and all its endings counted there. An RP
+	/// is at fault when fined or timed out; a JC when fined; a mediator when it missed
+	/// a mediation; a directory when fined.
+	pub fn faults_in(&self, role: Role) -> (u64, u64) {
+		let [accepted, declined, upheld, fined, timed_out, ruled, missed] = [
+			self.accepted,
+			self.declined,
+			self.rejections_upheld,
+			self.fined,
+			self.timed_out,
+			self.mediations_ruled,
+			self.mediations_missed,
+		]
+		.map(u64::from);
+		match role {
+			Role::ResourceProvider => (fined + timed_out, accepted + declined + fined + timed_out),
+			Role::JobCreator => (fined, accepted + upheld + fined),
+			Role::Mediator => (missed, ruled + missed),
+			Role::Directory => (fined, fined),
+		}
+	}
+
+	/// Whether it has at least `requirement.min_accepted` accepted jobs.
+	pub fn has_accepted(&self, requirement: &RecordRequirement) -> bool {
+		self.accepted >= requirement.min_accepted
+	}
+
+	/// Whether its share of faults in `role` is within `requirement.max_fault_ppm`
+	/// (an empty record has none).
+	pub fn faults_within(&self, role: Role, requirement: &RecordRequirement) -> bool {
+		let (faults, endings) = self.faults_in(role);
+		u128::from(faults) * u128::from(PPM) <= u128::from(requirement.max_fault_ppm) * u128::from(endings)
 	}
 }

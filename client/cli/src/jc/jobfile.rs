@@ -6,8 +6,8 @@
 use anyhow::{anyhow, Context, Result};
 use clap::Args;
 use modicum_client::{
-	settings,
-	types::Architecture,
+	records, settings,
+	types::{Architecture, RecordRequirement},
 	units::{Amount, ByteSize},
 };
 use modicum_offchain::job::package::{self, Additions, Input};
@@ -86,6 +86,14 @@ pub struct SubmitArgs {
 	/// Repeat for more.
 	#[arg(long = "exclude-rp", value_name = "RP")]
 	pub exclude_rps: Vec<String>,
+	/// Run only on an RP with at least this many accepted jobs on its record (README,
+	/// "Reputation").
+	#[arg(long)]
+	pub rp_min_accepted: Option<u32>,
+	/// Run only on an RP at fault (fined or timed out) in at most this percentage of
+	/// its jobs, 0 to 100.
+	#[arg(long, value_name = "PERCENT")]
+	pub rp_max_faults: Option<f64>,
 	/// Follow the job until its result is posted.
 	#[arg(long)]
 	pub wait: bool,
@@ -124,6 +132,8 @@ struct JobFile {
 	mediators: Option<Vec<String>>,
 	replicas: Option<u32>,
 	exclude_rps: Option<Vec<String>>,
+	rp_min_accepted: Option<u32>,
+	rp_max_faults: Option<f64>,
 	wait: Option<bool>,
 	out: Option<PathBuf>,
 	accept: Option<bool>,
@@ -149,6 +159,8 @@ pub struct JobRequest {
 	pub mediators: Vec<String>,
 	pub replicas: u32,
 	pub exclude_rps: Vec<String>,
+	/// The record an RP needs to take the job.
+	pub rp_record: Option<RecordRequirement>,
 	pub wait: bool,
 	pub out: Option<PathBuf>,
 	pub accept: bool,
@@ -223,6 +235,11 @@ pub fn resolve(args: &SubmitArgs) -> Result<JobRequest> {
 		} else {
 			args.exclude_rps.clone()
 		},
+		rp_record: records::requirement(
+			args.rp_min_accepted.or(file.rp_min_accepted),
+			args.rp_max_faults.or(file.rp_max_faults),
+		)
+		.context("rp_max_faults")?,
 		wait: args.wait || file.wait.unwrap_or(false),
 		out: args.out.clone().or(file.out.map(|out| base.join(out))),
 		accept: args.accept || file.accept.unwrap_or(false),
@@ -295,6 +312,11 @@ mediators = ["//Charlie"]
 # holds its own deposit and pays its own price. Leave out RPs you do not want.
 # replicas = 2
 # exclude_rps = ["//Ferdie"]
+
+# Run only on an RP whose record (`modicum market actor`) shows at least this many
+# accepted jobs, and faults (fined or timed out) in at most this percentage of them.
+# rp_min_accepted = 10
+# rp_max_faults = 5
 
 # Follow the job until its result is posted; then download it to `out` and accept it.
 wait = true

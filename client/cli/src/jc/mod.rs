@@ -81,10 +81,13 @@ pub enum JcCommand {
 		/// The match id.
 		match_id: u64,
 	},
-	/// Accept a posted result: the RP is paid.
+	/// Accept posted results: their RPs are paid. Several ids go out in one
+	/// transaction; each is accepted or refused on its own, and the command fails if
+	/// any was refused (`--json` then prints one entry per match).
 	Accept {
-		/// The match id.
-		match_id: u64,
+		/// The match ids.
+		#[arg(required = true, num_args = 1..)]
+		match_ids: Vec<u64>,
 	},
 	/// Reject a posted result; the match's mediator re-runs the job.
 	Reject {
@@ -219,10 +222,7 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 				format!("--- stdout ---\n{stdout}--- stderr ---\n{stderr}")
 			});
 		},
-		JcCommand::Accept { match_id } => {
-			let events = market.accept_result(match_id).await?;
-			report_settlement(json, match_id, &events);
-		},
+		JcCommand::Accept { match_ids } => accept(&market, json, &match_ids).await?,
 		JcCommand::Reject { match_id, reason } => {
 			let info = open_match(&s.chain, match_id).await?;
 			if let Some(result) = posted_result(&info) {
@@ -378,7 +378,15 @@ fn list_files(dir: &std::path::Path) -> Vec<String> {
 }
 
 fn report_settlement(json: bool, match_id: u64, events: &[MarketEvent]) {
-	let lines: Vec<String> = events
+	let lines = settlement_lines(events);
+	output::print(json, &serde_json::json!({"match_id": match_id, "settlement": lines}), || {
+		format!("match {match_id} settled:\n  {}", lines.join("\n  "))
+	});
+}
+
+/// What a settlement moved, a line per payment, fine and release.
+fn settlement_lines(events: &[MarketEvent]) -> Vec<String> {
+	events
 		.iter()
 		.filter_map(|e| match e {
 			MarketEvent::Paid { from, to, amount, reason, .. } => {
@@ -393,8 +401,43 @@ fn report_settlement(json: bool, match_id: u64, events: &[MarketEvent]) {
 			MarketEvent::MatchClosed { outcome, .. } => Some(format!("closed: {outcome:?}")),
 			_ => None,
 		})
-		.collect();
-	output::print(json, &serde_json::json!({"match_id": match_id, "settlement": lines}), || {
-		format!("match {match_id} settled:\n  {}", lines.join("\n  "))
-	});
+		.collect()
+}
+
+/// `jc accept`: one result as its own call, several in one batch, each accepted or
+/// refused on its own.
+async fn accept(market: &Market<'_>, json: bool, match_ids: &[u64]) -> Result<()> {
+	if let [match_id] = match_ids {
+		let events = market.accept_result(*match_id).await?;
+		report_settlement(json, *match_id, &events);
+		return Ok(());
+	}
+	let mut seen = std::collections::BTreeSet::new();
+	if let Some(twice) = match_ids.iter().find(|id| !seen.insert(**id)) {
+		bail!("match {twice} is named twice; name each match once");
+	}
+	let outcomes = market.accept_results(match_ids).await;
+	let (mut reports, mut text, mut refused) = (Vec::new(), Vec::new(), 0);
+	for (match_id, outcome) in match_ids.iter().zip(outcomes) {
+		match outcome {
+			Ok(events) => {
+				let lines = settlement_lines(&events);
+				text.push(format!("match {match_id} settled:\n  {}", lines.join("\n  ")));
+				reports.push(serde_json::json!({"match_id": match_id, "settlement": lines}));
+			},
+			Err(e) => {
+				refused += 1;
+				text.push(format!("match {match_id} not accepted: {e}"));
+				reports.push(serde_json::json!({"match_id": match_id, "error": e.to_string()}));
+			},
+		}
+	}
+	output::print(json, &serde_json::Value::Array(reports), || text.join("\n"));
+	if refused > 0 {
+		bail!(
+			"{refused} of {} results were not accepted (see above); the others are settled",
+			match_ids.len()
+		);
+	}
+	Ok(())
 }

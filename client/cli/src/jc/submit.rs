@@ -257,6 +257,11 @@ pub async fn post_offer(s: &Session, job: &Prepared) -> Result<u64> {
 	let posted = Market::new(&s.chain, &s.signer)
 		.post_job_offer(job.terms.clone(), job.deposit, job.expires_at)
 		.await?;
+	offer_id(&posted)
+}
+
+/// The id of the job offer a post reported.
+pub fn offer_id(posted: &[MarketEvent]) -> Result<u64> {
 	posted
 		.iter()
 		.find_map(|e| match e {
@@ -319,6 +324,7 @@ pub fn job_terms(
 	job_hash: [u8; 32],
 ) -> Result<JobTerms> {
 	Ok(JobTerms {
+		provider_record: request.rp_record.clone(),
 		instruction_limit: request.instructions,
 		bandwidth_limit: request.bandwidth,
 		instruction_max_price: request.instruction_price,

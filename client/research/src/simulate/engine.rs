@@ -5,7 +5,8 @@
 use frame_support::traits::fungible::Inspect;
 use pallet_compute_market::{
 	Architecture, ContentHash, Event as MarketEvent, FaultyParty, JobOfferTerms, MarketParameters,
-	Matches, Reference, RejectReason, ResourceOfferTerms, ResultStatus, Verdict,
+	Matches, RecordRequirement, Reference, RejectReason, ResourceOfferTerms, ResultStatus,
+	Verdict,
 };
 use rand::Rng;
 use sp_runtime::FixedU128;
@@ -29,7 +30,7 @@ pub const SOLVER: AccountId = 12;
 const ENDOWMENT: Balance = 1_000_000_000_000_000_000;
 pub(crate) const LAYER: ContentHash = [9; 32];
 const HOUR_MS: u64 = 3_600_000;
-const ARCH: Architecture = Architecture::Amd64;
+pub(crate) const ARCH: Architecture = Architecture::Amd64;
 
 /// The JC account with index `i`.
 pub fn jc_account(i: usize) -> AccountId {
@@ -107,6 +108,7 @@ impl JobRecord {
 /// The terms every job offer carries; prices follow from π_c.
 pub fn job_terms(config: &SimConfig, now: u64) -> JobOfferTerms<AccountId, Balance> {
 	JobOfferTerms {
+		provider_record: None,
 		instruction_limit: INSTRUCTIONS,
 		bandwidth_limit: 0,
 		instruction_max_price: instruction_price(config),
@@ -126,6 +128,7 @@ pub fn job_terms(config: &SimConfig, now: u64) -> JobOfferTerms<AccountId, Balan
 /// The terms every resource offer carries: caps equal to the job's limits, at its prices.
 pub fn resource_terms(config: &SimConfig) -> ResourceOfferTerms<Balance> {
 	ResourceOfferTerms {
+		creator_record: None,
 		instruction_price: instruction_price(config),
 		instruction_cap: INSTRUCTIONS,
 		memory_cap: 1_024,
@@ -260,16 +263,18 @@ pub fn check_books(job: usize, accounts: &[AccountId], fined: Balance) -> Result
 	Market::do_try_state().map_err(|e| SimError::Invariant { job, error: format!("{e:?}") })
 }
 
-/// Posts a job offer of `jc` and a resource offer of `rp` at `now`, each with the
-/// deposit the chain quotes, and matches them; the match's id.
+/// Posts a job offer of `jc` (asking `provider_record` of its RP) and a resource offer
+/// of `rp` at `now`, each with the deposit the chain quotes, and matches them; the
+/// match's id.
 pub(crate) fn open_match(
 	config: &SimConfig,
 	job: usize,
 	jc: AccountId,
 	rp: AccountId,
 	now: u64,
+	provider_record: Option<RecordRequirement>,
 ) -> Result<u64, SimError> {
-	let terms = job_terms(config, now);
+	let terms = JobOfferTerms { provider_record, ..job_terms(config, now) };
 	let resource = resource_terms(config);
 	let quote = |r: Result<u128, _>| {
 		r.map_err(|e| SimError::Dispatch { job, call: "quote", error: format!("{e:?}") })
@@ -313,7 +318,7 @@ pub fn run_one(
 	SimClock::advance(1_000);
 	let now = <SimClock as frame_support::traits::Time>::now();
 
-	let match_id = open_match(config, job, jc, rp, now)?;
+	let match_id = open_match(config, job, jc, rp, now, None)?;
 	let signed = RuntimeOrigin::signed;
 
 	let mut record = JobRecord {

@@ -18,6 +18,7 @@ pub mod report;
 pub mod runtime;
 pub mod spot_checked;
 pub mod stats;
+pub mod sybil;
 #[cfg(test)]
 mod tests;
 

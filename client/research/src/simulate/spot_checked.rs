@@ -263,7 +263,7 @@ fn run_record_job(
 	System::reset_events();
 	SimClock::advance(1_000);
 	let now = <SimClock as frame_support::traits::Time>::now();
-	let match_id = engine::open_match(config, job, jc, rp, now)?;
+	let match_id = engine::open_match(config, job, jc, rp, now, None)?;
 	let signed = RuntimeOrigin::signed;
 
 	let mut end = JobEnd {

@@ -52,7 +52,7 @@ fn the_mediator_that_got_furthest_explains_a_refusal() {
 	// The job creator trusts no registered mediator: rule 9, naming the mediator.
 	let book = book_with(vec![], vec![resource(7, 3)]);
 	let directory = *book.directory(&acct(DIRECTORY)).unwrap();
-	let nobody = JobCreatorView { trusted_mediators: vec![] };
+	let nobody = JobCreatorView { trusted_mediators: vec![], ..Default::default() };
 	let verdicts = explain_job(&book, &job(1), &nobody, &directory, NOW);
 	let refusal = verdicts[0].refusal.clone().unwrap();
 	assert_eq!(refusal.rule, Some(9));

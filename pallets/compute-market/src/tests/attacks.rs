@@ -130,6 +130,7 @@ fn hole_2_a_zero_price_offer_cannot_post_a_deposit_below_the_timeout_it_owes() {
 	new_test_ext().execute_with(|| {
 		register_all();
 		let cheap = ResourceOfferTerms {
+			creator_record: None,
 			instruction_price: 0,
 			bandwidth_price: 0,
 			instruction_cap: u64::MAX,

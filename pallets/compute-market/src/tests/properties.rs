@@ -120,6 +120,7 @@ fn deposit_near(quote: Option<Balance>, n: u64) -> Balance {
 
 fn random_job_terms(a: u64, b: u64, now: u64) -> JobOfferTerms<AccountId, Balance> {
 	JobOfferTerms {
+		provider_record: None,
 		instruction_limit: 100 + a % 2_000,
 		bandwidth_limit: b % 1_000,
 		instruction_max_price: (a % 4) as Balance,
@@ -138,6 +139,7 @@ fn random_job_terms(a: u64, b: u64, now: u64) -> JobOfferTerms<AccountId, Balanc
 
 fn random_resource_terms(a: u64, b: u64) -> ResourceOfferTerms<Balance> {
 	ResourceOfferTerms {
+		creator_record: None,
 		instruction_price: (b % 3) as Balance,
 		instruction_cap: 500 + a % 2_000,
 		memory_cap: b % 2_048,

@@ -138,3 +138,20 @@ fn bad_values_are_refused_with_their_line() {
 	let error = resolve(&with_file(write(dir.path(), text))).unwrap_err().to_string();
 	assert!(error.contains("1X"), "{error}");
 }
+
+#[test]
+fn a_record_requirement_comes_from_flags_or_keys() {
+	let dir = tempfile::tempdir().unwrap();
+	let request = resolve(&with_file(write(dir.path(), TEMPLATE))).unwrap();
+	assert_eq!(request.rp_record, None, "no requirement unless asked");
+	let request = resolve(&with_file(write(dir.path(), &template_with_every_key()))).unwrap();
+	let record = request.rp_record.unwrap();
+	assert_eq!((record.min_accepted, record.max_fault_ppm), (10, 50_000));
+	let mut args = with_file(write(dir.path(), TEMPLATE));
+	args.rp_max_faults = Some(2.5);
+	let record = resolve(&args).unwrap().rp_record.unwrap();
+	assert_eq!((record.min_accepted, record.max_fault_ppm), (0, 25_000));
+	args.rp_max_faults = Some(150.0);
+	let error = format!("{:#}", resolve(&args).unwrap_err());
+	assert!(error.contains("from 0 to 100"), "{error}");
+}

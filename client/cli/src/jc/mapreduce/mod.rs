@@ -8,12 +8,12 @@
 mod plan;
 mod task;
 
-use super::{spot_check::RECORDS_OUT, Session};
+use super::{spot_check::RECORDS_OUT, submit, Session};
 use crate::output;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use modicum_client::events::MarketEvents;
+use modicum_client::{calls::Market, events::MarketEvents};
 use serde::Serialize;
 use std::{
 	path::{Path, PathBuf},
@@ -201,9 +201,7 @@ async fn run(
 ) -> Result<()> {
 	// Subscribe before posting so no event about the offers can slip past.
 	let mut events = MarketEvents::subscribe(&s.chain).await?;
-	for task in tasks.iter_mut() {
-		task.post_if_pending(s, set).await;
-	}
+	post_pending(s, tasks, set).await;
 	while tasks.iter().any(|t| !t.finished()) {
 		let block = events
 			.next()
@@ -217,13 +215,34 @@ async fn run(
 		let now = s.chain.now_ms().await?;
 		for task in tasks.iter_mut() {
 			task.on_tick(s, now, set).await;
-			task.post_if_pending(s, set).await;
 		}
+		post_pending(s, tasks, set).await;
 		bar.set_position(
 			tasks.iter().filter(|t| matches!(t.state, State::Done { .. })).count() as u64
 		);
 	}
 	Ok(())
+}
+
+/// Prepares every pending task's job and posts them all in one batch, each offer
+/// accepted or refused on its own.
+async fn post_pending(s: &Session, tasks: &mut [Task], set: &task::Settings<'_>) {
+	let mut ready = Vec::new();
+	for (index, task) in tasks.iter_mut().enumerate() {
+		if let Some(prepared) = task.prepare_if_pending(s, set).await {
+			ready.push((index, prepared));
+		}
+	}
+	if ready.is_empty() {
+		return;
+	}
+	let offers: Vec<_> =
+		ready.iter().map(|(_, p)| (p.terms.clone(), p.deposit, p.expires_at)).collect();
+	let outcomes = Market::new(&s.chain, &s.signer).post_job_offers(&offers).await;
+	for ((index, prepared), outcome) in ready.into_iter().zip(outcomes) {
+		let offer_id = outcome.map_err(anyhow::Error::from).and_then(|e| submit::offer_id(&e));
+		tasks[index].posted(&prepared, offer_id, set);
+	}
 }
 
 /// Every shard's record outputs in one directory (their names are the records' own,

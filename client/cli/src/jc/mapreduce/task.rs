@@ -113,20 +113,35 @@ impl Task {
 		self.state = State::Failed(why);
 	}
 
-	/// Posts the task's job (again) if it is pending.
-	pub async fn post_if_pending(&mut self, s: &Session, set: &Settings<'_>) {
+	/// Builds and prices the task's job (again) if it is pending, ready to post; a job
+	/// that cannot be prepared fails the task.
+	pub async fn prepare_if_pending(
+		&mut self,
+		s: &Session,
+		set: &Settings<'_>,
+	) -> Option<submit::Prepared> {
 		if !matches!(self.state, State::Pending) {
-			return;
+			return None;
 		}
 		let hidden = super::super::progress::Phases::start(true);
-		let posted = async {
-			let prepared = submit::prepare(s, &self.request, &hidden).await?;
-			let offer_id = submit::post_offer(s, &prepared).await?;
-			anyhow::Ok((prepared, offer_id))
+		match submit::prepare(s, &self.request, &hidden).await {
+			Ok(prepared) => Some(prepared),
+			Err(e) => {
+				self.fail(format!("preparing it: {e:#}"), set);
+				None
+			},
 		}
-		.await;
-		match posted {
-			Ok((prepared, offer_id)) => {
+	}
+
+	/// Records how posting the prepared job went.
+	pub fn posted(
+		&mut self,
+		prepared: &submit::Prepared,
+		offer_id: anyhow::Result<u64>,
+		set: &Settings<'_>,
+	) {
+		match offer_id {
+			Ok(offer_id) => {
 				self.attempts.push(Attempt { offer_id, ..Default::default() });
 				self.state = State::Open { offer_id, deadline: prepared.terms.completion_deadline };
 				let n = self.attempts.len();

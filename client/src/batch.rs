@@ -1,0 +1,208 @@
+//! Many calls in one extrinsic: pallet-utility's `force_batch`, which dispatches each
+//! call on its own (a refused call is rolled back alone and the rest go on) and reports
+//! each with its own event. One extrinsic carries one signature check, one fee
+//! payment and one pool entry for all of its calls, which is what makes settling many
+//! jobs cheap for the chain.
+//!
+//! We use the runtime's utility pallet rather than batch calls of our own: it is
+//! maintained and benchmarked upstream, its weight is the sum of its calls' own
+//! benchmarked weights plus a per-call overhead, and it bounds the count
+//! (`TooManyCalls`).
+
+use crate::{
+	runtime::{
+		self,
+		runtime_types::{
+			modicum_runtime::RuntimeCall, pallet_compute_market::pallet::Call as MarketCall,
+			pallet_utility::pallet::Event as UtilityEvent, sp_runtime::DispatchError,
+		},
+	},
+	Chain, ClientError, Keypair, MarketEvent, ModicumConfig,
+};
+use subxt::{extrinsics::ExtrinsicEvents, Metadata};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most calls one extrinsic carries; longer lists go out as several extrinsics,
+/// all handed to the node at once. 128 of the market's calls weigh well under a tenth
+/// of a block.
+pub const MAX_CALLS_PER_BATCH: usize = 128;
+
+/// What one call of a batch did: the compute-market events it caused, or why it
+/// failed.
+pub type ItemOutcome = Result<Vec<MarketEvent>, ClientError>;
+
+/// A compute-market call for a batch, named for errors and logs.
+#[derive(Clone, Debug)]
+pub struct BatchCall {
+	call: MarketCall,
+	name: &'static str,
+}
+
+impl BatchCall {
+	/// Wraps a compute-market call; `name` is how errors name it (e.g. `accept_result`).
+	pub fn new(name: &'static str, call: MarketCall) -> Self {
+		BatchCall { call, name }
+	}
+
+	/// The call as the runtime dispatches it.
+	fn runtime_call(&self) -> RuntimeCall {
+		RuntimeCall::ComputeMarket(self.call.clone())
+	}
+
+	/// The error for this call when its whole extrinsic failed.
+	fn failed(&self, reason: String) -> ClientError {
+		ClientError::Transaction { call: format!("ComputeMarket::{}", self.name), reason }
+	}
+}
+
+impl Chain {
+	/// Submits `calls`, all signed by `signer`, in as few extrinsics as
+	/// [`MAX_CALLS_PER_BATCH`] allows, and waits until they are finalized: one outcome
+	/// per call, in order. A call the chain refuses is [`ClientError::Refused`] and is
+	/// rolled back alone; the others still take effect. If a whole extrinsic fails (the
+	/// node cannot be reached, the pool turns it away), each of its calls carries that
+	/// error.
+	pub async fn submit_batch(&self, calls: &[BatchCall], signer: &Keypair) -> Vec<ItemOutcome> {
+		if calls.is_empty() {
+			return Vec::new();
+		}
+		let metadata = match self.at().await {
+			Ok(at) => at.metadata(),
+			Err(e) => return calls.iter().map(|call| Err(call.failed(e.to_string()))).collect(),
+		};
+		let chunks: Vec<&[BatchCall]> = calls.chunks(MAX_CALLS_PER_BATCH).collect();
+		let payloads: Vec<_> = chunks
+			.iter()
+			.map(|chunk| {
+				let inner = chunk.iter().map(BatchCall::runtime_call).collect();
+				runtime::transactions().utility().force_batch(inner)
+			})
+			.collect();
+		let sent = self.submit_all(&payloads, signer).await;
+		let mut outcomes = Vec::with_capacity(calls.len());
+		for (chunk, extrinsic) in chunks.into_iter().zip(sent) {
+			match extrinsic {
+				Ok(events) => outcomes.extend(split_outcomes(&events, chunk, &metadata)),
+				Err(e) => {
+					outcomes.extend(chunk.iter().map(|call| Err(call.failed(e.to_string()))))
+				},
+			}
+		}
+		outcomes
+	}
+}
+
+/// A call waiting in a [`Batcher`], with where its outcome goes.
+type Queued = (BatchCall, oneshot::Sender<ItemOutcome>);
+
+/// Gathers the calls a daemon's tasks make into batches ("group commit"): a call that
+/// arrives while a batch is in flight waits for it, then goes out with every other
+/// call that arrived meanwhile. A lone call goes out at once, so nothing waits for
+/// company. Clones share the queue; the batching task ends with the last clone.
+#[derive(Clone)]
+pub struct Batcher {
+	queue: mpsc::UnboundedSender<Queued>,
+}
+
+impl Batcher {
+	/// Starts the batching task for calls signed by `signer` through `chain`.
+	pub fn spawn(chain: Chain, signer: Keypair) -> Batcher {
+		let (queue, mut arrivals) = mpsc::unbounded_channel::<Queued>();
+		tokio::spawn(async move {
+			while let Some(first) = arrivals.recv().await {
+				let mut pending = vec![first];
+				while pending.len() < MAX_CALLS_PER_BATCH {
+					match arrivals.try_recv() {
+						Ok(next) => pending.push(next),
+						Err(_) => break,
+					}
+				}
+				let calls: Vec<BatchCall> = pending.iter().map(|(call, _)| call.clone()).collect();
+				let outcomes = chain.submit_batch(&calls, &signer).await;
+				for ((_, reply), outcome) in pending.into_iter().zip(outcomes) {
+					// The caller may have given up waiting; its call still took effect.
+					let _ = reply.send(outcome);
+				}
+			}
+		});
+		Batcher { queue }
+	}
+
+	/// Queues `call` for the next batch and waits for its own outcome.
+	pub async fn submit(&self, call: BatchCall) -> ItemOutcome {
+		let stopped = |call: &BatchCall| Err(call.failed("the batching task stopped".into()));
+		let (reply, outcome) = oneshot::channel();
+		if let Err(mpsc::error::SendError((call, _))) = self.queue.send((call, reply)) {
+			return stopped(&call);
+		}
+		outcome.await.unwrap_or_else(|_| {
+			Err(ClientError::Transaction {
+				call: "ComputeMarket batch".into(),
+				reason: "the batching task stopped".into(),
+			})
+		})
+	}
+}
+
+/// Splits a `force_batch` extrinsic's events into one outcome per call: each call's
+/// events come before its `ItemCompleted`, and a refused call leaves only its
+/// `ItemFailed` (its own events were rolled back).
+fn split_outcomes(
+	events: &ExtrinsicEvents<ModicumConfig>,
+	calls: &[BatchCall],
+	metadata: &Metadata,
+) -> Vec<ItemOutcome> {
+	let mut outcomes = Vec::with_capacity(calls.len());
+	let mut current = Vec::new();
+	for event in events.iter().filter_map(Result::ok) {
+		match event.decode_as::<runtime::Event>() {
+			Ok(runtime::Event::ComputeMarket(market)) => current.push(market),
+			Ok(runtime::Event::Utility(UtilityEvent::ItemCompleted)) => {
+				outcomes.push(Ok(std::mem::take(&mut current)));
+			},
+			Ok(runtime::Event::Utility(UtilityEvent::ItemFailed { error })) => {
+				current.clear();
+				let call = &calls[outcomes.len().min(calls.len() - 1)];
+				outcomes.push(Err(refusal(call, &error, metadata)));
+			},
+			_ => {},
+		}
+	}
+	outcomes.truncate(calls.len());
+	// The runtime reports every call; this only guards against a runtime that does not.
+	for call in &calls[outcomes.len()..] {
+		outcomes.push(Err(call.failed("the batch reported no outcome for this call".into())));
+	}
+	outcomes
+}
+
+/// A refused call's error, named from the runtime's metadata like a refused extrinsic.
+fn refusal(call: &BatchCall, error: &DispatchError, metadata: &Metadata) -> ClientError {
+	if let DispatchError::Module(module) = error {
+		let pallet = metadata.pallet_by_error_index(module.index);
+		if let Some((pallet, variant)) =
+			pallet.and_then(|p| p.error_variant_by_index(module.error[0]).map(|v| (p, v)))
+		{
+			return ClientError::Refused {
+				call: format!("ComputeMarket::{}", call.name),
+				pallet: pallet.name().to_string(),
+				error: variant.name.clone(),
+				docs: variant.docs.join(" "),
+			};
+		}
+	}
+	call.failed(format!("{error:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	#[test]
+	fn a_failed_extrinsic_names_the_call() {
+		let call = BatchCall::new("accept_result", MarketCall::accept_result { match_id: 7 });
+		let error = call.failed("pool full".into());
+		assert_eq!(error.to_string(), "ComputeMarket::accept_result failed: pool full");
+		assert!(!error.is_final());
+	}
+}
