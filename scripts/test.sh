@@ -13,9 +13,12 @@ timed cargo test -p modicum-client -p modicum-offchain -p modicum-research -p mo
 # End to end against real nodes: a dev node with a compute-market extrinsic, a
 # four-validator testnet, bad input, the committed chain specs and metadata, and the
 # whole market with real Docker jobs.
-timed bash scripts/build-node.sh
+# One release build (the node and its Wasm runtime); everything else runs the debug
+# `modicum` (the release CLI is for devnet.sh and bench/run.sh).
+timed cargo build --release -p modicum-node
 timed cargo build -p modicum-cli
 timed cargo test --release -p modicum-node
 timed cargo test -p modicum-tests -- --test-threads 1
-# The benchmark harness, each figure at smoke size (bench/README.md).
-timed cargo test -p modicum-bench -- --test-threads 1
+# The benchmark harness, each figure at smoke size (bench/README.md), with the debug
+# CLI just built rather than whatever release build an earlier run left behind.
+timed env MODICUM_CLI="$CARGO_TARGET_DIR/debug/modicum" cargo test -p modicum-bench -- --test-threads 1

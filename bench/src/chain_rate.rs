@@ -152,7 +152,14 @@ fn sign_one(bulk: &Bulk, call: MarketCall, signer: &mut Account) -> Result<Signe
 			instruction_count,
 			bandwidth_used,
 		} => bulk.sign(
-			&market.post_result(match_id, status, reference, hash, instruction_count, bandwidth_used),
+			&market.post_result(
+				match_id,
+				status,
+				reference,
+				hash,
+				instruction_count,
+				bandwidth_used,
+			),
 			signer,
 		),
 		MarketCall::accept_result { match_id } => {
@@ -272,14 +279,14 @@ async fn measure_on(node: &Node, jobs: usize, row: &mut Row, batched: &mut Row) 
 	let transfers_per_s = transfers as f64 / transfer_s;
 
 	say("chain-rate", format!("{jobs} full job lifecycles"));
-	let lifecycles =
+	let single =
 		lifecycles(&bulk, &chain, &mut groups, &ours, jobs, Submission::OnePerCall).await?;
-	let jobs_per_s = jobs as f64 / lifecycles.total;
+	let jobs_per_s = jobs as f64 / single.total;
 	let extrinsic_ratio = jobs_per_s * 5.0 / transfers_per_s;
 	row.measured = Some(Quantity::new(
 		jobs_per_s,
 		"jobs/s",
-		format!("{jobs_per_s:.0} jobs/s ({jobs} lifecycles in {})", secs(lifecycles.total)),
+		format!("{jobs_per_s:.0} jobs/s ({jobs} lifecycles in {})", secs(single.total)),
 	));
 	row.baseline = Some(Quantity::new(
 		transfers_per_s,
@@ -297,21 +304,21 @@ async fn measure_on(node: &Node, jobs: usize, row: &mut Row, batched: &mut Row) 
 	);
 	row.notes.push(format!(
 		"steps (each waits for the previous one's events): offers {}, matches {}, results {}, accepts {}",
-		secs(lifecycles.steps[0]),
-		secs(lifecycles.steps[1]),
-		secs(lifecycles.steps[2]),
-		secs(lifecycles.steps[3]),
+		secs(single.steps[0]),
+		secs(single.steps[1]),
+		secs(single.steps[2]),
+		secs(single.steps[3]),
 	));
 	row.details = serde_json::json!({
 		"node_flags": CHAIN_RATE_NODE,
 		"lifecycles": jobs,
 		"account_groups": groups.len(),
-		"lifecycle_s": round3(lifecycles.total),
+		"lifecycle_s": round3(single.total),
 		"step_s": {
-			"offers": round3(lifecycles.steps[0]),
-			"matches": round3(lifecycles.steps[1]),
-			"results": round3(lifecycles.steps[2]),
-			"accepts": round3(lifecycles.steps[3]),
+			"offers": round3(single.steps[0]),
+			"matches": round3(single.steps[1]),
+			"results": round3(single.steps[2]),
+			"accepts": round3(single.steps[3]),
 		},
 		"lifecycle_extrinsics_per_s": round3(jobs_per_s * 5.0),
 		"transfers": transfers,
@@ -453,7 +460,11 @@ async fn lifecycles(
 		let deposit = job_deposits[g];
 		offers.push((g, Signer::Jc, MarketCall::post_job_offer { terms, deposit, expires_at }));
 		let (terms, deposit) = (resource_terms(), resource_deposits[g]);
-		offers.push((g, Signer::Rp, MarketCall::post_resource_offer { terms, deposit, expires_at }));
+		offers.push((
+			g,
+			Signer::Rp,
+			MarketCall::post_resource_offer { terms, deposit, expires_at },
+		));
 	}
 	let offers = sign_step(bulk, groups, offers, how)?;
 	let mut events = bulk.watch().await?;

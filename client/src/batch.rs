@@ -83,9 +83,7 @@ impl Chain {
 		for (chunk, extrinsic) in chunks.into_iter().zip(sent) {
 			match extrinsic {
 				Ok(events) => outcomes.extend(split_outcomes(&events, chunk, &metadata)),
-				Err(e) => {
-					outcomes.extend(chunk.iter().map(|call| Err(call.failed(e.to_string()))))
-				},
+				Err(e) => outcomes.extend(chunk.iter().map(|call| Err(call.failed(e.to_string())))),
 			}
 		}
 		outcomes

@@ -413,7 +413,7 @@ impl Chain {
 	) -> Result<Vec<(market::Role, market::Reputation)>, ClientError> {
 		let at = self.at().await?;
 		at.runtime_apis()
-			.call(runtime::runtime_apis().compute_market_api().reputation(who.clone()))
+			.call(runtime::runtime_apis().compute_market_api().reputation(*who))
 			.await
 			.map_err(|e| read_error("a reputation", e))
 	}

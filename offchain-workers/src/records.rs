@@ -7,10 +7,7 @@ use modicum_client::types::{RecordRequirement, Reputation, Role};
 
 /// An offer's requirement as the solver checks it.
 pub fn rule(requirement: &RecordRequirement) -> RecordRule {
-	RecordRule {
-		min_accepted: requirement.min_accepted,
-		max_fault_ppm: requirement.max_fault_ppm,
-	}
+	RecordRule { min_accepted: requirement.min_accepted, max_fault_ppm: requirement.max_fault_ppm }
 }
 
 /// `role`'s record among an account's records (empty if it has none there): its

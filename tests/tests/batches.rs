@@ -179,15 +179,15 @@ async fn each_call_of_a_batch_stands_alone() -> Result<()> {
 		.map(|&match_id| {
 			let results = results.clone();
 			tokio::spawn(async move {
-			let call = MarketCall::post_result {
-				match_id,
-				status: ResultStatus::Completed,
-				reference: reference("results/batch@sha256:00").unwrap(),
-				hash: [2; 32],
-				instruction_count: 500,
-				bandwidth_used: 0,
-			};
-			results.submit(BatchCall::new("post_result", call)).await
+				let call = MarketCall::post_result {
+					match_id,
+					status: ResultStatus::Completed,
+					reference: reference("results/batch@sha256:00").unwrap(),
+					hash: [2; 32],
+					instruction_count: 500,
+					bandwidth_used: 0,
+				};
+				results.submit(BatchCall::new("post_result", call)).await
 			})
 		})
 		.collect();

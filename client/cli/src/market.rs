@@ -146,7 +146,11 @@ pub async fn run(global: &Global, command: MarketCommand) -> Result<()> {
 					text.push_str("\n  record              no closed matches");
 				}
 				for (role, r) in &reputation {
-					text.push_str(&format!("\n  record as {:<9} {}", short_role(role), describe_record(r)));
+					text.push_str(&format!(
+						"\n  record as {:<9} {}",
+						short_role(role),
+						describe_record(r)
+					));
 				}
 				text
 			});
@@ -198,5 +202,9 @@ fn describe_record(r: &Reputation) -> String {
 	];
 	let shown: Vec<String> =
 		counts.iter().filter(|(n, _)| *n > 0).map(|(n, what)| format!("{n} {what}")).collect();
-	if shown.is_empty() { "nothing counted".into() } else { shown.join(", ") }
+	if shown.is_empty() {
+		"nothing counted".into()
+	} else {
+		shown.join(", ")
+	}
 }

@@ -419,8 +419,8 @@ pub async fn run(global: &Global, command: ResearchCommand) -> Result<()> {
 				max_fault_percent: args.max_faults,
 				check_probability: args.check_probability,
 			};
-			let summary = simulate_sybil(&args.market.config(), setup)
-				.context("simulating a sybil RP")?;
+			let summary =
+				simulate_sybil(&args.market.config(), setup).context("simulating a sybil RP")?;
 			output::print(global.json, &summary, || markdown(&summary));
 		},
 	}

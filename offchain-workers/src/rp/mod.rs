@@ -26,11 +26,10 @@ use crate::{
 };
 use modicum_client::{
 	batch::{BatchCall, Batcher},
-	records,
 	calls::Market,
 	chain::MatchInfo,
 	events::{match_id, parties},
-	reference, reference_text,
+	records, reference, reference_text,
 	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall,
 	types::{Architecture, MatchState, ResultStatus},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,

@@ -26,11 +26,11 @@ pub struct OfferSettings {
 	pub lifetime_ms: u64,
 	/// Take jobs only from JCs with at least this many accepted jobs on their record
 	/// (README, "Reputation").
-	#[serde(default)]
+	#[serde(default, skip_serializing_if = "Option::is_none")]
 	pub jc_min_accepted: Option<u32>,
 	/// Take jobs only from JCs fined in at most this percentage of their jobs (0 to
 	/// 100).
-	#[serde(default)]
+	#[serde(default, skip_serializing_if = "Option::is_none")]
 	pub jc_max_faults: Option<f64>,
 }
 

@@ -248,7 +248,8 @@ pub fn describe(
 			)
 		},
 		ProviderRecordTooShort | ProviderFaultRateTooHigh => {
-			let rule = job.provider_record.unwrap_or(RecordRule { min_accepted: 0, max_fault_ppm: 0 });
+			let rule =
+				job.provider_record.unwrap_or(RecordRule { min_accepted: 0, max_fault_ppm: 0 });
 			describe_record("RP", &provider.record, &rule)
 		},
 		JobCreatorRecordTooShort | JobCreatorFaultRateTooHigh => {
@@ -284,7 +285,11 @@ pub fn describe(
 /// fault in 4 endings (25.0%); the offer asks at least 5 and at most 10.0%`.
 fn describe_record(who: &str, record: &RecordView, rule: &RecordRule) -> String {
 	let share = |faults: u64, endings: u64| {
-		if endings == 0 { 0.0 } else { faults as f64 * 100.0 / endings as f64 }
+		if endings == 0 {
+			0.0
+		} else {
+			faults as f64 * 100.0 / endings as f64
+		}
 	};
 	format!(
 		"{who} has {} accepted job(s) and {} fault(s) in {} ending(s) ({:.1}%); the offer asks at least {} and at most {:.1}%",

@@ -5,8 +5,8 @@
 
 use super::{
 	stakes::{self, MatchRules},
-	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, ProviderView,
-	RecordRule, RecordView, ResourceOfferView,
+	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, ProviderView, RecordRule,
+	RecordView, ResourceOfferView,
 };
 
 /// Nanoseconds per millisecond: the chain keeps time in ms, a provider's speed in ns

@@ -159,7 +159,8 @@ impl RecordView {
 
 	/// Whether its share of faults is within `rule`, with the pallet's arithmetic.
 	pub fn faults_within(&self, rule: &RecordRule) -> bool {
-		u128::from(self.faults) * 1_000_000 <= u128::from(rule.max_fault_ppm) * u128::from(self.endings)
+		u128::from(self.faults) * 1_000_000
+			<= u128::from(rule.max_fault_ppm) * u128::from(self.endings)
 	}
 }
 

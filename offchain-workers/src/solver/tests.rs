@@ -396,7 +396,10 @@ fn minimum_cost_beats_first_fit() {
 fn picks_the_cheapest_trusted_mediator() {
 	let mut book = book_with(vec![job(1)], vec![resource(2, 3)]);
 	let all: Vec<AccountId> = (10..=16).map(acct).collect();
-	book.upsert_job_creator(acct(JC), JobCreatorView { trusted_mediators: all.clone(), ..Default::default() });
+	book.upsert_job_creator(
+		acct(JC),
+		JobCreatorView { trusted_mediators: all.clone(), ..Default::default() },
+	);
 	let mut p = provider();
 	p.trusted_mediators = all.iter().copied().filter(|a| *a != acct(11)).collect();
 	book.upsert_provider(acct(PROVIDER), p);
@@ -438,7 +441,10 @@ fn picks_the_cheapest_trusted_mediator() {
 
 	// Trust changes at any time: the job creator drops 12, so 13 it is.
 	let without_12 = all.iter().copied().filter(|a| *a != acct(12)).collect();
-	book.upsert_job_creator(acct(JC), JobCreatorView { trusted_mediators: without_12, ..Default::default() });
+	book.upsert_job_creator(
+		acct(JC),
+		JobCreatorView { trusted_mediators: without_12, ..Default::default() },
+	);
 	assert_eq!(book.solve(NOW)[0].mediator, acct(13));
 }
 
@@ -874,7 +880,10 @@ fn the_solve_skips_a_cheaper_provider_without_the_record_a_job_requires() {
 	let proposals = book.solve(NOW);
 	// The demanding job goes to the proven provider even though it costs more; the
 	// undemanding one takes the newcomer.
-	assert_eq!(pairs(&proposals).into_iter().collect::<std::collections::BTreeSet<_>>(), [(1, 3), (4, 2)].into());
+	assert_eq!(
+		pairs(&proposals).into_iter().collect::<std::collections::BTreeSet<_>>(),
+		[(1, 3), (4, 2)].into()
+	);
 	// A resource offer that asks a record of job creators gets no job from a newcomer.
 	let picky = ResourceOfferView { creator_record: Some(PROVEN), ..resource(5, 1) };
 	let book = book_with(vec![job(6)], vec![picky]);

@@ -123,7 +123,10 @@ impl<T: Config> Pallet<T> {
 		let provider_endings = Reputations::<T>::iter()
 			.filter(|(_, role, _)| *role == Role::ResourceProvider)
 			.map(|(_, _, r)| {
-				u64::from(r.accepted) + u64::from(r.declined) + u64::from(r.fined) + u64::from(r.timed_out)
+				u64::from(r.accepted)
+					+ u64::from(r.declined)
+					+ u64::from(r.fined)
+					+ u64::from(r.timed_out)
 			})
 			.fold(0u64, u64::saturating_add);
 		ensure!(provider_endings <= closed, "more RP endings counted than matches closed");

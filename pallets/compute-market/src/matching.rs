@@ -98,7 +98,10 @@ impl<T: Config> Pallet<T> {
 
 	/// Rule 13 (README, "Reputation"): each side's record meets what the other's offer
 	/// requires of it.
-	pub(crate) fn check_records(job: &JobOfferOf<T>, resource: &ResourceOfferOf<T>) -> DispatchResult {
+	pub(crate) fn check_records(
+		job: &JobOfferOf<T>,
+		resource: &ResourceOfferOf<T>,
+	) -> DispatchResult {
 		if let Some(wanted) = &job.terms.provider_record {
 			let record = Reputations::<T>::get(&resource.owner, Role::ResourceProvider);
 			ensure!(record.has_accepted(wanted), Error::<T>::ProviderRecordTooShort);

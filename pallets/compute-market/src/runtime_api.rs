@@ -3,8 +3,8 @@
 
 pub use crate::dispatchable_impls::QuoteError;
 use crate::{
-	JobOffer, JobOfferTerms, MarketParameters, Match, MatchId, OfferId, Reputation,
-	ResourceOffer, ResourceOfferTerms, Role,
+	JobOffer, JobOfferTerms, MarketParameters, Match, MatchId, OfferId, Reputation, ResourceOffer,
+	ResourceOfferTerms, Role,
 };
 use alloc::vec::Vec;
 use codec::Codec;

@@ -756,6 +756,7 @@ impl Reputation {
 	/// (an empty record has none).
 	pub fn faults_within(&self, role: Role, requirement: &RecordRequirement) -> bool {
 		let (faults, endings) = self.faults_in(role);
-		u128::from(faults) * u128::from(PPM) <= u128::from(requirement.max_fault_ppm) * u128::from(endings)
+		u128::from(faults) * u128::from(PPM)
+			<= u128::from(requirement.max_fault_ppm) * u128::from(endings)
 	}
 }

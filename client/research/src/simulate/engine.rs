@@ -5,8 +5,7 @@
 use frame_support::traits::fungible::Inspect;
 use pallet_compute_market::{
 	Architecture, ContentHash, Event as MarketEvent, FaultyParty, JobOfferTerms, MarketParameters,
-	Matches, RecordRequirement, Reference, RejectReason, ResourceOfferTerms, ResultStatus,
-	Verdict,
+	Matches, RecordRequirement, Reference, RejectReason, ResourceOfferTerms, ResultStatus, Verdict,
 };
 use rand::Rng;
 use sp_runtime::FixedU128;

@@ -8,7 +8,15 @@ fn record(who: AccountId, role: Role) -> Reputation {
 }
 
 fn mediate(verdict: Verdict, faulty: FaultyParty) -> frame_support::dispatch::DispatchResult {
-	Market::post_mediation_result(RuntimeOrigin::signed(MEDIATOR), 0, verdict, faulty, 700, 300, [0x22; 32])
+	Market::post_mediation_result(
+		RuntimeOrigin::signed(MEDIATOR),
+		0,
+		verdict,
+		faulty,
+		700,
+		300,
+		[0x22; 32],
+	)
 }
 
 fn post_status(status: ResultStatus) {
@@ -40,7 +48,10 @@ fn an_accepted_result_counts_for_the_provider_and_the_job_creator() {
 		result_posted();
 		assert_eq!(Market::reputation_of(&RP), vec![]);
 		assert_ok!(Market::accept_result(RuntimeOrigin::signed(JC), 0));
-		assert_eq!(record(RP, Role::ResourceProvider), Reputation { accepted: 1, ..Default::default() });
+		assert_eq!(
+			record(RP, Role::ResourceProvider),
+			Reputation { accepted: 1, ..Default::default() }
+		);
 		assert_eq!(record(JC, Role::JobCreator), Reputation { accepted: 1, ..Default::default() });
 		only_these_have_records(&[(RP, Role::ResourceProvider), (JC, Role::JobCreator)]);
 		assert_eq!(
@@ -56,7 +67,10 @@ fn a_declined_job_counts_as_declined_and_not_as_work() {
 	new_test_ext().execute_with(|| {
 		post_status(ResultStatus::Declined);
 		assert_ok!(Market::accept_result(RuntimeOrigin::signed(JC), 0));
-		assert_eq!(record(RP, Role::ResourceProvider), Reputation { declined: 1, ..Default::default() });
+		assert_eq!(
+			record(RP, Role::ResourceProvider),
+			Reputation { declined: 1, ..Default::default() }
+		);
 		only_these_have_records(&[(RP, Role::ResourceProvider)]);
 	});
 }
@@ -67,7 +81,10 @@ fn a_timeout_counts_against_the_provider_only() {
 		matched();
 		set_now(START + HOUR + 1);
 		assert_ok!(Market::timeout(RuntimeOrigin::signed(JC), 0));
-		assert_eq!(record(RP, Role::ResourceProvider), Reputation { timed_out: 1, ..Default::default() });
+		assert_eq!(
+			record(RP, Role::ResourceProvider),
+			Reputation { timed_out: 1, ..Default::default() }
+		);
 		only_these_have_records(&[(RP, Role::ResourceProvider)]);
 		assert_ok!(Market::do_try_state());
 	});
@@ -78,7 +95,10 @@ fn an_upheld_rejection_fines_the_provider_and_credits_the_job_creator() {
 	new_test_ext().execute_with(|| {
 		in_mediation(RejectReason::WrongResults);
 		assert_ok!(mediate(Verdict::WrongResults, FaultyParty::ResourceProvider));
-		assert_eq!(record(RP, Role::ResourceProvider), Reputation { fined: 1, ..Default::default() });
+		assert_eq!(
+			record(RP, Role::ResourceProvider),
+			Reputation { fined: 1, ..Default::default() }
+		);
 		assert_eq!(
 			record(JC, Role::JobCreator),
 			Reputation { rejections_upheld: 1, ..Default::default() }
@@ -97,7 +117,10 @@ fn an_unfounded_rejection_fines_the_job_creator_and_counts_the_result_as_accepte
 		in_mediation(RejectReason::WrongResults);
 		assert_ok!(mediate(Verdict::CorrectResults, FaultyParty::JobCreator));
 		assert_eq!(record(JC, Role::JobCreator), Reputation { fined: 1, ..Default::default() });
-		assert_eq!(record(RP, Role::ResourceProvider), Reputation { accepted: 1, ..Default::default() });
+		assert_eq!(
+			record(RP, Role::ResourceProvider),
+			Reputation { accepted: 1, ..Default::default() }
+		);
 		assert_eq!(record(MEDIATOR, Role::Mediator).mediations_ruled, 1);
 	});
 }
@@ -107,7 +130,10 @@ fn a_directory_at_fault_is_the_only_one_marked() {
 	new_test_ext().execute_with(|| {
 		in_mediation(RejectReason::DirectoryUnavailable);
 		assert_ok!(mediate(Verdict::DirectoryUnavailable, FaultyParty::Directory));
-		assert_eq!(record(DIRECTORY, Role::Directory), Reputation { fined: 1, ..Default::default() });
+		assert_eq!(
+			record(DIRECTORY, Role::Directory),
+			Reputation { fined: 1, ..Default::default() }
+		);
 		only_these_have_records(&[(DIRECTORY, Role::Directory), (MEDIATOR, Role::Mediator)]);
 	});
 }
@@ -144,10 +170,7 @@ fn a_refused_close_and_a_deregistration_leave_the_record_as_it_was() {
 
 /// Posts the standard offers, the job asking `provider` of its RP and the resource
 /// offer asking `creator` of its JC (ids 0 and 1).
-fn post_offers_requiring(
-	provider: Option<RecordRequirement>,
-	creator: Option<RecordRequirement>,
-) {
+fn post_offers_requiring(provider: Option<RecordRequirement>, creator: Option<RecordRequirement>) {
 	register_all();
 	let job = JobOfferTerms { provider_record: provider, ..job_terms() };
 	assert_ok!(Market::post_job_offer(RuntimeOrigin::signed(JC), job, JC_DEPOSIT, START + HOUR));
@@ -191,7 +214,11 @@ fn rule_13_counts_fines_and_timeouts_against_the_provider() {
 		Reputations::<Test>::insert(RP, Role::ResourceProvider, worse);
 		assert_noop!(try_match(), Error::<Test>::ProviderFaultRateTooHigh);
 		// A record as a JC does not count for the RP role.
-		Reputations::<Test>::insert(RP, Role::JobCreator, Reputation { accepted: 100, ..Default::default() });
+		Reputations::<Test>::insert(
+			RP,
+			Role::JobCreator,
+			Reputation { accepted: 100, ..Default::default() },
+		);
 		assert_noop!(try_match(), Error::<Test>::ProviderFaultRateTooHigh);
 		Reputations::<Test>::insert(RP, Role::ResourceProvider, good);
 		assert_ok!(try_match());
@@ -206,7 +233,8 @@ fn rule_13_counts_fines_against_the_job_creator() {
 	new_test_ext().execute_with(|| {
 		post_offers_requiring(None, Some(RecordRequirement { min_accepted: 0, max_fault_ppm: 0 }));
 		// Any fine is too many for this RP; upheld rejections are not faults.
-		let fined = Reputation { accepted: 50, rejections_upheld: 3, fined: 1, ..Default::default() };
+		let fined =
+			Reputation { accepted: 50, rejections_upheld: 3, fined: 1, ..Default::default() };
 		Reputations::<Test>::insert(JC, Role::JobCreator, fined);
 		assert_noop!(try_match(), Error::<Test>::JobCreatorFaultRateTooHigh);
 		Reputations::<Test>::insert(JC, Role::JobCreator, Reputation { fined: 0, ..fined });
@@ -232,6 +260,12 @@ fn an_empty_record_has_no_faults_and_extreme_counts_do_not_overflow() {
 	let all_faults = RecordRequirement { min_accepted: u32::MAX, max_fault_ppm: PPM };
 	assert!(full.has_accepted(&all_faults));
 	assert!(full.faults_within(Role::ResourceProvider, &all_faults));
-	assert!(!full.faults_within(Role::ResourceProvider, &RecordRequirement { max_fault_ppm: 499_999, ..all_faults }));
-	assert!(full.faults_within(Role::ResourceProvider, &RecordRequirement { max_fault_ppm: 500_000, ..all_faults }));
+	assert!(!full.faults_within(
+		Role::ResourceProvider,
+		&RecordRequirement { max_fault_ppm: 499_999, ..all_faults }
+	));
+	assert!(full.faults_within(
+		Role::ResourceProvider,
+		&RecordRequirement { max_fault_ppm: 500_000, ..all_faults }
+	));
 }
