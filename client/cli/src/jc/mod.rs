@@ -83,7 +83,7 @@ pub enum JcCommand {
 	},
 	/// Accept posted results: their RPs are paid. Several ids go out in one
 	/// transaction; each is accepted or refused on its own, and the command fails if
-	/// any was refused (`--json` then prints one entry per match).
+	/// any was refused (`--json`: `{"matches": [one entry per match], "error"}`).
 	Accept {
 		/// The match ids.
 		#[arg(required = true, num_args = 1..)]
@@ -432,12 +432,16 @@ async fn accept(market: &Market<'_>, json: bool, match_ids: &[u64]) -> Result<()
 			},
 		}
 	}
-	output::print(json, &serde_json::Value::Array(reports), || text.join("\n"));
-	if refused > 0 {
-		bail!(
+	let failure = (refused > 0).then(|| {
+		format!(
 			"{refused} of {} results were not accepted (see above); the others are settled",
 			match_ids.len()
-		);
+		)
+	});
+	let document = serde_json::json!({"matches": reports, "error": failure});
+	output::print(json, &document, || text.join("\n"));
+	match failure {
+		Some(failure) => Err(output::AlreadyReported(failure).into()),
+		None => Ok(()),
 	}
-	Ok(())
 }
