@@ -114,7 +114,8 @@ impl Bulk {
 			.rpc()
 			.request::<serde_json::Value>("author_submitExtrinsic", rpc_params![hex])
 			.await
-			.context("the pool refused a transaction")?;
+			// The pool's reason is in the error's data, which only Debug shows.
+			.map_err(|e| anyhow::anyhow!("the pool refused a transaction: {e:?}"))?;
 		Ok(())
 	}
 

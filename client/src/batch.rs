@@ -10,6 +10,7 @@
 //! (`TooManyCalls`).
 
 use crate::{
+	chain::read_error,
 	runtime::{
 		self,
 		runtime_types::{
@@ -19,13 +20,20 @@ use crate::{
 	},
 	Chain, ClientError, Keypair, MarketEvent, ModicumConfig,
 };
+use std::{mem::Discriminant, ops::Range};
 use subxt::{extrinsics::ExtrinsicEvents, Metadata};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most calls one extrinsic carries; longer lists go out as several extrinsics,
-/// all handed to the node at once. 128 of the market's calls weigh well under a tenth
-/// of a block.
+/// all handed to the node at once.
 pub const MAX_CALLS_PER_BATCH: usize = 128;
+
+/// One batch may declare at most this share (1/n) of the chain's largest normal
+/// extrinsic weight: the pool refuses an extrinsic over that limit ("would exhaust the
+/// block limits"), and a batch well under it leaves room in its block for others. A
+/// call's declared weight is its worst case (a `post_result` may settle a whole
+/// replica group), so batches are packed by weight, not only by count.
+pub const BATCH_SHARE_OF_MAX_EXTRINSIC: u64 = 2;
 
 /// What one call of a batch did: the compute-market events it caused, or why it
 /// failed.
@@ -56,6 +64,48 @@ impl BatchCall {
 }
 
 impl Chain {
+	/// How to split `calls` into batches: consecutive ranges, each of at most
+	/// [`MAX_CALLS_PER_BATCH`] calls whose declared weights (asked of the runtime once
+	/// per kind of call) fit [`BATCH_SHARE_OF_MAX_EXTRINSIC`] of the chain's largest
+	/// extrinsic.
+	pub async fn plan_batches(
+		&self,
+		calls: &[RuntimeCall],
+	) -> Result<Vec<Range<usize>>, ClientError> {
+		let at = self.at().await?;
+		let limits = at
+			.constants()
+			.entry(runtime::constants().system().block_weights())
+			.map_err(|e| read_error("the block weight limits", e))?;
+		let max_extrinsic = limits.per_class.normal.max_extrinsic.map_or(u64::MAX, |w| w.ref_time);
+		let budget = max_extrinsic / BATCH_SHARE_OF_MAX_EXTRINSIC;
+		let mut known: Vec<(Discriminant<MarketCall>, u64)> = Vec::new();
+		let mut weights = Vec::with_capacity(calls.len());
+		for call in calls {
+			let kind = match call {
+				RuntimeCall::ComputeMarket(inner) => Some(std::mem::discriminant(inner)),
+				_ => None,
+			};
+			if let Some(weight) = kind.and_then(|k| known.iter().find(|(c, _)| *c == k)) {
+				weights.push(weight.1);
+				continue;
+			}
+			let asked = runtime::runtime_apis()
+				.transaction_payment_call_api()
+				.query_call_info(call.clone(), 0);
+			let info = at
+				.runtime_apis()
+				.call(asked)
+				.await
+				.map_err(|e| read_error("a call's weight", e))?;
+			if let Some(kind) = kind {
+				known.push((kind, info.weight.ref_time));
+			}
+			weights.push(info.weight.ref_time);
+		}
+		Ok(pack(&weights, budget))
+	}
+
 	/// Submits `calls`, all signed by `signer`, in as few extrinsics as
 	/// [`MAX_CALLS_PER_BATCH`] allows, and waits until they are finalized: one outcome
 	/// per call, in order. A call the chain refuses is [`ClientError::Refused`] and is
@@ -66,11 +116,16 @@ impl Chain {
 		if calls.is_empty() {
 			return Vec::new();
 		}
-		let metadata = match self.at().await {
-			Ok(at) => at.metadata(),
+		let runtime_calls: Vec<RuntimeCall> = calls.iter().map(BatchCall::runtime_call).collect();
+		let planned = match self.at().await {
+			Ok(at) => self.plan_batches(&runtime_calls).await.map(|plan| (at.metadata(), plan)),
+			Err(e) => Err(e),
+		};
+		let (metadata, plan) = match planned {
+			Ok(planned) => planned,
 			Err(e) => return calls.iter().map(|call| Err(call.failed(e.to_string()))).collect(),
 		};
-		let chunks: Vec<&[BatchCall]> = calls.chunks(MAX_CALLS_PER_BATCH).collect();
+		let chunks: Vec<&[BatchCall]> = plan.into_iter().map(|range| &calls[range]).collect();
 		let payloads: Vec<_> = chunks
 			.iter()
 			.map(|chunk| {
@@ -88,6 +143,27 @@ impl Chain {
 		}
 		outcomes
 	}
+}
+
+/// Consecutive ranges of calls, each at most [`MAX_CALLS_PER_BATCH`] long and at most
+/// `budget` in summed weight; a call heavier than the budget alone goes alone (the
+/// chain then decides).
+pub fn pack(weights: &[u64], budget: u64) -> Vec<Range<usize>> {
+	let mut ranges = Vec::new();
+	let (mut start, mut sum) = (0, 0u64);
+	for (i, weight) in weights.iter().enumerate() {
+		let over = sum.checked_add(*weight).is_none_or(|total| total > budget);
+		let full = i - start >= MAX_CALLS_PER_BATCH || over;
+		if i > start && full {
+			ranges.push(start..i);
+			(start, sum) = (i, 0);
+		}
+		sum = sum.saturating_add(*weight);
+	}
+	if start < weights.len() {
+		ranges.push(start..weights.len());
+	}
+	ranges
 }
 
 /// A call waiting in a [`Batcher`], with where its outcome goes.
@@ -195,6 +271,19 @@ fn refusal(call: &BatchCall, error: &DispatchError, metadata: &Metadata) -> Clie
 #[cfg(test)]
 mod tests {
 	use super::*;
+
+	#[test]
+	fn batches_are_packed_by_count_and_by_weight() {
+		assert!(pack(&[], 10).is_empty());
+		assert_eq!(pack(&[3, 3, 3, 3], 10), vec![0..3, 3..4]);
+		// A call over the budget goes alone, between the others.
+		assert_eq!(pack(&[2, 50, 2, 2], 10), vec![0..1, 1..2, 2..4]);
+		let light = vec![1; 300];
+		let counts: Vec<usize> = pack(&light, u64::MAX).iter().map(|r| r.len()).collect();
+		assert_eq!(counts, vec![128, 128, 44]);
+		// Saturating sums: absurd weights never wrap into a small one.
+		assert_eq!(pack(&[u64::MAX, u64::MAX], u64::MAX), vec![0..1, 1..2]);
+	}
 
 	#[test]
 	fn a_failed_extrinsic_names_the_call() {

@@ -111,7 +111,7 @@ async fn finalized(
 	}
 }
 
-fn read_error(what: &str, e: impl std::fmt::Display) -> ClientError {
+pub(crate) fn read_error(what: &str, e: impl std::fmt::Display) -> ClientError {
 	ClientError::Read { what: what.into(), reason: e.to_string() }
 }
 
