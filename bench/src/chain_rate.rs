@@ -306,24 +306,14 @@ async fn measure_on(node: &Node, jobs: usize, row: &mut Row, batched: &mut Row) 
 	row.notes.push(
 		"the node runs the single-state pool (an instant-seal node's default; passed explicitly here): with the fork-aware pool, a pre-signed burst whose nonces reach the pool out of order is mostly dropped without an error (1,000 lifecycles' transfers: 193 of 5,000 included), and submitting each sender's transactions in order instead makes the pool itself the bottleneck (about 90 transfers/s, 5 lifecycles/s)".into(),
 	);
-	row.notes.push(format!(
-		"steps (each waits for the previous one's events): offers {}, matches {}, results {}, accepts {}",
-		secs(single.steps[0]),
-		secs(single.steps[1]),
-		secs(single.steps[2]),
-		secs(single.steps[3]),
-	));
+	row.notes
+		.push(format!("steps (each waits for the previous one's events): {}", single.steps_text()));
 	row.details = serde_json::json!({
 		"node_flags": CHAIN_RATE_NODE,
 		"lifecycles": jobs,
 		"account_groups": groups.len(),
 		"lifecycle_s": round3(single.total),
-		"step_s": {
-			"offers": round3(single.steps[0]),
-			"matches": round3(single.steps[1]),
-			"results": round3(single.steps[2]),
-			"accepts": round3(single.steps[3]),
-		},
+		"step_s": single.steps_json(),
 		"lifecycle_extrinsics_per_s": round3(jobs_per_s * 5.0),
 		"transfers": transfers,
 		"transfer_s": round3(transfer_s),
@@ -349,23 +339,12 @@ async fn measure_on(node: &Node, jobs: usize, row: &mut Row, batched: &mut Row) 
 	batched.notes.push(format!(
 		"same node and accounts, right after the unbatched run; plain transfers on it: {transfers_per_s:.0}/s"
 	));
-	batched.notes.push(format!(
-		"steps: offers {}, matches {}, results {}, accepts {}",
-		secs(many.steps[0]),
-		secs(many.steps[1]),
-		secs(many.steps[2]),
-		secs(many.steps[3]),
-	));
+	batched.notes.push(format!("steps: {}", many.steps_text()));
 	batched.details = serde_json::json!({
 		"lifecycles": jobs,
 		"calls_per_extrinsic_max": MAX_CALLS_PER_BATCH,
 		"lifecycle_s": round3(many.total),
-		"step_s": {
-			"offers": round3(many.steps[0]),
-			"matches": round3(many.steps[1]),
-			"results": round3(many.steps[2]),
-			"accepts": round3(many.steps[3]),
-		},
+		"step_s": many.steps_json(),
 		"unbatched_jobs_per_s": round3(jobs_per_s),
 	});
 	Ok(())
@@ -428,6 +407,22 @@ async fn setup(bulk: &Bulk, count: usize) -> Result<Vec<Group>> {
 struct Lifecycles {
 	total: f64,
 	steps: [f64; 4],
+}
+
+impl Lifecycles {
+	const STEPS: [&'static str; 4] = ["offers", "matches", "results", "accepts"];
+
+	/// `offers 1.2 s, matches …`.
+	fn steps_text(&self) -> String {
+		let steps = Self::STEPS.iter().zip(self.steps);
+		steps.map(|(name, s)| format!("{name} {}", secs(s))).collect::<Vec<_>>().join(", ")
+	}
+
+	/// `{"offers": 1.2, …}` in seconds.
+	fn steps_json(&self) -> serde_json::Value {
+		let steps = Self::STEPS.iter().zip(self.steps);
+		steps.map(|(name, s)| (name.to_string(), serde_json::json!(round3(s)))).collect()
+	}
 }
 
 async fn lifecycles(

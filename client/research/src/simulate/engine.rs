@@ -4,8 +4,9 @@
 
 use frame_support::traits::fungible::Inspect;
 use pallet_compute_market::{
-	Architecture, ContentHash, Event as MarketEvent, FaultyParty, JobOfferTerms, MarketParameters,
-	Matches, RecordRequirement, Reference, RejectReason, ResourceOfferTerms, ResultStatus, Verdict,
+	Architecture, CloseOutcome, ContentHash, Event as MarketEvent, FaultyParty, JobOfferTerms,
+	MarketParameters, Matches, RecordRequirement, Reference, RejectReason, ResourceOfferTerms,
+	ResultStatus, Verdict,
 };
 use rand::Rng;
 use sp_runtime::FixedU128;
@@ -203,6 +204,18 @@ pub(crate) fn call<T, E: core::fmt::Debug>(
 
 /// Registers everyone and sets up trust and base layers, as the daemons would.
 pub fn register_everyone(config: &SimConfig) -> Result<(), SimError> {
+	register_services(config)?;
+	for i in 0..config.population.jcs().len() {
+		register_job_creator(0, jc_account(i))?;
+	}
+	for i in 0..config.population.rps().len() {
+		register_provider(0, rp_account(i))?;
+	}
+	Ok(())
+}
+
+/// Registers the mediator and the directory at the run's prices.
+pub(crate) fn register_services(config: &SimConfig) -> Result<(), SimError> {
 	let signed = RuntimeOrigin::signed;
 	let setup = |what, r| call(0, what, r);
 	setup(
@@ -226,27 +239,32 @@ pub fn register_everyone(config: &SimConfig) -> Result<(), SimError> {
 		),
 	)?;
 	setup("trust_directory", Market::trust_directory(signed(MEDIATOR), DIRECTORY))?;
-	setup("add_base_layer", Market::add_base_layer(signed(MEDIATOR), LAYER))?;
-	for i in 0..config.population.jcs().len() {
-		let jc = jc_account(i);
-		setup("register_job_creator", Market::register_job_creator(signed(jc)))?;
-		setup("trust_mediator", Market::trust_mediator(signed(jc), MEDIATOR))?;
-	}
-	for i in 0..config.population.rps().len() {
-		let rp = rp_account(i);
-		// 1 ms per instruction: a job needs 1 s of its hour.
-		setup(
-			"register_resource_provider",
-			Market::register_resource_provider(signed(rp), ARCH, 1_000_000),
-		)?;
-		setup("trust_mediator", Market::trust_mediator(signed(rp), MEDIATOR))?;
-		setup("trust_directory", Market::trust_directory(signed(rp), DIRECTORY))?;
-		setup("add_base_layer", Market::add_base_layer(signed(rp), LAYER))?;
-	}
-	Ok(())
+	setup("add_base_layer", Market::add_base_layer(signed(MEDIATOR), LAYER))
 }
 
-fn total(who: AccountId) -> Balance {
+/// Registers `jc` as a JC trusting the mediator.
+pub(crate) fn register_job_creator(job: usize, jc: AccountId) -> Result<(), SimError> {
+	let signed = RuntimeOrigin::signed;
+	call(job, "register_job_creator", Market::register_job_creator(signed(jc)))?;
+	call(job, "trust_mediator", Market::trust_mediator(signed(jc), MEDIATOR))
+}
+
+/// Registers `rp` as an RP trusting the mediator and the directory; 1 ms per
+/// instruction, so a job needs 1 s of its hour.
+pub(crate) fn register_provider(job: usize, rp: AccountId) -> Result<(), SimError> {
+	let signed = RuntimeOrigin::signed;
+	call(
+		job,
+		"register_resource_provider",
+		Market::register_resource_provider(signed(rp), ARCH, 1_000_000),
+	)?;
+	call(job, "trust_mediator", Market::trust_mediator(signed(rp), MEDIATOR))?;
+	call(job, "trust_directory", Market::trust_directory(signed(rp), DIRECTORY))?;
+	call(job, "add_base_layer", Market::add_base_layer(signed(rp), LAYER))
+}
+
+/// An account's total balance, free and held.
+pub(crate) fn total(who: AccountId) -> Balance {
 	<Balances as Inspect<AccountId>>::total_balance(&who)
 }
 
@@ -505,4 +523,63 @@ pub fn job_money(config: &SimConfig) -> Result<super::expect::JobMoney, SimError
 		directory_bond: parameters(config).registration_bond,
 		unit: UNIT,
 	})
+}
+
+/// How a match closed, from the events since the job began.
+pub(crate) struct Closed {
+	/// Fines burnt.
+	pub fined: Balance,
+	/// It closed as accepted (by anyone).
+	pub paid: bool,
+	/// A verdict found the RP at fault.
+	pub rp_fined: bool,
+}
+
+/// Reads how the job's match closed from `System::events()`.
+pub(crate) fn closed_by_events() -> Closed {
+	let mut closed = Closed { fined: 0, paid: false, rp_fined: false };
+	for record in System::events() {
+		match record.event {
+			RuntimeEvent::Market(MarketEvent::Fined { amount, .. }) => closed.fined += amount,
+			RuntimeEvent::Market(MarketEvent::MatchClosed { outcome, .. }) => match outcome {
+				CloseOutcome::Accepted(_) => closed.paid = true,
+				CloseOutcome::Mediated { faulty: FaultyParty::ResourceProvider, .. } => {
+					closed.rp_fined = true
+				},
+				_ => {},
+			},
+			_ => {},
+		}
+	}
+	closed
+}
+
+/// The JC rejects the result as wrong and the mediator's n runs rule on it.
+pub(crate) fn reject_and_mediate(
+	config: &SimConfig,
+	rng: &mut impl Rng,
+	(job, jc, match_id): (usize, AccountId, u64),
+	p_a: f64,
+	posted: super::agents::Output,
+) -> Result<(), SimError> {
+	let signed = RuntimeOrigin::signed;
+	call(
+		job,
+		"reject_result",
+		Market::reject_result(signed(jc), match_id, RejectReason::WrongResults),
+	)?;
+	let (verdict, faulty, first) = mediate(rng, config.n, p_a, posted);
+	call(
+		job,
+		"post_mediation_result",
+		Market::post_mediation_result(
+			signed(MEDIATOR),
+			match_id,
+			verdict,
+			faulty,
+			INSTRUCTIONS,
+			0,
+			first.hash(),
+		),
+	)
 }

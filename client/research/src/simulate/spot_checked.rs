@@ -17,20 +17,15 @@
 
 use std::collections::BTreeMap;
 
-use pallet_compute_market::{
-	CloseOutcome, Event as MarketEvent, FaultyParty, Matches, RejectReason, ResultStatus,
-};
+use pallet_compute_market::{Matches, ResultStatus};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::agents::{run_job, JcKind, Output, RpKind};
-use super::engine::{self, call, jc_account, rp_account, INSTRUCTIONS, MEDIATOR, UNIT};
-use super::runtime::{
-	AccountId, Balances, Market, RuntimeEvent, RuntimeOrigin, SimClock, SimRuntime, System,
-};
+use super::engine::{self, call, jc_account, rp_account, INSTRUCTIONS, UNIT};
+use super::runtime::{Market, RuntimeOrigin, SimClock, SimRuntime, System};
 use super::{SimConfig, SimError};
 use crate::spot_check::miss_probability;
-use frame_support::traits::fungible::Inspect;
 
 const HOUR_MS: u64 = 3_600_000;
 
@@ -259,7 +254,7 @@ fn run_record_job(
 	(rp_index, rp_kind): (usize, RpKind),
 ) -> Result<JobEnd, SimError> {
 	let (jc, rp) = (jc_account(jc_index), rp_account(rp_index));
-	let before = total(rp);
+	let before = engine::total(rp);
 	System::reset_events();
 	SimClock::advance(1_000);
 	let now = <SimClock as frame_support::traits::Time>::now();
@@ -327,50 +322,17 @@ fn run_record_job(
 			Some(false) => call(job, "accept_result", Market::accept_result(signed(jc), match_id))?,
 			Some(true) => {
 				end.rejected = true;
-				call(
-					job,
-					"reject_result",
-					Market::reject_result(signed(jc), match_id, RejectReason::WrongResults),
-				)?;
-				let (verdict, faulty, first) = engine::mediate(rng, config.n, p_a, posted);
-				call(
-					job,
-					"post_mediation_result",
-					Market::post_mediation_result(
-						signed(MEDIATOR),
-						match_id,
-						verdict,
-						faulty,
-						INSTRUCTIONS,
-						0,
-						first.hash(),
-					),
-				)?;
+				engine::reject_and_mediate(config, rng, (job, jc, match_id), p_a, posted)?;
 			},
 		}
 	}
 	if Matches::<SimRuntime>::contains_key(match_id) {
 		return Err(SimError::Invariant { job, error: "the match did not close".into() });
 	}
-	for record in System::events() {
-		match record.event {
-			RuntimeEvent::Market(MarketEvent::Fined { amount, .. }) => end.fined += amount,
-			RuntimeEvent::Market(MarketEvent::MatchClosed { outcome, .. }) => match outcome {
-				CloseOutcome::Accepted(_) => end.paid = true,
-				CloseOutcome::Mediated { faulty: FaultyParty::ResourceProvider, .. } => {
-					end.rp_fined = true
-				},
-				_ => {},
-			},
-			_ => {},
-		}
-	}
-	end.rp_money = total(rp) as i128 - before as i128;
+	let closed = engine::closed_by_events();
+	(end.fined, end.paid, end.rp_fined) = (closed.fined, closed.paid, closed.rp_fined);
+	end.rp_money = engine::total(rp) as i128 - before as i128;
 	Ok(end)
-}
-
-fn total(who: AccountId) -> u128 {
-	<Balances as Inspect<AccountId>>::total_balance(&who)
 }
 
 /// The summary as Markdown.

@@ -17,18 +17,14 @@
 //! them side by side: forged results paid for (the JCs' loss), fines, accounts burnt,
 //! and each side's utility per job.
 
-use pallet_compute_market::{
-	CloseOutcome, Event as MarketEvent, FaultyParty, Matches, RecordRequirement, RejectReason,
-	Reputations, ResultStatus, Role, PPM,
-};
+use pallet_compute_market::{Matches, RecordRequirement, Reputations, ResultStatus, Role, PPM};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::agents::{chance, Output};
 use super::engine::{self, call, jc_account, rp_account, INSTRUCTIONS, MEDIATOR, UNIT};
-use super::runtime::{AccountId, Balances, Market, RuntimeEvent, RuntimeOrigin, SimClock, System};
+use super::runtime::{AccountId, Market, RuntimeOrigin, SimClock, System};
 use super::{SimConfig, SimError};
-use frame_support::traits::fungible::Inspect;
 
 /// The attacker's accounts, from this id up: one per identity.
 const FIRST_IDENTITY: AccountId = 5_000;
@@ -182,8 +178,13 @@ fn run(config: &SimConfig, setup: &SybilSetup, demanding: bool) -> Result<SybilR
 	let open_jcs = (setup.open_share * JCS as f64).round() as usize;
 	let wanted = demanding.then(|| setup.requirement());
 	ext.execute_with(|| {
-		register_market(&jcs, &honest)?;
-		register_provider(0, identities[0])?;
+		engine::register_services(config)?;
+		for jc in &jcs {
+			engine::register_job_creator(0, *jc)?;
+		}
+		for rp in honest.iter().chain(&identities[..1]) {
+			engine::register_provider(0, *rp)?;
+		}
 		let mut attacker = Attacker { account: identities[0], identities: 1 };
 		let mut out = SybilRun {
 			requirement: demanding.then_some((setup.min_accepted, setup.max_fault_percent)),
@@ -207,7 +208,8 @@ fn run(config: &SimConfig, setup: &SybilSetup, demanding: bool) -> Result<SybilR
 			let is_attacker = rp == attacker.account;
 			// Built: its record would pass a demanding JC (or nobody demands one).
 			let forge = is_attacker && wanted.as_ref().is_none_or(|r| meets(rp, r));
-			let end = run_job(config, setup, &mut rng, job, jcs[jc_index], rp, asked, forge)?;
+			let (end, rp_money) =
+				run_job(config, setup, &mut rng, job, jcs[jc_index], rp, asked, forge)?;
 			fined_total += end.fined;
 			let side = if is_attacker { &mut out.attacker } else { &mut out.honest };
 			side.jobs += 1;
@@ -215,7 +217,7 @@ fn run(config: &SimConfig, setup: &SybilSetup, demanding: bool) -> Result<SybilR
 			side.forged_paid += usize::from(forge && end.paid);
 			side.fined += usize::from(end.rp_fined);
 			let cost = if forge { config.c_d } else { config.c_e };
-			side.utility += end.rp_money as f64 / UNIT as f64 - cost;
+			side.utility += rp_money as f64 / UNIT as f64 - cost;
 			if forge && end.paid {
 				out.jc_loss += config.b;
 			}
@@ -229,7 +231,7 @@ fn run(config: &SimConfig, setup: &SybilSetup, demanding: bool) -> Result<SybilR
 					"deregister",
 					Market::deregister(RuntimeOrigin::signed(rp), Role::ResourceProvider),
 				)?;
-				register_provider(job, next)?;
+				engine::register_provider(job, next)?;
 				attacker = Attacker { account: next, identities: attacker.identities + 1 };
 			}
 			engine::check_books(job, &accounts, fined_total)?;
@@ -245,56 +247,6 @@ fn meets(rp: AccountId, requirement: &RecordRequirement) -> bool {
 	record.has_accepted(requirement) && record.faults_within(Role::ResourceProvider, requirement)
 }
 
-/// The mediator, the directory and the JCs and honest RPs, as [`engine::register_everyone`]
-/// sets them up.
-fn register_market(jcs: &[AccountId], honest: &[AccountId]) -> Result<(), SimError> {
-	let signed = RuntimeOrigin::signed;
-	let setup = |what, r| call(0, what, r);
-	setup(
-		"register_mediator",
-		Market::register_mediator(signed(MEDIATOR), engine::ARCH, 1_000_000, 1, 0, 0),
-	)?;
-	setup(
-		"register_directory",
-		Market::register_directory(
-			signed(engine::DIRECTORY),
-			engine::reference(b"http://directory.sim"),
-			0,
-		),
-	)?;
-	setup("trust_directory", Market::trust_directory(signed(MEDIATOR), engine::DIRECTORY))?;
-	setup("add_base_layer", Market::add_base_layer(signed(MEDIATOR), engine::LAYER))?;
-	for jc in jcs {
-		setup("register_job_creator", Market::register_job_creator(signed(*jc)))?;
-		setup("trust_mediator", Market::trust_mediator(signed(*jc), MEDIATOR))?;
-	}
-	for (i, rp) in honest.iter().enumerate() {
-		register_provider(i, *rp)?;
-	}
-	Ok(())
-}
-
-/// Registers `rp` as an RP trusting the market's mediator and directory.
-fn register_provider(job: usize, rp: AccountId) -> Result<(), SimError> {
-	let signed = RuntimeOrigin::signed;
-	call(
-		job,
-		"register_resource_provider",
-		Market::register_resource_provider(signed(rp), engine::ARCH, 1_000_000),
-	)?;
-	call(job, "trust_mediator", Market::trust_mediator(signed(rp), MEDIATOR))?;
-	call(job, "trust_directory", Market::trust_directory(signed(rp), engine::DIRECTORY))?;
-	call(job, "add_base_layer", Market::add_base_layer(signed(rp), engine::LAYER))
-}
-
-/// How one job ended.
-struct JobEnd {
-	paid: bool,
-	rp_fined: bool,
-	rp_money: i128,
-	fined: u128,
-}
-
 #[allow(clippy::too_many_arguments)]
 fn run_job(
 	config: &SimConfig,
@@ -305,8 +257,8 @@ fn run_job(
 	rp: AccountId,
 	asked: Option<RecordRequirement>,
 	forge: bool,
-) -> Result<JobEnd, SimError> {
-	let before = total(rp);
+) -> Result<(engine::Closed, i128), SimError> {
+	let before = engine::total(rp);
 	System::reset_events();
 	SimClock::advance(1_000);
 	let now = <SimClock as frame_support::traits::Time>::now();
@@ -328,52 +280,15 @@ fn run_job(
 		),
 	)?;
 	if forge && chance(rng, setup.check_probability) {
-		call(
-			job,
-			"reject_result",
-			Market::reject_result(signed(jc), match_id, RejectReason::WrongResults),
-		)?;
 		// The job is deterministic: the mediator's runs agree with each other.
-		let (verdict, faulty, first) = engine::mediate(rng, config.n, 1.0, posted);
-		call(
-			job,
-			"post_mediation_result",
-			Market::post_mediation_result(
-				signed(MEDIATOR),
-				match_id,
-				verdict,
-				faulty,
-				INSTRUCTIONS,
-				0,
-				first.hash(),
-			),
-		)?;
+		engine::reject_and_mediate(config, rng, (job, jc, match_id), 1.0, posted)?;
 	} else {
 		call(job, "accept_result", Market::accept_result(signed(jc), match_id))?;
 	}
 	if Matches::<super::runtime::SimRuntime>::contains_key(match_id) {
 		return Err(SimError::Invariant { job, error: "the match did not close".into() });
 	}
-	let mut end = JobEnd { paid: false, rp_fined: false, rp_money: 0, fined: 0 };
-	for record in System::events() {
-		match record.event {
-			RuntimeEvent::Market(MarketEvent::Fined { amount, .. }) => end.fined += amount,
-			RuntimeEvent::Market(MarketEvent::MatchClosed { outcome, .. }) => match outcome {
-				CloseOutcome::Accepted(_) => end.paid = true,
-				CloseOutcome::Mediated { faulty: FaultyParty::ResourceProvider, .. } => {
-					end.rp_fined = true
-				},
-				_ => {},
-			},
-			_ => {},
-		}
-	}
-	end.rp_money = total(rp) as i128 - before as i128;
-	Ok(end)
-}
-
-fn total(who: AccountId) -> u128 {
-	<Balances as Inspect<AccountId>>::total_balance(&who)
+	Ok((engine::closed_by_events(), engine::total(rp) as i128 - before as i128))
 }
 
 /// The summary as Markdown.

@@ -1,22 +1,10 @@
 //! Reputation: each close path counts in the right party's record, and nothing else
 //! does (README, "Reputation").
 
-use super::*;
+use super::{scenarios::mediate, *};
 
 fn record(who: AccountId, role: Role) -> Reputation {
 	Reputations::<Test>::get(who, role)
-}
-
-fn mediate(verdict: Verdict, faulty: FaultyParty) -> frame_support::dispatch::DispatchResult {
-	Market::post_mediation_result(
-		RuntimeOrigin::signed(MEDIATOR),
-		0,
-		verdict,
-		faulty,
-		700,
-		300,
-		[0x22; 32],
-	)
 }
 
 fn post_status(status: ResultStatus) {

@@ -289,7 +289,10 @@ fn regression_a_verifying_job_creators_rejection_reaches_its_mediator() {
 	});
 }
 
-fn mediate(verdict: Verdict, faulty: FaultyParty) -> frame_support::dispatch::DispatchResult {
+pub(super) fn mediate(
+	verdict: Verdict,
+	faulty: FaultyParty,
+) -> frame_support::dispatch::DispatchResult {
 	// The mediator measured 700 instructions and 300 bytes per run.
 	Market::post_mediation_result(
 		RuntimeOrigin::signed(MEDIATOR),
