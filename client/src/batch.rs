@@ -106,9 +106,9 @@ impl Chain {
 		Ok(pack(&weights, budget))
 	}
 
-	/// Submits `calls`, all signed by `signer`, in as few extrinsics as
-	/// [`MAX_CALLS_PER_BATCH`] allows, and waits until they are finalized: one outcome
-	/// per call, in order. A call the chain refuses is [`ClientError::Refused`] and is
+	/// Submits `calls`, all signed by `signer`, in the extrinsics
+	/// [`Chain::plan_batches`] packs them into, and waits until they are finalized: one
+	/// outcome per call, in order. A call the chain refuses is [`ClientError::Refused`] and is
 	/// rolled back alone; the others still take effect. If a whole extrinsic fails (the
 	/// node cannot be reached, the pool turns it away), each of its calls carries that
 	/// error.
@@ -125,14 +125,13 @@ impl Chain {
 			Ok(planned) => planned,
 			Err(e) => return calls.iter().map(|call| Err(call.failed(e.to_string()))).collect(),
 		};
-		let chunks: Vec<&[BatchCall]> = plan.into_iter().map(|range| &calls[range]).collect();
-		let payloads: Vec<_> = chunks
+		let payloads: Vec<_> = plan
 			.iter()
-			.map(|chunk| {
-				let inner = chunk.iter().map(BatchCall::runtime_call).collect();
-				runtime::transactions().utility().force_batch(inner)
+			.map(|range| {
+				runtime::transactions().utility().force_batch(runtime_calls[range.clone()].to_vec())
 			})
 			.collect();
+		let chunks: Vec<&[BatchCall]> = plan.into_iter().map(|range| &calls[range]).collect();
 		let sent = self.submit_all(&payloads, signer).await;
 		let mut outcomes = Vec::with_capacity(calls.len());
 		for (chunk, extrinsic) in chunks.into_iter().zip(sent) {
