@@ -10,7 +10,7 @@
 //! (`TooManyCalls`).
 
 use crate::{
-	chain::read_error,
+	chain::{read_error, AtBlock},
 	runtime::{
 		self,
 		runtime_types::{
@@ -72,38 +72,7 @@ impl Chain {
 		&self,
 		calls: &[RuntimeCall],
 	) -> Result<Vec<Range<usize>>, ClientError> {
-		let at = self.at().await?;
-		let limits = at
-			.constants()
-			.entry(runtime::constants().system().block_weights())
-			.map_err(|e| read_error("the block weight limits", e))?;
-		let max_extrinsic = limits.per_class.normal.max_extrinsic.map_or(u64::MAX, |w| w.ref_time);
-		let budget = max_extrinsic / BATCH_SHARE_OF_MAX_EXTRINSIC;
-		let mut known: Vec<(Discriminant<MarketCall>, u64)> = Vec::new();
-		let mut weights = Vec::with_capacity(calls.len());
-		for call in calls {
-			let kind = match call {
-				RuntimeCall::ComputeMarket(inner) => Some(std::mem::discriminant(inner)),
-				_ => None,
-			};
-			if let Some(weight) = kind.and_then(|k| known.iter().find(|(c, _)| *c == k)) {
-				weights.push(weight.1);
-				continue;
-			}
-			let asked = runtime::runtime_apis()
-				.transaction_payment_call_api()
-				.query_call_info(call.clone(), 0);
-			let info = at
-				.runtime_apis()
-				.call(asked)
-				.await
-				.map_err(|e| read_error("a call's weight", e))?;
-			if let Some(kind) = kind {
-				known.push((kind, info.weight.ref_time));
-			}
-			weights.push(info.weight.ref_time);
-		}
-		Ok(pack(&weights, budget))
+		plan_batches_at(&self.at().await?, calls).await
 	}
 
 	/// Submits `calls`, all signed by `signer`, in the extrinsics
@@ -118,7 +87,7 @@ impl Chain {
 		}
 		let runtime_calls: Vec<RuntimeCall> = calls.iter().map(BatchCall::runtime_call).collect();
 		let planned = match self.at().await {
-			Ok(at) => self.plan_batches(&runtime_calls).await.map(|plan| (at.metadata(), plan)),
+			Ok(at) => plan_batches_at(&at, &runtime_calls).await.map(|plan| (at.metadata(), plan)),
 			Err(e) => Err(e),
 		};
 		let (metadata, plan) = match planned {
@@ -142,6 +111,40 @@ impl Chain {
 		}
 		outcomes
 	}
+}
+
+/// [`Chain::plan_batches`] at the block `at`.
+async fn plan_batches_at(
+	at: &AtBlock,
+	calls: &[RuntimeCall],
+) -> Result<Vec<Range<usize>>, ClientError> {
+	let limits = at
+		.constants()
+		.entry(runtime::constants().system().block_weights())
+		.map_err(|e| read_error("the block weight limits", e))?;
+	let max_extrinsic = limits.per_class.normal.max_extrinsic.map_or(u64::MAX, |w| w.ref_time);
+	let budget = max_extrinsic / BATCH_SHARE_OF_MAX_EXTRINSIC;
+	let mut known: Vec<(Discriminant<MarketCall>, u64)> = Vec::new();
+	let mut weights = Vec::with_capacity(calls.len());
+	for call in calls {
+		let kind = match call {
+			RuntimeCall::ComputeMarket(inner) => Some(std::mem::discriminant(inner)),
+			_ => None,
+		};
+		if let Some(weight) = kind.and_then(|k| known.iter().find(|(c, _)| *c == k)) {
+			weights.push(weight.1);
+			continue;
+		}
+		let asked =
+			runtime::runtime_apis().transaction_payment_call_api().query_call_info(call.clone(), 0);
+		let info =
+			at.runtime_apis().call(asked).await.map_err(|e| read_error("a call's weight", e))?;
+		if let Some(kind) = kind {
+			known.push((kind, info.weight.ref_time));
+		}
+		weights.push(info.weight.ref_time);
+	}
+	Ok(pack(&weights, budget))
 }
 
 /// Consecutive ranges of calls, each at most [`MAX_CALLS_PER_BATCH`] long and at most

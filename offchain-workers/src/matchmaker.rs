@@ -248,8 +248,16 @@ impl Matchmaker {
 
 	async fn refresh_account(&mut self, who: &AccountId) -> Result<(), ClientError> {
 		let key = bytes(who);
-		let reputation = self.chain.reputation(who).await?;
-		match self.chain.resource_provider(who).await? {
+		let provider = self.chain.resource_provider(who).await?;
+		let job_creator = self.chain.job_creator(who).await?;
+		// Only RPs and JCs are held to records (rule 13): a mediator or directory costs
+		// no reputation read.
+		let reputation = if provider.is_some() || job_creator.is_some() {
+			self.chain.reputation(who).await?
+		} else {
+			Vec::new()
+		};
+		match provider {
 			Some(info) => {
 				let view = ProviderView {
 					record: records::view(&reputation, Role::ResourceProvider),
@@ -311,7 +319,7 @@ impl Matchmaker {
 				self.book.remove_directory(&key);
 			},
 		}
-		match self.chain.job_creator(who).await? {
+		match job_creator {
 			Some(_) => {
 				let view = JobCreatorView {
 					record: records::view(&reputation, Role::JobCreator),

@@ -554,6 +554,27 @@ pub(crate) fn closed_by_events() -> Closed {
 	closed
 }
 
+/// A second later, the RP posts `posted` as a completed run of the whole job.
+pub(crate) fn post_completed(
+	(job, rp, match_id): (usize, AccountId, u64),
+	posted: super::agents::Output,
+) -> Result<(), SimError> {
+	SimClock::advance(1_000);
+	call(
+		job,
+		"post_result",
+		Market::post_result(
+			RuntimeOrigin::signed(rp),
+			match_id,
+			ResultStatus::Completed,
+			reference(b"sim/result"),
+			posted.hash(),
+			INSTRUCTIONS,
+			0,
+		),
+	)
+}
+
 /// The JC rejects the result as wrong and the mediator's n runs rule on it.
 pub(crate) fn reject_and_mediate(
 	config: &SimConfig,

@@ -17,12 +17,12 @@
 
 use std::collections::BTreeMap;
 
-use pallet_compute_market::{Matches, ResultStatus};
+use pallet_compute_market::Matches;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::agents::{run_job, JcKind, Output, RpKind};
-use super::engine::{self, call, jc_account, rp_account, INSTRUCTIONS, UNIT};
+use super::engine::{self, call, jc_account, rp_account, UNIT};
 use super::runtime::{Market, RuntimeOrigin, SimClock, SimRuntime, System};
 use super::{SimConfig, SimError};
 use crate::spot_check::miss_probability;
@@ -283,20 +283,7 @@ fn run_record_job(
 		let run = run_job(rng, p_a);
 		end.corrupted = wrong_records > 0;
 		let posted = if end.corrupted { Output::Forged } else { run };
-		SimClock::advance(1_000);
-		call(
-			job,
-			"post_result",
-			Market::post_result(
-				signed(rp),
-				match_id,
-				ResultStatus::Completed,
-				engine::reference(b"sim/result"),
-				posted.hash(),
-				INSTRUCTIONS,
-				0,
-			),
-		)?;
+		engine::post_completed((job, rp, match_id), posted)?;
 		let reject = match jc_kind {
 			JcKind::Silent => None,
 			JcKind::RejectsCorrect => Some(true),

@@ -17,12 +17,12 @@
 //! them side by side: forged results paid for (the JCs' loss), fines, accounts burnt,
 //! and each side's utility per job.
 
-use pallet_compute_market::{Matches, RecordRequirement, Reputations, ResultStatus, Role, PPM};
+use pallet_compute_market::{Matches, RecordRequirement, Reputations, Role, PPM};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use super::agents::{chance, Output};
-use super::engine::{self, call, jc_account, rp_account, INSTRUCTIONS, MEDIATOR, UNIT};
+use super::engine::{self, call, jc_account, rp_account, MEDIATOR, UNIT};
 use super::runtime::{AccountId, Market, RuntimeOrigin, SimClock, System};
 use super::{SimConfig, SimError};
 
@@ -265,20 +265,7 @@ fn run_job(
 	let match_id = engine::open_match(config, job, jc, rp, now, asked)?;
 	let signed = RuntimeOrigin::signed;
 	let posted = if forge { Output::Forged } else { Output::Normal };
-	SimClock::advance(1_000);
-	call(
-		job,
-		"post_result",
-		Market::post_result(
-			signed(rp),
-			match_id,
-			ResultStatus::Completed,
-			engine::reference(b"sim/result"),
-			posted.hash(),
-			INSTRUCTIONS,
-			0,
-		),
-	)?;
+	engine::post_completed((job, rp, match_id), posted)?;
 	if forge && chance(rng, setup.check_probability) {
 		// The job is deterministic: the mediator's runs agree with each other.
 		engine::reject_and_mediate(config, rng, (job, jc, match_id), 1.0, posted)?;
