@@ -8,6 +8,8 @@
 //! Each step is signed with explicit nonces and handed to the pool without waiting per
 //! transaction; the next step starts once the chain has reported every one of the
 //! previous (its ids come from those events), and closes are counted from events.
+//! Last, the pallet's state after every lifecycle has settled, beside its state
+//! before the first: what settled jobs leave behind.
 //! Accounts come in groups (job creator, RP, mediator, directory, solver) of at most
 //! [`PER_GROUP`] lifecycles, since the runtime allows 256 open items per role.
 
@@ -41,11 +43,11 @@ use std::{
 };
 
 /// Lifecycles per account group.
-const PER_GROUP: usize = 200;
+pub(crate) const PER_GROUP: usize = 200;
 /// The base layer every RP and mediator declares and every job names.
 const LAYER: [u8; 32] = [7; 32];
 /// How long to wait for any one step.
-const STEP_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const STEP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The figure's rows: one extrinsic per call, and the same lifecycles batched.
 pub async fn run(ctx: &Ctx) -> Vec<Row> {
@@ -61,19 +63,26 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 		"—",
 		"≥ 1,000 jobs/s",
 	);
-	if let Err(e) = measure(ctx, &mut row, &mut batched).await {
-		// The batched run comes second: a failure there leaves the first row measured.
-		if row.measured.is_none() {
-			row = row.fail(&e);
+	let mut state = Row::new(
+		"chain-rate.state",
+		"compute-market state left on chain by settled jobs: the pallet's keys and bytes after both lifecycle runs, against before the first job",
+		"—",
+		"only the reputation counters grow",
+	);
+	if let Err(e) = measure(ctx, &mut row, &mut batched, &mut state).await {
+		// The runs come one after another: a failure leaves the earlier rows measured.
+		for r in [&mut row, &mut batched, &mut state] {
+			if r.measured.is_none() {
+				*r = r.clone().fail(&e);
+			}
 		}
-		batched = batched.fail(&e);
 	}
-	vec![row, batched]
+	vec![row, batched, state]
 }
 
 /// How a step's calls go to the chain.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Submission {
+pub(crate) enum Submission {
 	/// One signed extrinsic per call, as the daemons sent them before batching.
 	OnePerCall,
 	/// Each account's calls in `utility.force_batch` extrinsics packed as the client
@@ -84,7 +93,7 @@ enum Submission {
 
 /// Which of a group's accounts signs a call.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Signer {
+pub(crate) enum Signer {
 	Jc,
 	Rp,
 	Solver,
@@ -101,11 +110,11 @@ impl Group {
 }
 
 /// One call of a lifecycle step: its group, who signs it, and the call.
-type StepCall = (usize, Signer, MarketCall);
+pub(crate) type StepCall = (usize, Signer, MarketCall);
 
 /// Signs a step's calls as `how` sends them; batches are packed as the client library
 /// packs them ([`Chain::plan_batches`]).
-async fn sign_step(
+pub(crate) async fn sign_step(
 	bulk: &Bulk,
 	chain: &Chain,
 	groups: &mut [Group],
@@ -174,12 +183,12 @@ fn sign_one(bulk: &Bulk, call: MarketCall, signer: &mut Account) -> Result<Signe
 }
 
 /// One group's accounts.
-struct Group {
-	jc: Account,
-	rp: Account,
-	mediator: Account,
-	directory: Account,
-	solver: Account,
+pub(crate) struct Group {
+	pub(crate) jc: Account,
+	pub(crate) rp: Account,
+	pub(crate) mediator: Account,
+	pub(crate) directory: Account,
+	pub(crate) solver: Account,
 }
 
 impl Group {
@@ -237,18 +246,20 @@ pub fn resource_terms() -> ResourceTerms {
 	}
 }
 
-async fn measure(ctx: &Ctx, row: &mut Row, batched: &mut Row) -> Result<()> {
+async fn measure(ctx: &Ctx, row: &mut Row, batched: &mut Row, state: &mut Row) -> Result<()> {
 	let jobs: usize = if ctx.smoke { 10 } else { 1_000 };
 	let (_dir, node) = dev_node("chain-rate", CHAIN_RATE_NODE).await?;
-	let result = measure_on(&node, jobs, row, batched).await;
+	let result = measure_on(&node, jobs, [row, batched, state]).await;
 	result.map_err(|e| e.context(format!("the node's log ends:\n{}", node.log_tail())))
 }
 
-async fn measure_on(node: &Node, jobs: usize, row: &mut Row, batched: &mut Row) -> Result<()> {
+async fn measure_on(node: &Node, jobs: usize, rows: [&mut Row; 3]) -> Result<()> {
+	let [row, batched, state] = rows;
 	let url = node.url();
 	let bulk = Bulk::connect(&url).await?;
 	let chain = Chain::connect(&url).await?;
 	let mut groups = setup(&bulk, jobs.div_ceil(PER_GROUP)).await?;
+	let state_before = crate::state::pallet_usage(&chain, PALLET).await?;
 	let ours: BTreeMap<AccountId, usize> = groups
 		.iter()
 		.enumerate()
@@ -347,12 +358,68 @@ async fn measure_on(node: &Node, jobs: usize, row: &mut Row, batched: &mut Row) 
 		"step_s": many.steps_json(),
 		"unbatched_jobs_per_s": round3(jobs_per_s),
 	});
+	let state_after = crate::state::pallet_usage(&chain, PALLET).await?;
+	left_behind(state, &state_before, &state_after, jobs * 2);
 	Ok(())
+}
+
+/// The pallet whose state is measured.
+const PALLET: &str = "ComputeMarket";
+
+/// Fills the state row: the pallet's state after `settled` jobs against before them.
+fn left_behind(
+	row: &mut Row,
+	before: &BTreeMap<String, crate::state::Usage>,
+	after: &BTreeMap<String, crate::state::Usage>,
+	settled: usize,
+) {
+	let total = |u: &BTreeMap<String, crate::state::Usage>| {
+		u.values().fold((0, 0), |(k, b), x| (k + x.keys, b + x.bytes))
+	};
+	let ((keys_before, bytes_before), (keys_after, bytes_after)) = (total(before), total(after));
+	let grown = crate::state::growth(before, after);
+	let per_job = (bytes_after as f64 - bytes_before as f64) / settled as f64;
+	row.measured = Some(Quantity::new(
+		bytes_after as f64,
+		"B",
+		format!("{bytes_after} B in {keys_after} keys after {settled} settled jobs"),
+	));
+	row.baseline = Some(Quantity::new(
+		bytes_before as f64,
+		"B",
+		format!("{bytes_before} B in {keys_before} keys, accounts registered, no job yet"),
+	));
+	row.comparison =
+		Some(Quantity::new(per_job, "B/job", format!("{per_job:.1} B left per settled job")));
+	row.met = Some(grown.iter().all(|(item, ..)| item == "Reputations"));
+	let changes: Vec<String> = grown
+		.iter()
+		.map(|(item, keys, bytes)| format!("{item} {keys:+} keys, {bytes:+} B"))
+		.collect();
+	row.notes.push(if changes.is_empty() {
+		"no storage item changed size".into()
+	} else {
+		format!("items that changed size: {}", changes.join("; "))
+	});
+	row.notes.push(
+		"reputation counters are one fixed-size entry per account and role, made at its first close: they grow with accounts, not jobs".into(),
+	);
+	let json = |u: &BTreeMap<String, crate::state::Usage>| {
+		u.iter()
+			.map(|(k, u)| (k.clone(), serde_json::json!({"keys": u.keys, "bytes": u.bytes})))
+			.collect::<serde_json::Map<_, _>>()
+	};
+	row.details = serde_json::json!({
+		"settled_jobs": settled,
+		"before": json(before),
+		"after": json(after),
+		"bytes_per_settled_job": round3(per_job),
+	});
 }
 
 /// Creates, funds and registers the groups, with trust lists and base layers so that
 /// any of a group's job offers can match any of its resource offers.
-async fn setup(bulk: &Bulk, count: usize) -> Result<Vec<Group>> {
+pub(crate) async fn setup(bulk: &Bulk, count: usize) -> Result<Vec<Group>> {
 	let mut groups = Vec::new();
 	for g in 0..count {
 		let uri = |role: &str| format!("//bench-{role}-{g}");

@@ -10,7 +10,9 @@
 //! Figures: latency, overhead, throughput, chain-rate, weight, solver, memory, hostile (see
 //! bench/README.md). `--smoke` runs each at tiny sizes, to check the harness.
 
+mod book;
 mod chain_rate;
+mod flatness;
 mod hostile;
 mod latency;
 mod machine;
@@ -22,6 +24,7 @@ mod report;
 mod row;
 mod setup;
 mod solver;
+mod state;
 mod stats;
 mod throughput;
 mod tx;

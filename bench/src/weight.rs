@@ -26,7 +26,7 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 		"≤ 0.5%",
 	);
 	let measured = measure(ctx, &mut row).await;
-	vec![row.finished(measured)]
+	vec![row.finished(measured), crate::flatness::run(ctx)]
 }
 
 async fn measure(_ctx: &Ctx, row: &mut Row) -> Result<()> {

@@ -8,18 +8,22 @@
 
 use std::process::Command;
 
-const ROWS: [&str; 11] = [
+const ROWS: [&str; 15] = [
 	"latency",
 	"overhead",
 	"throughput",
 	"chain-rate",
 	"chain-rate.batched",
+	"chain-rate.state",
 	"weight",
+	"weight.flatness",
 	"solver",
 	"memory.rp",
 	"memory.mediator",
 	"memory.solver",
 	"memory.directory",
+	"memory.book.rp",
+	"memory.book.solver",
 ];
 
 fn number(row: &serde_json::Value, field: &str) -> f64 {

@@ -262,6 +262,28 @@ impl<'a> Market<'a> {
 		.await
 	}
 
+	/// Reveals a replica's committed result (its RP, once no replica can still commit).
+	#[allow(clippy::too_many_arguments)]
+	pub async fn reveal_result(
+		&self,
+		match_id: u64,
+		status: market::ResultStatus,
+		reference: Reference,
+		hash: [u8; 32],
+		instruction_count: u64,
+		bandwidth_used: u64,
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		self.send(&tx().reveal_result(
+			match_id,
+			status,
+			reference,
+			hash,
+			instruction_count,
+			bandwidth_used,
+		))
+		.await
+	}
+
 	/// Accepts a result (JC any time; RP after the reaction deadline).
 	pub async fn accept_result(&self, match_id: u64) -> Result<Vec<MarketEvent>, ClientError> {
 		self.send(&tx().accept_result(match_id)).await
@@ -324,7 +346,7 @@ impl<'a> Market<'a> {
 			.await
 	}
 
-	/// Commits a replica's result before revealing it with [`Market::post_result`] (RP).
+	/// Commits a replica's result before revealing it with [`Market::reveal_result`] (RP).
 	pub async fn commit_result(
 		&self,
 		match_id: u64,

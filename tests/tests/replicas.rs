@@ -108,7 +108,7 @@ async fn a_forging_replica_is_fined_and_the_honest_one_paid() -> Result<()> {
 	let mut revealed = false;
 	for _ in 0..240 {
 		let reveal = ferdie_market
-			.post_result(
+			.reveal_result(
 				forged,
 				ResultStatus::Completed,
 				reference("results/forged@sha256:00")?,

@@ -22,6 +22,7 @@
 pub mod analysis;
 pub mod fonts;
 pub mod model;
+pub mod scale;
 pub mod simulate;
 pub mod spot_check;
 pub mod sweep;

@@ -416,7 +416,7 @@ impl ResourceProvider {
 		if self.chain.match_replica_group(match_id).await?.is_some() {
 			return self.commit(match_id, ready).await;
 		}
-		let posted = self.reveal_or_post(match_id, &ready).await;
+		let posted = self.send_result(match_id, &ready, Publish::Post).await;
 		let next = match posted {
 			Ok(_) => {
 				tracing::info!(match_id, status = %ready.status, "result posted");
@@ -429,20 +429,42 @@ impl ResourceProvider {
 		self.record(match_id, next).await
 	}
 
-	async fn reveal_or_post(
+	/// Posts or reveals a result through the group commit, so that results that finish
+	/// together go out in one extrinsic.
+	async fn send_result(
 		&self,
 		match_id: u64,
 		ready: &ReadyResult,
+		how: Publish,
 	) -> Result<Vec<MarketEvent>, ClientError> {
-		let call = MarketCall::post_result {
-			match_id,
-			status: ready.status,
-			reference: reference(&ready.reference)?,
-			hash: ready.hash,
-			instruction_count: ready.instruction_count,
-			bandwidth_used: ready.bandwidth_used,
+		let (status, hash) = (ready.status, ready.hash);
+		let (instruction_count, bandwidth_used) = (ready.instruction_count, ready.bandwidth_used);
+		let reference = reference(&ready.reference)?;
+		let call = match how {
+			Publish::Post => BatchCall::new(
+				"post_result",
+				MarketCall::post_result {
+					match_id,
+					status,
+					reference,
+					hash,
+					instruction_count,
+					bandwidth_used,
+				},
+			),
+			Publish::Reveal => BatchCall::new(
+				"reveal_result",
+				MarketCall::reveal_result {
+					match_id,
+					status,
+					reference,
+					hash,
+					instruction_count,
+					bandwidth_used,
+				},
+			),
 		};
-		self.results.submit(BatchCall::new("post_result", call)).await
+		self.results.submit(call).await
 	}
 
 	/// A replica commits to its result first (README, "Replicated jobs"), so no other
@@ -478,7 +500,7 @@ impl ResourceProvider {
 				return Ok(());
 			}
 		}
-		let next = match self.reveal_or_post(match_id, ready).await {
+		let next = match self.send_result(match_id, ready, Publish::Reveal).await {
 			Ok(_) => {
 				tracing::info!(match_id, "replica result revealed");
 				JobPhase::Posted
@@ -696,6 +718,14 @@ pub fn parse_hash(text: &str) -> Result<[u8; 32], String> {
 /// none to upload to): its root computed in memory, no reference.
 /// What a refused result, commitment or reveal leaves to do: nothing, for the reason
 /// the chain gave. Anything but a refusal (a lost node) is returned to retry.
+/// How a result goes on chain: a plain match posts it; a replica reveals what it
+/// committed to.
+#[derive(Clone, Copy)]
+enum Publish {
+	Post,
+	Reveal,
+}
+
 fn given_up(match_id: u64, what: &str, e: ClientError) -> Result<JobPhase, ClientError> {
 	let reason = if e.is_refusal("MatchNotFound") {
 		tracing::info!(match_id, "the match was closed meanwhile");

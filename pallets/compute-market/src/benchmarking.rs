@@ -268,7 +268,7 @@ fn commit<T: Config>(who: &T::AccountId, i: usize, hash: u8) {
 
 /// Replica `i` reveals the result it committed to.
 fn reveal<T: Config>(who: &T::AccountId, i: usize, hash: u8) {
-	Pallet::<T>::do_post_result(who.clone(), i as MatchId, replica_result(hash))
+	Pallet::<T>::do_reveal_result(who.clone(), i as MatchId, replica_result(hash))
 		.expect("committed, and no replica still committing");
 }
 
@@ -582,13 +582,13 @@ mod benchmarks {
 		assert!(ReplicaGroups::<T>::contains_key(0));
 	}
 
-	/// The last replica's result: every replica agrees, so all r matches close.
+	/// The last replica's reveal: every replica agrees, so all r matches close.
 	#[benchmark]
-	fn post_result_completing_replicas(r: Linear<2, MAX_REPLICAS>) {
+	fn reveal_result(r: Linear<2, MAX_REPLICAS>) {
 		let (_, providers) = all_but_last_revealed::<T>(r);
 		let last = providers.len() - 1;
 		#[extrinsic_call]
-		post_result(
+		_(
 			RawOrigin::Signed(providers[last].clone()),
 			last as MatchId,
 			ResultStatus::Completed,
@@ -599,20 +599,6 @@ mod benchmarks {
 		);
 		assert!(!ReplicaGroups::<T>::contains_key(0));
 		assert!(!Matches::<T>::contains_key(0));
-	}
-
-	/// A stranger times out the one silent replica; the r − 1 others agree and close.
-	#[benchmark]
-	fn timeout_settling_replicas(r: Linear<2, MAX_REPLICAS>) {
-		let (p, providers) = all_but_last_revealed::<T>(r);
-		let last = providers.len() - 1;
-		// The last replica committed and never revealed; a stranger closes it.
-		let record = Matches::<T>::get(last as MatchId).expect("matched");
-		let silent_since = START + HOUR + record.reaction_window;
-		T::BenchmarkHelper::set_time(silent_since + record.settlement_grace + 1);
-		#[extrinsic_call]
-		timeout(RawOrigin::Signed(p.solver.clone()), last as MatchId);
-		assert!(!ReplicaGroups::<T>::contains_key(0));
 	}
 
 	/// After the deadline, with one replica silent, the r − 1 that posted agree and close.

@@ -674,6 +674,9 @@ pub mod pallet {
 		NotReplica,
 		/// A replica's RP commits to its result (`commit_result`) before revealing it.
 		ResultNotCommitted,
+		/// A replica's result is revealed with `reveal_result`, not posted with
+		/// `post_result`.
+		ReplicaResultMustBeRevealed,
 		/// The revealed result is not the one committed to.
 		CommitmentMismatch,
 		/// Another replica may still commit: reveal once none can (all committed, or
@@ -900,12 +903,10 @@ pub mod pallet {
 
 		/// The match's RP posts the job's result: status, where the result archive is,
 		/// its Merkle root and the usage (each within the job's limits). Must come
-		/// before the completion deadline; opens the reaction window.
+		/// before the completion deadline; opens the reaction window. A replica's RP
+		/// reveals its committed result with `reveal_result` instead.
 		#[pallet::call_index(16)]
-		#[pallet::weight(T::WeightInfo::post_result().max(
-			T::WeightInfo::post_result_completing_replicas(MAX_REPLICAS)
-				.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS))
-		))]
+		#[pallet::weight(T::WeightInfo::post_result())]
 		pub fn post_result(
 			origin: OriginFor<T>,
 			match_id: MatchId,
@@ -914,13 +915,11 @@ pub mod pallet {
 			hash: ContentHash,
 			instruction_count: u64,
 			bandwidth_used: u64,
-		) -> DispatchResultWithPostInfo {
+		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			let result =
 				PostedResult { status, reference, hash, instruction_count, bandwidth_used };
-			let replica = Self::do_post_result(who, match_id, result)?;
-			// Only a replica's result may settle its whole group.
-			Ok((!replica).then(T::WeightInfo::post_result).into())
+			Self::do_post_result(who, match_id, result)
 		}
 
 		/// Accepts a posted result and closes the match normally: the RP is paid π_c.
@@ -949,17 +948,14 @@ pub mod pallet {
 
 		/// Closes a match whose RP posted no result by the completion deadline; the JC is
 		/// paid its estimate π̂_c from the RP's deposit. The JC may call it once the
-		/// deadline passed, anyone once the settlement grace after it has passed too.
+		/// deadline passed, anyone once the settlement grace after it has passed too. A
+		/// replica's other matches are then compared by `settle_replicas`.
 		#[pallet::call_index(19)]
 		#[pallet::weight(T::WeightInfo::timeout()
-			.saturating_add(Pallet::<T>::reputation_weight(1))
-			.max(T::WeightInfo::timeout_settling_replicas(MAX_REPLICAS)
-				.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS))))]
-		pub fn timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResultWithPostInfo {
+			.saturating_add(Pallet::<T>::reputation_weight(1)))]
+		pub fn timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			let replica = Self::do_timeout(who, match_id)?;
-			let single = T::WeightInfo::timeout().saturating_add(Self::reputation_weight(1));
-			Ok((!replica).then_some(single).into())
+			Self::do_timeout(who, match_id)
 		}
 
 		/// The match's mediator posts its verdict before the mediation deadline: who is
@@ -1039,7 +1035,7 @@ pub mod pallet {
 
 		/// A replica's RP commits to its result before the completion deadline:
 		/// `commitment = blake2_256(SCALE((match_id, status, hash)))`. It reveals the
-		/// result with `post_result` once no other replica can still commit.
+		/// result with `reveal_result` once no other replica can still commit.
 		#[pallet::call_index(26)]
 		#[pallet::weight(T::WeightInfo::commit_result())]
 		pub fn commit_result(
@@ -1049,6 +1045,28 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_commit_result(who, match_id, commitment)
+		}
+
+		/// A replica's RP reveals the result it committed to: the same fields as
+		/// `post_result`, matching the commitment, once no other replica can still
+		/// commit and before the completion deadline plus the reaction window. The last
+		/// reveal compares the group's results and settles (or disputes) them all.
+		#[pallet::call_index(27)]
+		#[pallet::weight(T::WeightInfo::reveal_result(MAX_REPLICAS)
+			.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS)))]
+		pub fn reveal_result(
+			origin: OriginFor<T>,
+			match_id: MatchId,
+			status: ResultStatus,
+			reference: Reference,
+			hash: ContentHash,
+			instruction_count: u64,
+			bandwidth_used: u64,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			let result =
+				PostedResult { status, reference, hash, instruction_count, bandwidth_used };
+			Self::do_reveal_result(who, match_id, result)
 		}
 
 		/// The group's mediator rules on replicas that disagreed, from its n runs: each

@@ -198,6 +198,28 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
+	pub(crate) fn do_reveal_result(
+		who: T::AccountId,
+		match_id: MatchId,
+		result: PostedResult,
+	) -> DispatchResult {
+		let mut record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
+		ensure!(who == record.resource_provider, Error::<T>::NotResourceProvider);
+		let group = MatchReplicaGroup::<T>::get(match_id).ok_or(Error::<T>::NotReplica)?;
+		Self::check_reveal(group, match_id, &record, &result)?;
+		Self::posted_price(&record, &result)?;
+		record.state = MatchState::AwaitingReplicas { result: result.clone() };
+		Matches::<T>::insert(match_id, record);
+		Self::deposit_event(Event::ReplicaResultPosted {
+			match_id,
+			group,
+			resource_provider: who,
+			result,
+		});
+		Self::resolve_replicas(group)?;
+		Ok(())
+	}
+
 	/// The replicas that posted, or `None` while one may still be matched or post.
 	fn posted_replicas(group: &ReplicaGroup<T::AccountId>) -> Option<Vec<Posted<T>>> {
 		let now = Self::now();

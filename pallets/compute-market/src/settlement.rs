@@ -45,34 +45,18 @@ impl<T: Config> Pallet<T> {
 		who: T::AccountId,
 		match_id: MatchId,
 		result: PostedResult,
-	) -> Result<bool, DispatchError> {
+	) -> DispatchResult {
 		let mut record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
 		ensure!(who == record.resource_provider, Error::<T>::NotResourceProvider);
+		// A replica commits, then reveals: a plain post would show its root to the others.
+		ensure!(
+			!MatchReplicaGroup::<T>::contains_key(match_id),
+			Error::<T>::ReplicaResultMustBeRevealed
+		);
+		ensure!(record.state == MatchState::Matched, Error::<T>::NotAwaitingResult);
 		let now = Self::now();
-		let replica_group = MatchReplicaGroup::<T>::get(match_id);
-		if let Some(group) = replica_group {
-			Self::check_reveal(group, match_id, &record, &result)?;
-		} else {
-			ensure!(record.state == MatchState::Matched, Error::<T>::NotAwaitingResult);
-			ensure!(now <= record.job.completion_deadline, Error::<T>::CompletionDeadlinePassed);
-		}
-		Self::ensure_within_limits(&record.job, result.instruction_count, result.bandwidth_used)?;
-		let price =
-			Self::price_at_provider_rates(&record, result.instruction_count, result.bandwidth_used)
-				.map_err(Error::<T>::from)?;
-		let job_price = Self::narrow(price)?;
-		if let Some(group) = replica_group {
-			record.state = MatchState::AwaitingReplicas { result: result.clone() };
-			Matches::<T>::insert(match_id, record);
-			Self::deposit_event(Event::ReplicaResultPosted {
-				match_id,
-				group,
-				resource_provider: who,
-				result,
-			});
-			Self::resolve_replicas(group)?;
-			return Ok(true);
-		}
+		ensure!(now <= record.job.completion_deadline, Error::<T>::CompletionDeadlinePassed);
+		let job_price = Self::posted_price(&record, &result)?;
 		let reaction_deadline = now.saturating_add(record.reaction_window);
 		record.state = MatchState::ResultPosted { result: result.clone(), reaction_deadline };
 		let job_creator = record.job_creator.clone();
@@ -85,7 +69,19 @@ impl<T: Config> Pallet<T> {
 			job_price,
 			reaction_deadline,
 		});
-		Ok(false)
+		Ok(())
+	}
+
+	/// The price a posted result asks, once its usage is within the job's limits.
+	pub(crate) fn posted_price(
+		record: &MatchOf<T>,
+		result: &PostedResult,
+	) -> Result<BalanceOf<T>, DispatchError> {
+		Self::ensure_within_limits(&record.job, result.instruction_count, result.bandwidth_used)?;
+		let price =
+			Self::price_at_provider_rates(record, result.instruction_count, result.bandwidth_used)
+				.map_err(Error::<T>::from)?;
+		Ok(Self::narrow(price)?)
 	}
 
 	pub(crate) fn do_accept_result(who: T::AccountId, match_id: MatchId) -> DispatchResult {
@@ -155,7 +151,7 @@ impl<T: Config> Pallet<T> {
 	}
 
 	/// Returns whether the match ran a replica (whose group it may settle).
-	pub(crate) fn do_timeout(who: T::AccountId, match_id: MatchId) -> Result<bool, DispatchError> {
+	pub(crate) fn do_timeout(who: T::AccountId, match_id: MatchId) -> DispatchResult {
 		let record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
 		// A replica that committed but never revealed is as silent as one that never
 		// committed, once its reveal deadline has passed.
@@ -171,15 +167,9 @@ impl<T: Config> Pallet<T> {
 			who == record.job_creator || now > deadline.saturating_add(record.settlement_grace),
 			Error::<T>::GracePeriodNotOver
 		);
-		let group = MatchReplicaGroup::<T>::get(match_id);
-		Self::close(match_id, record, 0, economics::Ending::TimedOut, CloseOutcome::TimedOut)?;
-		// Past the deadline no replica can still post, so the others settle now.
-		if let Some(group) = group {
-			if ReplicaGroups::<T>::contains_key(group) {
-				Self::resolve_replicas(group)?;
-			}
-		}
-		Ok(group.is_some())
+		// A replica's others are compared by `settle_replicas`, so that this call
+		// declares the weight of one close, not a whole group's.
+		Self::close(match_id, record, 0, economics::Ending::TimedOut, CloseOutcome::TimedOut)
 	}
 
 	// ------------------------------------------------------------- mediation

@@ -59,8 +59,7 @@ pub trait WeightInfo {
 	fn mediation_timeout() -> Weight;
 	fn set_parameters() -> Weight;
 	fn post_replicated_job_offer(r: u32, ) -> Weight;
-	fn post_result_completing_replicas(r: u32, ) -> Weight;
-	fn timeout_settling_replicas(r: u32, ) -> Weight;
+	fn reveal_result(r: u32, ) -> Weight;
 	fn settle_replicas(r: u32, ) -> Weight;
 	fn post_replica_verdict(r: u32, ) -> Weight;
 	fn commit_result() -> Weight;
@@ -508,25 +507,14 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().writes((6_u64).saturating_mul(r.into())))
 	}
 	/// Provisional: composed from this file's measured closes (one per replica) until
-	/// `scripts/benchmark.sh` measures the `post_result_completing_replicas` benchmark.
+	/// `scripts/benchmark.sh` measures the `reveal_result` benchmark.
 	/// The range of component `r` is `[2, 5]`.
-	fn post_result_completing_replicas(r: u32, ) -> Weight {
+	fn reveal_result(r: u32, ) -> Weight {
 		Weight::from_parts(40_000_000, 4629)
 			.saturating_add(Weight::from_parts(420_000_000, 11402).saturating_mul(r.into()))
 			.saturating_add(T::DbWeight::get().reads(3))
 			.saturating_add(T::DbWeight::get().reads((13_u64).saturating_mul(r.into())))
 			.saturating_add(T::DbWeight::get().writes(3))
-			.saturating_add(T::DbWeight::get().writes((12_u64).saturating_mul(r.into())))
-	}
-	/// Provisional: composed from this file's measured closes (one per replica) until
-	/// `scripts/benchmark.sh` measures the `timeout_settling_replicas` benchmark.
-	/// The range of component `r` is `[2, 5]`.
-	fn timeout_settling_replicas(r: u32, ) -> Weight {
-		Weight::from_parts(380_000_000, 11402)
-			.saturating_add(Weight::from_parts(420_000_000, 11402).saturating_mul(r.into()))
-			.saturating_add(T::DbWeight::get().reads(14))
-			.saturating_add(T::DbWeight::get().reads((13_u64).saturating_mul(r.into())))
-			.saturating_add(T::DbWeight::get().writes(13))
 			.saturating_add(T::DbWeight::get().writes((12_u64).saturating_mul(r.into())))
 	}
 	/// Provisional: composed from this file's measured closes (one per replica) until
@@ -693,25 +681,14 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().writes((6_u64).saturating_mul(r.into())))
 	}
 	/// Provisional: composed from this file's measured closes (one per replica) until
-	/// `scripts/benchmark.sh` measures the `post_result_completing_replicas` benchmark.
+	/// `scripts/benchmark.sh` measures the `reveal_result` benchmark.
 	/// The range of component `r` is `[2, 5]`.
-	fn post_result_completing_replicas(r: u32, ) -> Weight {
+	fn reveal_result(r: u32, ) -> Weight {
 		Weight::from_parts(40_000_000, 4629)
 			.saturating_add(Weight::from_parts(420_000_000, 11402).saturating_mul(r.into()))
 			.saturating_add(ParityDbWeight::get().reads(3))
 			.saturating_add(ParityDbWeight::get().reads((13_u64).saturating_mul(r.into())))
 			.saturating_add(ParityDbWeight::get().writes(3))
-			.saturating_add(ParityDbWeight::get().writes((12_u64).saturating_mul(r.into())))
-	}
-	/// Provisional: composed from this file's measured closes (one per replica) until
-	/// `scripts/benchmark.sh` measures the `timeout_settling_replicas` benchmark.
-	/// The range of component `r` is `[2, 5]`.
-	fn timeout_settling_replicas(r: u32, ) -> Weight {
-		Weight::from_parts(380_000_000, 11402)
-			.saturating_add(Weight::from_parts(420_000_000, 11402).saturating_mul(r.into()))
-			.saturating_add(ParityDbWeight::get().reads(14))
-			.saturating_add(ParityDbWeight::get().reads((13_u64).saturating_mul(r.into())))
-			.saturating_add(ParityDbWeight::get().writes(13))
 			.saturating_add(ParityDbWeight::get().writes((12_u64).saturating_mul(r.into())))
 	}
 	/// Provisional: composed from this file's measured closes (one per replica) until

@@ -243,16 +243,21 @@ async fn follow(
 			return Ok(());
 		}
 		if s.chain.now_ms().await? > completion_deadline {
-			claim_silent_replicas(s, replicas).await?;
+			claim_silent_replicas(s, group, replicas).await?;
 		}
 	}
 	bail!("the node closed the event subscription")
 }
 
 /// Past the deadline, a replica whose RP posted nothing owes the JC its estimate: claim
-/// it (which also lets the other replicas be compared).
-async fn claim_silent_replicas(s: &Session, replicas: &BTreeMap<u64, Replica>) -> Result<()> {
+/// it, then have the other replicas compared.
+async fn claim_silent_replicas(
+	s: &Session,
+	group: u64,
+	replicas: &BTreeMap<u64, Replica>,
+) -> Result<()> {
 	let now = s.chain.now_ms().await?;
+	let mut claimed = false;
 	for r in replicas.values().filter(|r| matches!(r.state, "running" | "committed")) {
 		let Some(match_id) = r.match_id else { continue };
 		let Some(info) = s.chain.match_info(match_id).await? else { continue };
@@ -266,10 +271,19 @@ async fn claim_silent_replicas(s: &Session, replicas: &BTreeMap<u64, Replica>) -
 		};
 		if now > deadline {
 			match Market::new(&s.chain, &s.signer).timeout(match_id).await {
-				Ok(_) => {},
+				Ok(_) => claimed = true,
 				Err(e) if e.is_final() => tracing::debug!(match_id, "timeout refused: {e}"),
 				Err(e) => return Err(e.into()),
 			}
+		}
+	}
+	if claimed {
+		// The timeout closes only the silent replica; the RPs that revealed would also
+		// ask for the comparison, but the JC need not wait for them.
+		match Market::new(&s.chain, &s.signer).settle_replicas(group).await {
+			Ok(_) => {},
+			Err(e) if e.is_final() => tracing::debug!(group, "settling refused: {e}"),
+			Err(e) => return Err(e.into()),
 		}
 	}
 	Ok(())

@@ -240,8 +240,8 @@ fn run_group(
 		if let Some((_, hash)) = out {
 			call(
 				job,
-				"post_result (reveal)",
-				Market::post_result(
+				"reveal_result",
+				Market::reveal_result(
 					signed(*rp),
 					*id,
 					ResultStatus::Completed,

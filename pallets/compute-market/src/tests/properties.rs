@@ -240,18 +240,15 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 			};
 			let who =
 				Matches::<Test>::get(match_id).map(|m| m.resource_provider).unwrap_or(step.actor);
-			Market::post_result(
-				RuntimeOrigin::signed(if a % 5 == 0 { step.actor } else { who }),
-				match_id,
-				status,
-				reference("result"),
-				// Two roots, so replicas sometimes disagree.
-				[2 + (a / 7 % 2) as u8; 32],
-				b % (limits.0 + limits.0 / 8 + 1),
-				a % (limits.1 + limits.1 / 8 + 1),
-			)
-			.map(|_| ())
-			.map_err(|e| e.error)
+			let origin = RuntimeOrigin::signed(if a % 5 == 0 { step.actor } else { who });
+			let root = [2 + (a / 7 % 2) as u8; 32];
+			let usage = (b % (limits.0 + limits.0 / 8 + 1), a % (limits.1 + limits.1 / 8 + 1));
+			// A replica reveals; a plain match posts (each refuses the other's match: the
+			// replica tests check that).
+			let reveal = MatchReplicaGroup::<Test>::contains_key(match_id);
+			let post = if reveal { Market::reveal_result } else { Market::post_result };
+			// Two roots, so replicas sometimes disagree.
+			post(origin, match_id, status, reference("result"), root, usage.0, usage.1)
 		},
 		14 => Market::accept_result(origin, match_id),
 		15 => {
@@ -300,8 +297,6 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 			let who = Matches::<Test>::get(match_id).map(|m| m.job_creator).unwrap_or(step.actor);
 			if b % 2 == 0 {
 				Market::timeout(RuntimeOrigin::signed(who), match_id)
-					.map(|_| ())
-					.map_err(|e| e.error)
 			} else {
 				Market::mediation_timeout(origin, match_id)
 			}
@@ -333,7 +328,7 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 				Market::quote_resource_deposit(&terms, Some(&MEDIATOR), Some(&DIRECTORY)).ok();
 			Market::post_resource_offer(origin, terms, deposit_near(quote, a), now + 1 + b % HOUR)
 		},
-		21 => Market::timeout(origin, match_id).map(|_| ()).map_err(|e| e.error),
+		21 => Market::timeout(origin, match_id),
 		22 => Market::trust_mediator(
 			RuntimeOrigin::signed(DIRECTORY),
 			if a % 3 == 0 { pick_actor(a / 3) } else { MEDIATOR },

@@ -4,7 +4,7 @@
 //! close of a single match.
 
 use super::*;
-use frame_support::dispatch::DispatchResultWithPostInfo;
+use frame_support::dispatch::DispatchResult;
 
 /// A second Resource Provider (account 7), set up like [`RP`].
 const RP2: AccountId = 7;
@@ -71,9 +71,9 @@ fn commit_and_reveal(replicas: &[(AccountId, MatchId, u8)]) {
 	}
 }
 
-/// The reveal: `post_result` with the committed status and root.
-fn reveal(who: AccountId, match_id: MatchId, hash: u8) -> DispatchResultWithPostInfo {
-	Market::post_result(
+/// The reveal: `reveal_result` with the committed status and root.
+fn reveal(who: AccountId, match_id: MatchId, hash: u8) -> DispatchResult {
+	Market::reveal_result(
 		RuntimeOrigin::signed(who),
 		match_id,
 		ResultStatus::Completed,
@@ -534,6 +534,12 @@ fn a_replica_cannot_copy_another_replicas_root_or_commitment() {
 		assert_noop!(reveal(RP2, copier, 0x11), Error::<Test>::RevealDeadlinePassed);
 		assert_ok!(Market::timeout(RuntimeOrigin::signed(JC), copier));
 		assert_eq!(outcome(copier), Some(CloseOutcome::TimedOut));
+		// The timeout closes only the copier; anyone then compares what is left.
+		assert!(matches!(
+			Matches::<Test>::get(honest).unwrap().state,
+			MatchState::AwaitingReplicas { .. }
+		));
+		assert_ok!(Market::settle_replicas(RuntimeOrigin::signed(STRANGER), 0));
 		assert!(matches!(
 			Matches::<Test>::get(honest).unwrap().state,
 			MatchState::ResultPosted { .. }
@@ -614,4 +620,73 @@ fn a_replica_that_commits_and_never_reveals_is_left_out_and_timed_out() {
 		assert_eq!(outcome(ids[2]), Some(CloseOutcome::TimedOut));
 		assert_no_replica_state();
 	});
+}
+
+#[test]
+fn a_replica_reveals_and_a_plain_match_posts_each_by_its_own_call() {
+	new_test_ext().execute_with(|| {
+		matched();
+		let plain = Market::reveal_result(
+			RuntimeOrigin::signed(RP),
+			0,
+			ResultStatus::Completed,
+			reference("127.0.0.1:5000/results/r@sha256:11"),
+			[0x11; 32],
+			800,
+			300,
+		);
+		assert_noop!(plain, Error::<Test>::NotReplica);
+	});
+	new_test_ext().execute_with(|| {
+		replicated(2, vec![]);
+		let (a, b) = (match_replica(0, RP), match_replica(1, RP2));
+		commit(RP, a, 0x11);
+		commit(RP2, b, 0x11);
+		// Posting in the clear would skip the commitment: refused, nothing changes.
+		let posted = Market::post_result(
+			RuntimeOrigin::signed(RP),
+			a,
+			ResultStatus::Completed,
+			reference("127.0.0.1:5000/results/r@sha256:11"),
+			[0x11; 32],
+			800,
+			300,
+		);
+		assert_noop!(posted, Error::<Test>::ReplicaResultMustBeRevealed);
+		assert!(matches!(Matches::<Test>::get(a).unwrap().state, MatchState::Committed { .. }));
+		assert_ok!(reveal(RP, a, 0x11));
+		assert_ok!(reveal(RP2, b, 0x11));
+		assert_no_replica_state();
+	});
+}
+
+#[test]
+fn a_plain_result_and_timeout_do_not_declare_a_replica_groups_weight() {
+	use crate::weights::WeightInfo;
+	use frame_support::dispatch::GetDispatchInfo;
+	let result = |call: Call<Test>| call.get_dispatch_info().call_weight;
+	let post = result(Call::post_result {
+		match_id: 0,
+		status: ResultStatus::Completed,
+		reference: reference("r"),
+		hash: [0; 32],
+		instruction_count: 0,
+		bandwidth_used: 0,
+	});
+	let reveal = result(Call::reveal_result {
+		match_id: 0,
+		status: ResultStatus::Completed,
+		reference: reference("r"),
+		hash: [0; 32],
+		instruction_count: 0,
+		bandwidth_used: 0,
+	});
+	let timeout = result(Call::timeout { match_id: 0 });
+	let settle = result(Call::settle_replicas { group: 0 });
+	type W = <Test as Config>::WeightInfo;
+	assert_eq!(post, W::post_result());
+	assert_eq!(timeout, W::timeout().saturating_add(Market::reputation_weight(1)));
+	// What a group's settling costs is declared by the calls that may settle it.
+	assert!(reveal.ref_time() > post.ref_time() * 2);
+	assert!(settle.ref_time() > timeout.ref_time() * 2);
 }

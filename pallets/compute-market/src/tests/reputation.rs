@@ -2,6 +2,7 @@
 //! does (README, "Reputation").
 
 use super::{scenarios::mediate, *};
+use frame_support::StoragePrefixedMap;
 
 fn record(who: AccountId, role: Role) -> Reputation {
 	Reputations::<Test>::get(who, role)
@@ -256,4 +257,64 @@ fn an_empty_record_has_no_faults_and_extreme_counts_do_not_overflow() {
 		Role::ResourceProvider,
 		&RecordRequirement { max_fault_ppm: 500_000, ..all_faults }
 	));
+}
+
+/// Every key under the pallet's prefix with its value's length.
+fn pallet_state() -> std::collections::BTreeMap<Vec<u8>, usize> {
+	let pallet = <Reputations<Test> as StoragePrefixedMap<Reputation>>::pallet_prefix();
+	let prefix = sp_io::hashing::twox_128(pallet).to_vec();
+	let mut state = std::collections::BTreeMap::new();
+	let mut key = prefix.clone();
+	while let Some(next) = sp_io::storage::next_key(&key) {
+		if !next.starts_with(&prefix) {
+			break;
+		}
+		let len = sp_io::storage::get(&next).map_or(0, |v| v.len());
+		state.insert(next.clone(), len);
+		key = next;
+	}
+	state
+}
+
+#[test]
+fn a_settled_job_leaves_only_reputation_entries_behind() {
+	new_test_ext().execute_with(|| {
+		register_all();
+		let before = pallet_state();
+		let reputations = Reputations::<Test>::final_prefix().to_vec();
+		for settle in 0..3u64 {
+			post_offers();
+			let id = NextMatchId::<Test>::get();
+			assert_ok!(Market::post_match(
+				RuntimeOrigin::signed(SOLVER),
+				2 * settle,
+				2 * settle + 1,
+				MEDIATOR
+			));
+			assert_ok!(Market::post_result(
+				RuntimeOrigin::signed(RP),
+				id,
+				ResultStatus::Completed,
+				reference("r"),
+				[0x11; 32],
+				800,
+				300
+			));
+			assert_ok!(Market::accept_result(RuntimeOrigin::signed(JC), id));
+			let after = pallet_state();
+			// New keys: the id counters, written at the first offer and match, and the two
+			// records made at the first close; nothing else.
+			let counters = [NextOfferId::<Test>::hashed_key(), NextMatchId::<Test>::hashed_key()];
+			let added: Vec<&Vec<u8>> = after
+				.keys()
+				.filter(|k| !before.contains_key(*k) && !counters.iter().any(|c| c[..] == k[..]))
+				.collect();
+			assert_eq!(added.len(), 2, "after job {settle}");
+			assert!(added.iter().all(|k| k.starts_with(&reputations)));
+			// Keys that were there keep their size (counters, registrations).
+			for (key, len) in &before {
+				assert_eq!(after.get(key), Some(len), "a key changed size after job {settle}");
+			}
+		}
+	});
 }
