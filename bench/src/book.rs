@@ -8,6 +8,7 @@ use crate::{
 		job_terms, resource_terms, setup, sign_step, Signer, StepCall, Submission, PER_GROUP,
 		STEP_TIMEOUT,
 	},
+	market::MDC,
 	tx::{self, Bulk, Event},
 };
 use anyhow::Result;
@@ -23,7 +24,8 @@ const OPEN_FOR_MS: u64 = 3_600_000;
 pub async fn fill(url: &str, count: usize) -> Result<()> {
 	let bulk = Bulk::connect(url).await?;
 	let chain = Chain::connect(url).await?;
-	let mut groups = setup(&bulk, count.div_ceil(PER_GROUP)).await?;
+	// Alice's endowment funds 50 groups of five at this: bonds and 200 small deposits each.
+	let mut groups = setup(&bulk, count.div_ceil(PER_GROUP), 1_000 * MDC).await?;
 	let ours: BTreeSet<AccountId> = groups.iter().flat_map(|g| [g.jc.id, g.rp.id]).collect();
 	let now = chain.now_ms().await?;
 	let expires_at = now + OPEN_FOR_MS;

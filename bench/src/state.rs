@@ -7,6 +7,9 @@ use modicum_client::Chain;
 use std::collections::BTreeMap;
 use subxt_rpcs::rpc_params;
 
+/// Where FRAME keeps a pallet's storage version.
+const STORAGE_VERSION: &[u8] = b":__STORAGE_VERSION__:";
+
 /// Keys asked for per `state_getKeysPaged` call.
 const PAGE: u32 = 1_000;
 
@@ -27,11 +30,13 @@ pub async fn pallet_usage(chain: &Chain, pallet: &str) -> Result<BTreeMap<String
 		.and_then(|p| p.storage())
 		.with_context(|| format!("the runtime has no storage for pallet {pallet}"))?;
 	let pallet_prefix = sp_crypto_hashing::twox_128(storage.prefix().as_bytes());
-	let names: BTreeMap<[u8; 16], String> = storage
+	let mut names: BTreeMap<[u8; 16], String> = storage
 		.entries()
 		.iter()
 		.map(|e| (sp_crypto_hashing::twox_128(e.name().as_bytes()), e.name().to_string()))
 		.collect();
+	// FRAME keeps each pallet's storage version under this key, outside the metadata.
+	names.insert(sp_crypto_hashing::twox_128(STORAGE_VERSION), "(storage version)".into());
 	let hash: String = chain.rpc().request("chain_getFinalizedHead", rpc_params![]).await?;
 	let mut usage: BTreeMap<String, Usage> = BTreeMap::new();
 	let prefix = format!("0x{}", hex::encode(pallet_prefix));
