@@ -435,6 +435,15 @@ impl Chain {
 		self.read(address, (match_id,), "ComputeMarket::MatchReplicaGroup").await
 	}
 
+	/// An open resource offer (`None` once matched, withdrawn or cleared).
+	pub async fn resource_offer(
+		&self,
+		offer_id: u64,
+	) -> Result<Option<ResourceOffer>, ClientError> {
+		let address = runtime::storage().compute_market().resource_offers();
+		self.read(address, (offer_id,), "ComputeMarket::ResourceOffers").await
+	}
+
 	/// An open job offer.
 	pub async fn job_offer(&self, offer_id: u64) -> Result<Option<JobOffer>, ClientError> {
 		let address = runtime::storage().compute_market().job_offers();

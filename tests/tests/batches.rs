@@ -201,6 +201,21 @@ async fn each_call_of_a_batch_stands_alone() -> Result<()> {
 	let state = chain.match_info(matches[0]).await?.context("match")?.state;
 	ensure!(matches!(state, MatchState::ResultPosted { .. }), "{state:?}");
 
+	// A match named twice is refused before anything is sent: nothing settles.
+	let twice = Command::new(modicum_binary()?)
+		.args(["jc", "accept"])
+		.args([matches[0], matches[1], matches[0]].map(|id| id.to_string()))
+		.env("MODICUM_URL", node.url())
+		.env("MODICUM_KEY", "//Alice")
+		.output()?;
+	ensure!(!twice.status.success(), "a duplicated id fails the command");
+	let said = String::from_utf8_lossy(&twice.stderr);
+	ensure!(said.contains(&format!("match {} is named twice", matches[0])), "{said}");
+	for id in &matches[..2] {
+		let state = chain.match_info(*id).await?.context("match")?.state;
+		ensure!(matches!(state, MatchState::ResultPosted { .. }), "{id}: {state:?}");
+	}
+
 	// The JC accepts two of them and a match that does not exist, through the CLI.
 	let output = Command::new(modicum_binary()?)
 		.args(["jc", "accept", "--json"])

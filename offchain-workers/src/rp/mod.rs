@@ -107,6 +107,9 @@ pub struct ResourceProvider {
 	waiting: AtomicU32,
 	/// Held while topping up, so that two top-ups never post the same offer twice.
 	top_up: Mutex<()>,
+	/// The ids of the offers this daemon knows it has open, so that a top-up reads
+	/// those rather than the whole book; `None` until the first top-up has looked.
+	own_offers: Mutex<Option<BTreeSet<u64>>>,
 	/// The job images pulled, kept within a byte budget.
 	images: ImageCache,
 	/// Set once the daemon stops: no run that ends after it is recorded or posted.
@@ -147,6 +150,7 @@ impl ResourceProvider {
 			slots: Arc::new(Semaphore::new(concurrent_jobs)),
 			waiting: AtomicU32::new(0),
 			top_up: Mutex::new(()),
+			own_offers: Mutex::new(None),
 			images,
 			stopping: std::sync::atomic::AtomicBool::new(false),
 		})

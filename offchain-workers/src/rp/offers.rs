@@ -2,8 +2,8 @@
 //! mediator and directory pair accepts at matching.
 
 use super::{OfferSettings, ResourceProvider, RpError};
-use modicum_client::{calls::Market, chain::ResourceTerms, records};
-use std::sync::atomic::Ordering;
+use modicum_client::{calls::Market, chain::ResourceTerms, records, MarketEvent};
+use std::{collections::BTreeSet, sync::atomic::Ordering};
 
 impl ResourceProvider {
 	/// A job no longer waits (it got a slot, or needs none): its place goes back to an
@@ -23,25 +23,59 @@ impl ResourceProvider {
 	/// run.
 	pub(super) async fn top_up_offers(&self, now: u64) -> Result<(), RpError> {
 		let _one_at_a_time = self.top_up.lock().await;
-		let open = self
-			.chain
-			.resource_offers()
-			.await?
-			.into_iter()
-			.filter(|(_, offer)| offer.owner == self.me && offer.expires_at > now)
-			.count() as u32;
+		let mut known = self.own_offers.lock().await;
+		// Taken, so that a failed read below leaves it unknown and the next top-up
+		// looks at the whole book again.
+		let mut open = self.still_open(known.take(), now).await?;
 		let waiting = self.waiting.load(Ordering::SeqCst);
-		let wanted = self.settings.open_offers.saturating_sub(waiting);
-		for _ in open..wanted {
+		let wanted = self.settings.open_offers.saturating_sub(waiting) as usize;
+		let mut lost_track = false;
+		while open.len() < wanted {
 			let terms = offer_terms(&self.settings.offer);
 			let deposit = self.deposit_for(&terms).await?;
 			let expires_at = now.saturating_add(self.settings.offer.lifetime_ms);
-			Market::new(&self.chain, &self.signer)
+			let events = Market::new(&self.chain, &self.signer)
 				.post_resource_offer(terms, deposit, expires_at)
 				.await?;
-			tracing::info!(deposit, "resource offer posted");
+			let posted = events.iter().find_map(|e| match e {
+				MarketEvent::ResourceOfferPosted { offer_id, .. } => Some(*offer_id),
+				_ => None,
+			});
+			tracing::info!(deposit, offer_id = ?posted, "resource offer posted");
+			match posted {
+				Some(id) => open.insert(id),
+				None => {
+					// Posted, but the events did not say as what: read the book next time.
+					lost_track = true;
+					break;
+				},
+			};
 		}
+		*known = (!lost_track).then_some(open);
 		Ok(())
+	}
+
+	/// Which of this RP's offers are still open and unexpired: those it knows of, read
+	/// one by one, or (the first time, or after losing track) every offer in the book
+	/// that is its own, which also finds what an earlier run left open.
+	async fn still_open(
+		&self,
+		known: Option<BTreeSet<u64>>,
+		now: u64,
+	) -> Result<BTreeSet<u64>, RpError> {
+		let mut open = BTreeSet::new();
+		let Some(known) = known else {
+			let book = self.chain.resource_offers().await?;
+			let own = book.into_iter().filter(|(_, o)| o.owner == self.me && o.expires_at > now);
+			return Ok(own.map(|(id, _)| id).collect());
+		};
+		for id in known {
+			let offer = self.chain.resource_offer(id).await?;
+			if offer.is_some_and(|o| o.owner == self.me && o.expires_at > now) {
+				open.insert(id);
+			}
+		}
+		Ok(open)
 	}
 
 	/// The deposit that passes matching with any trusted mediator and directory: the
