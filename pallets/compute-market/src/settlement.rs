@@ -150,7 +150,7 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
-	/// Returns whether the match ran a replica (whose group it may settle).
+	/// Closes a silent match: the JC is paid its estimate from the RP's deposit.
 	pub(crate) fn do_timeout(who: T::AccountId, match_id: MatchId) -> DispatchResult {
 		let record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
 		// A replica that committed but never revealed is as silent as one that never
