@@ -1,6 +1,7 @@
 //! The solver's rule 13 inputs from the chain's types: an offer's record requirement
 //! and an account's record, reduced to what the rule reads, with the pallet's
-//! arithmetic (`Reputation::faults_in`).
+//! arithmetic (`Reputation::faults_in`); and the requirement that keeps an RP that
+//! failed a job away from the job's next posting.
 
 use crate::solver::{RecordRule, RecordView};
 use modicum_client::types::{RecordRequirement, Reputation, Role};
@@ -35,6 +36,26 @@ pub fn view(records: &[(Role, Reputation)], role: Role) -> RecordView {
 	RecordView { accepted: r.accepted, faults, endings }
 }
 
+/// The requirement for posting a job again after the RP whose record is `faulty` failed
+/// it: the job's own requirement (`current`) with the share of faults lowered just below
+/// that RP's, so rule 13 keeps it (and every RP at least as faulty) away from the job.
+/// `current` unchanged when the record shows no fault to lower the share below.
+pub fn excluding(
+	faulty: RecordView,
+	current: Option<RecordRequirement>,
+) -> Option<RecordRequirement> {
+	if faulty.faults == 0 || faulty.endings == 0 {
+		return current;
+	}
+	// The largest share the RP fails: faults·10⁶ > share·endings, i.e. one below the
+	// ceiling of its own share. Its share is above zero, so the ceiling is at least 1.
+	let own = (u128::from(faulty.faults) * 1_000_000).div_ceil(u128::from(faulty.endings));
+	let below = u32::try_from(own.saturating_sub(1)).unwrap_or(u32::MAX);
+	let RecordRequirement { min_accepted, max_fault_ppm } =
+		current.unwrap_or(RecordRequirement { min_accepted: 0, max_fault_ppm: 1_000_000 });
+	Some(RecordRequirement { min_accepted, max_fault_ppm: max_fault_ppm.min(below) })
+}
+
 #[cfg(test)]
 mod tests {
 	use super::*;
@@ -49,6 +70,43 @@ mod tests {
 			mediations_ruled: 0,
 			mediations_missed: 0,
 		}
+	}
+
+	#[test]
+	fn a_faulty_rp_fails_the_requirement_that_excludes_it() {
+		// Fined once in 12 endings: 83,333.3 ppm.
+		let faulty = RecordView { accepted: 8, faults: 1, endings: 12 };
+		let excluded = excluding(faulty, None).unwrap();
+		assert_eq!((excluded.min_accepted, excluded.max_fault_ppm), (0, 83_333));
+		assert!(!faulty.faults_within(&rule(&excluded)));
+		// An RP with a slightly better record still qualifies.
+		let better = RecordView { accepted: 11, faults: 1, endings: 13 };
+		assert!(better.faults_within(&rule(&excluded)));
+		// A share that divides exactly: 1 in 4 is 250,000 ppm, so 249,999.
+		let quarter = RecordView { accepted: 3, faults: 1, endings: 4 };
+		let excluded = excluding(quarter, None).unwrap();
+		assert_eq!(excluded.max_fault_ppm, 249_999);
+		assert!(!quarter.faults_within(&rule(&excluded)));
+		// A stricter requirement of the job's own stays; its accepted count is kept.
+		let strict = RecordRequirement { min_accepted: 5, max_fault_ppm: 10_000 };
+		let kept = excluding(faulty, Some(strict)).unwrap();
+		assert_eq!((kept.min_accepted, kept.max_fault_ppm), (5, 10_000));
+		// All faults, or one in millions: the bound stays within the chain's range.
+		let all = excluding(RecordView { accepted: 0, faults: 3, endings: 3 }, None).unwrap();
+		assert_eq!(all.max_fault_ppm, 999_999);
+		let rare = RecordView { accepted: 4_999_999, faults: 1, endings: 5_000_000 };
+		assert_eq!(excluding(rare, None).unwrap().max_fault_ppm, 0);
+		assert!(!rare.faults_within(&rule(&excluding(rare, None).unwrap())));
+	}
+
+	#[test]
+	fn a_record_without_faults_changes_nothing() {
+		let clean = RecordView { accepted: 3, faults: 0, endings: 3 };
+		assert!(excluding(clean, None).is_none());
+		let own = RecordRequirement { min_accepted: 2, max_fault_ppm: 50_000 };
+		let kept = excluding(clean, Some(own)).unwrap();
+		assert_eq!((kept.min_accepted, kept.max_fault_ppm), (2, 50_000));
+		assert!(excluding(RecordView::default(), None).is_none());
 	}
 
 	#[test]

@@ -98,7 +98,9 @@ pub enum JcCommand {
 		#[arg(long)]
 		reason: RejectReason,
 	},
-	/// Close a match whose RP posted nothing by the completion deadline.
+	/// Close an overdue match: its RP posted nothing by the completion deadline (its
+	/// deposit pays you), or its mediator gave no verdict by the mediation deadline (a
+	/// failed mediation: the RP is paid half the estimate, the mediator nothing).
 	Timeout {
 		/// The match id.
 		match_id: u64,
@@ -246,7 +248,11 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 			);
 		},
 		JcCommand::Timeout { match_id } => {
-			let events = market.timeout(match_id).await?;
+			let info = open_match(&s.chain, match_id).await?;
+			let events = match info.state {
+				MatchState::InMediation { .. } => market.mediation_timeout(match_id).await?,
+				_ => market.timeout(match_id).await?,
+			};
 			report_settlement(json, match_id, &events);
 		},
 		JcCommand::Cancel { offer_id } => {

@@ -1,8 +1,9 @@
 //! `modicum jc submit --replicas k`: one job run by k distinct RPs whose results the
 //! chain compares (README, "Replicated jobs"). Equal results are accepted without the
 //! JC; different ones go to the mediator, which pays the right replicas and fines the
-//! wrong ones. With `--wait` this follows every replica to its end, and claims the
-//! deposit of any replica whose RP stays silent past the deadline.
+//! wrong ones. With `--wait` this follows every replica to its end, claims the
+//! deposit of any replica whose RP stays silent past the deadline, and closes a
+//! mediation whose mediator stays silent past its own.
 
 use super::{progress::Phases, Session};
 use crate::output;
@@ -244,9 +245,31 @@ async fn follow(
 		}
 		if s.chain.now_ms().await? > completion_deadline {
 			claim_silent_replicas(s, group, replicas).await?;
+			close_failed_mediations(s, replicas).await?;
 		}
 	}
 	bail!("the node closed the event subscription")
+}
+
+/// Closes every replica's mediation whose mediator let its deadline pass without a
+/// verdict: the RPs need not be there to do it.
+async fn close_failed_mediations(s: &Session, replicas: &BTreeMap<u64, Replica>) -> Result<()> {
+	let now = s.chain.now_ms().await?;
+	for r in replicas.values().filter(|r| r.state == "in-mediation") {
+		let Some(match_id) = r.match_id else { continue };
+		let Some(info) = s.chain.match_info(match_id).await? else { continue };
+		match info.state {
+			MatchState::InMediation { mediation_deadline, .. } if now > mediation_deadline => {},
+			_ => continue,
+		}
+		match Market::new(&s.chain, &s.signer).mediation_timeout(match_id).await {
+			Ok(_) => {},
+			// Another party closed it first; its MatchClosed event reports how.
+			Err(e) if e.is_final() => tracing::debug!(match_id, "closing refused: {e}"),
+			Err(e) => return Err(e.into()),
+		}
+	}
+	Ok(())
 }
 
 /// Past the deadline, a replica whose RP posted nothing owes the JC its estimate: claim

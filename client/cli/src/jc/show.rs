@@ -100,9 +100,9 @@ pub fn next_action(id: u64, m: &MatchInfo, now: u64) -> String {
 		MatchState::InMediation { mediation_deadline, .. } if now <= *mediation_deadline => {
 			format!("the mediator re-runs the job; verdict due {}", format_moment_at(*mediation_deadline, now))
 		},
-		MatchState::InMediation { .. } => {
-			"the mediator missed its deadline: the match closes as a failed mediation (the RP is paid half the estimate)".into()
-		},
+		MatchState::InMediation { .. } => format!(
+			"overdue: the mediator gave no verdict by its deadline; `modicum jc timeout {id}` closes it as a failed mediation (the RP is paid half the estimate)"
+		),
 		MatchState::Committed { .. } => format!(
 			"this replica committed to its result; it reveals it once no other replica can commit (by {})",
 			format_moment_at(m.job.completion_deadline.saturating_add(m.reaction_window), now)

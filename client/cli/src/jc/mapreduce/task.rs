@@ -1,7 +1,9 @@
 //! One job of a map-reduce, a shard or the reduce, from its offer to an accepted
 //! result: posted, matched, its result checked (a spot check and a full download for a
 //! shard, a download for the reduce), then accepted or disputed; re-posted when its
-//! offer lapses, its RP stays silent, or the mediator finds the RP at fault.
+//! offer lapses, its RP stays silent, the mediator finds the RP at fault, or the
+//! mediator stays silent (the JC closes the failed mediation itself: a hostile RP would
+//! never close it, and the shard would wait forever).
 
 use super::{
 	super::{
@@ -17,10 +19,12 @@ use anyhow::Result;
 use modicum_client::{
 	calls::Market,
 	types::{
-		CloseOutcome, FaultyParty, OfferRef, PostedResult, RejectReason, ResultStatus, Verdict,
+		CloseOutcome, FaultyParty, OfferRef, PostedResult, RejectReason, ResultStatus, Role,
+		Verdict,
 	},
-	MarketEvent,
+	AccountId, MarketEvent,
 };
+use modicum_offchain::records;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -49,10 +53,17 @@ pub enum State {
 	Pending,
 	/// Its offer waits for a match; a match must post by `deadline`.
 	Open { offer_id: u64, deadline: u64 },
-	/// Matched; no result yet.
-	Running { match_id: u64, deadline: u64, timeout_claimed: bool },
-	/// Its result was rejected; the mediator rules.
-	Disputed { match_id: u64, result: PostedResult, reason: RejectReason },
+	/// Matched to `resource_provider`; no result yet.
+	Running { match_id: u64, resource_provider: AccountId, deadline: u64, timeout_claimed: bool },
+	/// Its result was rejected; the mediator rules by `mediation_deadline`.
+	Disputed {
+		match_id: u64,
+		resource_provider: AccountId,
+		result: PostedResult,
+		reason: RejectReason,
+		mediation_deadline: u64,
+		failure_claimed: bool,
+	},
 	/// Accepted (or confirmed by the mediator); its verified outputs are at `outputs`.
 	Done { match_id: u64, result: PostedResult, outputs: PathBuf },
 	/// Given up.
@@ -167,8 +178,12 @@ impl Task {
 					&self.label,
 					&format!("matched: match {match_id} at RP {resource_provider}"),
 				);
-				self.state =
-					State::Running { match_id: *match_id, deadline, timeout_claimed: false };
+				self.state = State::Running {
+					match_id: *match_id,
+					resource_provider: *resource_provider,
+					deadline,
+					timeout_claimed: false,
+				};
 			},
 			(
 				State::Open { offer_id, .. },
@@ -178,22 +193,24 @@ impl Task {
 				self.end_attempt(format!("offer {id} left the book unmatched"), set);
 			},
 			(
-				State::Running { match_id, .. },
+				State::Running { match_id, resource_provider, .. },
 				MarketEvent::ResultPosted { match_id: id, result, .. },
 			) if id == match_id => {
-				let (match_id, result) = (*match_id, result.clone());
+				let (match_id, rp, result) = (*match_id, *resource_provider, result.clone());
 				set.progress
 					.say(&self.label, &format!("match {match_id}: {} posted", result.status));
-				if let Err(e) = self.react(s, match_id, result, set).await {
+				if let Err(e) = self.react(s, (match_id, rp), result, set).await {
 					self.fail(format!("checking match {match_id}: {e:#}"), set);
 				}
 			},
 			(
-				State::Running { match_id, .. },
+				State::Running { match_id, resource_provider, .. },
 				MarketEvent::MatchClosed { match_id: id, outcome },
 			) if id == match_id => {
+				let rp = *resource_provider;
 				let outcome = match outcome {
 					CloseOutcome::TimedOut => {
+						self.keep_away(s, &rp, set).await;
 						"timed out: its RP posted nothing (its deposit paid you)".to_string()
 					},
 					other => format!("closed before its result was checked: {other:?}"),
@@ -201,40 +218,94 @@ impl Task {
 				self.end_attempt(outcome, set);
 			},
 			(
-				State::Disputed { match_id, result, reason },
+				State::Disputed { match_id, resource_provider, result, reason, .. },
 				MarketEvent::MatchClosed { match_id: id, outcome },
 			) if id == match_id => {
 				let (match_id, result, reason) = (*match_id, result.clone(), *reason);
+				if let CloseOutcome::Mediated { faulty: FaultyParty::ResourceProvider, .. } =
+					outcome
+				{
+					let rp = *resource_provider;
+					self.keep_away(s, &rp, set).await;
+				}
 				self.after_dispute(s, match_id, result, reason, outcome, set).await;
 			},
 			_ => {},
 		}
 	}
 
-	/// Claims the deposit of a matched RP that let the completion deadline pass.
+	/// Claims the deposit of a matched RP that let the completion deadline pass, and
+	/// closes a mediation whose mediator let its deadline pass. Each is tried once: the
+	/// MatchClosed event moves the task on, and a refused claim means the other side
+	/// acted in time after all, which its own event reports.
 	pub async fn on_tick(&mut self, s: &Session, now: u64, set: &Settings<'_>) {
-		if let State::Running { match_id, deadline, timeout_claimed } = &mut self.state {
-			if now > *deadline && !*timeout_claimed {
+		let market = Market::new(&s.chain, &s.signer);
+		match &mut self.state {
+			State::Running { match_id, deadline, timeout_claimed, .. }
+				if now > *deadline && !*timeout_claimed =>
+			{
 				*timeout_claimed = true;
 				let match_id = *match_id;
 				set.progress.say(&self.label, &format!("match {match_id}: overdue, claiming"));
-				// The MatchClosed event moves the task on; a refused claim means the RP
-				// posted in time after all, and its ResultPosted does.
-				if let Err(e) = Market::new(&s.chain, &s.signer).timeout(match_id).await {
+				if let Err(e) = market.timeout(match_id).await {
 					set.progress.say(&self.label, &format!("match {match_id}: claim refused: {e}"));
 				}
-			}
+			},
+			State::Disputed { match_id, mediation_deadline, failure_claimed, .. }
+				if now > *mediation_deadline && !*failure_claimed =>
+			{
+				*failure_claimed = true;
+				let match_id = *match_id;
+				set.progress.say(
+					&self.label,
+					&format!("match {match_id}: the mediator missed its deadline, closing"),
+				);
+				if let Err(e) = market.mediation_timeout(match_id).await {
+					set.progress.say(&self.label, &format!("match {match_id}: close refused: {e}"));
+				}
+			},
+			_ => {},
 		}
 	}
 
-	/// Checks a posted result and accepts or disputes it.
+	/// Keeps `rp`, which just failed this task, away from its next postings: they ask
+	/// for a share of faults below the one its record now shows (rule 13), so the solver
+	/// and the chain match them elsewhere. Best effort: if its record cannot be read the
+	/// task is posted as before, and says so.
+	async fn keep_away(&mut self, s: &Session, rp: &AccountId, set: &Settings<'_>) {
+		let records = match s.chain.reputation(rp).await {
+			Ok(records) => records,
+			Err(e) => {
+				let why = format!("RP {rp}'s record could not be read ({e}): it may take it again");
+				return set.progress.say(&self.label, &why);
+			},
+		};
+		let record = records::view(&records, Role::ResourceProvider);
+		let Some(stricter) = records::excluding(record, self.request.rp_record.clone()) else {
+			return;
+		};
+		set.progress.say(
+			&self.label,
+			&format!(
+				"later postings ask for at most {:.4} % of an RP's endings at its fault (RP {rp}: {} of {})",
+				f64::from(stricter.max_fault_ppm) / 10_000.0,
+				record.faults,
+				record.endings
+			),
+		);
+		self.request.rp_record = Some(stricter);
+	}
+
+	/// Checks the result `matched` (the match and its RP) posted, and accepts or
+	/// disputes it.
 	async fn react(
 		&mut self,
 		s: &Session,
-		match_id: u64,
+		matched: (u64, AccountId),
 		result: PostedResult,
 		set: &Settings<'_>,
 	) -> Result<()> {
+		let match_id = matched.0;
 		let market = Market::new(&s.chain, &s.signer);
 		if result.status != ResultStatus::Completed {
 			if refuse_pointless_reject(&result, RejectReason::InvalidResultStatus).is_err() {
@@ -245,7 +316,7 @@ impl Task {
 			}
 			let why = format!("the RP reported {}", result.status);
 			return self
-				.dispute(s, match_id, result, RejectReason::InvalidResultStatus, why, set)
+				.dispute(s, matched, result, RejectReason::InvalidResultStatus, why, set)
 				.await;
 		}
 		let info = open_match(&s.chain, match_id).await?;
@@ -259,7 +330,7 @@ impl Task {
 					let why =
 						format!("the sampled outputs are not proven by the posted root: {reason}");
 					return self
-						.dispute(s, match_id, result, RejectReason::WrongResults, why, set)
+						.dispute(s, matched, result, RejectReason::WrongResults, why, set)
 						.await;
 				},
 				SampleVerdict::Compared { mismatches } if !mismatches.is_empty() => {
@@ -269,7 +340,7 @@ impl Task {
 						mismatches.join(", ")
 					);
 					return self
-						.dispute(s, match_id, result, RejectReason::WrongResults, why, set)
+						.dispute(s, matched, result, RejectReason::WrongResults, why, set)
 						.await;
 				},
 				SampleVerdict::Compared { .. } => set.progress.say(
@@ -284,10 +355,10 @@ impl Task {
 		if let Some(BadResult { reason, why }) =
 			download_result(&s.chain, directory, storage, &result, &outputs).await?
 		{
-			return self.dispute(s, match_id, result, reason, why, set).await;
+			return self.dispute(s, matched, result, reason, why, set).await;
 		}
 		if let Some(why) = self.missing_outputs(&outputs) {
-			return self.dispute(s, match_id, result, RejectReason::WrongResults, why, set).await;
+			return self.dispute(s, matched, result, RejectReason::WrongResults, why, set).await;
 		}
 		market.accept_result(match_id).await?;
 		self.accepted(match_id, result, outputs, "accepted".into(), set);
@@ -331,18 +402,38 @@ impl Task {
 	async fn dispute(
 		&mut self,
 		s: &Session,
-		match_id: u64,
+		(match_id, resource_provider): (u64, AccountId),
 		result: PostedResult,
 		reason: RejectReason,
 		why: String,
 		set: &Settings<'_>,
 	) -> Result<()> {
 		set.progress.say(&self.label, &format!("match {match_id}: {why}; rejecting ({reason})"));
-		Market::new(&s.chain, &s.signer).reject_result(match_id, reason).await?;
+		let events = Market::new(&s.chain, &s.signer).reject_result(match_id, reason).await?;
+		let mediation_deadline = events
+			.iter()
+			.find_map(|e| match e {
+				MarketEvent::JobAssignedForMediation { match_id: id, mediation_deadline, .. }
+					if *id == match_id =>
+				{
+					Some(*mediation_deadline)
+				},
+				_ => None,
+			})
+			.ok_or_else(|| {
+				anyhow::anyhow!("the chain took the rejection of match {match_id} but named no mediation deadline")
+			})?;
 		if let Some(last) = self.attempts.last_mut() {
 			last.outcome = Some(format!("rejected ({reason}): {why}"));
 		}
-		self.state = State::Disputed { match_id, result, reason };
+		self.state = State::Disputed {
+			match_id,
+			resource_provider,
+			result,
+			reason,
+			mediation_deadline,
+			failure_claimed: false,
+		};
 		Ok(())
 	}
 
