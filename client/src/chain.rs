@@ -597,9 +597,7 @@ impl Chain {
 		key: Addr::KeyParts,
 		what: &str,
 	) -> Result<Option<Addr::Value>, ClientError> {
-		let at = self.at().await?;
-		let value = at.storage().try_fetch(address, key).await.map_err(|e| read_error(what, e))?;
-		value.map(|v| v.decode()).transpose().map_err(|e| read_error(what, e))
+		read_at(&self.at().await?, address, key, what).await
 	}
 
 	/// One entry of a storage map, or the entry's default if absent.
@@ -633,6 +631,18 @@ impl Chain {
 		}
 		Ok(all)
 	}
+}
+
+/// One entry of a storage map at block `at`, or `None` if absent; `what` names it in
+/// errors.
+pub(crate) async fn read_at<Addr: Address>(
+	at: &AtBlock,
+	address: Addr,
+	key: Addr::KeyParts,
+	what: &str,
+) -> Result<Option<Addr::Value>, ClientError> {
+	let value = at.storage().try_fetch(address, key).await.map_err(|e| read_error(what, e))?;
+	value.map(|v| v.decode()).transpose().map_err(|e| read_error(what, e))
 }
 
 /// Offers fetched per runtime API call.

@@ -15,6 +15,7 @@ pub mod chain;
 pub mod error;
 pub mod events;
 pub mod keys;
+pub mod own_items;
 pub mod records;
 pub mod settings;
 pub mod units;

@@ -9,14 +9,15 @@
 mod offers;
 pub mod phase;
 pub mod probe;
+mod publish;
 mod settings;
+mod tracking;
 
 pub use phase::{GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
 pub use settings::{OfferSettings, RpConfig, RpSettings};
 
 use crate::directory::phase::JobProgress;
 use crate::{
-	commitment::result_commitment,
 	daemon::{self, Declarations, OpenError, Opened, Retry, Wake},
 	directory::{self, DirectoryEndpoint},
 	docker,
@@ -25,12 +26,11 @@ use crate::{
 	state::{StateError, StateFile},
 };
 use modicum_client::{
-	batch::{BatchCall, Batcher},
+	batch::Batcher,
 	calls::Market,
 	chain::MatchInfo,
 	events::{match_id, parties},
-	records, reference, reference_text,
-	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall,
+	records, reference_text,
 	types::{Architecture, MatchState, ResultStatus},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
@@ -110,6 +110,9 @@ pub struct ResourceProvider {
 	/// The ids of the offers this daemon knows it has open, so that a top-up reads
 	/// those rather than the whole book; `None` until the first top-up has looked.
 	own_offers: Mutex<Option<BTreeSet<u64>>>,
+	/// The ids of the matches this daemon knows it has open, so that a reconcile reads
+	/// those rather than every match; `None` until the first reconcile has looked.
+	own_matches: Mutex<Option<BTreeSet<u64>>>,
 	/// The job images pulled, kept within a byte budget.
 	images: ImageCache,
 	/// Set once the daemon stops: no run that ends after it is recorded or posted.
@@ -151,6 +154,7 @@ impl ResourceProvider {
 			waiting: AtomicU32::new(0),
 			top_up: Mutex::new(()),
 			own_offers: Mutex::new(None),
+			own_matches: Mutex::new(None),
 			images,
 			stopping: std::sync::atomic::AtomicBool::new(false),
 		})
@@ -217,6 +221,7 @@ impl ResourceProvider {
 		for id in ids {
 			if let Some(info) = self.chain.match_info(id).await? {
 				if info.resource_provider == self.me {
+					self.note_own_match(id).await;
 					self.act_on(id, info, closing_time(now)).await;
 				}
 			}
@@ -227,13 +232,7 @@ impl ResourceProvider {
 	/// Acts on every open match of this RP and tops up its offers.
 	pub async fn reconcile(self: &Arc<Self>) -> Result<(), RpError> {
 		let now = self.chain.now_ms().await?;
-		let matches: Vec<(u64, MatchInfo)> = self
-			.chain
-			.matches()
-			.await?
-			.into_iter()
-			.filter(|(_, m)| m.resource_provider == self.me)
-			.collect();
+		let matches = self.own_open_matches().await?;
 		let closing_time = closing_time(now);
 		for (match_id, info) in matches {
 			self.act_on(match_id, info, closing_time).await;
@@ -401,122 +400,6 @@ impl ResourceProvider {
 			},
 			saved => saved.map(drop).map_err(Into::into),
 		}
-	}
-
-	/// Posts a ready result. A refusal is final: the phase records why, and the match
-	/// is not tried again; only a node that cannot be reached is retried.
-	async fn post(
-		&self,
-		match_id: u64,
-		info: &MatchInfo,
-		ready: ReadyResult,
-	) -> Result<(), RpError> {
-		if self.chain.now_ms().await? > info.job.completion_deadline {
-			tracing::warn!(match_id, "the completion deadline passed before the result was posted");
-			return self
-				.record(match_id, JobPhase::GaveUp { reason: GaveUp::DeadlinePassed })
-				.await;
-		}
-		if self.chain.match_replica_group(match_id).await?.is_some() {
-			return self.commit(match_id, ready).await;
-		}
-		let posted = self.send_result(match_id, &ready, Publish::Post).await;
-		let next = match posted {
-			Ok(_) => {
-				tracing::info!(match_id, status = %ready.status, "result posted");
-				JobPhase::Posted
-			},
-			// Posted before a crash, in a block the daemon did not see finalized.
-			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
-			Err(e) => given_up(match_id, "result", e)?,
-		};
-		self.record(match_id, next).await
-	}
-
-	/// Posts or reveals a result through the group commit, so that results that finish
-	/// together go out in one extrinsic.
-	async fn send_result(
-		&self,
-		match_id: u64,
-		ready: &ReadyResult,
-		how: Publish,
-	) -> Result<Vec<MarketEvent>, ClientError> {
-		let (status, hash) = (ready.status, ready.hash);
-		let (instruction_count, bandwidth_used) = (ready.instruction_count, ready.bandwidth_used);
-		let reference = reference(&ready.reference)?;
-		let call = match how {
-			Publish::Post => BatchCall::new(
-				"post_result",
-				MarketCall::post_result {
-					match_id,
-					status,
-					reference,
-					hash,
-					instruction_count,
-					bandwidth_used,
-				},
-			),
-			Publish::Reveal => BatchCall::new(
-				"reveal_result",
-				MarketCall::reveal_result {
-					match_id,
-					status,
-					reference,
-					hash,
-					instruction_count,
-					bandwidth_used,
-				},
-			),
-		};
-		self.results.submit(call).await
-	}
-
-	/// A replica commits to its result first (README, "Replicated jobs"), so no other
-	/// replica can copy its root; the reveal follows once the chain allows it.
-	async fn commit(&self, match_id: u64, ready: ReadyResult) -> Result<(), RpError> {
-		let commitment = result_commitment(match_id, ready.status, &ready.hash);
-		let committed =
-			Market::new(&self.chain, &self.signer).commit_result(match_id, commitment).await;
-		let next = match committed {
-			Ok(_) => {
-				tracing::info!(match_id, status = %ready.status, "replica result committed");
-				JobPhase::Committed(ready.clone())
-			},
-			// Committed before a crash, in a block the daemon did not see finalized.
-			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Committed(ready.clone()),
-			Err(e) => given_up(match_id, "commitment", e)?,
-		};
-		let committed = matches!(next, JobPhase::Committed(_));
-		self.record(match_id, next).await?;
-		if committed {
-			self.reveal(match_id, &ready).await?;
-		}
-		Ok(())
-	}
-
-	/// Reveals a committed replica result; waits quietly while another replica may
-	/// still commit.
-	async fn reveal(&self, match_id: u64, ready: &ReadyResult) -> Result<(), RpError> {
-		if let Some(group) = self.chain.match_replica_group(match_id).await? {
-			let now = self.chain.now_ms().await?;
-			if self.chain.replicas_still_committing(group, now).await? {
-				tracing::debug!(match_id, "another replica may still commit; revealing later");
-				return Ok(());
-			}
-		}
-		let next = match self.send_result(match_id, ready, Publish::Reveal).await {
-			Ok(_) => {
-				tracing::info!(match_id, "replica result revealed");
-				JobPhase::Posted
-			},
-			Err(e) if e.is_refusal("ReplicasStillCommitting") => {
-				tracing::debug!(match_id, "another replica may still commit; revealing later");
-				return Ok(());
-			},
-			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
-			Err(e) => given_up(match_id, "reveal", e)?,
-		};
-		self.record(match_id, next).await
 	}
 
 	/// Runs the job through the shared pipeline (or declines it) and uploads the result;
@@ -722,30 +605,6 @@ pub fn parse_hash(text: &str) -> Result<[u8; 32], String> {
 /// none to upload to): its root computed in memory, no reference.
 /// What a refused result, commitment or reveal leaves to do: nothing, for the reason
 /// the chain gave. Anything but a refusal (a lost node) is returned to retry.
-/// How a result goes on chain: a plain match posts it; a replica reveals what it
-/// committed to.
-#[derive(Clone, Copy)]
-enum Publish {
-	Post,
-	Reveal,
-}
-
-fn given_up(match_id: u64, what: &str, e: ClientError) -> Result<JobPhase, ClientError> {
-	let reason = if e.is_refusal("MatchNotFound") {
-		tracing::info!(match_id, "the match was closed meanwhile");
-		GaveUp::MatchClosed
-	} else if e.is_refusal("CompletionDeadlinePassed") {
-		tracing::warn!(match_id, "the {what} came too late: {e}");
-		GaveUp::DeadlinePassed
-	} else if let ClientError::Refused { error, .. } = &e {
-		tracing::error!(match_id, "the chain refused the {what} for good: {e}");
-		GaveUp::Refused { error: error.clone() }
-	} else {
-		return Err(e);
-	};
-	Ok(JobPhase::GaveUp { reason })
-}
-
 fn unpublished(status: ResultStatus, instruction_count: u64, bandwidth_used: u64) -> ReadyResult {
 	ReadyResult {
 		status,
