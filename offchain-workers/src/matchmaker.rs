@@ -529,6 +529,7 @@ impl Matchmaker {
 			.collect();
 		let outcomes = Market::new(&self.chain, &self.signer).post_matches(&matches).await;
 		let mut landed = 0;
+		let mut reread: BTreeSet<[u8; 32]> = BTreeSet::new();
 		for (proposal, posted) in proposals.iter().zip(outcomes) {
 			let pair = (proposal.job_offer_id, proposal.resource_offer_id);
 			let mediator = AccountId::from(proposal.mediator);
@@ -553,6 +554,14 @@ impl Matchmaker {
 							"the chain refused the match: {e}"
 						);
 						self.refused.insert(pair);
+						// The book's view of a party may be stale (a close changed its
+						// record since its offer came in): read both again, or the next
+						// solve would pick this refused pair again over the next best.
+						let owners = [
+							self.book.job_offer(pair.0).map(|o| o.owner),
+							self.book.resource_offer(pair.1).map(|o| o.owner),
+						];
+						reread.extend(owners.into_iter().flatten());
 					},
 					// The node's pool turned it away (or the call was not sent after such a
 					// refusal): nothing changed on chain, so the pair stays in the book and
@@ -564,6 +573,9 @@ impl Matchmaker {
 					),
 				},
 			}
+		}
+		for owner in reread {
+			self.refresh_account(&AccountId::from(owner)).await?;
 		}
 		Ok(landed)
 	}
