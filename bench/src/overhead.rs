@@ -95,6 +95,7 @@ async fn executor_run(
 		extra_ns_per_instruction: 0,
 		cpus: 1.0,
 		pids_limit: 64,
+		records_dir: None,
 	};
 	let start = Instant::now();
 	let outcome = executor::run_job(docker, &spec, work, name).await?;

@@ -298,6 +298,17 @@ impl<'a> Market<'a> {
 		self.send(&tx().reject_result(match_id, reason)).await
 	}
 
+	/// Rejects a record job's result as wrong, naming the records whose outputs differ
+	/// (JC, within the reaction window): the mediator tries those records first.
+	pub async fn reject_records(
+		&self,
+		match_id: u64,
+		records: &[String],
+	) -> Result<Vec<MarketEvent>, ClientError> {
+		let records = crate::disputed_records(records)?;
+		self.send(&tx().reject_records(match_id, records)).await
+	}
+
 	/// Closes a match whose RP never posted (JC, after the completion deadline).
 	pub async fn timeout(&self, match_id: u64) -> Result<Vec<MarketEvent>, ClientError> {
 		self.send(&tx().timeout(match_id)).await

@@ -418,6 +418,23 @@ impl Chain {
 			.map_err(|e| read_error("a reputation", e))
 	}
 
+	/// The records a JC named when it rejected match `match_id` with `reject_records`
+	/// (none for a whole-job dispute).
+	pub async fn disputed_records(&self, match_id: u64) -> Result<Vec<String>, ClientError> {
+		let names = self
+			.read(
+				runtime::storage().compute_market().disputed_records(),
+				(match_id,),
+				"ComputeMarket::DisputedRecords",
+			)
+			.await?;
+		Ok(names
+			.map(|names| {
+				names.0.iter().map(|name| String::from_utf8_lossy(&name.0).into_owned()).collect()
+			})
+			.unwrap_or_default())
+	}
+
 	/// Every unsettled match.
 	pub async fn matches(&self) -> Result<Vec<(u64, MatchInfo)>, ClientError> {
 		let entries =

@@ -58,6 +58,9 @@ pub enum ClientError {
 		/// Why.
 		reason: String,
 	},
+	/// Records named in a rejection are not what the chain takes.
+	#[error("disputed records: {0}")]
+	DisputedRecords(String),
 	/// A reference is longer than the chain stores.
 	#[error("reference of {len} bytes is longer than the chain's limit of {max}")]
 	ReferenceTooLong {
@@ -100,6 +103,7 @@ impl ClientError {
 			| ClientError::Key(_)
 			| ClientError::Config { .. }
 			| ClientError::ReferenceTooLong { .. }
+			| ClientError::DisputedRecords(_)
 			| ClientError::Amount { .. }
 			| ClientError::Size { .. } => true,
 			ClientError::Connect { .. }

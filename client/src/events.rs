@@ -105,6 +105,7 @@ pub fn match_id(event: &MarketEvent) -> Option<u64> {
 		E::Matched { match_id, .. }
 		| E::ResultPosted { match_id, .. }
 		| E::JobAssignedForMediation { match_id, .. }
+		| E::RecordsDisputed { match_id, .. }
 		| E::MediationResultPosted { match_id, .. }
 		| E::Paid { match_id, .. }
 		| E::Fined { match_id, .. }

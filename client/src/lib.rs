@@ -62,6 +62,51 @@ pub fn reference(text: &str) -> Result<Reference, ClientError> {
 	))
 }
 
+/// Most records one rejection may name (the pallet's `MAX_DISPUTED_RECORDS`).
+pub const MAX_DISPUTED_RECORDS: usize = 16;
+
+/// The records a `reject_records` names, as the chain takes them: 1 to
+/// [`MAX_DISPUTED_RECORDS`] distinct names of 1 to 64 of `A–Z a–z 0–9 . _ -` (not `.`
+/// or `..`), sorted here.
+pub fn disputed_records(
+	names: &[String],
+) -> Result<
+	runtime::runtime_types::bounded_collections::bounded_vec::BoundedVec<Reference>,
+	ClientError,
+> {
+	let mut sorted: Vec<&String> = names.iter().collect();
+	sorted.sort();
+	sorted.dedup();
+	if sorted.is_empty() || sorted.len() > MAX_DISPUTED_RECORDS {
+		return Err(ClientError::DisputedRecords(format!(
+			"name 1 to {MAX_DISPUTED_RECORDS} records, not {}",
+			sorted.len()
+		)));
+	}
+	if let Some(bad) = sorted.iter().find(|name| !is_record_name(name)) {
+		return Err(ClientError::DisputedRecords(format!(
+			"{bad:?} is not a record name (1 to 64 of A-Z a-z 0-9 . _ -)"
+		)));
+	}
+	let names = sorted
+		.into_iter()
+		.map(|name| {
+			runtime::runtime_types::bounded_collections::bounded_vec::BoundedVec(
+				name.as_bytes().to_vec(),
+			)
+		})
+		.collect();
+	Ok(runtime::runtime_types::bounded_collections::bounded_vec::BoundedVec(names))
+}
+
+/// Whether `name` can name a record: 1 to 64 of `A–Z a–z 0–9 . _ -`, not `.` or `..`.
+pub fn is_record_name(name: &str) -> bool {
+	(1..=64).contains(&name.len())
+		&& name != "."
+		&& name != ".."
+		&& name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 /// A [`Reference`] as text (lossy for bytes that are not UTF-8).
 pub fn reference_text(reference: &Reference) -> String {
 	String::from_utf8_lossy(&reference.0).into_owned()

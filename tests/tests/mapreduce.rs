@@ -87,18 +87,27 @@ async fn ten_thousand_records_in_four_checked_shards_reduce_to_the_right_sum() -
 	market.stop()
 }
 
-/// Runs a job matched to `rp` through the pipeline every RP uses, then changes every
-/// `every`-th record output (20: 5 %) before publishing it with a root over the changed
-/// files: a result that is consistent with itself, but wrong. Whether it had records to
-/// corrupt.
+/// What the corrupting RP changes in a result before it publishes it.
+#[derive(Clone, Copy)]
+struct Changes {
+	/// Every how-many-th record output of a map shard (0: none).
+	every: usize,
+	/// The reduce's answer, in place of the one it computed.
+	reduce_answer: Option<&'static str>,
+}
+
+/// Runs a job matched to `rp` through the pipeline every RP uses, then makes `changes`
+/// before publishing it with a root over the changed files: a result that is consistent
+/// with itself, but wrong. Whether it changed anything.
 async fn run_and_corrupt(
 	chain: &Chain,
 	rp: &Keypair,
 	registry: &str,
 	work: &Path,
 	match_id: u64,
-	every: usize,
+	changes: Changes,
 ) -> Result<bool> {
+	let Changes { every, reduce_answer } = changes;
 	let info = chain.match_info(match_id).await?.context("the match is open")?;
 	let me = keys::account_of(rp);
 	let speed = chain.resource_provider(&me).await?.context("registered")?.time_per_instruction_ns;
@@ -120,10 +129,11 @@ async fn run_and_corrupt(
 	if outcome.status != ResultStatus::Completed {
 		bail!("the job ended in {} at the corrupting RP", outcome.status);
 	}
-	// Only map shards have records; the reduce job is posted as it ran.
+	// Map shards have record outputs; the reduce has its answer.
 	let records = outcome.result_dir.join("out/records");
-	let corrupting = records.is_dir();
-	if corrupting {
+	let sum = outcome.result_dir.join("out/sum");
+	let mut corrupting = false;
+	if records.is_dir() && every > 0 {
 		let mut names: Vec<_> = std::fs::read_dir(&records)?
 			.map(|e| e.map(|e| e.file_name()))
 			.collect::<Result<_, _>>()?;
@@ -131,6 +141,11 @@ async fn run_and_corrupt(
 		for name in names.iter().step_by(every) {
 			std::fs::write(records.join(name), "0\n")?;
 		}
+		corrupting = true;
+	}
+	if let (true, Some(answer)) = (sum.is_file(), reduce_answer) {
+		std::fs::write(&sum, format!("{answer}\n"))?;
+		corrupting = true;
 	}
 	let root = merkle::root_of_dir(&outcome.result_dir)?;
 	let credential = directory::WriteCredential::new(rp, registry);
@@ -157,6 +172,8 @@ struct CorruptedRun {
 	corrupted: Vec<u64>,
 	/// The matches the RP was fined for.
 	fined: Vec<u64>,
+	/// The matches rejected with named records, and the names.
+	disputed: Vec<(u64, Vec<String>)>,
 	/// Every match that closed, and how.
 	closed: Vec<(u64, CloseOutcome)>,
 }
@@ -164,10 +181,13 @@ struct CorruptedRun {
 /// How //Ferdie behaves beside the run.
 struct Corrupting<'a> {
 	ferdie: &'a HandDrivenProvider,
-	/// Every how-many-th record output of a shard it changes (20: 5 %; 1: all).
+	/// Every how-many-th record output of a shard it changes (20: 5 %; 1: all; 0: none).
 	every: usize,
 	/// Whether it posts another offer after each match.
 	offers_again: bool,
+	/// What it writes as the reduce's answer (`out/sum`) if it runs the reduce; `None`
+	/// posts the reduce as it ran.
+	reduce_answer: Option<&'static str>,
 }
 
 /// Runs `jc mapreduce squares.toml <args>` while //Ferdie corrupts every map shard it is
@@ -179,7 +199,7 @@ async fn run_beside_corrupting_rp(
 	args: &[&str],
 	corrupting: Corrupting<'_>,
 ) -> Result<CorruptedRun> {
-	let Corrupting { ferdie, every, offers_again } = corrupting;
+	let Corrupting { ferdie, every, offers_again, reduce_answer } = corrupting;
 	let ferdie_account = keys::account_of(&ferdie.keypair);
 	let mut events = MarketEvents::subscribe(chain).await?;
 	let file = work.join("squares.toml").display().to_string();
@@ -191,6 +211,7 @@ async fn run_beside_corrupting_rp(
 		modicum_json(&url, &args)
 	});
 	let (mut corrupted, mut fined, mut closed) = (Vec::new(), Vec::new(), Vec::new());
+	let mut disputed = Vec::new();
 	let give_up = Instant::now() + Duration::from_secs(1200);
 	let report = loop {
 		if Instant::now() > give_up {
@@ -206,7 +227,8 @@ async fn run_beside_corrupting_rp(
 							if resource_provider == ferdie_account =>
 						{
 							let registry = &market.registry;
-							if run_and_corrupt(chain, &ferdie.keypair, registry, work, match_id, every)
+							let changes = Changes { every, reduce_answer };
+							if run_and_corrupt(chain, &ferdie.keypair, registry, work, match_id, changes)
 								.await?
 							{
 								corrupted.push(match_id);
@@ -219,6 +241,10 @@ async fn run_beside_corrupting_rp(
 							fined.push(match_id)
 						},
 						MarketEvent::MatchClosed { match_id, outcome } => closed.push((match_id, outcome)),
+						MarketEvent::RecordsDisputed { match_id, records } => {
+							let names = records.0.iter().map(|n| String::from_utf8_lossy(&n.0).into_owned());
+							disputed.push((match_id, names.collect()));
+						},
 						_ => {},
 					}
 				}
@@ -227,7 +253,20 @@ async fn run_beside_corrupting_rp(
 	};
 	// What the JC saw, for people reading the run (`--nocapture`).
 	eprintln!("{report:#}");
-	Ok(CorruptedRun { report, corrupted, fined, closed })
+	Ok(CorruptedRun { report, corrupted, fined, disputed, closed })
+}
+
+/// A market with //Bob's RP daemon, a registered JC with the map-reduce files written,
+/// and //Ferdie as a hand-driven RP with one offer; `None` without Docker.
+async fn market_beside_ferdie(
+	work: &Path,
+) -> Result<Option<(TestMarket, Chain, HandDrivenProvider)>> {
+	let Some(market) = docker_market_with(work, &["//Bob"]).await? else { return Ok(None) };
+	let chain = Chain::connect(&market.url).await?;
+	modicum_json(&market.url, &["jc", "register"])?;
+	write_job_files(work)?;
+	let ferdie = hand_driven_provider(&chain, "//Ferdie").await?;
+	Ok(Some((market, chain, ferdie)))
 }
 
 /// A 25-record sample misses a shard with 5 % of its 2,500 records corrupted with
@@ -241,11 +280,7 @@ const RUNS_UNTIL_CAUGHT: usize = 5;
 async fn a_provider_corrupting_five_percent_of_records_is_caught_and_fined() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let work = dir.path();
-	let Some(market) = docker_market_with(work, &["//Bob"]).await? else { return Ok(()) };
-	let chain = Chain::connect(&market.url).await?;
-	modicum_json(&market.url, &["jc", "register"])?;
-	write_job_files(work)?;
-	let ferdie = hand_driven_provider(&chain, "//Ferdie").await?;
+	let Some((market, chain, ferdie)) = market_beside_ferdie(work).await? else { return Ok(()) };
 	let ferdie_account = keys::account_of(&ferdie.keypair).to_string();
 	// A second offer, so the corrupting RP is offered more of the shards.
 	ferdie.offer(&chain).await?;
@@ -254,8 +289,9 @@ async fn a_provider_corrupting_five_percent_of_records_is_caught_and_fined() -> 
 		let out = format!("result-{run}");
 		let out_dir = work.join(&out).display().to_string();
 		let args = ["--attempts", "10", "--out", &out_dir];
-		let corrupting = Corrupting { ferdie: &ferdie, every: 20, offers_again: true };
-		let CorruptedRun { report, corrupted, fined, .. } =
+		let corrupting =
+			Corrupting { ferdie: &ferdie, every: 20, offers_again: true, reduce_answer: None };
+		let CorruptedRun { report, corrupted, fined, disputed, .. } =
 			run_beside_corrupting_rp(&market, &chain, work, &args, corrupting).await?;
 		assert!(!corrupted.is_empty(), "run {run}: the corrupting RP ran no shard: {report}");
 		let attempts: Vec<&serde_json::Value> = report["shards"]
@@ -279,6 +315,18 @@ async fn a_provider_corrupting_five_percent_of_records_is_caught_and_fined() -> 
 				fined.contains(id),
 				"match {id} was ruled against the RP but not fined: {fined:?}"
 			);
+			// The JC named the records its sample found wrong.
+			let names = disputed.iter().find(|(m, _)| m == id).map(|(_, n)| n.clone());
+			let names =
+				names.with_context(|| format!("match {id} was disputed without records"))?;
+			assert!((1..=16).contains(&names.len()), "{names:?}");
+		}
+		if !caught.is_empty() {
+			// The mediator tried the named records first; they differ from the posted
+			// outputs, which only whole runs may hold against the RP.
+			let mediator = market.daemons.iter().find(|d| d.name() == "mediator");
+			let log = mediator.context("no mediator daemon")?.log();
+			assert!(log.contains("the disputed records cannot decide"), "{}", market.logs());
 		}
 		// A shard whose RP was found at fault asks for a better record when posted again,
 		// so the RP (which keeps offering) never runs it again.
@@ -336,7 +384,8 @@ async fn a_silent_mediator_does_not_hold_a_disputed_shard() -> Result<()> {
 	let mediator = market.daemons.iter().position(|d| d.name() == "mediator");
 	drop(market.daemons.remove(mediator.context("the market has a mediator daemon")?));
 
-	let corrupting = Corrupting { ferdie: &ferdie, every: 1, offers_again: false };
+	let corrupting =
+		Corrupting { ferdie: &ferdie, every: 1, offers_again: false, reduce_answer: None };
 	let CorruptedRun { report, corrupted, closed, .. } =
 		run_beside_corrupting_rp(&market, &chain, work, &[], corrupting).await?;
 
@@ -369,6 +418,48 @@ async fn a_silent_mediator_does_not_hold_a_disputed_shard() -> Result<()> {
 	let sum = std::fs::read_to_string(work.join("result/out/sum"))?;
 	assert_eq!(sum.trim(), "333383335000");
 	assert_eq!(mediations_missed(&chain, &charlie).await?, missed_before + 1);
+	market.stop()
+}
+
+/// //Ferdie computes the map shards honestly but posts a wrong answer for the reduce,
+/// consistent with itself (its root is over the wrong file), so it downloads and
+/// verifies. The JC re-runs the reduce here, finds another root and rejects it; the
+/// mediator re-runs it and fines //Ferdie; the reduce, posted again, keeps //Ferdie away
+/// and runs on //Bob; the answer the JC keeps is right. //Ferdie offers below //Bob's
+/// prices, so the solver gives it the reduce while it has an offer open.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_reduce_is_caught_by_a_run_here_and_fined() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let work = dir.path();
+	let Some((market, chain, mut ferdie)) = market_beside_ferdie(work).await? else {
+		return Ok(());
+	};
+	ferdie.terms.instruction_price = 0;
+	ferdie.terms.bandwidth_price = 0;
+	ferdie.offer(&chain).await?;
+	let ferdie_account = keys::account_of(&ferdie.keypair).to_string();
+
+	let corrupting =
+		Corrupting { ferdie: &ferdie, every: 0, offers_again: true, reduce_answer: Some("42") };
+	let args = ["--attempts", "3"];
+	let CorruptedRun { report, fined, .. } =
+		run_beside_corrupting_rp(&market, &chain, work, &args, corrupting).await?;
+
+	let attempts = report["reduce"]["attempts"].as_array().context("no reduce attempts")?;
+	let first = &attempts[0];
+	assert_eq!(first["resource_provider"], ferdie_account, "{report}");
+	let outcome = first["outcome"].as_str().unwrap_or_default();
+	assert!(outcome.contains("re-running the reduce here gave root"), "{report}");
+	assert!(outcome.ends_with("mediator: wrong-results, resource-provider at fault"), "{report}");
+	let fined_for = first["match_id"].as_u64().context("the first attempt has a match")?;
+	assert!(fined.contains(&fined_for), "//Ferdie was not fined for the reduce: {fined:?}");
+	for later in &attempts[1..] {
+		assert_ne!(later["resource_provider"], ferdie_account, "{report}");
+	}
+	assert_eq!(report["reduce"]["state"], "done", "{report}");
+	assert_eq!(report["succeeded"], true, "{report}");
+	let sum = std::fs::read_to_string(work.join("result/out/sum"))?;
+	assert_eq!(sum.trim(), "333383335000");
 	market.stop()
 }
 

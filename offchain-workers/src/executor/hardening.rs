@@ -39,18 +39,32 @@ pub fn host_config(spec: &JobSpec, out_dir: &str, job_name: &str) -> HostConfig 
 		}]),
 		cgroup_parent: Some(cgroup_parent(job_name)),
 		tmpfs: Some(HashMap::from([("/tmp".to_string(), tmpfs_options(spec.storage_limit_bytes))])),
-		mounts: Some(vec![Mount {
-			target: Some("/out".into()),
-			source: Some(out_dir.into()),
-			typ: Some(MountTypeEnum::BIND),
-			read_only: Some(false),
-			..Default::default()
-		}]),
+		mounts: Some(mounts(spec, out_dir)),
 		log_config: Some(log_config(spec.storage_limit_bytes)),
 		auto_remove: Some(false),
 		..Default::default()
 	}
 }
+
+/// `/out`, writable; and, for a run on some records, those records read-only over
+/// `/in/records`.
+fn mounts(spec: &JobSpec, out_dir: &str) -> Vec<Mount> {
+	let bind = |target: &str, source: String, read_only: bool| Mount {
+		target: Some(target.into()),
+		source: Some(source),
+		typ: Some(MountTypeEnum::BIND),
+		read_only: Some(read_only),
+		..Default::default()
+	};
+	let mut mounts = vec![bind("/out", out_dir.into(), false)];
+	if let Some(records) = &spec.records_dir {
+		mounts.push(bind(RECORDS_IN, records.to_string_lossy().into_owned(), true));
+	}
+	mounts
+}
+
+/// Where a record job reads its records (README, "Spot checks of record jobs").
+pub const RECORDS_IN: &str = "/in/records";
 
 /// Checks the configuration the engine stored against the one asked for: an engine
 /// may drop a setting it cannot apply with only a warning.
@@ -69,7 +83,10 @@ pub fn verify_hardening(wanted: &HostConfig, got: &HostConfig) -> Result<(), Str
 	check("cgroup parent", got.cgroup_parent == wanted.cgroup_parent);
 	check("pids limit", got.pids_limit == wanted.pids_limit && got.pids_limit > Some(0));
 	check("no core dumps", got.ulimits == wanted.ulimits);
-	check("only the /out mount", same_mounts(wanted.mounts.as_deref(), got.mounts.as_deref()));
+	check(
+		"only the /out and records mounts",
+		same_mounts(wanted.mounts.as_deref(), got.mounts.as_deref()),
+	);
 	check("log size cap", got.log_config == wanted.log_config);
 	check("privileged off", got.privileged != Some(true));
 	let has = |list: &Option<Vec<String>>, needle: &str| -> bool {

@@ -36,7 +36,7 @@ pub mod test_support;
 mod tests;
 mod workdir;
 
-pub use hardening::{cgroup_parent, container_name, host_config, verify_hardening};
+pub use hardening::{cgroup_parent, container_name, host_config, verify_hardening, RECORDS_IN};
 pub use outfs::detach_all_under as unmount_stale_outputs;
 
 use crate::{cgroup, docker::DockerError, merkle::MerkleError};
@@ -100,6 +100,10 @@ pub struct JobSpec {
 	pub cpus: f64,
 	/// Most processes the job may have at once (at least 1).
 	pub pids_limit: i64,
+	/// A host directory mounted read-only over the job's `/in/records`, to run a record
+	/// job on just some of its records (a mediator re-running disputed records);
+	/// `None` runs the image as it is.
+	pub records_dir: Option<std::path::PathBuf>,
 }
 
 /// How a run ended; mirrors the chain's result statuses.

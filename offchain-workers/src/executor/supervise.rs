@@ -8,7 +8,7 @@ use super::{
 	},
 	hardening::{cgroup_parent, container_name, engine_confines, host_config, verify_hardening},
 	workdir::WorkDirs,
-	ExecError, ExecStatus, JobSpec, JOB_USER, LOG_FRAME_BYTES, POLL_INTERVAL,
+	ExecError, ExecStatus, JobSpec, JOB_USER, LOG_FRAME_BYTES, POLL_INTERVAL, RECORDS_IN,
 };
 use crate::cgroup;
 use bollard::{
@@ -115,11 +115,14 @@ pub(super) async fn verify_and_supervise(
 	verify_hardening(wanted, &got).map_err(ExecError::HardeningRefused)?;
 	// An image `VOLUME` would give the job an anonymous writable volume nothing counts:
 	// the image cannot run as described (deterministic: the image is content-addressed).
-	let extra = inspect
-		.mounts
-		.unwrap_or_default()
-		.into_iter()
-		.find(|m| m.destination.as_deref() != Some("/out"));
+	// The records a mediator re-runs are its own bind mount, not the image's volume.
+	let records = spec.records_dir.as_ref().map(|dir| dir.to_string_lossy().into_owned());
+	let ours = |m: &bollard::models::MountPoint| match m.destination.as_deref() {
+		Some("/out") => true,
+		Some(RECORDS_IN) => records.is_some() && m.source == records,
+		_ => false,
+	};
+	let extra = inspect.mounts.unwrap_or_default().into_iter().find(|m| !ours(m));
 	if let Some(mount) = extra {
 		tracing::info!(container = id, destination = ?mount.destination, "the image declares a volume; refusing it");
 		return Ok(Execution::Refused(ExecStatus::JobDescriptionError));

@@ -20,6 +20,7 @@ pub fn small_spec(image: String) -> super::JobSpec {
 		extra_ns_per_instruction: 0,
 		cpus: 1.0,
 		pids_limit: 32,
+		records_dir: None,
 	}
 }
 

@@ -113,9 +113,34 @@ fn hardening_is_asked_for_and_checked() {
 		..wanted.clone()
 	};
 	let error = verify_hardening(&wanted, &loosened).unwrap_err();
-	for dropped in ["no core dumps", "only the /out mount", "log size cap", "seccomp"] {
+	for dropped in ["no core dumps", "only the /out and records mounts", "log size cap", "seccomp"]
+	{
 		assert!(error.contains(dropped), "{dropped}: {error}");
 	}
+}
+
+#[test]
+fn a_run_on_some_records_mounts_them_read_only_and_nothing_else() {
+	let plain = host_config(&spec("x".into()), "/w/out", "j1");
+	let records = JobSpec { records_dir: Some("/w/records-in".into()), ..spec("x".into()) };
+	let wanted = host_config(&records, "/w/out", "j1");
+	let mounts = wanted.mounts.clone().unwrap_or_default();
+	let targets: Vec<_> =
+		mounts.iter().map(|m| (m.target.clone(), m.source.clone(), m.read_only)).collect();
+	assert_eq!(
+		targets,
+		vec![
+			(Some("/out".into()), Some("/w/out".into()), Some(false)),
+			(Some(RECORDS_IN.into()), Some("/w/records-in".into()), Some(true)),
+		]
+	);
+	// An engine that kept only `/out`, or made the records writable, is caught.
+	assert!(verify_hardening(&wanted, &plain).is_err());
+	let mut writable = wanted.clone();
+	if let Some(m) = writable.mounts.as_mut().and_then(|m| m.get_mut(1)) {
+		m.read_only = Some(false);
+	}
+	assert!(verify_hardening(&wanted, &writable).is_err());
 }
 
 #[test]

@@ -25,6 +25,7 @@
 //! run hold only their `status` file, the same bytes wherever they are decided.
 
 pub mod package;
+pub mod records;
 pub mod ruling;
 pub mod timing;
 pub mod verify;
@@ -168,9 +169,26 @@ pub async fn run(
 	job_name: &str,
 	schedule: Schedule,
 ) -> Result<JobOutcome, JobError> {
+	match run_steps(runner, terms, work_dir, job_name, schedule, None).await? {
+		Ok(outcome) => Ok(outcome),
+		Err(record) => Err(JobError::Task(format!("a whole run looked for record {record}"))),
+	}
+}
+
+/// The module's steps; with `records`, the run sees only those records' inputs at
+/// `/in/records` ([`records::run_records`]), and `Err(name)` says the image has no
+/// record `name`.
+async fn run_steps(
+	runner: &Runner,
+	terms: &JobTerms,
+	work_dir: &Path,
+	job_name: &str,
+	schedule: Schedule,
+	records: Option<&[String]>,
+) -> Result<Result<JobOutcome, String>, JobError> {
 	let decided = |status: ResultStatus, bandwidth: u64| {
 		tracing::info!(job = job_name, %status, "decided without running the job");
-		status_only(work_dir, status, bandwidth)
+		status_only(work_dir, status, bandwidth).map(Ok)
 	};
 	if !image_matches_hash(&terms.reference, &terms.job_hash) {
 		return decided(ResultStatus::JobDescriptionError, 0);
@@ -211,6 +229,23 @@ pub async fn run(
 	if docker::image_first_layer(&runner.docker, &image).await? != terms.first_layer {
 		return decided(ResultStatus::JobDescriptionError, size);
 	}
+	let records_dir = match records {
+		None => None,
+		Some(names) => {
+			let dir = work_dir.join("records-in");
+			let _ = std::fs::remove_dir_all(&dir);
+			let copied =
+				records::copy_record_inputs(&runner.docker, &image, job_name, names, &dir, cap)
+					.await?;
+			match copied {
+				Ok(dir) => Some(
+					std::fs::canonicalize(&dir)
+						.map_err(|e| JobError::Task(format!("{}: {e}", dir.display())))?,
+				),
+				Err(missing) => return Ok(Err(missing)),
+			}
+		},
+	};
 	let budget = terms.run_budget();
 	if let Schedule::Provider { deadline, reserve } = schedule {
 		if !timing::run_fits(deadline, budget, reserve) {
@@ -231,6 +266,7 @@ pub async fn run(
 		),
 		cpus: runner.cpus,
 		pids_limit: runner.pids_limit,
+		records_dir,
 	};
 	if let Some(phases) = &runner.phases {
 		let _ = phases.send(directory::phase::JobProgress::Running);
@@ -244,13 +280,13 @@ pub async fn run(
 		},
 		Err(e) => return Err(e.into()),
 	};
-	Ok(JobOutcome {
+	Ok(Ok(JobOutcome {
 		status: chain_status(outcome.status),
 		instruction_count: outcome.instruction_count.min(terms.instruction_limit_ms),
 		bandwidth_used: size,
 		result_dir: outcome.result_dir,
 		result_root: outcome.result_root,
-	})
+	}))
 }
 
 /// A result decided without running the job; `bandwidth` is what was fetched.

@@ -16,6 +16,10 @@
 //!    → InvalidResultStatus (RP); a different root → WrongResults (RP); a claim above
 //!    the measured usage (CPU within `slack`, bandwidth exactly, as both read it from
 //!    the image manifest) → TooMuchCost (RP); else CorrectResults (JC).
+//! 5. A `WrongResults` rejection that names records (`reject_records`), whose posted
+//!    outputs the directory proves against the posted root, is first tried on those
+//!    records alone ([`rule_on_records`]): they can clear the RP or show the job
+//!    non-deterministic; anything else goes to rule 4's whole runs.
 
 use modicum_client::types::{FaultyParty, PostedResult, RejectReason, ResultStatus, Verdict};
 
@@ -129,6 +133,67 @@ pub fn rule(
 pub struct WrongEvidence {
 	/// The question it should have answered.
 	pub asked: Question,
+}
+
+/// One of the mediator's runs on just the disputed records.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordRerun {
+	/// The job has no record of this name.
+	NotARecord(String),
+	/// The run's status, and each disputed record's output (`None`: it wrote none).
+	Ran {
+		/// The status it ended with.
+		status: ResultStatus,
+		/// The outputs, by record name.
+		outputs: Vec<(String, Option<Vec<u8>>)>,
+	},
+}
+
+/// The ruling on disputed records (rule 5), from their posted outputs (each proven
+/// against the posted root) and the mediator's runs on just those records:
+/// - a name that is not a record of the job: the JC disputed nothing the RP did →
+///   CorrectResults (JC);
+/// - runs whose outputs differ from each other → NonDeterministic (JC);
+/// - the runs' outputs are the posted ones → CorrectResults (JC).
+///
+/// `None` — re-run the whole job — when the runs' outputs differ from the posted ones:
+/// that finds the RP at fault only if the job computes each record on its own, which a
+/// JC's job may not (an output that depends on how many records there are), and an
+/// honest RP must not be fined for a run of a job it was never given. Also `None` when
+/// these runs cannot decide: no run, a run that did not complete, an output missing
+/// from a run, or a disputed record without a posted output. So the records decide
+/// only for the RP or against a non-deterministic job; a finding against the RP always
+/// comes from whole runs.
+pub fn rule_on_records(
+	posted: &[(String, Vec<u8>)],
+	runs: &[RecordRerun],
+) -> Option<(Verdict, FaultyParty)> {
+	if runs.iter().any(|run| matches!(run, RecordRerun::NotARecord(_))) {
+		return Some((Verdict::CorrectResults, FaultyParty::JobCreator));
+	}
+	let mut outputs = Vec::with_capacity(runs.len());
+	for run in runs {
+		let RecordRerun::Ran { status: ResultStatus::Completed, outputs: written } = run else {
+			return None;
+		};
+		let complete: Option<Vec<(&str, &[u8])>> = written
+			.iter()
+			.map(|(name, output)| output.as_deref().map(|bytes| (name.as_str(), bytes)))
+			.collect();
+		outputs.push(complete?);
+	}
+	let first = outputs.first()?;
+	if outputs.iter().any(|other| other != first) {
+		return Some((Verdict::NonDeterministic, FaultyParty::JobCreator));
+	}
+	let all_posted = first.iter().all(|(name, _)| posted.iter().any(|(p, _)| p == name));
+	if !all_posted || first.len() != posted.len() {
+		return None;
+	}
+	let agrees = first.iter().all(|(name, recomputed)| {
+		posted.iter().any(|(p, bytes)| p == name && bytes.as_slice() == *recomputed)
+	});
+	agrees.then_some((Verdict::CorrectResults, FaultyParty::JobCreator))
 }
 
 /// The ruling on replicas that disagreed (README, "Replicated jobs"): runs that differ

@@ -64,10 +64,21 @@ async fn fixture(test: &str, script: &str) -> Option<Fixture> {
 	let (data, registry) = start_test_registry()?;
 	let docker = docker_or_skip(test).await?;
 	let local = job_image(&docker, test, script).await.unwrap();
+	Some(pushed(data, registry, docker, &local, test).await)
+}
+
+/// `local` pushed to the test registry, and the terms of a match for it.
+async fn pushed(
+	data: tempfile::TempDir,
+	registry: directory::RegistryProcess,
+	docker: bollard::Docker,
+	local: &str,
+	test: &str,
+) -> Fixture {
 	let host = registry.host_port();
 	let repository = format!("jobs/{}", test.replace('_', "-"));
 	let pushed =
-		push_image(&docker, &local, &host, &repository, &crate::directory::testing::writer(&host))
+		push_image(&docker, local, &host, &repository, &crate::directory::testing::writer(&host))
 			.await
 			.unwrap();
 	let terms = JobTerms {
@@ -88,7 +99,7 @@ async fn fixture(test: &str, script: &str) -> Option<Fixture> {
 		own_ns_per_instruction: 1_000_000,
 		phases: None,
 	};
-	Some(Fixture { _data: data, _registry: registry, runner, terms })
+	Fixture { _data: data, _registry: registry, runner, terms }
 }
 
 fn provider(seconds: u64) -> Schedule {
@@ -232,4 +243,78 @@ async fn a_silent_directory_ends_the_run_and_the_upload_by_the_deadline() {
 	.await;
 	assert!(matches!(upload, Err(PublishError::Late)), "{upload:?}");
 	assert!(started.elapsed() < Duration::from_secs(3), "took {:?}", started.elapsed());
+}
+
+/// [`fixture`] for a record job: `script`'s image with `records` (name, content) added
+/// at `/in/records` the way a JC's job file adds them.
+async fn record_fixture(test: &str, script: &str, records: &[(&str, &str)]) -> Option<Fixture> {
+	let (data, registry) = start_test_registry()?;
+	let docker = docker_or_skip(test).await?;
+	let base = job_image(&docker, test, script).await.unwrap();
+	let inputs = tempfile::tempdir().unwrap();
+	for (name, content) in records {
+		std::fs::write(inputs.path().join(name), content).unwrap();
+	}
+	let additions = package::Additions {
+		inputs: vec![package::Input {
+			source: inputs.path().to_path_buf(),
+			target: crate::executor::RECORDS_IN.into(),
+		}],
+		args: None,
+		env: Default::default(),
+	};
+	let built = package::build_job_image(&docker, &base, &additions).await.unwrap();
+	Some(pushed(data, registry, docker, &built.image, test).await)
+}
+
+const UPPERCASE_EACH_RECORD: &str = "mkdir -p /out/records; \
+	for f in /in/records/*; do n=${f##*/}; tr a-z A-Z < $f > /out/records/$n; done";
+
+#[tokio::test]
+async fn a_run_on_some_records_sees_only_them_and_computes_them_as_the_whole_run_does() {
+	use records::{run_records, RecordRun, RECORDS_OUT};
+	let records = [("a", "ant"), ("b", "bee"), ("c", "cat")];
+	let Some(f) = record_fixture("records_subset", UPPERCASE_EACH_RECORD, &records).await else {
+		return;
+	};
+	let work = tempfile::tempdir().unwrap();
+	let whole = run(&f.runner, &f.terms, &work.path().join("whole"), "records-whole", provider(60))
+		.await
+		.unwrap();
+	assert_eq!(whole.status, ResultStatus::Completed);
+	let out = whole.result_dir.join(RECORDS_OUT);
+	assert_eq!(std::fs::read_to_string(out.join("b")).unwrap(), "BEE");
+	assert_eq!(std::fs::read_dir(&out).unwrap().count(), 3);
+
+	let names = vec!["b".to_string()];
+	let some = run_records(
+		&f.runner,
+		&f.terms,
+		&work.path().join("some"),
+		"records-some",
+		mediator(),
+		&names,
+	)
+	.await
+	.unwrap();
+	let RecordRun::Ran { outcome, outputs } = some else { panic!("{some:?}") };
+	assert_eq!(outcome.status, ResultStatus::Completed);
+	assert_eq!(outputs, vec![("b".to_string(), Some(b"BEE".to_vec()))]);
+	let out = outcome.result_dir.join(RECORDS_OUT);
+	assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1, "only the asked record ran");
+
+	for missing in ["zz", "../etc", "."] {
+		let names = vec!["a".to_string(), missing.to_string()];
+		let none = run_records(
+			&f.runner,
+			&f.terms,
+			&work.path().join("none"),
+			"records-none",
+			mediator(),
+			&names,
+		)
+		.await
+		.unwrap();
+		assert_eq!(none, RecordRun::NotARecord(missing.to_string()));
+	}
 }

@@ -68,6 +68,19 @@ impl Mediator {
 		info: &MatchInfo,
 		mediation_deadline: u64,
 	) -> Result<Option<Vec<Rerun>>, MediatorError> {
+		let Some((deadline, endpoint)) = self.run_window(info, mediation_deadline).await? else {
+			return Ok(None);
+		};
+		Ok(Some(self.rerun(match_id, info, &endpoint, deadline).await?))
+	}
+
+	/// When re-runs must be over (the mediation deadline less the time to post), and the
+	/// job's directory; `None` when that moment has passed.
+	pub(super) async fn run_window(
+		&self,
+		info: &MatchInfo,
+		mediation_deadline: u64,
+	) -> Result<Option<(Instant, DirectoryEndpoint)>, MediatorError> {
 		let now = self.chain.now_ms().await?;
 		let Some(deadline) =
 			timing::local_deadline(mediation_deadline, now, timing::MEDIATOR_RESERVE)
@@ -77,7 +90,7 @@ impl Mediator {
 		let endpoint = directory_endpoint(&self.chain, &info.job.directory)
 			.await
 			.map_err(MediatorError::Evidence)?;
-		Ok(Some(self.rerun(match_id, info, &endpoint, deadline).await?))
+		Ok(Some((deadline, endpoint)))
 	}
 
 	async fn directory_was_up(&self, endpoint: &DirectoryEndpoint, from: u64, to: u64) -> bool {
@@ -126,20 +139,18 @@ impl Mediator {
 		}
 	}
 
-	/// Runs the job `n` times through the pipeline the RP used, with the same terms.
-	async fn rerun(
+	/// The machine and the terms to re-run `info`'s job with: the RP's registered speed,
+	/// the mediator's own limits.
+	pub(super) async fn runner_and_terms(
 		&self,
-		match_id: u64,
 		info: &MatchInfo,
 		endpoint: &DirectoryEndpoint,
-		deadline: Instant,
-	) -> Result<Vec<Rerun>, MediatorError> {
+	) -> Result<(Runner, job::JobTerms), MediatorError> {
 		let rp_ns = self
 			.chain
 			.resource_provider(&info.resource_provider)
 			.await?
 			.map_or(self.settings.time_per_instruction_ns, |rp| rp.time_per_instruction_ns);
-		let terms = job::JobTerms::of_match(info, rp_ns);
 		let runner = Runner {
 			docker: self.docker.clone(),
 			registry: endpoint.registry.clone(),
@@ -148,6 +159,18 @@ impl Mediator {
 			own_ns_per_instruction: self.settings.time_per_instruction_ns,
 			phases: None,
 		};
+		Ok((runner, job::JobTerms::of_match(info, rp_ns)))
+	}
+
+	/// Runs the job `n` times through the pipeline the RP used, with the same terms.
+	async fn rerun(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		endpoint: &DirectoryEndpoint,
+		deadline: Instant,
+	) -> Result<Vec<Rerun>, MediatorError> {
+		let (runner, terms) = self.runner_and_terms(info, endpoint).await?;
 		let image = self.images.hold(&format!("{}/{}", endpoint.registry, terms.reference));
 		let mut runs = Vec::new();
 		for run in 0..info.verification_count.max(1) {

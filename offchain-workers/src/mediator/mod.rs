@@ -6,6 +6,7 @@
 //! post the chain refuses for good is not retried.
 
 mod evidence;
+mod records;
 mod replicas;
 mod settings;
 
@@ -22,7 +23,7 @@ use crate::{
 use modicum_client::{
 	calls::Market,
 	chain::MatchInfo,
-	types::{Architecture, FaultyParty, MatchState, RejectReason, Verdict},
+	types::{Architecture, FaultyParty, MatchState, RejectReason, ResultStatus, Verdict},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
 use serde::{Deserialize, Serialize};
@@ -303,6 +304,21 @@ impl Mediator {
 		let MatchState::InMediation { result, reason, mediation_deadline } = &info.state else {
 			return Err(MediatorError::Config(format!("match {match_id} is not in mediation")));
 		};
+		if ruling::question(result, *reason) == ruling::Question::Reruns
+			&& *reason == RejectReason::WrongResults
+			&& result.status == ResultStatus::Completed
+		{
+			let disputed = self.chain.disputed_records(match_id).await?;
+			if !disputed.is_empty() {
+				let by_records = self
+					.rule_by_records(match_id, info, result, &disputed, *mediation_deadline)
+					.await?;
+				if let Some(ruling) = by_records {
+					return Ok(Some(ruling));
+				}
+				tracing::info!(match_id, "the disputed records cannot decide: re-running the job");
+			}
+		}
 		let Some(gathered) =
 			self.gather(match_id, info, result, *reason, *mediation_deadline).await?
 		else {

@@ -4,8 +4,9 @@
 
 use super::*;
 use crate::pallet::{
-	Directories, DirectoryTrust, JobOffers, Matches, MediatorTrust, Mediators, Parameters,
-	ReplicaGroups, ResourceOffers, SupportedBaseLayers, TrustedDirectories, TrustedMediators,
+	Directories, DirectoryTrust, DisputedRecords, JobOffers, Matches, MediatorTrust, Mediators,
+	Parameters, ReplicaGroups, ResourceOffers, SupportedBaseLayers, TrustedDirectories,
+	TrustedMediators,
 };
 use frame_benchmarking::v2::*;
 use frame_support::{
@@ -202,9 +203,27 @@ fn result_posted<T: Config>() -> Parties<T> {
 	p
 }
 
+/// `r` record names of the longest length, ascending.
+fn disputed_records(r: u32) -> DisputedRecordNames {
+	let names = (0..r).map(|i| {
+		let mut name = alloc::vec![b'x'; MAX_RECORD_NAME_LEN as usize];
+		name[0] = b'a' + (i / 26) as u8;
+		name[1] = b'a' + (i % 26) as u8;
+		RecordName::truncate_from(name)
+	});
+	BoundedVec::truncate_from(names.collect())
+}
+
+/// Match 0 in mediation; a `WrongResults` rejection names the most records, so a close
+/// out of it also removes the longest list.
 fn in_mediation<T: Config>(reason: RejectReason) -> Parties<T> {
 	let p = result_posted::<T>();
-	Pallet::<T>::do_reject_result(p.job_creator.clone(), 0, reason).expect("within the window");
+	if reason == RejectReason::WrongResults {
+		let records = disputed_records(MAX_DISPUTED_RECORDS);
+		Pallet::<T>::do_reject_records(p.job_creator.clone(), 0, records).expect("valid names");
+	} else {
+		Pallet::<T>::do_reject_result(p.job_creator.clone(), 0, reason).expect("within the window");
+	}
 	p
 }
 
@@ -499,6 +518,15 @@ mod benchmarks {
 			Matches::<T>::get(0).map(|m| m.state),
 			Some(MatchState::InMediation { .. })
 		));
+	}
+
+	#[benchmark]
+	fn reject_records(r: Linear<1, MAX_DISPUTED_RECORDS>) {
+		let p = result_posted::<T>();
+		let records = disputed_records(r);
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), 0, records);
+		assert_eq!(DisputedRecords::<T>::get(0).map(|names| names.len() as u32), Some(r));
 	}
 
 	#[benchmark]

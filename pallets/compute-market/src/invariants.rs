@@ -15,7 +15,8 @@ impl<T: Config> Pallet<T> {
 	///   matches only);
 	/// - every trust serial belongs to a listed entry;
 	/// - every match names registered parties, deadlines after its start, and ids below
-	///   the counters.
+	///   the counters;
+	/// - disputed records belong to a match in a `WrongResults` mediation.
 	pub fn do_try_state() -> Result<(), TryRuntimeError> {
 		let mut deposits: BTreeMap<T::AccountId, u128> = BTreeMap::new();
 		let mut bonds: BTreeMap<T::AccountId, u128> = BTreeMap::new();
@@ -147,6 +148,7 @@ impl<T: Config> Pallet<T> {
 		}
 
 		Self::check_replica_groups()?;
+		Self::check_disputed_records()?;
 
 		for (who, expected) in deposits {
 			let held: u128 = T::Currency::balance_on_hold(&deposit_reason, &who).into();
@@ -156,6 +158,28 @@ impl<T: Config> Pallet<T> {
 		for (who, expected) in bonds {
 			let held: u128 = T::Currency::balance_on_hold(&bond_reason, &who).into();
 			ensure!(held == expected, "held bonds differ from recorded bonds");
+		}
+		Ok(())
+	}
+
+	/// Disputed records belong to a match in a `WrongResults` mediation, and each list
+	/// is non-empty, ascending and of valid names (as `reject_records` took it).
+	fn check_disputed_records() -> Result<(), TryRuntimeError> {
+		for (id, records) in DisputedRecords::<T>::iter() {
+			let disputed = Matches::<T>::get(id).map(|record| record.state);
+			ensure!(
+				matches!(
+					disputed,
+					Some(MatchState::InMediation { reason: RejectReason::WrongResults, .. })
+				),
+				"disputed records outside a WrongResults mediation"
+			);
+			ensure!(
+				!records.is_empty()
+					&& records.iter().all(|name| is_valid_record_name(name))
+					&& records.windows(2).all(|pair| pair[0] < pair[1]),
+				"disputed records not as reject_records takes them"
+			);
 		}
 		Ok(())
 	}

@@ -266,6 +266,12 @@ pub mod pallet {
 	#[pallet::storage]
 	pub type MatchReplicaGroup<T: Config> = StorageMap<_, Twox64Concat, MatchId, ReplicaGroupId>;
 
+	/// The records a JC named when it rejected a record job's result with
+	/// `reject_records`, for each match in that mediation: the mediator re-runs these
+	/// first. Removed when the match closes.
+	#[pallet::storage]
+	pub type DisputedRecords<T: Config> = StorageMap<_, Twox64Concat, MatchId, DisputedRecordNames>;
+
 	/// Each account's record per role (see [`Reputation`]): how its matches ended.
 	/// One fixed-size entry per account and role it closed a match in; kept after it
 	/// deregisters.
@@ -382,6 +388,14 @@ pub mod pallet {
 			job_hash: ContentHash,
 			result: PostedResult,
 			mediation_deadline: Moment,
+		},
+		/// The JC's rejection (just before, `JobAssignedForMediation`) named the records
+		/// whose outputs it found wrong: the mediator re-runs these first.
+		RecordsDisputed {
+			/// The match in mediation.
+			match_id: MatchId,
+			/// The records, by file name, in ascending order.
+			records: DisputedRecordNames,
 		},
 		/// The mediator ruled; settlement follows in the same block.
 		MediationResultPosted {
@@ -695,6 +709,15 @@ pub mod pallet {
 		/// Rule 13: the JC's share of faults (fined) is above what the resource offer
 		/// allows.
 		JobCreatorFaultRateTooHigh,
+		/// `reject_records` named no record.
+		NoRecordsNamed,
+		/// A record name is not a file name: 1 to 64 of `A–Z a–z 0–9 . _ -`, not `.` or `..`.
+		InvalidRecordName,
+		/// The records are not in ascending byte order, or one is named twice.
+		RecordsNotAscending,
+		/// A replica's result is compared with the other replicas', not disputed by
+		/// records.
+		RecordsDisputeOnReplica,
 	}
 
 	#[pallet::hooks]
@@ -944,6 +967,22 @@ pub mod pallet {
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
 			Self::do_reject_result(who, match_id, reason)
+		}
+
+		/// The JC rejects a record job's result as wrong within the reaction window,
+		/// naming the records whose outputs it found wrong (say, a spot check's
+		/// mismatches): the mediator re-runs those records first, and the whole job only
+		/// if they do not clear the RP. Otherwise as `reject_result` with
+		/// `WrongResults`; a JC that names records the RP got right loses the dispute.
+		#[pallet::call_index(28)]
+		#[pallet::weight(T::WeightInfo::reject_records(records.len() as u32))]
+		pub fn reject_records(
+			origin: OriginFor<T>,
+			match_id: MatchId,
+			records: DisputedRecordNames,
+		) -> DispatchResult {
+			let who = ensure_signed(origin)?;
+			Self::do_reject_records(who, match_id, records)
 		}
 
 		/// Closes a match whose RP posted no result by the completion deadline; the JC is

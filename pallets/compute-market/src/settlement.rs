@@ -150,6 +150,28 @@ impl<T: Config> Pallet<T> {
 		Ok(())
 	}
 
+	/// A `WrongResults` rejection that names the disputed records of a record job.
+	pub(crate) fn do_reject_records(
+		who: T::AccountId,
+		match_id: MatchId,
+		records: DisputedRecordNames,
+	) -> DispatchResult {
+		ensure!(!records.is_empty(), Error::<T>::NoRecordsNamed);
+		ensure!(
+			records.iter().all(|name| is_valid_record_name(name)),
+			Error::<T>::InvalidRecordName
+		);
+		ensure!(records.windows(2).all(|pair| pair[0] < pair[1]), Error::<T>::RecordsNotAscending);
+		ensure!(
+			!MatchReplicaGroup::<T>::contains_key(match_id),
+			Error::<T>::RecordsDisputeOnReplica
+		);
+		Self::do_reject_result(who, match_id, RejectReason::WrongResults)?;
+		DisputedRecords::<T>::insert(match_id, records.clone());
+		Self::deposit_event(Event::RecordsDisputed { match_id, records });
+		Ok(())
+	}
+
 	/// Closes a silent match: the JC is paid its estimate from the RP's deposit.
 	pub(crate) fn do_timeout(who: T::AccountId, match_id: MatchId) -> DispatchResult {
 		let record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
@@ -414,6 +436,9 @@ impl<T: Config> Pallet<T> {
 		Self::adjust_open_items(&record.mediator, Role::Mediator, false)?;
 		Self::adjust_open_items(&directory, Role::Directory, false)?;
 		Self::record_outcome(&record, outcome);
+		if matches!(record.state, MatchState::InMediation { .. }) {
+			DisputedRecords::<T>::remove(match_id);
+		}
 		Matches::<T>::remove(match_id);
 		Self::forget_replica(ReplicaMember::Match(match_id));
 		Self::deposit_event(Event::MatchClosed { match_id, outcome });

@@ -10,6 +10,7 @@ use sp_runtime::{DispatchError, FixedU128};
 mod attacks;
 mod honesty;
 mod properties;
+mod records;
 mod replicas;
 mod reputation;
 mod scenarios;

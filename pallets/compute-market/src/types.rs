@@ -25,6 +25,25 @@ pub const MAX_REFERENCE_LEN: u32 = 256;
 /// Where in a directory a job image or a result lives (e.g. `repo@sha256:…`).
 pub type Reference = BoundedVec<u8, ConstU32<MAX_REFERENCE_LEN>>;
 
+/// Maximum length of a record's name (a file name under `/in/records`).
+pub const MAX_RECORD_NAME_LEN: u32 = 64;
+/// A record of a record job, by its file name under `/in/records` (and of its output
+/// under `/out/records`).
+pub type RecordName = BoundedVec<u8, ConstU32<MAX_RECORD_NAME_LEN>>;
+/// Most records one rejection may name: the mediator re-runs each of them `n` times.
+pub const MAX_DISPUTED_RECORDS: u32 = 16;
+/// The records a rejection names, in ascending byte order without repeats.
+pub type DisputedRecordNames = BoundedVec<RecordName, ConstU32<MAX_DISPUTED_RECORDS>>;
+
+/// Whether `name` can be a record's file name: 1 to 64 of `A–Z a–z 0–9 . _ -`, not `.`
+/// or `..`. The mediator turns names into paths, so anything else is refused on chain.
+pub fn is_valid_record_name(name: &[u8]) -> bool {
+	!name.is_empty()
+		&& name != b"."
+		&& name != b".."
+		&& name.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
 macro_rules! scale_type {
 	($(#[$meta:meta])* $vis:vis $kind:ident $name:ident $($rest:tt)*) => {
 		$(#[$meta])*

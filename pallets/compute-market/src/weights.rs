@@ -53,6 +53,7 @@ pub trait WeightInfo {
 	fn post_result() -> Weight;
 	fn accept_result() -> Weight;
 	fn reject_result() -> Weight;
+	fn reject_records(r: u32, ) -> Weight;
 	fn timeout() -> Weight;
 	fn post_mediation_result() -> Weight;
 	fn post_mediation_result_directory_fault() -> Weight;
@@ -395,6 +396,15 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 			.saturating_add(T::DbWeight::get().reads(2))
 			.saturating_add(T::DbWeight::get().writes(1))
 	}
+	/// Provisional: `reject_result` plus the disputed records' validation and write,
+	/// until `scripts/benchmark.sh` measures the `reject_records` benchmark.
+	/// The range of component `r` is `[1, 16]`.
+	fn reject_records(r: u32, ) -> Weight {
+		Weight::from_parts(36_000_000, 4629)
+			.saturating_add(Weight::from_parts(1_500_000, 0).saturating_mul(r.into()))
+			.saturating_add(T::DbWeight::get().reads(3))
+			.saturating_add(T::DbWeight::get().writes(2))
+	}
 	/// Storage: `ComputeMarket::Matches` (r:1 w:1)
 	/// Proof: `ComputeMarket::Matches` (`max_values`: None, `max_size`: Some(1164), added: 3639, mode: `MaxEncodedLen`)
 	/// Storage: `Timestamp::Now` (r:1 w:0)
@@ -440,6 +450,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(410_961_000, 11402)
 			.saturating_add(T::DbWeight::get().reads(12))
 			.saturating_add(T::DbWeight::get().writes(11))
+			// Provisional: the close also removes the match's disputed records.
+			.saturating_add(T::DbWeight::get().writes(1))
 	}
 	/// Storage: `ComputeMarket::Matches` (r:1 w:1)
 	/// Proof: `ComputeMarket::Matches` (`max_values`: None, `max_size`: Some(1164), added: 3639, mode: `MaxEncodedLen`)
@@ -463,6 +475,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(267_332_000, 8799)
 			.saturating_add(T::DbWeight::get().reads(11))
 			.saturating_add(T::DbWeight::get().writes(10))
+			// Provisional: the close also removes the match's disputed records.
+			.saturating_add(T::DbWeight::get().writes(1))
 	}
 	/// Storage: `ComputeMarket::Matches` (r:1 w:1)
 	/// Proof: `ComputeMarket::Matches` (`max_values`: None, `max_size`: Some(1164), added: 3639, mode: `MaxEncodedLen`)
@@ -486,6 +500,8 @@ impl<T: frame_system::Config> WeightInfo for SubstrateWeight<T> {
 		Weight::from_parts(295_828_000, 8799)
 			.saturating_add(T::DbWeight::get().reads(11))
 			.saturating_add(T::DbWeight::get().writes(10))
+			// Provisional: the close also removes the match's disputed records.
+			.saturating_add(T::DbWeight::get().writes(1))
 	}
 	/// Storage: `ComputeMarket::Parameters` (r:0 w:1)
 	/// Proof: `ComputeMarket::Parameters` (`max_values`: Some(1), `max_size`: Some(92), added: 587, mode: `MaxEncodedLen`)
@@ -645,6 +661,15 @@ impl WeightInfo for () {
 			.saturating_add(ParityDbWeight::get().reads(2))
 			.saturating_add(ParityDbWeight::get().writes(1))
 	}
+	/// Provisional: `reject_result` plus the disputed records' validation and write,
+	/// until `scripts/benchmark.sh` measures the `reject_records` benchmark.
+	/// The range of component `r` is `[1, 16]`.
+	fn reject_records(r: u32, ) -> Weight {
+		Weight::from_parts(36_000_000, 4629)
+			.saturating_add(Weight::from_parts(1_500_000, 0).saturating_mul(r.into()))
+			.saturating_add(ParityDbWeight::get().reads(3))
+			.saturating_add(ParityDbWeight::get().writes(2))
+	}
 	fn timeout() -> Weight {
 		Weight::from_parts(371_283_000, 11402)
 			.saturating_add(ParityDbWeight::get().reads(12))
@@ -654,16 +679,22 @@ impl WeightInfo for () {
 		Weight::from_parts(410_961_000, 11402)
 			.saturating_add(ParityDbWeight::get().reads(12))
 			.saturating_add(ParityDbWeight::get().writes(11))
+			// Provisional: the close also removes the match's disputed records.
+			.saturating_add(ParityDbWeight::get().writes(1))
 	}
 	fn post_mediation_result_directory_fault() -> Weight {
 		Weight::from_parts(267_332_000, 8799)
 			.saturating_add(ParityDbWeight::get().reads(11))
 			.saturating_add(ParityDbWeight::get().writes(10))
+			// Provisional: the close also removes the match's disputed records.
+			.saturating_add(ParityDbWeight::get().writes(1))
 	}
 	fn mediation_timeout() -> Weight {
 		Weight::from_parts(295_828_000, 8799)
 			.saturating_add(ParityDbWeight::get().reads(11))
 			.saturating_add(ParityDbWeight::get().writes(10))
+			// Provisional: the close also removes the match's disputed records.
+			.saturating_add(ParityDbWeight::get().writes(1))
 	}
 	fn set_parameters() -> Weight {
 		Weight::from_parts(10_295_000, 0)

@@ -6,6 +6,7 @@ mod jobfile;
 mod mapreduce;
 mod progress;
 mod replicas;
+mod rerun_check;
 mod show;
 mod spot_check;
 mod submit;
@@ -89,7 +90,8 @@ pub enum JcCommand {
 		#[arg(required = true, num_args = 1..)]
 		match_ids: Vec<u64>,
 	},
-	/// Reject a posted result; the match's mediator re-runs the job.
+	/// Reject a posted result; the match's mediator re-runs the job (with `--records`,
+	/// those records of a record job first).
 	Reject {
 		/// The match id.
 		match_id: u64,
@@ -97,6 +99,11 @@ pub enum JcCommand {
 		/// directory-unavailable.
 		#[arg(long)]
 		reason: RejectReason,
+		/// For wrong-results of a record job: the records whose outputs are wrong (at
+		/// most 16, comma-separated, as `jc spot-check` names them). The mediator tries
+		/// these first: if they are right, you lose the dispute without a whole re-run.
+		#[arg(long, value_delimiter = ',')]
+		records: Vec<String>,
 	},
 	/// Close an overdue match: its RP posted nothing by the completion deadline (its
 	/// deposit pays you), or its mediator gave no verdict by the mediation deadline (a
@@ -225,12 +232,18 @@ pub async fn run(global: &Global, command: JcCommand) -> Result<()> {
 			});
 		},
 		JcCommand::Accept { match_ids } => accept(&market, json, &match_ids).await?,
-		JcCommand::Reject { match_id, reason } => {
+		JcCommand::Reject { match_id, reason, records } => {
 			let info = open_match(&s.chain, match_id).await?;
 			if let Some(result) = posted_result(&info) {
 				refuse_pointless_reject(&result, reason)?;
 			}
-			market.reject_result(match_id, reason).await?;
+			if records.is_empty() {
+				market.reject_result(match_id, reason).await?;
+			} else if reason == RejectReason::WrongResults {
+				market.reject_records(match_id, &records).await?;
+			} else {
+				bail!("--records names wrong outputs: it goes with --reason wrong-results");
+			}
 			let info = s.chain.match_info(match_id).await?;
 			let deadline = match info.map(|i| i.state) {
 				Some(MatchState::InMediation { mediation_deadline, .. }) => {

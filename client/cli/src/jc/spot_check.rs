@@ -32,9 +32,9 @@ use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Where a record job reads its records.
-pub const RECORDS_IN: &str = "/in/records";
+pub use modicum_offchain::executor::RECORDS_IN;
 /// Where it writes one output per record (relative to the result).
-pub const RECORDS_OUT: &str = "out/records";
+pub use modicum_offchain::job::records::RECORDS_OUT;
 
 /// What a spot check found.
 #[derive(Serialize)]
@@ -125,12 +125,24 @@ fn describe(r: &SpotCheckReport) -> String {
 		format!("{head}\nevery sampled record agrees with the posted result; {next}")
 	} else {
 		format!(
-			"{head}\n{} record(s) differ from the posted result: {}\nreject with `modicum jc reject {} --reason wrong-results`",
+			"{head}\n{} record(s) differ from the posted result: {}\nreject with `modicum jc reject {} --reason wrong-results --records {}` (the mediator tries just those first)",
 			r.mismatches.len(),
 			r.mismatches.join(", "),
-			r.match_id
+			r.match_id,
+			disputable(&r.mismatches).join(",")
 		)
 	}
+}
+
+/// The mismatches a rejection can name: record names the chain takes, at most
+/// [`modicum_client::MAX_DISPUTED_RECORDS`] of them (any one wrong record decides).
+pub fn disputable(mismatches: &[String]) -> Vec<String> {
+	mismatches
+		.iter()
+		.filter(|name| modicum_client::is_record_name(name))
+		.take(modicum_client::MAX_DISPUTED_RECORDS)
+		.cloned()
+		.collect()
 }
 
 /// What a sample showed.
@@ -299,6 +311,7 @@ async fn recompute(
 		extra_ns_per_instruction: 0,
 		cpus: 1.0,
 		pids_limit: 256,
+		records_dir: None,
 	};
 	let work = scratch.path().join("run");
 	std::fs::create_dir(&work)?;

@@ -287,3 +287,63 @@ fn replicas_are_ruled_by_the_runs_alone() {
 		"{text}"
 	);
 }
+
+fn records_run(outputs: &[(&str, Option<&str>)]) -> RecordRerun {
+	RecordRerun::Ran {
+		status: ResultStatus::Completed,
+		outputs: outputs
+			.iter()
+			.map(|(name, out)| (name.to_string(), out.map(|o| o.as_bytes().to_vec())))
+			.collect(),
+	}
+}
+
+fn posted_records(outputs: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+	outputs.iter().map(|(name, out)| (name.to_string(), out.as_bytes().to_vec())).collect()
+}
+
+#[test]
+fn disputed_records_clear_the_rp_or_fault_the_job_but_never_fine_the_rp() {
+	let posted = posted_records(&[("a", "A"), ("b", "B")]);
+	let right = records_run(&[("a", Some("A")), ("b", Some("B"))]);
+	let wrong_b = records_run(&[("a", Some("A")), ("b", Some("X"))]);
+	// The RP's outputs are the mediator's: the JC disputed correct records.
+	assert_eq!(
+		rule_on_records(&posted, &[right.clone(), right.clone()]),
+		Some((Verdict::CorrectResults, FaultyParty::JobCreator))
+	);
+	// The mediator's runs agree with each other and not with the RP's `b`: only whole
+	// runs can tell a wrong RP from a job whose records depend on each other.
+	assert_eq!(rule_on_records(&posted, &[wrong_b.clone(), wrong_b.clone()]), None);
+	// The runs differ from each other: the job is at fault, whatever was posted.
+	assert_eq!(
+		rule_on_records(&posted, &[right.clone(), wrong_b]),
+		Some((Verdict::NonDeterministic, FaultyParty::JobCreator))
+	);
+	// A name the job has no record of: the JC disputed nothing the RP computed.
+	assert_eq!(
+		rule_on_records(&posted, &[RecordRerun::NotARecord("zz".into())]),
+		Some((Verdict::CorrectResults, FaultyParty::JobCreator))
+	);
+}
+
+#[test]
+fn what_the_records_cannot_decide_goes_to_a_whole_run() {
+	let posted = posted_records(&[("a", "A")]);
+	let failed = RecordRerun::Ran {
+		status: ResultStatus::ExceptionOccurred,
+		outputs: vec![("a".into(), None)],
+	};
+	let no_output = records_run(&[("a", None)]);
+	let right = records_run(&[("a", Some("A"))]);
+	assert_eq!(rule_on_records(&posted, &[]), None, "no run");
+	assert_eq!(rule_on_records(&posted, &[right.clone(), failed]), None, "a failed run");
+	assert_eq!(rule_on_records(&posted, &[right.clone(), no_output]), None, "an output missing");
+	assert_eq!(
+		rule_on_records(&[], std::slice::from_ref(&right)),
+		None,
+		"nothing posted to compare"
+	);
+	let other = records_run(&[("b", Some("A"))]);
+	assert_eq!(rule_on_records(&posted, &[other]), None, "a run of another record");
+}

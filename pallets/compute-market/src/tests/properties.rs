@@ -64,7 +64,7 @@ const KIND_NAMES: [&str; 28] = [
 	"post_match",
 	"post_result",
 	"accept_result",
-	"reject_result",
+	"reject_result/records",
 	"post_mediation_result",
 	"timeout/mediation_timeout",
 	"clock",
@@ -260,6 +260,16 @@ fn run(step: &Step) -> frame_support::dispatch::DispatchResult {
 				RejectReason::DirectoryUnavailable,
 			];
 			let who = Matches::<Test>::get(match_id).map(|m| m.job_creator).unwrap_or(step.actor);
+			if b % 6 == 5 {
+				// Named records: good lists, and an empty, unsorted or bad one.
+				let lists: [&[&[u8]]; 4] = [&[b"r1"], &[b"a", b"b"], &[], &[b"b", b"a", b".."]];
+				let names = lists[(a % 4) as usize]
+					.iter()
+					.map(|name| RecordName::truncate_from(name.to_vec()))
+					.collect::<Vec<_>>();
+				let names = DisputedRecordNames::truncate_from(names);
+				return Market::reject_records(RuntimeOrigin::signed(who), match_id, names);
+			}
 			Market::reject_result(RuntimeOrigin::signed(who), match_id, reasons[(b % 5) as usize])
 		},
 		16 => {

@@ -682,3 +682,17 @@ fn a_plain_result_and_timeout_do_not_declare_a_replica_groups_weight() {
 	assert!(reveal.ref_time() > post.ref_time() * 2);
 	assert!(settle.ref_time() > timeout.ref_time() * 2);
 }
+
+#[test]
+fn a_replica_is_not_disputed_by_records() {
+	new_test_ext().execute_with(|| {
+		replicated(2, vec![]);
+		let first = match_replica(0, RP);
+		let records =
+			DisputedRecordNames::truncate_from(vec![RecordName::truncate_from(b"a".to_vec())]);
+		assert_noop!(
+			Market::reject_records(RuntimeOrigin::signed(JC), first, records),
+			Error::<Test>::RecordsDisputeOnReplica
+		);
+	});
+}

@@ -145,6 +145,7 @@ pub async fn mapreduce(s: &Session, args: MapReduceArgs, json: bool) -> Result<(
 	let settings = task::Settings {
 		spot_check: plan.spot_check,
 		attempts: plan.attempts,
+		verify_reduce: plan.verify_reduce,
 		work: work.path(),
 		progress: &lines,
 	};

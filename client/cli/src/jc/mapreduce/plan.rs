@@ -8,6 +8,7 @@
 //! spot_check = 0.01
 //! attempts = 3
 //! out = "result"
+//! verify_reduce = true    # re-run the reduce here and compare its root before accepting
 //! ```
 
 use super::super::{
@@ -39,6 +40,7 @@ struct MapReduceFile {
 	spot_check: Option<f64>,
 	attempts: Option<u32>,
 	out: Option<PathBuf>,
+	verify_reduce: Option<bool>,
 }
 
 /// What the command line may override.
@@ -66,6 +68,8 @@ pub struct Plan {
 	pub attempts: u32,
 	/// Where the final output goes (new or empty).
 	pub out: PathBuf,
+	/// Whether the JC re-runs the reduce here and compares roots before accepting it.
+	pub verify_reduce: bool,
 }
 
 /// Reads `path` and the job files it names, with `overrides` laid over it.
@@ -104,6 +108,7 @@ pub fn read(path: &Path, overrides: &Overrides) -> Result<Plan> {
 			.out
 			.clone()
 			.unwrap_or_else(|| base.join(file.out.unwrap_or("result".into()))),
+		verify_reduce: file.verify_reduce.unwrap_or(true),
 	};
 	check(&plan)?;
 	Ok(plan)

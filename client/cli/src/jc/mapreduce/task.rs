@@ -10,7 +10,8 @@ use super::{
 		download_result,
 		jobfile::JobRequest,
 		open_match, refuse_pointless_reject,
-		spot_check::{check_sample, RecordJob, SampleVerdict, RECORDS_OUT},
+		rerun_check::{rerun_check, RerunCheck},
+		spot_check::{check_sample, disputable, RecordJob, SampleVerdict, RECORDS_OUT},
 		submit, BadResult, Session,
 	},
 	plan::ShardRecords,
@@ -80,6 +81,8 @@ pub trait Progress {
 pub struct Settings<'a> {
 	pub spot_check: f64,
 	pub attempts: u32,
+	/// Whether the reduce is re-run here before it is accepted.
+	pub verify_reduce: bool,
 	/// Where results are downloaded to.
 	pub work: &'a Path,
 	pub progress: &'a dyn Progress,
@@ -339,9 +342,9 @@ impl Task {
 						mismatches.len(),
 						mismatches.join(", ")
 					);
-					return self
-						.dispute(s, matched, result, RejectReason::WrongResults, why, set)
-						.await;
+					// The mediator tries just these records before the whole shard.
+					let records = disputable(&mismatches);
+					return self.dispute_records(s, matched, result, &records, why, set).await;
 				},
 				SampleVerdict::Compared { .. } => set.progress.say(
 					&self.label,
@@ -359,6 +362,29 @@ impl Task {
 		}
 		if let Some(why) = self.missing_outputs(&outputs) {
 			return self.dispute(s, matched, result, RejectReason::WrongResults, why, set).await;
+		}
+		if matches!(self.kind, Kind::Reduce) && set.verify_reduce {
+			let scratch = set.work.join(format!("reduce-rerun-{match_id}"));
+			match rerun_check(s, match_id, &info, &result, &scratch).await? {
+				RerunCheck::Agrees => set.progress.say(
+					&self.label,
+					&format!("match {match_id}: re-ran the reduce here: the same root"),
+				),
+				RerunCheck::Differs { root } => {
+					let why = format!(
+						"re-running the reduce here gave root 0x{}, not the posted 0x{}",
+						hex::encode(root),
+						hex::encode(result.hash)
+					);
+					return self
+						.dispute(s, matched, result, RejectReason::WrongResults, why, set)
+						.await;
+				},
+				RerunCheck::Inconclusive(why) => set.progress.say(
+					&self.label,
+					&format!("match {match_id}: the reduce could not be checked here ({why}); accepting it as downloaded"),
+				),
+			}
 		}
 		market.accept_result(match_id).await?;
 		self.accepted(match_id, result, outputs, "accepted".into(), set);
@@ -402,14 +428,45 @@ impl Task {
 	async fn dispute(
 		&mut self,
 		s: &Session,
-		(match_id, resource_provider): (u64, AccountId),
+		matched: (u64, AccountId),
 		result: PostedResult,
 		reason: RejectReason,
 		why: String,
 		set: &Settings<'_>,
 	) -> Result<()> {
+		self.reject(s, matched, result, (reason, &[]), why, set).await
+	}
+
+	/// Rejects as wrong, naming the `records` whose outputs differ (a whole-job
+	/// rejection if none can be named).
+	async fn dispute_records(
+		&mut self,
+		s: &Session,
+		matched: (u64, AccountId),
+		result: PostedResult,
+		records: &[String],
+		why: String,
+		set: &Settings<'_>,
+	) -> Result<()> {
+		self.reject(s, matched, result, (RejectReason::WrongResults, records), why, set).await
+	}
+
+	async fn reject(
+		&mut self,
+		s: &Session,
+		(match_id, resource_provider): (u64, AccountId),
+		result: PostedResult,
+		(reason, records): (RejectReason, &[String]),
+		why: String,
+		set: &Settings<'_>,
+	) -> Result<()> {
 		set.progress.say(&self.label, &format!("match {match_id}: {why}; rejecting ({reason})"));
-		let events = Market::new(&s.chain, &s.signer).reject_result(match_id, reason).await?;
+		let market = Market::new(&s.chain, &s.signer);
+		let events = if records.is_empty() {
+			market.reject_result(match_id, reason).await?
+		} else {
+			market.reject_records(match_id, records).await?
+		};
 		let mediation_deadline = events
 			.iter()
 			.find_map(|e| match e {
