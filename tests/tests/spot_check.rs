@@ -11,7 +11,7 @@ use modicum_client::{
 	types::{FaultyParty, Verdict},
 	Chain, MarketEvent,
 };
-use modicum_tests::{docker_market, modicum_json};
+use modicum_tests::{docker_market, modicum_json, TestMarket};
 use std::{
 	path::Path,
 	time::{Duration, Instant},
@@ -32,19 +32,25 @@ fn job_file(dir: &Path, name: &str, expression: &str) -> Result<String> {
 	Ok(path.display().to_string())
 }
 
+/// A market with a registered JC and `count` records under `work/records`, `r000` …,
+/// holding `first`, `first + 1`, …; `None` without Docker.
+async fn market_with_records(work: &Path, count: u64, first: u64) -> Result<Option<TestMarket>> {
+	let Some(market) = docker_market(work).await? else { return Ok(None) };
+	modicum_json(&market.url, &["jc", "register"])?;
+	let records = work.join("records");
+	std::fs::create_dir(&records)?;
+	for i in 0..count {
+		std::fs::write(records.join(format!("r{i:03}")), format!("{}\n", i + first))?;
+	}
+	Ok(Some(market))
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_spot_check_recomputes_a_sample_and_catches_a_different_result() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let work = dir.path();
-	let Some(market) = docker_market(work).await? else { return Ok(()) };
+	let Some(market) = market_with_records(work, 200, 2).await? else { return Ok(()) };
 	let url = market.url.clone();
-	modicum_json(&url, &["jc", "register"])?;
-
-	let records = work.join("records");
-	std::fs::create_dir(&records)?;
-	for i in 0..200u64 {
-		std::fs::write(records.join(format!("r{i:03}")), format!("{}\n", i + 2))?;
-	}
 	let squares = job_file(work, "squares.toml", "n * n")?;
 	let cubes = job_file(work, "cubes.toml", "n * n * n")?;
 	let report = modicum_json(&url, &["jc", "submit", &squares])
@@ -83,14 +89,8 @@ async fn a_spot_check_recomputes_a_sample_and_catches_a_different_result() -> Re
 async fn a_dispute_of_right_records_is_settled_by_those_records_alone() -> Result<()> {
 	let dir = tempfile::tempdir()?;
 	let work = dir.path();
-	let Some(market) = docker_market(work).await? else { return Ok(()) };
+	let Some(market) = market_with_records(work, 20, 0).await? else { return Ok(()) };
 	let url = market.url.clone();
-	modicum_json(&url, &["jc", "register"])?;
-	let records = work.join("records");
-	std::fs::create_dir(&records)?;
-	for i in 0..20u64 {
-		std::fs::write(records.join(format!("r{i:03}")), format!("{i}\n"))?;
-	}
 	let squares = job_file(work, "squares.toml", "n * n")?;
 	let report = modicum_json(&url, &["jc", "submit", &squares])
 		.map_err(|e| anyhow::anyhow!("{e}\n{}", market.logs()))?;

@@ -125,15 +125,9 @@ fn only_the_job_creator_disputes_records_and_only_within_the_reaction_window() {
 		matched();
 		// Nothing posted yet.
 		assert_noop!(reject(JC, &["a"]), Error::<Test>::NotAwaitingReaction);
-		assert_ok!(Market::post_result(
-			RuntimeOrigin::signed(RP),
-			0,
-			ResultStatus::Completed,
-			reference("127.0.0.1:5000/results/0@sha256:11"),
-			[0x11; 32],
-			800,
-			300
-		));
+	});
+	new_test_ext().execute_with(|| {
+		result_posted();
 		for who in [RP, MEDIATOR, DIRECTORY, SOLVER, STRANGER] {
 			assert_noop!(reject(who, &["a"]), Error::<Test>::NotJobCreator);
 		}
