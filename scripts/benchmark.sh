@@ -10,7 +10,9 @@ bash scripts/setup.sh
 # up in our workspace's metadata, where it is not a package. Skip just that crate's Wasm.
 export SKIP_FRAME_STORAGE_ACCESS_TEST_RUNTIME_WASM_BUILD=1
 # build-node.sh re-reads the environment, including the Wasm toolchain setup.sh chose.
-bash scripts/build-node.sh --features runtime-benchmarks
+# The CLI it builds beside the node runs the pallet in the research tools' own runtime,
+# which needs the feature too once the pallet has it.
+bash scripts/build-node.sh --features runtime-benchmarks,modicum-research/runtime-benchmarks
 "$CARGO_TARGET_DIR/release/modicum-node" benchmark pallet \
 	--chain dev \
 	--pallet pallet_compute_market \
