@@ -304,10 +304,7 @@ impl Mediator {
 		let MatchState::InMediation { result, reason, mediation_deadline } = &info.state else {
 			return Err(MediatorError::Config(format!("match {match_id} is not in mediation")));
 		};
-		if ruling::question(result, *reason) == ruling::Question::Reruns
-			&& *reason == RejectReason::WrongResults
-			&& result.status == ResultStatus::Completed
-		{
+		if *reason == RejectReason::WrongResults && result.status == ResultStatus::Completed {
 			let disputed = self.chain.disputed_records(match_id).await?;
 			if !disputed.is_empty() {
 				let by_records = self

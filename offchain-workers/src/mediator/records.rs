@@ -45,15 +45,16 @@ impl Mediator {
 			let schedule = Schedule::Mediator { deadline };
 			let ran = records::run_records(&runner, &terms, &work, &name, schedule, names).await;
 			let _ = std::fs::remove_dir_all(&work);
-			let not_a_record = matches!(ran, Ok(RecordRun::NotARecord(_)));
 			runs.push(match ran? {
 				RecordRun::NotARecord(missing) => RecordRerun::NotARecord(missing),
 				RecordRun::Ran { outcome, outputs } => {
 					RecordRerun::Ran { status: outcome.status, outputs }
 				},
 			});
-			// A run that cannot clear the RP sends the dispute to whole runs at once,
-			// so the records cost the mediation window at most one short run.
+			// A name that is no record decides at once; a run that cannot clear the RP
+			// sends the dispute to whole runs at once, so the records cost the
+			// mediation window at most one short run.
+			let not_a_record = matches!(runs.last(), Some(RecordRerun::NotARecord(_)));
 			if not_a_record || ruling::rule_on_records(&posted, &runs).is_none() {
 				break;
 			}
