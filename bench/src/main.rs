@@ -7,7 +7,8 @@
 //! modicum-bench [--smoke] [--only FIGURE…] [--out DIR] [--json] [--seal-interval-ms MS]
 //! ```
 //!
-//! Figures: latency, overhead, throughput, chain-rate, weight, solver, memory, hostile (see
+//! Figures: latency, overhead, throughput, chain-rate, weight, solver, memory, hostile,
+//! network (see
 //! bench/README.md). `--smoke` runs each at tiny sizes, to check the harness.
 
 mod book;
@@ -18,6 +19,7 @@ mod latency;
 mod machine;
 mod market;
 mod memory;
+mod network;
 mod overhead;
 mod procfs;
 mod report;
@@ -32,6 +34,7 @@ mod weight;
 
 use anyhow::Result;
 use clap::{Parser, ValueEnum};
+use network::Network;
 use std::{path::PathBuf, process::ExitCode, time::Instant};
 
 /// Measure Modicum against the MODiCuM paper's figures, each beside its baseline.
@@ -73,10 +76,13 @@ enum Figure {
 	Solver,
 	Memory,
 	Hostile,
+	/// Latency, throughput and the chain-only rates again on the four-validator aura +
+	/// GRANDPA local network.
+	Network,
 }
 
 impl Figure {
-	const ALL: [Figure; 8] = [
+	const ALL: [Figure; 9] = [
 		Figure::Latency,
 		Figure::Overhead,
 		Figure::Throughput,
@@ -85,6 +91,7 @@ impl Figure {
 		Figure::Solver,
 		Figure::Memory,
 		Figure::Hostile,
+		Figure::Network,
 	];
 
 	/// Its name on the command line.
@@ -100,6 +107,7 @@ impl Figure {
 				| Figure::Throughput
 				| Figure::Memory
 				| Figure::Hostile
+				| Figure::Network
 		)
 	}
 }
@@ -127,7 +135,7 @@ impl Ctx {
 	pub fn market(&self, rps: usize, open_offers: u32) -> market::MarketOptions {
 		let interval = self.seal_interval_ms.map(|ms| format!("--seal-interval-ms={ms}"));
 		let node_args = interval.into_iter().chain(self.node_args.iter().cloned()).collect();
-		market::MarketOptions { rps, open_offers, node_args }
+		market::MarketOptions { rps, open_offers, node_args, network: Network::Dev }
 	}
 }
 
@@ -175,14 +183,20 @@ async fn run(args: Args) -> Result<bool> {
 	for figure in &figures {
 		let start = Instant::now();
 		let new = match figure {
-			Figure::Latency => latency::run(&ctx).await,
+			Figure::Latency => latency::run(&ctx, Network::Dev).await,
 			Figure::Overhead => overhead::run(&ctx).await,
-			Figure::Throughput => throughput::run(&ctx).await,
-			Figure::ChainRate => chain_rate::run(&ctx).await,
+			Figure::Throughput => throughput::run(&ctx, Network::Dev).await,
+			Figure::ChainRate => chain_rate::run(&ctx, Network::Dev).await,
 			Figure::Weight => weight::run(&ctx).await,
 			Figure::Solver => solver::run(&ctx).await,
 			Figure::Memory => memory::run(&ctx).await,
 			Figure::Hostile => hostile::run(&ctx).await,
+			Figure::Network => {
+				let mut rows = latency::run(&ctx, Network::Local).await;
+				rows.extend(throughput::run(&ctx, Network::Local).await);
+				rows.extend(chain_rate::run(&ctx, Network::Local).await);
+				rows
+			},
 		};
 		for row in &new {
 			let outcome = match (&row.skipped, row.met) {

@@ -1,9 +1,11 @@
 //! A whole market on one machine, as `tests/tests/market_docker.rs` wires it: a dev
 //! node, a directory (//Dave), a mediator (//Charlie), one or more resource providers
 //! (//Bob, then funded `//bench-rp-N`), a solver (//Eve), and //Alice registered as a
-//! job creator trusting the mediator.
+//! job creator trusting the mediator. On the local network the node is Alice's
+//! validator, and Bob, Charlie and Dave validate as well as play their roles.
 
 use crate::{
+	network::{LocalNetwork, Network},
 	procfs,
 	setup::say,
 	tx::{self, Bulk},
@@ -24,16 +26,27 @@ pub struct MarketOptions {
 	/// Jobs each RP runs at once; it keeps as many offers open meanwhile, so its next
 	/// jobs are matched while these run.
 	pub open_offers: u32,
-	/// Arguments for the dev node besides `--dev`.
+	/// Arguments for the dev node besides `--dev` (the local network takes none).
 	pub node_args: Vec<String>,
+	/// The chain it runs on.
+	pub network: Network,
+}
+
+impl MarketOptions {
+	/// The same market on `network`.
+	pub fn on(self, network: Network) -> Self {
+		MarketOptions { network, ..self }
+	}
 }
 
 /// A running market. Everything stops when it is dropped.
 pub struct Market {
 	/// Daemons, in start order: directory, mediator, RPs, solver.
 	pub daemons: Vec<Daemon>,
-	/// The node.
+	/// The node everyone talks to (Alice's on the local network).
 	pub node: Node,
+	/// The local network's other validators.
+	pub validators: Vec<Node>,
 	/// The node's WebSocket address.
 	pub url: String,
 	/// A client connection.
@@ -68,12 +81,22 @@ impl Market {
 			dir.disable_cleanup(true);
 			say(figure, format!("daemon logs and state kept in {}", work.display()));
 		}
-		let extra: Vec<&str> =
-			std::iter::once("--dev").chain(options.node_args.iter().map(String::as_str)).collect();
-		say(figure, "starting a dev node");
-		let mut node = Node::start("dev", &work.join("node"), &extra)?;
-		let rpc = node.rpc(Duration::from_secs(60)).await?;
-		wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
+		let (node, validators) = match options.network {
+			Network::Dev => {
+				let extra: Vec<&str> = std::iter::once("--dev")
+					.chain(options.node_args.iter().map(String::as_str))
+					.collect();
+				say(figure, "starting a dev node");
+				let mut node = Node::start("dev", &work.join("node"), &extra)?;
+				let rpc = node.rpc(Duration::from_secs(60)).await?;
+				wait_for("dev blocks", 1, Duration::from_secs(30), || best_number(&rpc)).await?;
+				(node, Vec::new())
+			},
+			Network::Local => {
+				let network = LocalNetwork::start(figure, &work.join("network"), &[]).await?;
+				(network.alice, network.others)
+			},
+		};
 		let url = node.url();
 		let chain = Chain::connect(&url).await?;
 
@@ -95,8 +118,16 @@ impl Market {
 			.collect();
 		let registry = write_market_configs(&work, &roles)?;
 
-		let mut market =
-			Market { daemons: Vec::new(), node, url: url.clone(), chain, registry, rps, _dir: dir };
+		let mut market = Market {
+			daemons: Vec::new(),
+			node,
+			validators,
+			url: url.clone(),
+			chain,
+			registry,
+			rps,
+			_dir: dir,
+		};
 		say(figure, format!("starting the directory, mediator, {} RP(s) and solver", options.rps));
 		market.daemons.push(Daemon::start(&work, "directory", &url, &["directory", "serve"])?);
 		let dave = keys::parse_account("//Dave")?;
@@ -184,6 +215,12 @@ impl Market {
 	/// engine, and this benchmark (the job creator).
 	pub fn processes(&self) -> Vec<(String, Vec<u32>)> {
 		let mut all = vec![("node".to_string(), self.node.pid().into_iter().collect())];
+		if !self.validators.is_empty() {
+			all.push((
+				"other validators".into(),
+				self.validators.iter().filter_map(Node::pid).collect(),
+			));
+		}
 		let mut rps = Vec::new();
 		for daemon in &self.daemons {
 			if daemon.name().starts_with("rp-") {

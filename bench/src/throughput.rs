@@ -6,6 +6,7 @@
 
 use crate::{
 	market::{Market, MDC},
+	network::Network,
 	procfs::{self, round3, CpuProfile},
 	row::{secs, Quantity, Row},
 	setup::{docker_run, say, Docker},
@@ -34,18 +35,18 @@ use tokio::sync::mpsc;
 const IMAGE: &str = "modicum/trivial-job:1";
 const REPOSITORY: &str = "jobs/bench-trivial";
 
-/// The figure's row.
-pub async fn run(ctx: &Ctx) -> Vec<Row> {
+/// The figure's row on `network`.
+pub async fn run(ctx: &Ctx, network: Network) -> Vec<Row> {
 	let mut row = Row::new(
-		"throughput",
-		"jobs settled per minute through the whole market (containers included), several RPs on one machine, trivial jobs, vs plain `docker run` at the same concurrency",
+		&format!("throughput{}", network.suffix()),
+		&format!("jobs settled per minute through the whole market (containers included), several RPs on one machine, trivial jobs, vs plain `docker run` at the same concurrency, {}", network.describe()),
 		"~1.2 jobs/min (sequential)",
 		"≥ 0.9 of the plain `docker run` rate",
 	);
 	if let Docker::Missing(reason) = &ctx.docker {
 		return vec![row.skip(reason)];
 	}
-	let measured = measure(ctx, &mut row).await;
+	let measured = measure(ctx, network, &mut row).await;
 	vec![row.finished(measured)]
 }
 
@@ -59,28 +60,26 @@ pub fn shape(smoke: bool) -> (usize, usize, u32) {
 	}
 }
 
-async fn measure(ctx: &Ctx, row: &mut Row) -> Result<()> {
+async fn measure(ctx: &Ctx, network: Network, row: &mut Row) -> Result<()> {
+	let figure = format!("throughput{}", network.suffix());
 	let (jobs, rps, open_offers) = shape(ctx.smoke);
 	let concurrency = rps * open_offers as usize;
-	let options = ctx.market(rps, open_offers);
+	let options = ctx.market(rps, open_offers).on(network);
 
 	if !ctx.smoke {
 		plain_batch(concurrency, concurrency).await?; // warm the engine's caches
 	}
-	say("throughput", format!("{jobs} plain `docker run`s, {concurrency} at a time"));
+	say(&figure, format!("{jobs} plain `docker run`s, {concurrency} at a time"));
 	let (plain_before, plain_profile) = plain_batch(jobs, concurrency).await?;
 
-	let market = Market::start("throughput", &options).await?;
+	let market = Market::start(&figure, &options).await?;
 	let mut jc = JobCreator::new(&market).await?;
 	if !ctx.smoke {
 		// Every RP pulls the image on its first job; a market in service has it.
-		say("throughput", "warm-up batch (not counted)");
+		say(&figure, "warm-up batch (not counted)");
 		jc.batch(&market, concurrency).await?;
 	}
-	say(
-		"throughput",
-		format!("{jobs} jobs through the market, {rps} RP(s) × {open_offers} offer(s)"),
-	);
+	say(&figure, format!("{jobs} jobs through the market, {rps} RP(s) × {open_offers} offer(s)"));
 	let profile = CpuProfile::start(market.processes());
 	let market_run = jc.batch(&market, jobs).await?;
 	let market_profile = profile.finish();
@@ -89,7 +88,7 @@ async fn measure(ctx: &Ctx, row: &mut Row) -> Result<()> {
 	let plain_after = if ctx.smoke {
 		None
 	} else {
-		say("throughput", "plain runs again");
+		say(&figure, "plain runs again");
 		Some(plain_batch(jobs, concurrency).await?.0)
 	};
 	let plain_s = match plain_after {

@@ -29,15 +29,14 @@ pub async fn run(ctx: &Ctx) -> Vec<Row> {
 	vec![row.finished(measured), crate::flatness::run(ctx)]
 }
 
-async fn measure(_ctx: &Ctx, row: &mut Row) -> Result<()> {
-	let (_dir, node) = dev_node("weight", &["--dev"]).await?;
-	let bulk = Bulk::connect(&node.url()).await?;
-	// Weights depend on the call, not on the state: any ids and any signer will do.
+/// The five lifecycle extrinsics, signed by //Alice: weights depend on the call, not on
+/// the state, so any ids and any signer will do.
+async fn lifecycle_calls(bulk: &Bulk) -> Result<Vec<(&'static str, tx::Signed)>> {
 	let mut alice = bulk.account("//Alice").await?;
 	let bob = keys::parse_account("//Bob")?;
 	let market = || runtime::transactions().compute_market();
 	let result_ref = reference(&format!("results/bench@sha256:{}", "cd".repeat(32)))?;
-	let calls = [
+	Ok(vec![
 		(
 			"post_job_offer",
 			bulk.sign(&market().post_job_offer(job_terms(bob, 0)?, MDC, 1), &mut alice)?,
@@ -55,7 +54,28 @@ async fn measure(_ctx: &Ctx, row: &mut Row) -> Result<()> {
 			)?,
 		),
 		("accept_result", bulk.sign(&market().accept_result(1), &mut alice)?),
-	];
+	])
+}
+
+/// How many whole lifecycles the ref time of one block holds for normal extrinsics
+/// (what signed calls may fill): the chain's ceiling per block.
+pub async fn lifecycles_per_block(bulk: &Bulk) -> Result<f64> {
+	let mut ref_time = 0u64;
+	for (_, signed) in lifecycle_calls(bulk).await? {
+		ref_time += bulk.query_weight(&signed).await?.0;
+	}
+	let limits = bulk.block_weights()?;
+	let normal =
+		limits.per_class.normal.max_total.map_or(limits.max_block.ref_time, |w| w.ref_time);
+	Ok((normal as f64 / ref_time.max(1) as f64).floor())
+}
+
+async fn measure(_ctx: &Ctx, row: &mut Row) -> Result<()> {
+	let (_dir, node) = dev_node("weight", &["--dev"]).await?;
+	let bulk = Bulk::connect(&node.url()).await?;
+	let calls = lifecycle_calls(&bulk).await?;
+	let mut alice = bulk.account("//Alice").await?;
+	let bob = keys::parse_account("//Bob")?;
 	let mut per_call = serde_json::Map::new();
 	let (mut ref_time, mut proof_size) = (0u64, 0u64);
 	for (name, signed) in &calls {

@@ -8,7 +8,7 @@
 
 use std::process::Command;
 
-const ROWS: [&str; 15] = [
+const ROWS: [&str; 22] = [
 	"latency",
 	"overhead",
 	"throughput",
@@ -18,13 +18,23 @@ const ROWS: [&str; 15] = [
 	"weight",
 	"weight.flatness",
 	"solver",
+	"solver.large",
+	"solver.incremental",
 	"memory.rp",
 	"memory.mediator",
 	"memory.solver",
 	"memory.directory",
 	"memory.book.rp",
 	"memory.book.solver",
+	"latency.local",
+	"throughput.local",
+	"chain-rate.local",
+	"chain-rate.local.batched",
+	"chain-rate.local.state",
 ];
+
+/// Rows the issue sets no goal for: measured and reported, with no verdict.
+const NO_GOAL: [&str; 1] = ["chain-rate.local"];
 
 fn number(row: &serde_json::Value, field: &str) -> f64 {
 	let value = row[field]["value"].as_f64().unwrap_or(f64::NAN);
@@ -83,7 +93,7 @@ fn every_figure_runs_in_smoke_mode() {
 		}
 		// Latency is the market's time beyond the plain run: at smoke size (one run) noise
 		// can make it negative, so it must only be a number; its ratio must be positive.
-		if id == "latency" {
+		if id.starts_with("latency") {
 			number(row, "measured");
 			positive(row, "comparison");
 		} else {
@@ -92,7 +102,11 @@ fn every_figure_runs_in_smoke_mode() {
 			number(row, "comparison");
 		}
 		positive(row, "baseline");
-		assert!(row["met"].is_boolean(), "{id} has no verdict");
+		if NO_GOAL.contains(&id) {
+			assert!(row["met"].is_null(), "{id} has a verdict without a goal");
+		} else {
+			assert!(row["met"].is_boolean(), "{id} has no verdict");
+		}
 		assert!(!row["details"].is_null(), "{id} has no details");
 	}
 	// Every hostile job ended in its status, the RP alive and the disk back within the

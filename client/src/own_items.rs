@@ -1,12 +1,13 @@
-//! What a Resource Provider has open on chain, read at one block, so that a daemon can
-//! follow its own offers and matches by id rather than read every match in the market.
+//! What a Resource Provider or a Mediator has open on chain, read at one block, so that a
+//! daemon can follow its own offers and matches by id rather than read every match in
+//! the market.
 //!
-//! The chain counts each RP's open offers and matches (`open_items`, which bounds them
-//! and must be zero to deregister). An RP that reads the offers and matches it knows of
-//! at the block it reads that count, and finds them all, knows it has missed none: a
-//! match it never heard of would make the count larger. Reading all of it at one block
-//! matters: a known item that closed and an unknown one that opened between two reads
-//! would cancel out.
+//! The chain counts each RP's open offers and matches, and each mediator's open matches
+//! (`open_items`, which bounds them and must be zero to deregister). A daemon that reads
+//! the items it knows of at the block it reads that count, and finds them all, knows it
+//! has missed none: an item it never heard of would make the count larger. Reading all
+//! of it at one block matters: a known item that closed and an unknown one that opened
+//! between two reads would cancel out.
 
 use crate::{
 	chain::{read_at, MatchInfo},
@@ -38,7 +39,45 @@ fn all_counted(offers: usize, matches: usize, open_items: u32) -> bool {
 	u32::try_from(found).is_ok_and(|found| found == open_items)
 }
 
+/// A mediator's known matches as one block holds them.
+#[derive(Clone, Debug)]
+pub struct MediatedMatches {
+	/// The chain's count of the open matches naming the mediator.
+	pub open_items: u32,
+	/// The known matches still open and naming it, with their state.
+	pub matches: Vec<(u64, MatchInfo)>,
+}
+
+impl MediatedMatches {
+	/// Whether the known matches are every match the chain counts.
+	pub fn complete(&self) -> bool {
+		all_counted(0, self.matches.len(), self.open_items)
+	}
+}
+
 impl Chain {
+	/// `who`'s count of open matches naming it as mediator, and which of `matches` still
+	/// do and are open, all at the latest finalized block; `None` if it is not registered
+	/// as a mediator.
+	pub async fn mediated_matches(
+		&self,
+		who: &AccountId,
+		matches: &BTreeSet<u64>,
+	) -> Result<Option<MediatedMatches>, ClientError> {
+		let at = self.at().await?;
+		let storage = runtime::storage().compute_market();
+		let mediator = read_at(&at, storage.mediators(), (*who,), "ComputeMarket::Mediators");
+		let Some(mediator) = mediator.await? else { return Ok(None) };
+		let mut items = MediatedMatches { open_items: mediator.open_items, matches: Vec::new() };
+		for &id in matches {
+			let info = read_at(&at, storage.matches(), (id,), "ComputeMarket::Matches").await?;
+			if let Some(info) = info.filter(|info| info.mediator == *who) {
+				items.matches.push((id, info));
+			}
+		}
+		Ok(Some(items))
+	}
+
 	/// `who`'s open-item count and which of `offers` and `matches` are still its own
 	/// and open, all at the latest finalized block; `None` if it is not registered as
 	/// an RP.

@@ -90,7 +90,27 @@ pub struct Matchmaker {
 	gone: Gone,
 	/// Refusals per rule over the unmatched jobs, as last logged.
 	refusal_counts: std::collections::BTreeMap<String, u64>,
+	/// What changed since the last solve, so the next one knows how much to solve.
+	pending: Pending,
 }
+
+/// What the next solve must cover.
+///
+/// A solve whose matches all landed leaves no feasible pair among the offers left, so
+/// while only offers arrive, the next solve needs to look only where they are
+/// ([`Book::solve_new`]). Anything else that can make an old pair feasible (an
+/// account's trust lists, base layers or record, the rules, a proposal that did not
+/// land, the periodic resync) asks for the whole book.
+#[derive(Default)]
+struct Pending {
+	whole: bool,
+	jobs: BTreeSet<u64>,
+	resources: BTreeSet<u64>,
+}
+
+/// Past this many arrivals since the last solve, solving the whole book is as cheap as
+/// the sub-book's filter (a pass over the book per arrival).
+const MOST_ARRIVALS_FOR_A_PARTIAL_SOLVE: usize = 256;
 
 /// Offers known closed whose closing event has not been read yet.
 #[derive(Default)]
@@ -141,6 +161,7 @@ impl Matchmaker {
 			refused: BTreeSet::new(),
 			gone: Gone::default(),
 			refusal_counts: Default::default(),
+			pending: Pending { whole: true, ..Default::default() },
 		};
 		this.seed().await?;
 		Ok(this)
@@ -247,6 +268,7 @@ impl Matchmaker {
 	}
 
 	async fn refresh_account(&mut self, who: &AccountId) -> Result<(), ClientError> {
+		self.pending.whole = true;
 		let key = bytes(who);
 		let provider = self.chain.resource_provider(who).await?;
 		let job_creator = self.chain.job_creator(who).await?;
@@ -351,7 +373,10 @@ impl Matchmaker {
 			// Records change with every close; a new offer is when rule 13 needs it fresh.
 			Some(mut provider) => {
 				let reputation = self.chain.reputation(&offer.owner).await?;
-				provider.record = records::view(&reputation, Role::ResourceProvider);
+				let record = records::view(&reputation, Role::ResourceProvider);
+				// A new record may let its older offers meet a job's rule 13.
+				self.pending.whole |= record != provider.record;
+				provider.record = record;
 				self.book.upsert_provider(key, provider);
 			},
 		}
@@ -379,7 +404,9 @@ impl Matchmaker {
 			None => self.refresh_account(&offer.owner).await?,
 			Some(mut job_creator) => {
 				let reputation = self.chain.reputation(&offer.owner).await?;
-				job_creator.record = records::view(&reputation, Role::JobCreator);
+				let record = records::view(&reputation, Role::JobCreator);
+				self.pending.whole |= record != job_creator.record;
+				job_creator.record = record;
 				self.book.upsert_job_creator(key, job_creator);
 			},
 		}
@@ -424,10 +451,12 @@ impl Matchmaker {
 			E::JobOfferPosted { offer_id, creator, terms, deposit, expires_at } => {
 				let offer = JobOffer { owner: creator, terms, deposit, expires_at };
 				self.add_job_offer(offer_id, &offer).await?;
+				self.pending.jobs.insert(offer_id);
 			},
 			E::ResourceOfferPosted { offer_id, provider, terms, deposit, expires_at } => {
 				let offer = ResourceOffer { owner: provider, terms, deposit, expires_at };
 				self.add_resource_offer(offer_id, &offer).await?;
+				self.pending.resources.insert(offer_id);
 			},
 			E::OfferCancelled { offer, .. } | E::OfferExpired { offer, .. } => {
 				self.remove(offer);
@@ -456,7 +485,10 @@ impl Matchmaker {
 			| E::DirectoryDistrusted { who, .. }
 			| E::BaseLayerAdded { who, .. }
 			| E::BaseLayerRemoved { who, .. } => self.refresh_account(&who).await?,
-			E::ParametersSet { .. } => self.refresh_rules().await?,
+			E::ParametersSet { .. } => {
+				self.refresh_rules().await?;
+				self.pending.whole = true;
+			},
 			_ => return Ok(false),
 		}
 		Ok(true)
@@ -502,16 +534,25 @@ impl Matchmaker {
 	pub async fn solve_and_post(&mut self) -> Result<usize, ClientError> {
 		let now = self.chain.now_ms().await?;
 		let (expired_jobs, expired_resources) = self.book.remove_expired(now);
+		let options = SolveOptions { candidates_per_job: self.settings.candidates_per_job };
+		let pending = std::mem::take(&mut self.pending);
+		let arrivals = pending.jobs.len().saturating_add(pending.resources.len());
+		let whole = pending.whole || arrivals > MOST_ARRIVALS_FOR_A_PARTIAL_SOLVE;
 		tracing::debug!(
 			now,
 			jobs = self.book.job_offers().count(),
 			resources = self.book.resource_offers().count(),
 			expired_jobs = expired_jobs.len(),
 			expired_resources = expired_resources.len(),
+			whole,
+			arrivals,
 			"solving the book"
 		);
-		let options = SolveOptions { candidates_per_job: self.settings.candidates_per_job };
-		let proposals = self.book.solve_with(now, options);
+		let proposals = if whole {
+			self.book.solve_with(now, options)
+		} else {
+			self.book.solve_new(now, &pending.jobs, &pending.resources, options)
+		};
 		let matched: BTreeSet<u64> = proposals.iter().map(|p| p.job_offer_id).collect();
 		self.explain_unmatched(now, &matched);
 		let proposals: Vec<_> = proposals
@@ -533,6 +574,9 @@ impl Matchmaker {
 		for (proposal, posted) in proposals.iter().zip(outcomes) {
 			let pair = (proposal.job_offer_id, proposal.resource_offer_id);
 			let mediator = AccountId::from(proposal.mediator);
+			// Whatever did not land leaves offers in the book that may now pair with
+			// others: the next solve covers the whole book.
+			self.pending.whole |= posted.is_err();
 			match posted {
 				Ok(_) => {
 					landed += 1;
@@ -642,6 +686,7 @@ impl Matchmaker {
 				match wake {
 					Wake::Tick => {
 						this.resync().await?;
+						this.pending.whole = true;
 						this.solve_and_post().await?;
 					},
 					Wake::Block(block) => {

@@ -3,7 +3,6 @@
 
 use anyhow::{anyhow, bail, Context, Result};
 use std::{
-	net::TcpListener,
 	path::{Path, PathBuf},
 	process::{Child, Command, Stdio},
 	time::{Duration, Instant},
@@ -30,11 +29,8 @@ pub fn node_binary() -> Result<PathBuf> {
 	Ok(binary)
 }
 
-/// A loopback port nobody listens on right now.
-pub fn free_port() -> Result<u16> {
-	let listener = TcpListener::bind("127.0.0.1:0").context("binding an ephemeral port")?;
-	Ok(listener.local_addr()?.port())
-}
+mod ports;
+pub use ports::free_port;
 
 /// Runs `modicum-node` with `args` to completion and returns (success, stdout, stderr).
 /// A command still running after two minutes is killed and reported as an error, so a
@@ -68,11 +64,19 @@ pub fn run_node_command(args: &[&str]) -> Result<(bool, String, String)> {
 	Ok((status.success(), std::fs::read_to_string(&out_path)?, std::fs::read_to_string(&err_path)?))
 }
 
+/// Times a node that lost one of its ports is started again on fresh ones.
+const MAX_PORT_RETRIES: u32 = 3;
+
 /// A running node. Killed when dropped.
 pub struct Node {
 	name: String,
-	args: Vec<String>,
+	/// The caller's flags, after the standard ones.
+	extra: Vec<String>,
 	child: Option<Child>,
+	/// Length of the log when the running process started: what it wrote comes after.
+	log_start: u64,
+	/// Times the node was started again on fresh ports because one was taken.
+	port_retries: u32,
 	/// Its base path (kept across restarts).
 	pub base_path: PathBuf,
 	/// JSON-RPC port on 127.0.0.1.
@@ -86,25 +90,17 @@ pub struct Node {
 impl Node {
 	/// Starts a node with fresh ports under `base_path`, adding `extra` to the standard
 	/// flags (`--base-path`, ports, a loopback `--listen-addr`, `--no-telemetry`, `--no-mdns`).
+	///
+	/// Until [`Node::rpc`] first answers, the ports may still change: a node that finds one
+	/// taken is started again on fresh ones. Read them after that.
 	pub fn start(name: &str, base_path: &Path, extra: &[&str]) -> Result<Node> {
 		let (rpc_port, p2p_port, prometheus_port) = (free_port()?, free_port()?, free_port()?);
-		let mut args: Vec<String> = vec![
-			"--base-path".into(),
-			base_path.display().to_string(),
-			"--rpc-port".into(),
-			rpc_port.to_string(),
-			"--prometheus-port".into(),
-			prometheus_port.to_string(),
-			"--listen-addr".into(),
-			format!("/ip4/127.0.0.1/tcp/{p2p_port}"),
-			"--no-telemetry".into(),
-			"--no-mdns".into(),
-		];
-		args.extend(extra.iter().map(|a| a.to_string()));
 		let mut node = Node {
 			name: name.to_string(),
-			args,
+			extra: extra.iter().map(|a| a.to_string()).collect(),
 			child: None,
+			log_start: 0,
+			port_retries: 0,
 			base_path: base_path.to_path_buf(),
 			rpc_port,
 			p2p_port,
@@ -112,6 +108,23 @@ impl Node {
 		};
 		node.spawn()?;
 		Ok(node)
+	}
+
+	fn args(&self) -> Vec<String> {
+		let mut args: Vec<String> = vec![
+			"--base-path".into(),
+			self.base_path.display().to_string(),
+			"--rpc-port".into(),
+			self.rpc_port.to_string(),
+			"--prometheus-port".into(),
+			self.prometheus_port.to_string(),
+			"--listen-addr".into(),
+			format!("/ip4/127.0.0.1/tcp/{}", self.p2p_port),
+			"--no-telemetry".into(),
+			"--no-mdns".into(),
+		];
+		args.extend(self.extra.iter().cloned());
+		args
 	}
 
 	fn log_path(&self) -> PathBuf {
@@ -125,8 +138,9 @@ impl Node {
 			.append(true)
 			.open(self.log_path())
 			.context("opening the node's log file")?;
+		self.log_start = log.metadata()?.len();
 		let child = Command::new(node_binary()?)
-			.args(&self.args)
+			.args(self.args())
 			.stdin(Stdio::null())
 			.stdout(log.try_clone()?)
 			.stderr(log)
@@ -151,6 +165,14 @@ impl Node {
 		self.spawn()
 	}
 
+	/// Whether the last process exited because a port it was given had been taken since
+	/// it was picked (another process's socket got there first).
+	fn lost_a_port(&self) -> Result<bool> {
+		let log = std::fs::read(self.log_path())?;
+		let since_start = log.get(self.log_start as usize..).unwrap_or_default();
+		Ok(String::from_utf8_lossy(since_start).contains("Address already in use"))
+	}
+
 	/// The last lines of its log, for failure messages.
 	pub fn log_tail(&self) -> String {
 		let log = std::fs::read_to_string(self.log_path()).unwrap_or_default();
@@ -169,6 +191,14 @@ impl Node {
 		loop {
 			if let Some(child) = self.child.as_mut() {
 				if let Some(status) = child.try_wait()? {
+					if self.port_retries < MAX_PORT_RETRIES && self.lost_a_port()? {
+						self.port_retries += 1;
+						self.child = None;
+						(self.rpc_port, self.p2p_port, self.prometheus_port) =
+							(free_port()?, free_port()?, free_port()?);
+						self.spawn()?;
+						continue;
+					}
 					bail!("{} exited with {status}:\n{}", self.name, self.log_tail());
 				}
 			}

@@ -9,6 +9,8 @@
 //! - the node restarts under the running daemons: they reconnect and carry on;
 //! - the JC stays silent: the RP accepts after the reaction window; the mediator stays
 //!   silent: the RP closes the mediation after its window (half the estimate is paid);
+//! - the mediator dies and the JC disputes meanwhile: restarted, it finds the dispute
+//!   (its matches are counted on chain) and rules;
 //! - the directory is down when the RP pulls: `DirectoryUnavailable`, which the
 //!   mediator, reading the uptime record, lays at the directory's door; down again
 //!   while the next job runs, so its upload fails: `DirectoryUnavailable` again; with
@@ -230,6 +232,18 @@ impl Harness {
 			.count()
 	}
 
+	/// A job run and posted as `Completed`, then the mediator SIGKILLed and the result
+	/// rejected as wrong; returns the match.
+	async fn disputed_with_the_mediator_dead(&mut self) -> Result<u64> {
+		let offer = self.post_job(5_000).await?;
+		let disputed = self.matched(offer).await?;
+		ensure!(self.result_status(disputed).await? == ResultStatus::Completed);
+		let mediator = self.market.daemons[MEDIATOR].pid();
+		ensure!(Command::new("kill").args(["-KILL", &mediator.to_string()]).status()?.success());
+		self.calls().reject_result(disputed, RejectReason::WrongResults).await?;
+		Ok(disputed)
+	}
+
 	fn restart(&mut self, index: usize, args: &[&str]) -> Result<()> {
 		let name = self.market.daemons[index].name().to_string();
 		self.market.daemons[index] = Daemon::start(&self.work, &name, &self.market.url, args)?;
@@ -409,12 +423,7 @@ async fn a_silent_jc_and_a_silent_mediator_do_not_hold_the_rp() -> Result<()> {
 	ensure!(paid(&h.seen, silent_jc, &bob, PaymentReason::JobPayment), "the RP was paid");
 
 	// The mediator is gone when the JC disputes: the RP closes the failed mediation.
-	let offer = h.post_job(5_000).await?;
-	let disputed = h.matched(offer).await?;
-	ensure!(h.result_status(disputed).await? == ResultStatus::Completed);
-	let mediator = h.market.daemons[MEDIATOR].pid();
-	ensure!(Command::new("kill").args(["-KILL", &mediator.to_string()]).status()?.success());
-	h.calls().reject_result(disputed, RejectReason::WrongResults).await?;
+	let disputed = h.disputed_with_the_mediator_dead().await?;
 	let outcome = h.closed(disputed, Duration::from_secs(120)).await?;
 	ensure!(outcome == CloseOutcome::MediationFailed, "{outcome:?}");
 	ensure!(
@@ -423,6 +432,26 @@ async fn a_silent_jc_and_a_silent_mediator_do_not_hold_the_rp() -> Result<()> {
 		h.seen
 	);
 	h.restart(MEDIATOR, &["mediator", "run"])?;
+	h.market.stop()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mediator_away_when_a_match_is_disputed_rules_on_it_once_back() -> Result<()> {
+	let Some(mut h) = Harness::start(None).await? else { return Ok(()) };
+	// The mediator dies, and with it what it knew of its matches; the dispute comes
+	// while it is away, so no event tells the next run about it.
+	let disputed = h.disputed_with_the_mediator_dead().await?;
+	h.restart(MEDIATOR, &["mediator", "run"])?;
+	let outcome = h.closed(disputed, Duration::from_secs(180)).await?;
+	let expected = CloseOutcome::Mediated {
+		verdict: Verdict::CorrectResults,
+		faulty: FaultyParty::JobCreator,
+	};
+	ensure!(outcome == expected, "{outcome:?}\n{}", h.market.logs());
+	// It found the match because the chain counted one more match naming it than it
+	// knew of, and read the whole market for it.
+	let log = h.market.daemons[MEDIATOR].log();
+	ensure!(log.contains("reading the whole market"), "{log}");
 	h.market.stop()
 }
 

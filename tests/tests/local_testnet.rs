@@ -23,6 +23,8 @@ async fn four_validators_finalize_and_survive_one_failure() -> anyhow::Result<()
 		&dir.path().join("alice"),
 		&["--chain", "local", "--alice", "--node-key-file", &alice_key],
 	)?;
+	// Alice's ports are final once her RPC answers (a node that lost a port restarts).
+	let alice_rpc = alice.rpc(MINUTE).await?;
 	let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{peer_id}", alice.p2p_port);
 	let mut others = Vec::new();
 	// Validators on non-development chains must bring their own network key.
@@ -36,7 +38,6 @@ async fn four_validators_finalize_and_survive_one_failure() -> anyhow::Result<()
 		)?);
 	}
 
-	let alice_rpc = alice.rpc(MINUTE).await?;
 	let mut rpcs = vec![alice_rpc.clone()];
 	for node in &mut others {
 		rpcs.push(node.rpc(MINUTE).await?);

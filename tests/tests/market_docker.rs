@@ -160,6 +160,12 @@ async fn sample_job_is_paid_and_a_false_dispute_is_fined() -> Result<()> {
 	assert!(seen.iter().any(|e| matches!(e,
 		MarketEvent::Paid { match_id: m, to, reason: PaymentReason::Compensation, .. } if *m == disputed && *to == bob)), "{seen:?}");
 
+	// The mediator learned both matches from their `Matched` events and read them by id
+	// on its ticks: the chain's count of matches naming it never exceeded what it knew,
+	// so it never read the whole market.
+	let mediator = market.daemons.iter().find(|d| d.name() == "mediator").context("no mediator")?;
+	assert!(!mediator.log().contains("reading the whole market"), "{}", mediator.log_tail());
+
 	market.stop()?;
 	Ok(())
 }

@@ -9,6 +9,7 @@ mod evidence;
 mod records;
 mod replicas;
 mod settings;
+mod tracking;
 
 pub use replicas::GroupRuling;
 
@@ -108,6 +109,9 @@ pub struct Mediator {
 	state: Arc<Mutex<StateFile<MediatorState>>>,
 	in_flight: Arc<Mutex<BTreeSet<u64>>>,
 	groups_in_flight: Arc<Mutex<BTreeSet<u64>>>,
+	/// The open matches naming this mediator, as far as it knows (closed ones drop out
+	/// at the next tick).
+	known_matches: Mutex<BTreeSet<u64>>,
 	/// The job images pulled for re-runs, kept within a byte budget.
 	images: crate::image_cache::ImageCache,
 	/// Set once the daemon stops: no ruling made after it is kept or posted.
@@ -134,6 +138,7 @@ impl Mediator {
 			state: Arc::new(Mutex::new(state)),
 			in_flight: Arc::new(Mutex::new(BTreeSet::new())),
 			groups_in_flight: Arc::new(Mutex::new(BTreeSet::new())),
+			known_matches: Mutex::new(BTreeSet::new()),
 		})
 	}
 
@@ -197,9 +202,15 @@ impl Mediator {
 					Wake::Block(block) => {
 						for event in &block.events {
 							match event {
+								MarketEvent::Matched { match_id, mediator, .. }
+									if *mediator == this.me =>
+								{
+									this.note_match(*match_id).await;
+								},
 								MarketEvent::JobAssignedForMediation {
 									match_id, mediator, ..
 								} if *mediator == this.me => {
+									this.note_match(*match_id).await;
 									if let Some(info) = this.chain.match_info(*match_id).await? {
 										this.begin_mediation(*match_id, info).await;
 									}
@@ -220,13 +231,28 @@ impl Mediator {
 		.await
 	}
 
-	/// Starts a mediation for every match in mediation with this mediator, each in its
-	/// own task and scratch directories, so mediations never share files.
+	/// Starts a mediation for every match in mediation with this mediator, and a group
+	/// ruling for every disputed replica group it mediates, each in its own task and
+	/// scratch directories, so mediations never share files.
 	pub async fn reconcile(self: &Arc<Self>) -> Result<(), MediatorError> {
-		for (match_id, info) in self.chain.matches().await? {
-			self.begin_mediation(match_id, info).await;
+		let mut groups = BTreeSet::new();
+		for (match_id, info) in self.own_matches().await? {
+			// A disputed group's replicas wait in mediation with this reason until its
+			// verdict, so the group is found through any of them.
+			let replicas = RejectReason::ReplicasDisagree;
+			if matches!(&info.state, MatchState::InMediation { reason, .. } if *reason == replicas)
+			{
+				if let Some(group) = self.chain.match_replica_group(match_id).await? {
+					groups.insert(group);
+				}
+			} else {
+				self.begin_mediation(match_id, info).await;
+			}
 		}
-		self.reconcile_groups().await
+		for group in groups {
+			self.begin_group(group).await;
+		}
+		Ok(())
 	}
 
 	/// Starts mediating `match_id` unless it is not ours, not in mediation, done, or

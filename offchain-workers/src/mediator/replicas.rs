@@ -44,16 +44,6 @@ impl Mediator {
 		});
 	}
 
-	/// Every disputed replica group naming this mediator.
-	pub(super) async fn reconcile_groups(self: &Arc<Self>) -> Result<(), MediatorError> {
-		for (group, info) in self.chain.replica_groups().await? {
-			if info.disputed && info.mediator.as_ref() == Some(&self.me) {
-				self.begin_group(group).await;
-			}
-		}
-		Ok(())
-	}
-
 	async fn mediate_group(&self, group: u64) -> Result<(), MediatorError> {
 		let known = self.state.lock().await.get().group_rulings.get(&group).cloned();
 		let ruling = match known {

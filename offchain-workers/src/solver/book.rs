@@ -5,10 +5,10 @@ use super::{
 	feasibility::{self, Infeasible},
 	matching,
 	stakes::MatchRules,
-	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, Proposal, ProviderView,
-	ReplicaRule, ResourceOfferView, SolveOptions,
+	AccountId, Architecture, DirectoryView, JobCreatorView, JobOfferView, MediatorView, Proposal,
+	ProviderView, ReplicaRule, ResourceOfferView, SolveOptions,
 };
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The open-offer book. Offers are keyed by their chain id and accounts by their
 /// account id; ordered maps keep every iteration, and so every solve, deterministic.
@@ -260,7 +260,71 @@ impl Book {
 	/// mediators in one round: the later one waits for the next round, where the
 	/// chain's record of the first rules its RP out.
 	pub fn solve_with(&self, now_ms: u64, options: SolveOptions) -> Vec<Proposal> {
-		let mut proposals = matching::solve(self, now_ms, options);
+		self.keep_replicas_apart(matching::solve(self.parts(), now_ms, options))
+	}
+
+	/// Matches only where `new_jobs` and `new_resources` (ids of offers in the book)
+	/// can take part, at `now_ms`: the solve after offers arrived into a book whose
+	/// earlier solve was posted.
+	///
+	/// Such a book has no feasible pair of unmatched offers left (a solve is maximal),
+	/// and arrivals change that only where they are: every new pair has a new offer in
+	/// it. So the matching runs on a sub-book of the new offers and the old offers that
+	/// pass rules 1 to 7 (caps, prices, architecture: the checks that need no account)
+	/// with at least one new offer, under the same accounts and rules. The cost is a
+	/// pass over the book plus a solve of that sub-book, not a solve of the whole book.
+	///
+	/// Whatever else has changed since the last solve (an account's trust lists or
+	/// record, the rules, a proposal the chain did not take) can make old pairs
+	/// feasible: after those, solve the whole book ([`Book::solve_with`]).
+	pub fn solve_new(
+		&self,
+		now_ms: u64,
+		new_jobs: &BTreeSet<u64>,
+		new_resources: &BTreeSet<u64>,
+		options: SolveOptions,
+	) -> Vec<Proposal> {
+		let arch_of = |r: &ResourceOfferView| self.providers.get(&r.owner).map(|p| p.arch);
+		let arrived_jobs: Vec<&JobOfferView> =
+			new_jobs.iter().filter_map(|id| self.job_offers.get(id)).collect();
+		let arrived_resources: Vec<(&ResourceOfferView, Architecture)> = new_resources
+			.iter()
+			.filter_map(|id| self.resource_offers.get(id))
+			.filter_map(|r| Some((r, arch_of(r)?)))
+			.collect();
+		let job_offers: BTreeMap<u64, JobOfferView> = self
+			.job_offers
+			.iter()
+			.filter(|(id, job)| {
+				new_jobs.contains(id)
+					|| arrived_resources
+						.iter()
+						.any(|(r, arch)| feasibility::could_pair(job, r, *arch))
+			})
+			.map(|(id, job)| (*id, job.clone()))
+			.collect();
+		let resource_offers: BTreeMap<u64, ResourceOfferView> = self
+			.resource_offers
+			.iter()
+			.filter(|(id, r)| {
+				new_resources.contains(id)
+					|| arch_of(r).is_some_and(|arch| {
+						arrived_jobs.iter().any(|job| feasibility::could_pair(job, r, arch))
+					})
+			})
+			.map(|(id, r)| (*id, r.clone()))
+			.collect();
+		let parts = BookParts {
+			job_offers: &job_offers,
+			resource_offers: &resource_offers,
+			..self.parts()
+		};
+		self.keep_replicas_apart(matching::solve(parts, now_ms, options))
+	}
+
+	/// Drops proposals that would put two replicas of one job on one RP or under two
+	/// mediators.
+	fn keep_replicas_apart(&self, mut proposals: Vec<Proposal>) -> Vec<Proposal> {
 		let mut groups: BTreeMap<u64, (Vec<AccountId>, AccountId)> = BTreeMap::new();
 		proposals.retain(|p| {
 			let job = self.job_offers.get(&p.job_offer_id);

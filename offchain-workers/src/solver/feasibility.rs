@@ -5,8 +5,8 @@
 
 use super::{
 	stakes::{self, MatchRules},
-	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, ProviderView, RecordRule,
-	RecordView, ResourceOfferView,
+	AccountId, Architecture, DirectoryView, JobCreatorView, JobOfferView, MediatorView,
+	ProviderView, RecordRule, RecordView, ResourceOfferView,
 };
 
 /// Nanoseconds per millisecond: the chain keeps time in ms, a provider's speed in ns
@@ -258,6 +258,22 @@ pub(crate) fn covered(
 		return Err(Infeasible::ResourceDepositTooLowForMatch);
 	}
 	Ok(())
+}
+
+/// Rules 1 to 7 alone, the ones that need no account but the provider's architecture:
+/// a pair failing them is infeasible whatever the accounts, mediator or time.
+pub(crate) fn could_pair(
+	job: &JobOfferView,
+	resource: &ResourceOfferView,
+	provider_arch: Architecture,
+) -> bool {
+	resource.instruction_cap >= job.instruction_limit
+		&& resource.memory_cap >= job.ram_limit
+		&& resource.local_storage_cap >= job.local_storage_limit
+		&& resource.bandwidth_cap >= job.bandwidth_limit
+		&& resource.instruction_price <= job.instruction_max_price
+		&& resource.bandwidth_price <= job.bandwidth_max_price
+		&& job.arch == provider_arch
 }
 
 /// Checks whether the pair can be matched at `now_ms` with mediator `mediator_id`.

@@ -3,15 +3,15 @@
 
 use super::{
 	assignment::{Assignment, Edge, Slot},
-	book::Book,
+	book::BookParts,
 	candidates::{Candidate, FreeSet, Index, Scanner},
 	price_at_limits, Proposal, SolveOptions,
 };
 use std::collections::VecDeque;
 
 /// See [`Book::solve_with`].
-pub(crate) fn solve(book: &Book, now_ms: u64, options: SolveOptions) -> Vec<Proposal> {
-	let index = Index::build(book.parts(), now_ms);
+pub(crate) fn solve(book: BookParts<'_>, now_ms: u64, options: SolveOptions) -> Vec<Proposal> {
+	let index = Index::build(book, now_ms);
 	let k = options.candidates_per_job.max(1);
 	let rows = index.jobs.len();
 	let mut scanner = Scanner::new(&index);

@@ -39,6 +39,8 @@ pub mod explain;
 mod feasibility;
 #[cfg(test)]
 mod fixtures;
+#[cfg(test)]
+mod incremental_tests;
 mod matching;
 pub mod sample;
 pub mod stakes;
