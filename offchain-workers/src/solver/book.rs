@@ -5,8 +5,8 @@ use super::{
 	feasibility::{self, Infeasible},
 	matching,
 	stakes::MatchRules,
-	AccountId, Architecture, DirectoryView, JobCreatorView, JobOfferView, MediatorView, Proposal,
-	ProviderView, ReplicaRule, ResourceOfferView, SolveOptions,
+	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, Proposal, ProviderView,
+	ReplicaRule, ResourceOfferView, SolveOptions,
 };
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -270,8 +270,8 @@ impl Book {
 	/// Such a book has no feasible pair of unmatched offers left (a solve is maximal),
 	/// and arrivals change that only where they are: every new pair has a new offer in
 	/// it. So the matching runs on a sub-book of the new offers and the old offers that
-	/// pass rules 1 to 7 (caps, prices, architecture: the checks that need no account)
-	/// with at least one new offer, under the same accounts and rules. The cost is a
+	/// pass rules 1 to 8 and the provider's half of rule 10 (what needs no account but
+	/// the provider's) with at least one new offer, under the same accounts and rules. The cost is a
 	/// pass over the book plus a solve of that sub-book, not a solve of the whole book.
 	///
 	/// Whatever else has changed since the last solve (an account's trust lists or
@@ -284,22 +284,20 @@ impl Book {
 		new_resources: &BTreeSet<u64>,
 		options: SolveOptions,
 	) -> Vec<Proposal> {
-		let arch_of = |r: &ResourceOfferView| self.providers.get(&r.owner).map(|p| p.arch);
+		let provider_of = |r: &ResourceOfferView| self.providers.get(&r.owner);
 		let arrived_jobs: Vec<&JobOfferView> =
 			new_jobs.iter().filter_map(|id| self.job_offers.get(id)).collect();
-		let arrived_resources: Vec<(&ResourceOfferView, Architecture)> = new_resources
+		let arrived_resources: Vec<(&ResourceOfferView, &ProviderView)> = new_resources
 			.iter()
 			.filter_map(|id| self.resource_offers.get(id))
-			.filter_map(|r| Some((r, arch_of(r)?)))
+			.filter_map(|r| Some((r, provider_of(r)?)))
 			.collect();
 		let job_offers: BTreeMap<u64, JobOfferView> = self
 			.job_offers
 			.iter()
 			.filter(|(id, job)| {
 				new_jobs.contains(id)
-					|| arrived_resources
-						.iter()
-						.any(|(r, arch)| feasibility::could_pair(job, r, *arch))
+					|| arrived_resources.iter().any(|(r, p)| feasibility::could_pair(job, r, p))
 			})
 			.map(|(id, job)| (*id, job.clone()))
 			.collect();
@@ -308,8 +306,8 @@ impl Book {
 			.iter()
 			.filter(|(id, r)| {
 				new_resources.contains(id)
-					|| arch_of(r).is_some_and(|arch| {
-						arrived_jobs.iter().any(|job| feasibility::could_pair(job, r, arch))
+					|| provider_of(r).is_some_and(|p| {
+						arrived_jobs.iter().any(|job| feasibility::could_pair(job, r, p))
 					})
 			})
 			.map(|(id, r)| (*id, r.clone()))

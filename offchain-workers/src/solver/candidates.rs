@@ -513,6 +513,12 @@ fn keep_smallest(heap: &mut BinaryHeap<Candidate>, c: Candidate, k: usize) {
 	}
 }
 
+/// Whether a candidate of this cost could enter a heap keeping the `k` smallest (ties
+/// are decided by position, which the cost alone does not know: they are let in).
+fn admits_into(heap: &BinaryHeap<Candidate>, k: usize, cost: u128) -> bool {
+	heap.len() < k || heap.peek().is_some_and(|top| cost <= top.cost)
+}
+
 /// Whether a full heap's worst candidate is cheaper than `bound`, so nothing at or
 /// beyond the current scan position can enter it.
 fn closed(heap: &BinaryHeap<Candidate>, k: usize, bound: u128) -> bool {
@@ -545,8 +551,14 @@ impl<'a> Scanner<'a> {
 	/// Whether `job` can run on the resource offer at `position` and at what cost:
 	/// rules 1 to 4, 6, 11 and 13, then 7 to 10 through the per-job cache, then the
 	/// deposits the match needs. Rule 5 and expiry were applied when the index was
-	/// built.
-	fn evaluate(&mut self, job: &JobEntry, position: usize) -> Option<Candidate> {
+	/// built. A pair whose cost `admits` refuses is dropped before the deposits are
+	/// checked (their U256 arithmetic is most of a scan's time).
+	fn evaluate(
+		&mut self,
+		job: &JobEntry,
+		position: usize,
+		admits: &dyn Fn(u128) -> bool,
+	) -> Option<Candidate> {
 		let index = self.index;
 		let r = index.resources.get(position)?;
 		if r.bandwidth_price > job.bandwidth_max_price
@@ -581,10 +593,11 @@ impl<'a> Scanner<'a> {
 				let capable = index
 					.capable_mediators(job.class, r.provider, job.instruction_limit)
 					.any(|m| m == fixed);
-				if !capable || !index.deposits_cover(job, r, fixed) {
+				let candidate = index.candidate(job, r, position, fixed)?;
+				if !capable || !admits(candidate.cost) || !index.deposits_cover(job, r, fixed) {
 					return None;
 				}
-				return index.candidate(job, r, position, fixed);
+				return Some(candidate);
 			}
 		}
 		// The cheapest capable mediator nearly always fits the deposits; when it does
@@ -592,6 +605,10 @@ impl<'a> Scanner<'a> {
 		// any of them.
 		let first = self.mediator(job, r.provider);
 		if first == NONE {
+			return None;
+		}
+		// Mediators come cheapest first: no other one gives a lower cost.
+		if !admits(index.candidate(job, r, position, first)?.cost) {
 			return None;
 		}
 		let m = if index.deposits_cover(job, r, first) {
@@ -649,7 +666,12 @@ impl<'a> Scanner<'a> {
 				i = free.next_free(i);
 				continue;
 			}
-			if let Some(c) = self.evaluate(job, i) {
+			let admits = |cost: u128| {
+				(!all_closed && admits_into(&all, k, cost))
+					|| (is_free && admits_into(&unmatched, k, cost))
+			};
+			let found = self.evaluate(job, i, &admits);
+			if let Some(c) = found {
 				if !all_closed {
 					keep_smallest(&mut all, c, k);
 				}

@@ -5,8 +5,8 @@
 
 use super::{
 	stakes::{self, MatchRules},
-	AccountId, Architecture, DirectoryView, JobCreatorView, JobOfferView, MediatorView,
-	ProviderView, RecordRule, RecordView, ResourceOfferView,
+	AccountId, DirectoryView, JobCreatorView, JobOfferView, MediatorView, ProviderView, RecordRule,
+	RecordView, ResourceOfferView,
 };
 
 /// Nanoseconds per millisecond: the chain keeps time in ms, a provider's speed in ns
@@ -260,12 +260,13 @@ pub(crate) fn covered(
 	Ok(())
 }
 
-/// Rules 1 to 7 alone, the ones that need no account but the provider's architecture:
-/// a pair failing them is infeasible whatever the accounts, mediator or time.
+/// Rules 1 to 8 and the provider's half of rule 10: what a pair needs of its two
+/// offers and of the provider alone. A pair failing them is infeasible whatever the
+/// mediator, the job creator or the time.
 pub(crate) fn could_pair(
 	job: &JobOfferView,
 	resource: &ResourceOfferView,
-	provider_arch: Architecture,
+	provider: &ProviderView,
 ) -> bool {
 	resource.instruction_cap >= job.instruction_limit
 		&& resource.memory_cap >= job.ram_limit
@@ -273,7 +274,9 @@ pub(crate) fn could_pair(
 		&& resource.bandwidth_cap >= job.bandwidth_limit
 		&& resource.instruction_price <= job.instruction_max_price
 		&& resource.bandwidth_price <= job.bandwidth_max_price
-		&& job.arch == provider_arch
+		&& job.arch == provider.arch
+		&& provider.trusted_directories.contains(&job.directory)
+		&& provider.base_layers.contains(&job.first_layer_hash)
 }
 
 /// Checks whether the pair can be matched at `now_ms` with mediator `mediator_id`.
