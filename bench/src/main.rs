@@ -42,7 +42,8 @@ use std::{path::PathBuf, process::ExitCode, time::Instant};
 #[command(name = "modicum-bench")]
 struct Args {
 	/// Tiny sizes (2 jobs, a 1 s CPU job, a 100 × 100 book, a short idle): checks that
-	/// every figure runs, in a minute or two; the numbers mean little.
+	/// every figure runs, in about ten minutes (most of it the four-validator network,
+	/// which waits for finality at every step); the numbers mean little.
 	#[arg(long)]
 	smoke: bool,
 	/// Only these figures.
