@@ -15,7 +15,7 @@
 
 use crate::{
 	market::MDC,
-	network::{slot_s, LocalNetwork, Network},
+	network::{slot_s, start_local, Network},
 	procfs::round3,
 	row::{secs, Quantity, Row},
 	setup::say,
@@ -308,7 +308,7 @@ async fn measure(
 			// Every validator authors blocks from its own pool, so all run the single-state
 			// pool the burst needs (see CHAIN_RATE_NODE).
 			let flags = &CHAIN_RATE_NODE[1..];
-			let mut network = LocalNetwork::start("chain-rate.local", dir.path(), flags).await?;
+			let mut network = start_local("chain-rate.local", dir.path(), flags).await?;
 			let [row, batched, state] = rows;
 			let result =
 				measure_on(&network.alice, jobs, Network::Local, [row, &mut *batched, state]);

@@ -5,7 +5,7 @@
 //! validator, and Bob, Charlie and Dave validate as well as play their roles.
 
 use crate::{
-	network::{LocalNetwork, Network},
+	network::{start_local, Network},
 	procfs,
 	setup::say,
 	tx::{self, Bulk},
@@ -93,7 +93,7 @@ impl Market {
 				(node, Vec::new())
 			},
 			Network::Local => {
-				let network = LocalNetwork::start(figure, &work.join("network"), &[]).await?;
+				let network = start_local(figure, &work.join("network"), &[]).await?;
 				(network.alice, network.others)
 			},
 		};

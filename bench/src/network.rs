@@ -1,11 +1,12 @@
 //! The chains a figure runs on: the instant-seal dev node, or the four-validator aura +
 //! GRANDPA local network users run (`--chain local`, Alice, Bob, Charlie and Dave on
-//! loopback, as `tests/tests/local_testnet.rs` starts it), with how far finality trails
+//! loopback: [`LocalNetwork`], shared with the tests), with how far finality trails
 //! the best block there.
 
 use crate::{setup::say, stats::median};
 use anyhow::{ensure, Result};
-use modicum_tests::{best_number, finalized_number, run_node_command, wait_for, Node};
+use modicum_tests::LocalNetwork;
+use modicum_tests::{best_number, finalized_number};
 use std::{
 	collections::BTreeMap,
 	path::Path,
@@ -40,72 +41,10 @@ impl Network {
 	}
 }
 
-/// The four validators; Alice's node is the one clients and daemons talk to.
-pub struct LocalNetwork {
-	/// Alice's node.
-	pub alice: Node,
-	/// Bob's, Charlie's and Dave's.
-	pub others: Vec<Node>,
-}
-
-/// A fixed network key for Alice, so the others can dial her by peer id.
-const ALICE_NODE_KEY: &str = "0000000000000000000000000000000000000000000000000000000000000001";
-/// How long the network may take to finalize its first block.
-const FIRST_FINALITY: Duration = Duration::from_secs(180);
-
-impl LocalNetwork {
-	/// Starts the four validators under `work`, each with `extra` flags besides the
-	/// standard ones, and waits until every one has finalized a block.
-	pub async fn start(figure: &str, work: &Path, extra: &[&str]) -> Result<LocalNetwork> {
-		say(figure, "starting a four-validator aura + GRANDPA network");
-		std::fs::create_dir_all(work)?;
-		let key_file = work.join("alice.key");
-		std::fs::write(&key_file, ALICE_NODE_KEY)?;
-		let key_path = key_file.display().to_string();
-		let (ok, peer_id, stderr) =
-			run_node_command(&["key", "inspect-node-key", "--file", &key_path])?;
-		ensure!(ok, "modicum-node key inspect-node-key failed: {stderr}");
-		let flags = |own: &[&str]| -> Vec<String> {
-			["--chain", "local"]
-				.iter()
-				.chain(own)
-				.chain(extra)
-				.map(|s| s.to_string())
-				.collect::<Vec<_>>()
-		};
-		let alice_flags = flags(&["--alice", "--node-key-file", &key_path]);
-		let mut alice = Node::start(
-			"alice",
-			&work.join("alice"),
-			&alice_flags.iter().map(String::as_str).collect::<Vec<_>>(),
-		)?;
-		// Alice's ports are final once her RPC answers (a node that lost a port restarts).
-		let alice_rpc = alice.rpc(Duration::from_secs(60)).await?;
-		let bootnode = format!("/ip4/127.0.0.1/tcp/{}/p2p/{}", alice.p2p_port, peer_id.trim());
-		let mut others = Vec::new();
-		for (index, name) in ["bob", "charlie", "dave"].into_iter().enumerate() {
-			let (flag, node_key) = (format!("--{name}"), format!("{:064x}", index + 2));
-			let own = flags(&[&flag, "--node-key", &node_key, "--bootnodes", &bootnode]);
-			others.push(Node::start(
-				name,
-				&work.join(name),
-				&own.iter().map(String::as_str).collect::<Vec<_>>(),
-			)?);
-		}
-		let mut rpcs = vec![alice_rpc];
-		for node in &mut others {
-			rpcs.push(node.rpc(Duration::from_secs(60)).await?);
-		}
-		for (rpc, name) in rpcs.iter().zip(["alice", "bob", "charlie", "dave"]) {
-			let what = format!("{name} to finalize a block");
-			if let Err(e) = wait_for(&what, 1, FIRST_FINALITY, || finalized_number(rpc)).await {
-				let logs: Vec<String> =
-					std::iter::once(&alice).chain(&others).map(|n| n.log_tail()).collect();
-				return Err(e.context(logs.join("\n")));
-			}
-		}
-		Ok(LocalNetwork { alice, others })
-	}
+/// Starts the four validators for `figure` under `work`, each with `extra` flags.
+pub async fn start_local(figure: &str, work: &Path, extra: &[&str]) -> Result<LocalNetwork> {
+	say(figure, "starting a four-validator aura + GRANDPA network");
+	LocalNetwork::start(work, extra).await
 }
 
 /// How far finality trailed the best block over a window.

@@ -29,7 +29,9 @@ pub fn node_binary() -> Result<PathBuf> {
 	Ok(binary)
 }
 
+mod local_network;
 mod ports;
+pub use local_network::LocalNetwork;
 pub use ports::free_port;
 
 /// Runs `modicum-node` with `args` to completion and returns (success, stdout, stderr).

@@ -132,6 +132,10 @@ struct Search {
 	settled_columns: Vec<(u32, Weight)>,
 	/// Rows reached (the root, and the rows on popped columns) with their distances.
 	settled_rows: Vec<(u32, Weight)>,
+	/// Columns popped over the whole solve, for the solve's log.
+	popped: u64,
+	/// Edges relaxed over the whole solve, for the log.
+	relaxed: u64,
 }
 
 impl Search {
@@ -145,6 +149,8 @@ impl Search {
 			heap: BinaryHeap::new(),
 			settled_columns: Vec::new(),
 			settled_rows: Vec::new(),
+			popped: 0,
+			relaxed: 0,
 		}
 	}
 
@@ -183,6 +189,7 @@ impl Search {
 	) {
 		let base = at.sub(row_potential);
 		let stamp = self.stamp;
+		self.relaxed = self.relaxed.saturating_add(edges.len() as u64);
 		for e in edges {
 			let c = e.column as usize;
 			let Some(state) = self.columns.get_mut(c) else { continue };
@@ -252,6 +259,11 @@ impl Assignment {
 		}
 	}
 
+	/// Columns popped and edges relaxed so far, over all phases.
+	pub fn effort(&self) -> (u64, u64) {
+		(self.search.popped, self.search.relaxed)
+	}
+
 	/// Where `row` stands.
 	pub fn slot(&self, row: usize) -> Slot {
 		self.slot.get(row).copied().unwrap_or(Slot::Unassigned)
@@ -306,6 +318,7 @@ impl Assignment {
 				break (Terminal::Dummy(best_dummy.1), best_dummy.0);
 			}
 			search.heap.pop();
+			search.popped = search.popped.saturating_add(1);
 			let ci = c as usize;
 			search.columns[ci].done = search.stamp;
 			search.settled_columns.push((c, d));

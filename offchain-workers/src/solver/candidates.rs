@@ -3,6 +3,10 @@
 //!
 //! - Only live offers enter the index: not expired, with a known provider (resource
 //!   offers) or job creator (job offers), and for jobs a deadline not already past.
+//! - Deposits prune before any pair is seen ([`stakes::dearest_instruction_price_covered`],
+//!   [`stakes::most_instructions_covered`]): a job whose deposit covers no match is left
+//!   out, or its price range cut where it only covers cheaper instructions; an offer's
+//!   instruction cap is lowered to what its deposit can stand behind.
 //! - Resource offers are bucketed by their provider's architecture, because rule 7
 //!   partitions the market, and sorted within a bucket by instruction price (then id).
 //!   A global price order rather than a per-provider one, so the price lower bound
@@ -19,7 +23,9 @@
 
 use super::{
 	book::BookParts,
-	feasibility, price_at_limits,
+	feasibility,
+	filters::{Filtering, Filters, FreeSet, JobFilter, JobNeeds, Position, ProviderLists},
+	price_at_limits,
 	stakes::{self, MatchRules, MatchTerms},
 	AccountId, Architecture, Hash, RecordRule, RecordView,
 };
@@ -27,6 +33,9 @@ use std::collections::{BinaryHeap, HashMap};
 
 /// "No value" in the dense u32 tables.
 pub(crate) const NONE: u32 = u32::MAX;
+
+/// The fewest jobs for which a solve builds [`Filters`].
+const FILTERS_FROM_JOBS: usize = 256;
 
 /// A known mediator, numbered in preference order.
 pub(crate) struct MediatorEntry {
@@ -111,6 +120,9 @@ pub(crate) struct JobEntry {
 	replica: Option<ReplicaBar>,
 	/// Rule 13: what it requires of a provider.
 	provider_record: Option<RecordRule>,
+	/// Every mediator it could have on some provider (eligible for its class, trusted
+	/// by its creator, fast enough for it; for a replica, its group's), for the filters.
+	mediators: Vec<u32>,
 }
 
 /// A replica's rules ([`super::ReplicaRule`]) in the index's numbers.
@@ -143,6 +155,8 @@ pub(crate) struct Index {
 	/// of `i`'s bucket, for the scan's lower bound.
 	suffix_min_bandwidth_price: Vec<u128>,
 	classes: Vec<ClassEntry>,
+	/// Which positions a job may take, 64 at a time (none for a book of few jobs).
+	filters: Option<Filters>,
 	/// Trusted mediator numbers per job creator, sorted.
 	job_creator_mediators: Vec<Vec<u32>>,
 	/// Each job creator's record as a JC (rule 13), by number.
@@ -176,7 +190,7 @@ impl Index {
 	/// graph, but it shapes the graph: in a market where every job ranks the offers by
 	/// the same prices, the optimum gives the cheapest offers to the largest jobs, and
 	/// the largest-first order hands them those offers while they are still unmatched.
-	pub fn build(book: BookParts<'_>, now_ms: u64) -> Index {
+	pub fn build(book: BookParts<'_>, now_ms: u64, filtering: Filtering) -> Index {
 		let mut mediator_list: Vec<(&AccountId, &super::MediatorView)> =
 			book.mediators.iter().collect();
 		mediator_list.sort_by(|a, b| {
@@ -221,11 +235,21 @@ impl Index {
 				});
 				(providers.len() - 1) as u32
 			});
+			// A deposit that stands behind fewer instructions than the offer's cap
+			// lowers the cap; one that does not cover its incentive serves nothing.
+			let Some(covered) = stakes::most_instructions_covered(
+				book.rules,
+				offer.instruction_price,
+				offer.deposit,
+				offer.match_incentive,
+			) else {
+				continue;
+			};
 			buckets[view.arch.index()].push(ResourceEntry {
 				id: offer.id,
 				instruction_price: offer.instruction_price,
 				bandwidth_price: offer.bandwidth_price,
-				instruction_cap: offer.instruction_cap,
+				instruction_cap: offer.instruction_cap.min(covered),
 				memory_cap: offer.memory_cap,
 				local_storage_cap: offer.local_storage_cap,
 				bandwidth_cap: offer.bandwidth_cap,
@@ -301,12 +325,59 @@ impl Index {
 				});
 				(classes.len() - 1) as u32
 			});
+			// The cheapest mediator the class could have: its deposit floor's share.
+			let Some(&cheapest) = classes[class as usize].eligible.first() else { continue };
+			let terms = MatchTerms {
+				instruction_limit: offer.instruction_limit,
+				bandwidth_limit: offer.bandwidth_limit,
+				instruction_max_price: offer.instruction_max_price,
+				bandwidth_max_price: offer.bandwidth_max_price,
+				mediator_availability: mediators[cheapest as usize].price,
+				directory_availability: directory.availability_price,
+				job_incentive: offer.match_incentive,
+				..Default::default()
+			};
+			// A deposit below every match's minimum, or one that only covers cheaper
+			// instructions than rule 5 allows, narrows what the job can pair with.
+			let Some(affordable) =
+				stakes::dearest_instruction_price_covered(book.rules, &terms, offer.deposit)
+			else {
+				continue;
+			};
+			let dearest = offer.instruction_max_price.min(affordable);
 			let (start, end) = bucket_range[offer.arch.index()];
 			// Rule 5 as a cut: the bucket is sorted by instruction price.
-			let cut = start
-				+ resources[start..end]
-					.partition_point(|r| r.instruction_price <= offer.instruction_max_price);
-			if cut == start || classes[class as usize].eligible.is_empty() {
+			let cut =
+				start + resources[start..end].partition_point(|r| r.instruction_price <= dearest);
+			if cut == start {
+				continue;
+			}
+			let replica = offer.replica.as_ref().map(|rule| ReplicaBar {
+				barred: rule
+					.providers
+					.iter()
+					.chain(&rule.excluded)
+					.filter_map(|a| provider_number.get(a).copied())
+					.collect(),
+				mediator: rule.mediator.map(|m| mediator_number.get(&m).copied().unwrap_or(NONE)),
+			});
+			let fixed = replica.as_ref().and_then(|bar| bar.mediator);
+			let trusted = &job_creator_mediators[job_creator as usize];
+			let possible: Vec<u32> = classes[class as usize]
+				.eligible
+				.iter()
+				.copied()
+				.filter(|m| {
+					fixed.is_none_or(|fixed| fixed == *m)
+						&& trusted.binary_search(m).is_ok()
+						&& stakes::mediator_fast_enough(
+							book.rules,
+							mediators[*m as usize].time_per_instruction_ns,
+							offer.instruction_limit,
+						)
+				})
+				.collect();
+			if possible.is_empty() {
 				continue;
 			}
 			jobs.push(JobEntry {
@@ -323,18 +394,9 @@ impl Index {
 				budget_ns,
 				class,
 				range: (start, cut),
-				replica: offer.replica.as_ref().map(|rule| ReplicaBar {
-					barred: rule
-						.providers
-						.iter()
-						.chain(&rule.excluded)
-						.filter_map(|a| provider_number.get(a).copied())
-						.collect(),
-					mediator: rule
-						.mediator
-						.map(|m| mediator_number.get(&m).copied().unwrap_or(NONE)),
-				}),
+				replica,
 				provider_record: offer.provider_record,
+				mediators: possible,
 			});
 		}
 		jobs.sort_by(|a, b| {
@@ -344,12 +406,47 @@ impl Index {
 				.then(a.id.cmp(&b.id))
 		});
 
+		let positions: Vec<Position> = resources
+			.iter()
+			.map(|r| Position {
+				provider: r.provider,
+				caps: [r.instruction_cap, r.memory_cap, r.local_storage_cap, r.bandwidth_cap],
+			})
+			.collect();
+		let lists: Vec<ProviderLists<'_>> = providers
+			.iter()
+			.map(|p| ProviderLists {
+				directories: &p.directories,
+				base_layers: &p.base_layers,
+				mediators: &p.mediators,
+			})
+			.collect();
+		let used = jobs.iter().filter_map(|j| classes.get(j.class as usize));
+		// The filters cost about 130 bit operations an offer to build, a scan without
+		// them at most one check an offer of its range: worth it only for many jobs
+		// (not for the incremental solve's sub-books of a few arrivals).
+		let wanted = match filtering {
+			Filtering::Auto => jobs.len() >= FILTERS_FROM_JOBS,
+			Filtering::Always => true,
+			Filtering::Never => false,
+		};
+		let filters = wanted.then(|| {
+			Filters::build(
+				&positions,
+				&lists,
+				used.map(|c| (&c.directory, &c.base_layer)),
+				mediators.len(),
+			)
+		});
+		drop(lists);
+
 		Index {
 			mediators,
 			providers,
 			resources,
 			suffix_min_bandwidth_price,
 			classes,
+			filters,
 			job_creator_mediators,
 			job_creator_records,
 			jobs,
@@ -431,49 +528,6 @@ impl Index {
 			resource_incentive: r.match_incentive,
 		};
 		feasibility::covered(&self.rules, &terms, job.deposit, r.deposit).is_ok()
-	}
-}
-
-/// Which resource offers (columns) are still unmatched, with a "next unmatched
-/// position" jump table so a scan skips runs of matched offers in near-constant time.
-/// Matched columns are never freed again during a solve, which is what makes the
-/// union-find style table valid.
-pub(crate) struct FreeSet {
-	matched: Vec<bool>,
-	/// `next[i]` leads (by path halving) to the first unmatched position `≥ i`;
-	/// `next[len] = len` is the sentinel.
-	next: Vec<u32>,
-}
-
-impl FreeSet {
-	/// All `len` columns unmatched.
-	pub fn new(len: usize) -> Self {
-		FreeSet { matched: vec![false; len], next: (0..=len as u32).collect() }
-	}
-
-	/// Whether `column` is unmatched.
-	pub fn is_free(&self, column: usize) -> bool {
-		!self.matched.get(column).copied().unwrap_or(true)
-	}
-
-	/// Records that `column` is now matched (for the rest of the solve).
-	pub fn mark_matched(&mut self, column: usize) {
-		if let Some(m) = self.matched.get_mut(column) {
-			*m = true;
-			self.next[column] = column as u32 + 1;
-		}
-	}
-
-	/// The first unmatched position `≥ from` (the length if none).
-	pub fn next_free(&mut self, from: usize) -> usize {
-		let mut x = from.min(self.next.len() - 1);
-		while self.next[x] as usize != x {
-			let parent = self.next[x] as usize;
-			let grandparent = self.next[parent];
-			self.next[x] = grandparent;
-			x = grandparent as usize;
-		}
-		x
 	}
 }
 
@@ -629,9 +683,9 @@ impl<'a> Scanner<'a> {
 	///
 	/// The scan walks the job's price-sorted range and stops once a lower bound on the
 	/// cost of every remaining offer exceeds the worst candidate of both full lists.
-	/// Once the first list is settled, matched offers are skipped through `free`'s jump
-	/// table.
-	pub fn scan(&mut self, job: usize, k: usize, free: &mut FreeSet) -> Scan {
+	/// Offers the job's filters rule out are passed over 64 at a time
+	/// ([`super::filters`]), and so are matched ones once the first list is settled.
+	pub fn scan(&mut self, job: usize, k: usize, free: &FreeSet) -> Scan {
 		let index = self.index;
 		let Some(job) = index.jobs.get(job) else {
 			return Scan { all: Vec::new(), free: Vec::new(), complete: true };
@@ -645,41 +699,74 @@ impl<'a> Scanner<'a> {
 		}
 		let mut all = BinaryHeap::with_capacity(k + 1);
 		let mut unmatched = BinaryHeap::with_capacity(k + 1);
-		let (start, end) = job.range;
-		let mut i = start;
-		while i < end {
-			// Every offer from `i` on costs at least this: prices only rise along the
-			// bucket, the bandwidth price is at least the suffix minimum, and the
-			// mediator's price is not negative.
-			let bound = price_at_limits(
+		let class = index.classes.get(job.class as usize);
+		let Some(class) = class else {
+			return Scan { all: Vec::new(), free: Vec::new(), complete: true };
+		};
+		let needs = JobNeeds {
+			limits: [
+				job.instruction_limit,
+				job.ram_limit,
+				job.local_storage_limit,
+				job.bandwidth_limit,
+			],
+			directory: &class.directory,
+			base_layer: &class.base_layer,
+			mediators: Some(&job.mediators),
+		};
+		let filter =
+			index.filters.as_ref().map_or_else(JobFilter::everything, |f| f.for_job(&needs));
+		// Every offer from `i` on costs at least this: prices only rise along the bucket,
+		// the bandwidth price is at least the suffix minimum, and the mediator's price is
+		// not negative.
+		let bound_from = |i: usize| {
+			price_at_limits(
 				index.resources[i].instruction_price,
 				job.instruction_limit,
 				index.suffix_min_bandwidth_price[i],
 				job.bandwidth_limit,
-			);
+			)
+		};
+		let (start, end) = job.range;
+		'words: for w in start / 64..end.div_ceil(64) {
+			let first = (w * 64).max(start);
+			let bound = bound_from(first);
 			let all_closed = closed(&all, k, bound);
 			if all_closed && closed(&unmatched, k, bound) {
 				break;
 			}
-			let is_free = free.is_free(i);
-			if all_closed && !is_free {
-				i = free.next_free(i);
-				continue;
+			// Positions in the range that pass the job's filters; once the first list is
+			// settled, only unmatched ones.
+			let in_range = !0u64 << (first % 64) & (!0u64 >> ((w + 1) * 64).saturating_sub(end));
+			let mut bits = filter.word(w) & in_range;
+			if all_closed {
+				bits &= free.word(w);
 			}
-			let admits = |cost: u128| {
-				(!all_closed && admits_into(&all, k, cost))
-					|| (is_free && admits_into(&unmatched, k, cost))
-			};
-			let found = self.evaluate(job, i, &admits);
-			if let Some(c) = found {
-				if !all_closed {
-					keep_smallest(&mut all, c, k);
+			while bits != 0 {
+				let i = w * 64 + bits.trailing_zeros() as usize;
+				bits &= bits - 1;
+				let bound = bound_from(i);
+				let all_closed = closed(&all, k, bound);
+				if all_closed && closed(&unmatched, k, bound) {
+					break 'words;
 				}
-				if is_free {
-					keep_smallest(&mut unmatched, c, k);
+				let is_free = free.is_free(i);
+				if all_closed && !is_free {
+					continue;
+				}
+				let admits = |cost: u128| {
+					(!all_closed && admits_into(&all, k, cost))
+						|| (is_free && admits_into(&unmatched, k, cost))
+				};
+				if let Some(c) = self.evaluate(job, i, &admits) {
+					if !all_closed {
+						keep_smallest(&mut all, c, k);
+					}
+					if is_free {
+						keep_smallest(&mut unmatched, c, k);
+					}
 				}
 			}
-			i += 1;
 		}
 		let complete = all.len() < k;
 		Scan { all: all.into_sorted_vec(), free: unmatched.into_sorted_vec(), complete }

@@ -4,14 +4,25 @@
 use super::{
 	assignment::{Assignment, Edge, Slot},
 	book::BookParts,
-	candidates::{Candidate, FreeSet, Index, Scanner},
+	candidates::{Candidate, Index, Scanner},
+	filters::{Filtering, FreeSet},
 	price_at_limits, Proposal, SolveOptions,
 };
 use std::collections::VecDeque;
 
 /// See [`Book::solve_with`].
 pub(crate) fn solve(book: BookParts<'_>, now_ms: u64, options: SolveOptions) -> Vec<Proposal> {
-	let index = Index::build(book, now_ms);
+	solve_filtered(book, now_ms, options, Filtering::Auto)
+}
+
+/// [`solve`], with or without the index's filters.
+pub(crate) fn solve_filtered(
+	book: BookParts<'_>,
+	now_ms: u64,
+	options: SolveOptions,
+	filtering: Filtering,
+) -> Vec<Proposal> {
+	let index = Index::build(book, now_ms, filtering);
 	let k = options.candidates_per_job.max(1);
 	let rows = index.jobs.len();
 	let mut scanner = Scanner::new(&index);
@@ -25,7 +36,7 @@ pub(crate) fn solve(book: BookParts<'_>, now_ms: u64, options: SolveOptions) -> 
 
 	while let Some(row) = queue.pop_front() {
 		let r = row as usize;
-		let scan = scanner.scan(r, k, &mut free);
+		let scan = scanner.scan(r, k, &free);
 		let readd = added[r];
 		if readd && scan.free.is_empty() {
 			// Kicked, and no unmatched offer it could take is left; since matched offers
@@ -90,8 +101,11 @@ pub(crate) fn solve(book: BookParts<'_>, now_ms: u64, options: SolveOptions) -> 
 		})
 		.collect();
 	proposals.sort_unstable_by_key(|p| p.job_offer_id);
+	let (popped, relaxed) = assignment.effort();
 	tracing::debug!(
 		jobs = rows,
+		popped,
+		relaxed,
 		resources = index.resources.len(),
 		matched = proposals.len(),
 		phases,

@@ -18,7 +18,9 @@
 //!    stops early once a price lower bound exceeds every candidate it keeps. Rules 8 to
 //!    10 and the mediator choice depend only on the provider and on the job's "class"
 //!    (job creator, architecture, directory, base layer); a job's scan computes them
-//!    once per provider it meets.
+//!    once per provider it meets. Bitsets over the offers (module `filters`: caps,
+//!    directories, base layers, trusted mediators) let a scan pass over offers the job
+//!    cannot take 64 at a time, and deposits too thin for any match are pruned first.
 //! 2. keeps for each job its K cheapest feasible resource offers
 //!    ([`SolveOptions::candidates_per_job`]) plus, at the moment the job is added to
 //!    the matching, its K cheapest feasible offers that are still unmatched;
@@ -37,6 +39,7 @@ mod book;
 mod candidates;
 pub mod explain;
 mod feasibility;
+mod filters;
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
@@ -44,6 +47,8 @@ mod incremental_tests;
 mod matching;
 pub mod sample;
 pub mod stakes;
+#[cfg(test)]
+mod stakes_tests;
 #[cfg(test)]
 mod tests;
 

@@ -147,3 +147,64 @@ pub fn match_minimums(rules: &MatchRules, t: &MatchTerms) -> Option<(u128, u128)
 		.checked_add(t.resource_incentive)?;
 	Some((job_creator, resource_provider))
 }
+
+/// A floor under the JC's deposit in [`match_minimums`] for a job on these terms with
+/// any resource offer and any mediator charging at least `mediator_availability`: the
+/// same figure with the RP's and the mediator's prices at zero, since it only grows
+/// with them. `None` where even the floor overflows, which the chain refuses.
+pub fn job_creator_floor(rules: &MatchRules, job: &MatchTerms) -> Option<u128> {
+	let unpriced = MatchTerms {
+		instruction_price: 0,
+		bandwidth_price: 0,
+		mediator_instruction_price: 0,
+		mediator_bandwidth_price: 0,
+		resource_incentive: 0,
+		..*job
+	};
+	match_minimums(rules, &unpriced).map(|(job_creator, _)| job_creator)
+}
+
+/// The most instructions a resource offer's deposit can stand behind at its instruction
+/// price: for `L` instructions the RP's deposit in [`match_minimums`] is at least
+/// `L·price·(1 + θ)` plus its incentive, whatever the job and the mediator, so any
+/// larger job is refused. `None` when the deposit does not even cover the incentive.
+pub fn most_instructions_covered(
+	rules: &MatchRules,
+	instruction_price: u128,
+	deposit: u128,
+	resource_incentive: u128,
+) -> Option<u64> {
+	let spare = deposit.checked_sub(resource_incentive)?;
+	if instruction_price == 0 {
+		return Some(u64::MAX);
+	}
+	let unit = U256::from(PENALTY_RATE_PARTS_PER_UNIT);
+	// Both factors are below 2^129, so the product fits.
+	let per_instruction = U256::from(instruction_price)
+		.saturating_mul(unit.saturating_add(U256::from(rules.penalty_rate_parts)));
+	let most = U256::from(spare).saturating_mul(unit) / per_instruction;
+	Some(if most > U256::from(u64::MAX) { u64::MAX } else { most.as_u64() })
+}
+
+/// The dearest instruction price a job on these terms can pay with `job_deposit`, or
+/// `None` when the deposit is below [`job_creator_floor`] and no match can take it. The
+/// JC's deposit in [`match_minimums`] is at least the RP's price for the job's
+/// instructions (the verdict part) plus the floor's other parts.
+pub fn dearest_instruction_price_covered(
+	rules: &MatchRules,
+	job: &MatchTerms,
+	job_deposit: u128,
+) -> Option<u128> {
+	let floor = job_creator_floor(rules, job)?;
+	if job_deposit < floor {
+		return None;
+	}
+	// The floor's verdict-or-half part, which the verdict replaces when larger.
+	let half_estimate = u128::from(job.instruction_limit)
+		.checked_mul(job.instruction_max_price)?
+		.checked_add(
+		u128::from(job.bandwidth_limit).checked_mul(job.bandwidth_max_price)?,
+	)? / 2;
+	let spare = job_deposit.saturating_sub(floor.saturating_sub(half_estimate));
+	Some(spare.checked_div(u128::from(job.instruction_limit)).unwrap_or(u128::MAX))
+}
