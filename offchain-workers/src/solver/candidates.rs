@@ -36,6 +36,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 
 /// The fewest jobs for which a solve builds [`Filters`].
 const FILTERS_FROM_JOBS: usize = 256;
+/// The fewest resource offers for which a solve builds [`Filters`].
+const FILTERS_FROM_OFFERS: usize = 1_024;
 
 /// A known mediator, numbered in preference order.
 pub(crate) struct MediatorEntry {
@@ -422,11 +424,14 @@ impl Index {
 			})
 			.collect();
 		let used = jobs.iter().filter_map(|j| classes.get(j.class as usize));
-		// The filters cost about 130 bit operations an offer to build, a scan without
-		// them at most one check an offer of its range: worth it only for many jobs
-		// (not for the incremental solve's sub-books of a few arrivals).
+		// The filters cost about 130 bit operations an offer to build, and a count of
+		// the jobs' directories and layers; a scan without them at most one check an
+		// offer of its range. Worth it only for many jobs over many offers, not for the
+		// incremental solve's sub-books around a few arrivals.
 		let wanted = match filtering {
-			Filtering::Auto => jobs.len() >= FILTERS_FROM_JOBS,
+			Filtering::Auto => {
+				jobs.len() >= FILTERS_FROM_JOBS && resources.len() >= FILTERS_FROM_OFFERS
+			},
 			Filtering::Always => true,
 			Filtering::Never => false,
 		};
