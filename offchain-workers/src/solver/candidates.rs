@@ -123,7 +123,7 @@ pub(crate) struct JobEntry {
 	/// Rule 13: what it requires of a provider.
 	provider_record: Option<RecordRule>,
 	/// Every mediator it could have on some provider (eligible for its class, trusted
-	/// by its creator, fast enough for it; for a replica, its group's), for the filters.
+	/// by its creator, fast enough for it; for a replica, its group's), cheapest first.
 	mediators: Vec<u32>,
 }
 
@@ -159,8 +159,6 @@ pub(crate) struct Index {
 	classes: Vec<ClassEntry>,
 	/// Which positions a job may take, 64 at a time (none for a book of few jobs).
 	filters: Option<Filters>,
-	/// Trusted mediator numbers per job creator, sorted.
-	job_creator_mediators: Vec<Vec<u32>>,
 	/// Each job creator's record as a JC (rule 13), by number.
 	job_creator_records: Vec<RecordView>,
 	/// Live job offers in processing order (see [`Index::build`]).
@@ -452,48 +450,35 @@ impl Index {
 			suffix_min_bandwidth_price,
 			classes,
 			filters,
-			job_creator_mediators,
 			job_creator_records,
 			jobs,
 			rules: *book.rules,
 		}
 	}
 
-	/// The mediators that can serve a job of `class` with this instruction limit on
-	/// `provider` (rules 7 to 10, with the mediator's speed), cheapest first.
-	fn capable_mediators(
-		&self,
-		class: u32,
+	/// The mediators that can serve `job` on `provider` (rules 7 to 10, with the
+	/// mediator's speed), cheapest first: those of [`JobEntry::mediators`] the provider
+	/// trusts, if it serves the job's class at all.
+	fn capable_mediators<'j>(
+		&'j self,
+		job: &'j JobEntry,
 		provider: u32,
-		instruction_limit: u64,
-	) -> impl Iterator<Item = u32> + '_ {
-		let serves = self.classes.get(class as usize).zip(self.providers.get(provider as usize));
+	) -> impl Iterator<Item = u32> + 'j {
+		let serves =
+			self.classes.get(job.class as usize).zip(self.providers.get(provider as usize));
 		let serves = serves.filter(|(c, p)| {
 			p.arch == c.arch
 				&& p.directories.binary_search(&c.directory).is_ok()
 				&& p.base_layers.binary_search(&c.base_layer).is_ok()
 		});
-		let lists = serves.and_then(|(c, p)| {
-			Some((c, p, self.job_creator_mediators.get(c.job_creator as usize)?))
-		});
-		lists.into_iter().flat_map(move |(c, p, trusted_by_job_creator)| {
-			c.eligible.iter().copied().filter(move |m| {
-				trusted_by_job_creator.binary_search(m).is_ok()
-					&& p.mediators.binary_search(m).is_ok()
-					&& self.mediators.get(*m as usize).is_some_and(|entry| {
-						stakes::mediator_fast_enough(
-							&self.rules,
-							entry.time_per_instruction_ns,
-							instruction_limit,
-						)
-					})
-			})
+		serves.into_iter().flat_map(move |(_, p)| {
+			job.mediators.iter().copied().filter(move |m| p.mediators.binary_search(m).is_ok())
 		})
 	}
 
 	/// The cheapest of [`Index::capable_mediators`], or [`NONE`].
-	fn mediator_for(&self, class: u32, provider: u32, instruction_limit: u64) -> u32 {
-		self.capable_mediators(class, provider, instruction_limit).next().unwrap_or(NONE)
+	fn mediator_for(&self, job: &JobEntry, provider: u32) -> u32 {
+		self.capable_mediators(job, provider).next().unwrap_or(NONE)
 	}
 
 	/// The pair of `job` and the offer `r` at `position` with mediator `m`, at its cost.
@@ -601,7 +586,7 @@ impl<'a> Scanner<'a> {
 		if self.seen[p] == self.stamp {
 			return self.local[p];
 		}
-		let m = self.index.mediator_for(job.class, provider, job.instruction_limit);
+		let m = self.index.mediator_for(job, provider);
 		self.seen[p] = self.stamp;
 		self.local[p] = m;
 		m
@@ -649,9 +634,7 @@ impl<'a> Scanner<'a> {
 			}
 			if let Some(fixed) = bar.mediator {
 				// The group's mediator or none: it must be capable and fit the deposits.
-				let capable = index
-					.capable_mediators(job.class, r.provider, job.instruction_limit)
-					.any(|m| m == fixed);
+				let capable = index.capable_mediators(job, r.provider).any(|m| m == fixed);
 				let candidate = index.candidate(job, r, position, fixed)?;
 				if !capable || !admits(candidate.cost) || !index.deposits_cover(job, r, fixed) {
 					return None;
@@ -674,7 +657,7 @@ impl<'a> Scanner<'a> {
 			first
 		} else {
 			index
-				.capable_mediators(job.class, r.provider, job.instruction_limit)
+				.capable_mediators(job, r.provider)
 				.skip_while(|m| *m != first)
 				.skip(1)
 				.find(|m| index.deposits_cover(job, r, *m))?

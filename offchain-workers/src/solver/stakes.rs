@@ -121,14 +121,18 @@ impl MatchTerms {
 	}
 }
 
+/// The job's limits at these prices, or `None` on overflow.
+fn price_of(t: &MatchTerms, instruction_price: u128, bandwidth_price: u128) -> Option<u128> {
+	instruction_price
+		.checked_mul(t.instruction_limit.into())?
+		.checked_add(bandwidth_price.checked_mul(t.bandwidth_limit.into())?)
+}
+
 /// The deposits (incentive included) a match on these terms needs from the JC and
 /// the RP, or `None` where the chain's arithmetic would overflow (it refuses those).
 pub fn match_minimums(rules: &MatchRules, t: &MatchTerms) -> Option<(u128, u128)> {
-	let price = |instruction_price: u128, bandwidth_price: u128| {
-		instruction_price
-			.checked_mul(t.instruction_limit.into())?
-			.checked_add(bandwidth_price.checked_mul(t.bandwidth_limit.into())?)
-	};
+	let price =
+		|instruction_price, bandwidth_price| price_of(t, instruction_price, bandwidth_price);
 	let job_estimate = price(t.instruction_max_price, t.bandwidth_max_price)?;
 	let provider_estimate = price(t.instruction_price, t.bandwidth_price)?;
 	let fee_bound = price(t.mediator_instruction_price, t.mediator_bandwidth_price)?
@@ -200,11 +204,7 @@ pub fn dearest_instruction_price_covered(
 		return None;
 	}
 	// The floor's verdict-or-half part, which the verdict replaces when larger.
-	let half_estimate = u128::from(job.instruction_limit)
-		.checked_mul(job.instruction_max_price)?
-		.checked_add(
-		u128::from(job.bandwidth_limit).checked_mul(job.bandwidth_max_price)?,
-	)? / 2;
+	let half_estimate = price_of(job, job.instruction_max_price, job.bandwidth_max_price)? / 2;
 	let spare = job_deposit.saturating_sub(floor.saturating_sub(half_estimate));
 	Some(spare.checked_div(u128::from(job.instruction_limit)).unwrap_or(u128::MAX))
 }
