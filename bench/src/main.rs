@@ -131,12 +131,19 @@ impl Ctx {
 		self.seal_interval_ms.unwrap_or(1000) as f64 / 1000.0
 	}
 
-	/// A market of `rps` RPs, each running `open_offers` jobs at once, on a node run with
-	/// this run's `--seal-interval-ms` and `--node-arg`s.
-	pub fn market(&self, rps: usize, open_offers: u32) -> market::MarketOptions {
+	/// A market of `rps` RPs, each running `jobs_at_once` jobs at once and keeping as
+	/// many offers open, on a node run with this run's `--seal-interval-ms` and
+	/// `--node-arg`s.
+	pub fn market(&self, rps: usize, jobs_at_once: u32) -> market::MarketOptions {
 		let interval = self.seal_interval_ms.map(|ms| format!("--seal-interval-ms={ms}"));
 		let node_args = interval.into_iter().chain(self.node_args.iter().cloned()).collect();
-		market::MarketOptions { rps, open_offers, node_args, network: Network::Dev }
+		market::MarketOptions {
+			rps,
+			jobs_at_once,
+			open_offers: jobs_at_once,
+			node_args,
+			network: Network::Dev,
+		}
 	}
 }
 

@@ -23,8 +23,10 @@ pub const MDC: u128 = 1_000_000_000_000;
 pub struct MarketOptions {
 	/// Resource providers to run.
 	pub rps: usize,
-	/// Jobs each RP runs at once; it keeps as many offers open meanwhile, so its next
-	/// jobs are matched while these run.
+	/// Jobs each RP runs at once.
+	pub jobs_at_once: u32,
+	/// Offers each RP keeps open (matched jobs waiting for a slot included), at least
+	/// `jobs_at_once`: its next jobs are matched while these run.
 	pub open_offers: u32,
 	/// Arguments for the dev node besides `--dev` (the local network takes none).
 	pub node_args: Vec<String>,
@@ -33,6 +35,11 @@ pub struct MarketOptions {
 }
 
 impl MarketOptions {
+	/// The same market with each RP keeping `offers` offers open.
+	pub fn with_open_offers(self, offers: u32) -> Self {
+		MarketOptions { open_offers: offers.max(self.jobs_at_once), ..self }
+	}
+
 	/// The same market on `network`.
 	pub fn on(self, network: Network) -> Self {
 		MarketOptions { network, ..self }
@@ -112,7 +119,8 @@ impl Market {
 			.map(|i| RpRole {
 				name: format!("rp-{i}"),
 				key: rp_uri(i),
-				jobs_at_once: options.open_offers,
+				jobs_at_once: options.jobs_at_once,
+				open_offers: options.open_offers,
 				determinism_probe_runs: 0,
 			})
 			.collect();

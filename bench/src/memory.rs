@@ -114,6 +114,10 @@ async fn measure(ctx: &Ctx) -> Result<Vec<Row>> {
 			format!("{:.1}% of the node's", reading.mib / node_mib * 100.0),
 		));
 		row.met = Some(reading.mib <= GOAL_MIB);
+		row.notes.push(format!(
+			"of its {:.1} MiB, {:.1} MiB are its own heap and stacks; {:.1} MiB are pages of the `modicum` binary and its libraries, which every process running them shares",
+			reading.mib, reading.anon_mib, reading.file_mib
+		));
 		for child in &reading.children {
 			row.notes.push(format!(
 				"it runs {} apart: {} MiB more",
@@ -235,6 +239,10 @@ async fn with_full_book(
 /// One reading of a daemon's memory.
 struct Reading {
 	mib: f64,
+	/// Of `mib`, the daemon's own heap and stacks.
+	anon_mib: f64,
+	/// Of `mib`, pages of the binary and libraries, shared with other processes.
+	file_mib: f64,
 	peak_mib: f64,
 	threads: u64,
 	children: Vec<serde_json::Value>,
@@ -244,6 +252,8 @@ impl Reading {
 	fn describe(&self, details: &mut serde_json::Value) {
 		if let Some(map) = details.as_object_mut() {
 			map.insert("rss_mib".into(), serde_json::json!(round3(self.mib)));
+			map.insert("rss_anon_mib".into(), serde_json::json!(round3(self.anon_mib)));
+			map.insert("rss_file_mib".into(), serde_json::json!(round3(self.file_mib)));
 			map.insert("peak_rss_mib".into(), serde_json::json!(round3(self.peak_mib)));
 			map.insert("threads".into(), serde_json::json!(self.threads));
 			map.insert("children".into(), serde_json::json!(self.children));
@@ -265,6 +275,8 @@ fn read(daemon: &mut Daemon) -> Result<Reading> {
 		.collect();
 	Ok(Reading {
 		mib: procfs::rss_kib(pid)? as f64 / 1024.0,
+		anon_mib: procfs::rss_anon_kib(pid)? as f64 / 1024.0,
+		file_mib: procfs::rss_file_kib(pid)? as f64 / 1024.0,
 		peak_mib: procfs::peak_rss_kib(pid)? as f64 / 1024.0,
 		threads: procfs::threads(pid)?,
 		children,

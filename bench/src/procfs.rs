@@ -14,6 +14,18 @@ pub fn peak_rss_kib(pid: u32) -> Result<u64> {
 	status_field(pid, "VmHWM:")
 }
 
+/// The anonymous part of its resident set (`RssAnon`: its heap and stacks, its own),
+/// in KiB.
+pub fn rss_anon_kib(pid: u32) -> Result<u64> {
+	status_field(pid, "RssAnon:")
+}
+
+/// The file-backed part of its resident set (`RssFile`: the pages of its binary and
+/// libraries it has touched, shared with every process mapping the same files), in KiB.
+pub fn rss_file_kib(pid: u32) -> Result<u64> {
+	status_field(pid, "RssFile:")
+}
+
 /// Its thread count.
 pub fn threads(pid: u32) -> Result<u64> {
 	status_field(pid, "Threads:")

@@ -20,9 +20,9 @@ use crate::{
 	},
 	Chain, ClientError, Keypair, MarketEvent, ModicumConfig,
 };
-use std::{mem::Discriminant, ops::Range};
+use std::{mem::Discriminant, ops::Range, sync::Arc};
 use subxt::{extrinsics::ExtrinsicEvents, Metadata};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Semaphore};
 
 /// The most calls one extrinsic carries; longer lists go out as several extrinsics,
 /// all handed to the node at once.
@@ -171,21 +171,31 @@ pub fn pack(weights: &[u64], budget: u64) -> Vec<Range<usize>> {
 /// A call waiting in a [`Batcher`], with where its outcome goes.
 type Queued = (BatchCall, oneshot::Sender<ItemOutcome>);
 
-/// Gathers the calls a daemon's tasks make into batches ("group commit"): a call that
-/// arrives while a batch is in flight waits for it, then goes out with every other
-/// call that arrived meanwhile. A lone call goes out at once, so nothing waits for
-/// company. Clones share the queue; the batching task ends with the last clone.
+/// Gathers the calls a daemon's tasks make into batches ("group commit"): up to
+/// [`BATCHES_IN_FLIGHT`] batches wait for finality at once; a call that arrives while
+/// all of them are in flight waits for one to end, then goes out with every other call
+/// that arrived meanwhile. A lone call goes out at once, so nothing waits for company
+/// (on a network, finality takes a slot plus the finality lag: a result must not wait
+/// for an earlier one's). Clones share the queue; the batching task ends with the
+/// last clone.
 #[derive(Clone)]
 pub struct Batcher {
 	queue: mpsc::UnboundedSender<Queued>,
 }
 
+/// How many batches of one [`Batcher`] may wait for finality at once.
+pub const BATCHES_IN_FLIGHT: usize = 4;
+
 impl Batcher {
 	/// Starts the batching task for calls signed by `signer` through `chain`.
 	pub fn spawn(chain: Chain, signer: Keypair) -> Batcher {
 		let (queue, mut arrivals) = mpsc::unbounded_channel::<Queued>();
+		let in_flight = Arc::new(Semaphore::new(BATCHES_IN_FLIGHT));
 		tokio::spawn(async move {
-			while let Some(first) = arrivals.recv().await {
+			loop {
+				// The batching task owns the semaphore and never closes it.
+				let Ok(permit) = Arc::clone(&in_flight).acquire_owned().await else { return };
+				let Some(first) = arrivals.recv().await else { return };
 				let mut pending = vec![first];
 				while pending.len() < MAX_CALLS_PER_BATCH {
 					match arrivals.try_recv() {
@@ -193,12 +203,17 @@ impl Batcher {
 						Err(_) => break,
 					}
 				}
-				let calls: Vec<BatchCall> = pending.iter().map(|(call, _)| call.clone()).collect();
-				let outcomes = chain.submit_batch(&calls, &signer).await;
-				for ((_, reply), outcome) in pending.into_iter().zip(outcomes) {
-					// The caller may have given up waiting; its call still took effect.
-					let _ = reply.send(outcome);
-				}
+				let (chain, signer) = (chain.clone(), signer.clone());
+				tokio::spawn(async move {
+					let calls: Vec<BatchCall> =
+						pending.iter().map(|(call, _)| call.clone()).collect();
+					let outcomes = chain.submit_batch(&calls, &signer).await;
+					drop(permit);
+					for ((_, reply), outcome) in pending.into_iter().zip(outcomes) {
+						// The caller may have given up waiting; its call still took effect.
+						let _ = reply.send(outcome);
+					}
+				});
 			}
 		});
 		Batcher { queue }

@@ -209,6 +209,28 @@ impl<'a> Market<'a> {
 		self.chain.submit_batch(&calls, self.signer).await
 	}
 
+	/// Posts several resource offers in one batch (an RP topping up its offers): one
+	/// outcome per `(terms, deposit, expires_at)`, in order.
+	pub async fn post_resource_offers(
+		&self,
+		offers: &[(ResourceTerms, Balance, u64)],
+	) -> Vec<ItemOutcome> {
+		let calls: Vec<_> = offers
+			.iter()
+			.map(|(terms, deposit, expires_at)| {
+				BatchCall::new(
+					"post_resource_offer",
+					MarketCall::post_resource_offer {
+						terms: terms.clone(),
+						deposit: *deposit,
+						expires_at: *expires_at,
+					},
+				)
+			})
+			.collect();
+		self.chain.submit_batch(&calls, self.signer).await
+	}
+
 	/// Posts several job offers in one batch (e.g. a map job's shards): one outcome per
 	/// `(terms, deposit, expires_at)`, in order.
 	pub async fn post_job_offers(&self, offers: &[(JobTerms, Balance, u64)]) -> Vec<ItemOutcome> {

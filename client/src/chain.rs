@@ -87,10 +87,13 @@ fn call_name(call: &impl Payload) -> String {
 	format!("{}::{}", call.pallet_name(), call.call_name())
 }
 
+/// A submitted transaction's progress through the pool and the chain.
+type Progress = TransactionProgress<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>;
+
 /// Waits until a submitted transaction is finalized and succeeded; a pallet error
 /// becomes [`ClientError::Refused`] naming the error.
 async fn finalized(
-	progress: TransactionProgress<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>,
+	progress: Progress,
 	name: &str,
 ) -> Result<ExtrinsicEvents<ModicumConfig>, ClientError> {
 	let failed = |reason: String| ClientError::Transaction { call: name.into(), reason };
@@ -182,10 +185,39 @@ impl Chain {
 			call: call_name(call),
 			reason,
 		};
-		let _one_at_a_time = self.submit_lock.lock().await;
+		// The lock covers choosing nonces and handing the calls to the pool, not the wait
+		// for finality: on a network that wait is a slot plus the finality lag (about
+		// 9 s), and a daemon's next call (an RP's result after its offer) must not queue
+		// behind it. Once a call is in the pool, the node's next nonce counts it.
+		let watched = {
+			let _one_at_a_time = self.submit_lock.lock().await;
+			match self.send_in_order(calls, signer).await {
+				Ok(watched) => watched,
+				Err(e) => return calls.iter().map(|c| Err(failed(c, e.clone()))).collect(),
+			}
+		};
+		futures::future::join_all(watched.into_iter().map(|sent| async move {
+			let (progress, name) = sent?;
+			finalized(progress, &name).await
+		}))
+		.await
+	}
+
+	/// Signs `calls` with consecutive nonces from the node's next one and submits them
+	/// in order; each entry is the call's progress to watch, or why it was not sent. The
+	/// `Err` is a failure before any call was signed.
+	async fn send_in_order<Call: Payload>(
+		&self,
+		calls: &[Call],
+		signer: &Keypair,
+	) -> Result<Vec<Result<(Progress, String), ClientError>>, String> {
+		let failed = |call: &Call, reason: String| ClientError::Transaction {
+			call: call_name(call),
+			reason,
+		};
 		let at = match self.at().await {
 			Ok(at) => at,
-			Err(e) => return calls.iter().map(|c| Err(failed(c, e.to_string()))).collect(),
+			Err(e) => return Err(e.to_string()),
 		};
 		let mut transactions = at.transactions();
 		let account = crate::keys::account_of(signer);
@@ -197,7 +229,7 @@ impl Chain {
 			rpc.request::<u64>("system_accountNextIndex", rpc_params![account.to_string()]);
 		let first_nonce = match next_index.await {
 			Ok(nonce) => nonce,
-			Err(e) => return calls.iter().map(|c| Err(failed(c, e.to_string()))).collect(),
+			Err(e) => return Err(e.to_string()),
 		};
 		let mut watched = Vec::with_capacity(calls.len());
 		let mut blocked: Option<String> = None;
@@ -220,11 +252,7 @@ impl Chain {
 				},
 			}
 		}
-		futures::future::join_all(watched.into_iter().map(|sent| async move {
-			let (progress, name) = sent?;
-			finalized(progress, &name).await
-		}))
-		.await
+		Ok(watched)
 	}
 
 	/// Reads at the latest finalized block.

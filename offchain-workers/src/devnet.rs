@@ -35,8 +35,11 @@ pub struct RpPlan {
 	pub name: String,
 	/// Its key's secret URI.
 	pub key: String,
-	/// Jobs it runs at once; it keeps as many offers open.
+	/// Jobs it runs at once.
 	pub jobs_at_once: u32,
+	/// Resource offers it keeps open, matched jobs waiting for a slot included; more
+	/// than `jobs_at_once` has its next jobs matched while these run.
+	pub open_offers: u32,
 	/// Its determinism probe's extra runs (0: none).
 	pub determinism_probe_runs: u32,
 }
@@ -109,7 +112,7 @@ pub fn write_configs(plan: &Plan) -> Result<Vec<Daemon>, DevnetError> {
 				trusted_directories: vec!["//Dave".into()],
 				base_images: vec![BASE_IMAGE.into()],
 				work_dir: work.join(&rp.name),
-				open_offers: rp.jobs_at_once,
+				open_offers: rp.open_offers,
 				concurrent_jobs: rp.jobs_at_once,
 				determinism_probe_runs: rp.determinism_probe_runs,
 				..RpSettings::default()
@@ -131,6 +134,7 @@ pub fn rps(count: u32, jobs_at_once: u32) -> Vec<RpPlan> {
 			name: if count == 1 { "rp".into() } else { format!("rp-{i}") },
 			key: if i == 0 { "//Bob".into() } else { format!("//RP{}", i + 1) },
 			jobs_at_once,
+			open_offers: jobs_at_once,
 			determinism_probe_runs: 0,
 		})
 		.collect()

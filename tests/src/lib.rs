@@ -591,7 +591,13 @@ pub async fn docker_market_with(work: &Path, keys: &[&str]) -> Result<Option<Tes
 		.map(|(i, key)| {
 			// One RP keeps the name the single-RP tests read its state under.
 			let name = if keys.len() == 1 { "rp".to_string() } else { format!("rp-{i}") };
-			RpRole { name, key: key.to_string(), jobs_at_once: 1, determinism_probe_runs: 0 }
+			RpRole {
+				name,
+				key: key.to_string(),
+				jobs_at_once: 1,
+				open_offers: 1,
+				determinism_probe_runs: 0,
+			}
 		})
 		.collect();
 	Ok(Some(TestMarket::start_with(work, &rps).await?))

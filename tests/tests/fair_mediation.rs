@@ -114,6 +114,7 @@ async fn a_hostile_jc_cannot_get_an_honest_rp_fined() -> Result<()> {
 		name: "rp".into(),
 		key: "//Bob".into(),
 		jobs_at_once: 5,
+		open_offers: 5,
 		determinism_probe_runs: 0,
 	};
 	let market_up = TestMarket::start(dir.path(), rp).await?;
@@ -318,6 +319,7 @@ async fn a_probing_rp_declines_a_non_deterministic_job_and_nobody_is_fined() -> 
 		name: "rp".into(),
 		key: "//Bob".into(),
 		jobs_at_once: 1,
+		open_offers: 1,
 		determinism_probe_runs: 1,
 	};
 	let market_up = TestMarket::start(dir.path(), rp).await?;

@@ -113,6 +113,7 @@ impl Harness {
 			name: "rp".into(),
 			key: "//Bob".into(),
 			jobs_at_once: 1,
+			open_offers: 1,
 			determinism_probe_runs: 0,
 		};
 		let market = TestMarket::start(&work, rp).await?;

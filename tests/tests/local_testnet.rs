@@ -1,8 +1,12 @@
-//! Four validators (aura + GRANDPA) on loopback: all produce and finalize blocks, the
-//! network keeps finalizing with one stopped, and the stopped one catches up on restart.
+//! Four validators (aura + GRANDPA) on loopback: all produce and finalize blocks, one
+//! client's calls sent together land together, the network keeps finalizing with one
+//! stopped, and the stopped one catches up on restart.
 
+use anyhow::{ensure, Context};
+use modicum_client::{keys, runtime, Chain};
 use modicum_tests::{finalized_number, wait_for, LocalNetwork};
 use std::time::Duration;
+use subxt::rpcs::{rpc_params, RpcClient};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -21,6 +25,8 @@ async fn four_validators_finalize_and_survive_one_failure() -> anyhow::Result<()
 			.await?;
 	}
 
+	same_client_calls_do_not_wait_for_each_others_finality(&alice.url(), &alice_rpc).await?;
+
 	// Stop Dave: three of four validators are more than two thirds, so GRANDPA goes on.
 	let dave = others.last_mut().expect("three others");
 	dave.stop()?;
@@ -32,5 +38,37 @@ async fn four_validators_finalize_and_survive_one_failure() -> anyhow::Result<()
 	let dave_rpc = dave.rpc(MINUTE).await?;
 	let target = finalized_number(&alice_rpc).await?;
 	wait_for("Dave catches up", target, 2 * MINUTE, || finalized_number(&dave_rpc)).await?;
+	Ok(())
+}
+
+/// Three calls one `Chain` sends at once (as a daemon's tasks do: an RP's next offer
+/// and its result) are handed to the pool together and each waits for its own
+/// finality: they land in at most two consecutive blocks. Had each waited for the one
+/// before it to be finalized, every one would land in a later block than the last.
+async fn same_client_calls_do_not_wait_for_each_others_finality(
+	url: &str,
+	rpc: &RpcClient,
+) -> anyhow::Result<()> {
+	let chain = Chain::connect(url).await?;
+	let signer = keys::from_uri("//Alice")?;
+	let sent: Vec<_> = (0..3u8)
+		.map(|i| {
+			let (chain, signer) = (chain.clone(), signer.clone());
+			tokio::spawn(async move {
+				chain.submit(&runtime::tx().system().remark(vec![i]), &signer).await
+			})
+		})
+		.collect();
+	let mut blocks = Vec::new();
+	for call in sent {
+		let events = call.await??;
+		let header: serde_json::Value =
+			rpc.request("chain_getHeader", rpc_params![events.block_hash()]).await?;
+		let number = header["number"].as_str().context("a header without a number")?;
+		blocks.push(u64::from_str_radix(number.trim_start_matches("0x"), 16)?);
+	}
+	let (first, last) = (blocks.iter().min(), blocks.iter().max());
+	let spread = last.zip(first).map(|(l, f)| l - f).context("no block")?;
+	ensure!(spread <= 1, "three calls sent together landed in blocks {blocks:?}");
 	Ok(())
 }

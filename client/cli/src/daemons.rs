@@ -77,6 +77,8 @@ pub(crate) async fn stop_requested() {
 	}
 }
 
+/// Runs a daemon's `work` until it ends or the daemon is asked to stop, handing its
+/// freed heap back to the system meanwhile.
 async fn until_ctrl_c<F: std::future::Future<Output = Result<()>>>(work: F) -> Result<()> {
 	tokio::select! {
 		result = work => result,
@@ -84,6 +86,7 @@ async fn until_ctrl_c<F: std::future::Future<Output = Result<()>>>(work: F) -> R
 			tracing::info!("interrupted; stopping");
 			Ok(())
 		},
+		() = crate::heap::keep_trimmed() => Ok(()),
 	}
 }
 
@@ -216,7 +219,11 @@ pub async fn directory(global: &Global, command: DirectoryCommand) -> Result<()>
 			tracing::info!(%mediator, "trusting a mediator's rulings on this directory");
 		}
 	}
-	serving.await.context("directory task")?.context("directory")?;
+	let served = tokio::select! {
+		served = serving => served,
+		() = crate::heap::keep_trimmed() => return Ok(()),
+	};
+	served.context("directory task")?.context("directory")?;
 	Ok(())
 }
 

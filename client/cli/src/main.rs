@@ -12,6 +12,7 @@
 
 mod daemons;
 mod devnet;
+mod heap;
 mod jc;
 mod log_writer;
 mod market;

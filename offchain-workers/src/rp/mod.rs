@@ -106,7 +106,7 @@ pub struct ResourceProvider {
 	/// Matched jobs that still need a slot to run: they take the place of an offer.
 	waiting: AtomicU32,
 	/// Held while topping up, so that two top-ups never post the same offer twice.
-	top_up: Mutex<()>,
+	top_up: Arc<Mutex<()>>,
 	/// The ids of the offers this daemon knows it has open, so that a top-up reads
 	/// those rather than the whole book; `None` until the first top-up has looked.
 	own_offers: Mutex<Option<BTreeSet<u64>>>,
@@ -152,7 +152,7 @@ impl ResourceProvider {
 			in_flight: Arc::new(Mutex::new(BTreeSet::new())),
 			slots: Arc::new(Semaphore::new(concurrent_jobs)),
 			waiting: AtomicU32::new(0),
-			top_up: Mutex::new(()),
+			top_up: Arc::new(Mutex::new(())),
 			own_offers: Mutex::new(None),
 			own_matches: Mutex::new(None),
 			images,
@@ -226,7 +226,8 @@ impl ResourceProvider {
 				}
 			}
 		}
-		self.top_up_quietly(now).await
+		self.top_up_quietly(now);
+		Ok(())
 	}
 
 	/// Acts on every open match of this RP and tops up its offers.
@@ -237,7 +238,8 @@ impl ResourceProvider {
 		for (match_id, info) in matches {
 			self.act_on(match_id, info, closing_time).await;
 		}
-		self.top_up_quietly(now).await
+		self.top_up_quietly(now);
+		Ok(())
 	}
 
 	/// Starts (or resumes) the job of a running match (`now` as [`closing_time`]); accepts a result whose reaction
@@ -300,18 +302,20 @@ impl ResourceProvider {
 		}
 	}
 
-	/// Tops up the offers; only a lost node stops the daemon (to reconnect). Anything
-	/// else (a nonce race, funds held by running jobs, a quote the chain cannot make)
-	/// is logged and tried again on the next wake.
-	async fn top_up_quietly(&self, now: u64) -> Result<(), RpError> {
-		match self.top_up_offers(now).await {
-			Err(e) if e.is_connection_lost() => Err(e),
-			Err(e) => {
+	/// Tops up the offers in the background, unless a top-up is under way: posting
+	/// waits for finality (on a network a slot plus the finality lag), and the daemon
+	/// must meanwhile go on reading blocks, where its next match may be. A failure
+	/// (a lost node, a nonce race, funds held by running jobs, a quote the chain
+	/// cannot make) is logged; the next wake, at most [`RECONCILE_EVERY`] away, tries
+	/// again, and the daemon's own reads notice a lost node.
+	fn top_up_quietly(self: &Arc<Self>, now: u64) {
+		let Ok(guard) = Arc::clone(&self.top_up).try_lock_owned() else { return };
+		let this = Arc::clone(self);
+		tokio::spawn(async move {
+			if let Err(e) = this.top_up_offers_locked(now, guard).await {
 				tracing::warn!("posting an offer failed (the next wake retries): {e}");
-				Ok(())
-			},
-			Ok(()) => Ok(()),
-		}
+			}
+		});
 	}
 
 	async fn spawn_job(self: &Arc<Self>, match_id: u64, info: MatchInfo) {
@@ -338,7 +342,7 @@ impl ResourceProvider {
 	}
 
 	async fn handle_job(
-		&self,
+		self: &Arc<Self>,
 		match_id: u64,
 		info: &MatchInfo,
 		phase: Option<JobPhase>,
@@ -360,7 +364,7 @@ impl ResourceProvider {
 	/// Waits for a slot, runs the job (or declines it once it failed for this machine's
 	/// reasons [`MAX_RUN_ATTEMPTS`] times), and records the result to post.
 	async fn run_in_slot(
-		&self,
+		self: &Arc<Self>,
 		match_id: u64,
 		info: &MatchInfo,
 		attempts: u32,
@@ -372,16 +376,19 @@ impl ResourceProvider {
 				Arc::clone(&self.slots).acquire_owned().await
 			},
 		};
-		// The offer taking this job's place is for a later job: post it while this one
-		// runs rather than before, so the job does not wait for its block.
-		let (_, ran) = tokio::join!(self.stop_waiting(), async {
+		// The offer taking this job's place is for a later job: post it in the
+		// background, so that neither this job nor its result waits for that offer's
+		// block (on a network, its finality: a slot plus the finality lag).
+		let this = Arc::clone(self);
+		tokio::spawn(async move { this.stop_waiting().await });
+		let ready = async {
 			// The daemon never closes the semaphore; if it ever did, fail this job only.
 			let _slot = slot.map_err(|_| RpError::Config("the job slots were closed".into()))?;
 			let attempt = attempts.saturating_add(1);
 			self.record(match_id, JobPhase::Running { attempts: attempt }).await?;
 			self.execute(match_id, info, attempt > MAX_RUN_ATTEMPTS).await
-		});
-		let ready = ran?;
+		}
+		.await?;
 		if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
 			return Err(RpError::Stopping);
 		}

@@ -3,7 +3,11 @@
 
 use super::{OfferSettings, ResourceProvider, RpError};
 use modicum_client::{calls::Market, chain::ResourceTerms, records, MarketEvent};
-use std::{collections::BTreeSet, sync::atomic::Ordering};
+use std::{
+	collections::BTreeSet,
+	sync::{atomic::Ordering, Arc},
+};
+use tokio::sync::OwnedMutexGuard;
 
 impl ResourceProvider {
 	/// A job no longer waits (it got a slot, or needs none): its place goes back to an
@@ -22,37 +26,58 @@ impl ResourceProvider {
 	/// Keeps `open_offers` resource offers posted, less the matched jobs waiting to
 	/// run.
 	pub(super) async fn top_up_offers(&self, now: u64) -> Result<(), RpError> {
-		let _one_at_a_time = self.top_up.lock().await;
+		let guard = Arc::clone(&self.top_up).lock_owned().await;
+		self.top_up_offers_locked(now, guard).await
+	}
+
+	/// [`Self::top_up_offers`] with the top-up lock held; the missing offers go out
+	/// together, in one extrinsic, so a top-up of several waits for one block, not one
+	/// each.
+	pub(super) async fn top_up_offers_locked(
+		&self,
+		now: u64,
+		_one_at_a_time: OwnedMutexGuard<()>,
+	) -> Result<(), RpError> {
 		let mut known = self.own_offers.lock().await;
 		// Taken, so that a failed read below leaves it unknown and the next top-up
 		// looks at the whole book again.
 		let mut open = self.still_open(known.take(), now).await?;
 		let waiting = self.waiting.load(Ordering::SeqCst);
 		let wanted = self.settings.open_offers.saturating_sub(waiting) as usize;
-		let mut lost_track = false;
-		while open.len() < wanted {
-			let terms = offer_terms(&self.settings.offer);
-			let deposit = self.deposit_for(&terms).await?;
-			let expires_at = now.saturating_add(self.settings.offer.lifetime_ms);
-			let events = Market::new(&self.chain, &self.signer)
-				.post_resource_offer(terms, deposit, expires_at)
-				.await?;
+		let missing = wanted.saturating_sub(open.len());
+		if missing == 0 {
+			*known = Some(open);
+			return Ok(());
+		}
+		let terms = offer_terms(&self.settings.offer);
+		let deposit = self.deposit_for(&terms).await?;
+		let expires_at = now.saturating_add(self.settings.offer.lifetime_ms);
+		let offers = vec![(terms, deposit, expires_at); missing];
+		let outcomes = Market::new(&self.chain, &self.signer).post_resource_offers(&offers).await;
+		let (mut lost_track, mut failed) = (false, None);
+		for outcome in outcomes {
+			let events = match outcome {
+				Ok(events) => events,
+				Err(e) => {
+					failed.get_or_insert(e);
+					continue;
+				},
+			};
 			let posted = events.iter().find_map(|e| match e {
 				MarketEvent::ResourceOfferPosted { offer_id, .. } => Some(*offer_id),
 				_ => None,
 			});
 			tracing::info!(deposit, offer_id = ?posted, "resource offer posted");
 			match posted {
-				Some(id) => open.insert(id),
-				None => {
-					// Posted, but the events did not say as what: read the book next time.
-					lost_track = true;
-					break;
+				Some(id) => {
+					open.insert(id);
 				},
-			};
+				// Posted, but the events did not say as what: read the book next time.
+				None => lost_track = true,
+			}
 		}
-		*known = (!lost_track).then_some(open);
-		Ok(())
+		*known = (!lost_track && failed.is_none()).then_some(open);
+		failed.map_or(Ok(()), |e| Err(e.into()))
 	}
 
 	/// Which of this RP's offers are still open and unexpired: those it knows of, read
