@@ -4,9 +4,9 @@
 
 use anyhow::{ensure, Context};
 use modicum_client::{keys, runtime, Chain};
-use modicum_tests::{finalized_number, wait_for, LocalNetwork};
+use modicum_tests::{best_number, finalized_number, wait_for, LocalNetwork};
 use std::time::Duration;
-use subxt::rpcs::{rpc_params, RpcClient};
+use subxt_rpcs::{rpc_params, RpcClient};
 
 const MINUTE: Duration = Duration::from_secs(60);
 
@@ -51,22 +51,42 @@ async fn same_client_calls_do_not_wait_for_each_others_finality(
 ) -> anyhow::Result<()> {
 	let chain = Chain::connect(url).await?;
 	let signer = keys::from_uri("//Alice")?;
-	let sent: Vec<_> = (0..3u8)
-		.map(|i| {
-			let (chain, signer) = (chain.clone(), signer.clone());
+	let first_block = best_number(rpc).await?;
+	let run = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_nanos();
+	// Each remark carries a marker of its own, found again in its block's extrinsics.
+	let markers: Vec<Vec<u8>> =
+		(0..3).map(|i| format!("modicum submit lock {run} {i}").into_bytes()).collect();
+	let sent: Vec<_> = markers
+		.iter()
+		.map(|marker| {
+			let (chain, signer, remark) = (chain.clone(), signer.clone(), marker.clone());
 			tokio::spawn(async move {
-				chain.submit(&runtime::tx().system().remark(vec![i]), &signer).await
+				chain.submit(&runtime::tx().system().remark(remark), &signer).await
 			})
 		})
 		.collect();
-	let mut blocks = Vec::new();
 	for call in sent {
-		let events = call.await??;
-		let header: serde_json::Value =
-			rpc.request("chain_getHeader", rpc_params![events.block_hash()]).await?;
-		let number = header["number"].as_str().context("a header without a number")?;
-		blocks.push(u64::from_str_radix(number.trim_start_matches("0x"), 16)?);
+		call.await??;
 	}
+	let last_block = finalized_number(rpc).await?;
+	let mut blocks = vec![None; markers.len()];
+	for number in first_block..=last_block {
+		let hash: serde_json::Value =
+			rpc.request("chain_getBlockHash", rpc_params![number]).await?;
+		let block: serde_json::Value = rpc.request("chain_getBlock", rpc_params![hash]).await?;
+		let extrinsics =
+			block["block"]["extrinsics"].as_array().context("a block without extrinsics")?;
+		for (marker, found) in markers.iter().zip(&mut blocks) {
+			let needle = hex::encode(marker);
+			if extrinsics.iter().any(|x| x.as_str().is_some_and(|x| x.contains(&needle))) {
+				*found = Some(number);
+			}
+		}
+	}
+	let blocks: Vec<u64> = blocks
+		.into_iter()
+		.collect::<Option<_>>()
+		.with_context(|| format!("a remark is missing from blocks {first_block}..={last_block}"))?;
 	let (first, last) = (blocks.iter().min(), blocks.iter().max());
 	let spread = last.zip(first).map(|(l, f)| l - f).context("no block")?;
 	ensure!(spread <= 1, "three calls sent together landed in blocks {blocks:?}");
