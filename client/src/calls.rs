@@ -189,24 +189,24 @@ impl<'a> Market<'a> {
 		self.send(&tx().post_match(job_offer_id, resource_offer_id, mediator)).await
 	}
 
-	/// Posts several matches in one batch (see [`Chain::submit_batch`]): one outcome per
-	/// `(job offer, resource offer, mediator)`, in order; a refused match does not stop
-	/// the others.
-	pub async fn post_matches(&self, matches: &[(u64, u64, AccountId)]) -> Vec<ItemOutcome> {
-		let calls: Vec<_> = matches
-			.iter()
-			.map(|(job_offer_id, resource_offer_id, mediator)| {
-				BatchCall::new(
-					"post_match",
-					MarketCall::post_match {
-						job_offer_id: *job_offer_id,
-						resource_offer_id: *resource_offer_id,
-						mediator: *mediator,
-					},
-				)
-			})
-			.collect();
+	/// Sends `calls`, each a `name` call, in one batch (see [`Chain::submit_batch`]): one
+	/// outcome per call, in order; a refused call does not stop the others.
+	async fn send_batch(
+		&self,
+		name: &'static str,
+		calls: impl Iterator<Item = MarketCall>,
+	) -> Vec<ItemOutcome> {
+		let calls: Vec<BatchCall> = calls.map(|call| BatchCall::new(name, call)).collect();
 		self.chain.submit_batch(&calls, self.signer).await
+	}
+
+	/// Posts several matches in one batch: one outcome per `(job offer, resource
+	/// offer, mediator)`, in order; a refused match does not stop the others.
+	pub async fn post_matches(&self, matches: &[(u64, u64, AccountId)]) -> Vec<ItemOutcome> {
+		let calls = matches.iter().map(|&(job_offer_id, resource_offer_id, mediator)| {
+			MarketCall::post_match { job_offer_id, resource_offer_id, mediator }
+		});
+		self.send_batch("post_match", calls).await
 	}
 
 	/// Posts several resource offers in one batch (an RP topping up its offers): one
@@ -215,51 +215,31 @@ impl<'a> Market<'a> {
 		&self,
 		offers: &[(ResourceTerms, Balance, u64)],
 	) -> Vec<ItemOutcome> {
-		let calls: Vec<_> = offers
-			.iter()
-			.map(|(terms, deposit, expires_at)| {
-				BatchCall::new(
-					"post_resource_offer",
-					MarketCall::post_resource_offer {
-						terms: terms.clone(),
-						deposit: *deposit,
-						expires_at: *expires_at,
-					},
-				)
-			})
-			.collect();
-		self.chain.submit_batch(&calls, self.signer).await
+		let calls =
+			offers.iter().map(|(terms, deposit, expires_at)| MarketCall::post_resource_offer {
+				terms: terms.clone(),
+				deposit: *deposit,
+				expires_at: *expires_at,
+			});
+		self.send_batch("post_resource_offer", calls).await
 	}
 
 	/// Posts several job offers in one batch (e.g. a map job's shards): one outcome per
 	/// `(terms, deposit, expires_at)`, in order.
 	pub async fn post_job_offers(&self, offers: &[(JobTerms, Balance, u64)]) -> Vec<ItemOutcome> {
-		let calls: Vec<_> = offers
-			.iter()
-			.map(|(terms, deposit, expires_at)| {
-				BatchCall::new(
-					"post_job_offer",
-					MarketCall::post_job_offer {
-						terms: terms.clone(),
-						deposit: *deposit,
-						expires_at: *expires_at,
-					},
-				)
-			})
-			.collect();
-		self.chain.submit_batch(&calls, self.signer).await
+		let calls = offers.iter().map(|(terms, deposit, expires_at)| MarketCall::post_job_offer {
+			terms: terms.clone(),
+			deposit: *deposit,
+			expires_at: *expires_at,
+		});
+		self.send_batch("post_job_offer", calls).await
 	}
 
 	/// Accepts several posted results in one batch (JC): one outcome per match, in
 	/// order; a match that cannot be accepted does not stop the others.
 	pub async fn accept_results(&self, match_ids: &[u64]) -> Vec<ItemOutcome> {
-		let calls: Vec<_> = match_ids
-			.iter()
-			.map(|&match_id| {
-				BatchCall::new("accept_result", MarketCall::accept_result { match_id })
-			})
-			.collect();
-		self.chain.submit_batch(&calls, self.signer).await
+		let calls = match_ids.iter().map(|&match_id| MarketCall::accept_result { match_id });
+		self.send_batch("accept_result", calls).await
 	}
 
 	/// Posts a job's result (RP).
