@@ -186,16 +186,19 @@ impl Frontier {
 
 	/// Puts `column` in at `dist`, or moves it up to `dist` if it is in already.
 	fn set(&mut self, columns: &mut [ColumnState], column: u32, dist: Weight, present: bool) {
-		let at = match columns.get(column as usize) {
-			Some(state) if present => state.place as usize,
-			_ => {
+		let placed = columns.get(column as usize).filter(|_| present).map(|s| s.place as usize);
+		let at = match placed {
+			Some(at) => {
+				if let Some(item) = self.items.get_mut(at) {
+					item.0 = dist;
+				}
+				at
+			},
+			None => {
 				self.items.push((dist, column));
 				self.items.len() - 1
 			},
 		};
-		if let Some(item) = self.items.get_mut(at) {
-			item.0 = dist;
-		}
 		self.sift_up(columns, at);
 	}
 
@@ -214,15 +217,21 @@ impl Frontier {
 		}
 	}
 
+	/// Moves the item at `at` to `to`, the one at `to` to `at`, and records where the
+	/// latter now is; the moving item's place is recorded once it stops.
+	fn trade(&mut self, columns: &mut [ColumnState], at: usize, to: usize) -> usize {
+		self.items.swap(at, to);
+		self.place(columns, at);
+		to
+	}
+
 	fn sift_up(&mut self, columns: &mut [ColumnState], mut at: usize) {
 		while at > 0 {
 			let parent = (at - 1) / Self::ARITY;
 			if self.items[at] >= self.items[parent] {
 				break;
 			}
-			self.items.swap(at, parent);
-			self.place(columns, at);
-			at = parent;
+			at = self.trade(columns, at, parent);
 		}
 		self.place(columns, at);
 	}
@@ -235,9 +244,7 @@ impl Frontier {
 			if self.items[child] >= self.items[at] {
 				break;
 			}
-			self.items.swap(at, child);
-			self.place(columns, at);
-			at = child;
+			at = self.trade(columns, at, child);
 		}
 		self.place(columns, at);
 	}
