@@ -160,7 +160,7 @@ async fn measure(ctx: &Ctx, network: Network, row: &mut Row) -> Result<()> {
 			if ctx.seal_interval_ms.is_some() { " (set with --seal-interval-ms)" } else { " (its default)" }
 		)),
 		Some(lag) => row.notes.push(format!(
-			"slot {}; finality lag (a block number's first sight as best to its finalization, {} blocks) median {}, worst {}: the goal is {}; the daemons and the CLI act on finalized blocks",
+			"slot {}; finality lag (a block number's first sight as best to its finalization, {} blocks) median {}, worst {}: the goal is {}; the RP and solver daemons and `jc submit --wait` act on best blocks, and the CLI exits once the accept is finalized (the mediator acts on finalized blocks); the phases are when each step was first seen in a best block",
 			secs(interval),
 			lag.blocks,
 			secs(lag.median_s),
@@ -170,7 +170,7 @@ async fn measure(ctx: &Ctx, network: Network, row: &mut Row) -> Result<()> {
 	}
 	if let (Some(o), Some(m), Some(e), Some(a)) = (offer, matched, executed, accepted) {
 		row.notes.push(format!(
-			"median phases: push + quote + post offer {}, solver match {}, RP pull/run/upload/post {} (plain run {}), JC download/verify/accept {}, CLI exit {}",
+			"median phases: push + quote + post offer {}, solver match {}, RP pull/run/upload/post {} (plain run {}), JC download/verify/accept {}, the accept finalized and the CLI exited {}",
 			secs(o),
 			secs(m),
 			secs(e),
@@ -213,9 +213,11 @@ async fn measure(ctx: &Ctx, network: Network, row: &mut Row) -> Result<()> {
 	Ok(())
 }
 
-/// Market events with the moment they were seen, from a background subscription.
+/// Market events with the moment they were first seen in a best block, from a
+/// background subscription (the daemons act on best blocks).
 async fn follow(market: &Market) -> Result<mpsc::UnboundedReceiver<(Instant, MarketEvent)>> {
-	let mut events = MarketEvents::subscribe(&market.chain).await?;
+	let best = market.chain.clone().following(modicum_client::chain::Head::Best);
+	let mut events = MarketEvents::subscribe(&best).await?;
 	let (send, receive) = mpsc::unbounded_channel();
 	tokio::spawn(async move {
 		while let Some(Ok(block)) = events.next().await {

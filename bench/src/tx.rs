@@ -6,8 +6,9 @@
 use anyhow::{bail, Context, Result};
 use futures::{stream, StreamExt, TryStreamExt};
 use modicum_client::{
-	blocks::FinalizedBlocks, chain::AtBlock, keys, runtime, AccountId, Chain, Keypair,
-	ModicumConfig,
+	blocks::{Blocks, Followed},
+	chain::AtBlock,
+	keys, runtime, AccountId, Chain, Keypair, ModicumConfig,
 };
 use std::{
 	collections::BTreeMap,
@@ -180,14 +181,16 @@ impl Bulk {
 	/// go on before its transactions were in). The watcher stops when the receiver is
 	/// dropped, and on a failed read (the receiver then sees the channel end).
 	pub async fn watch(&self) -> Result<mpsc::UnboundedReceiver<Seen>> {
-		let mut blocks = FinalizedBlocks::follow(&self.chain).await?;
+		let mut blocks = Blocks::follow(&self.chain).await?;
 		let metadata = self.at.metadata();
 		let (send, receive) = mpsc::unbounded_channel();
 		tokio::spawn(async move {
 			let mut already_final = None;
 			while let Some(block) = blocks.next().await {
 				let (number, at) = match block {
-					Ok(block) => block,
+					Ok(Followed::Block(number, at)) => (number, at),
+					// The benchmark follows finalized blocks, which are never retracted.
+					Ok(Followed::Retracted { .. }) => continue,
 					Err(e) => {
 						eprintln!("watching blocks: {e}");
 						break;

@@ -11,6 +11,7 @@
 
 use crate::{
 	chain::{read_error, AtBlock},
+	guard::MatchGuard,
 	runtime::{
 		self,
 		runtime_types::{
@@ -44,12 +45,20 @@ pub type ItemOutcome = Result<Vec<MarketEvent>, ClientError>;
 pub struct BatchCall {
 	call: MarketCall,
 	name: &'static str,
+	guard: Option<MatchGuard>,
 }
 
 impl BatchCall {
 	/// Wraps a compute-market call; `name` is how errors name it (e.g. `accept_result`).
 	pub fn new(name: &'static str, call: MarketCall) -> Self {
-		BatchCall { call, name }
+		BatchCall { call, name, guard: None }
+	}
+
+	/// The call goes out only if its batch's anchor block still shows the match as
+	/// `guard` saw it; otherwise its outcome is [`ClientError::MatchChanged`].
+	pub fn guarded(mut self, guard: MatchGuard) -> Self {
+		self.guard = Some(guard);
+		self
 	}
 
 	/// The call as the runtime dispatches it.
@@ -76,22 +85,63 @@ impl Chain {
 	}
 
 	/// Submits `calls`, all signed by `signer`, in the extrinsics
-	/// [`Chain::plan_batches`] packs them into, and waits until they are finalized: one
-	/// outcome per call, in order. A call the chain refuses is [`ClientError::Refused`] and is
-	/// rolled back alone; the others still take effect. If a whole extrinsic fails (the
-	/// node cannot be reached, the pool turns it away), each of its calls carries that
-	/// error.
+	/// [`Chain::plan_batches`] packs them into, and waits until they are in a block of
+	/// the connection's head: one outcome per call, in order. A call the chain refuses
+	/// is [`ClientError::Refused`] and is rolled back alone; the others still take
+	/// effect. If a whole extrinsic fails (the node cannot be reached, the pool turns it
+	/// away), each of its calls carries that error. All are anchored at the head block
+	/// read first, and a guarded call whose match that block does not show as seen is
+	/// [`ClientError::MatchChanged`] and not sent.
 	pub async fn submit_batch(&self, calls: &[BatchCall], signer: &Keypair) -> Vec<ItemOutcome> {
 		if calls.is_empty() {
 			return Vec::new();
 		}
-		let runtime_calls: Vec<RuntimeCall> = calls.iter().map(BatchCall::runtime_call).collect();
-		let planned = match self.at().await {
-			Ok(at) => plan_batches_at(&at, &runtime_calls).await.map(|plan| (at.metadata(), plan)),
-			Err(e) => Err(e),
+		let at = match self.at().await {
+			Ok(at) => at,
+			Err(e) => return calls.iter().map(|call| Err(call.failed(e.to_string()))).collect(),
 		};
-		let (metadata, plan) = match planned {
-			Ok(planned) => planned,
+		// Guarded calls whose match is not what their sender saw stay out of the batch.
+		let mut outcomes: Vec<Option<ItemOutcome>> = Vec::with_capacity(calls.len());
+		for call in calls {
+			let checked = match &call.guard {
+				Some(guard) => guard.check_at(&at, &format!("ComputeMarket::{}", call.name)).await,
+				None => Ok(()),
+			};
+			outcomes.push(checked.err().map(Err));
+		}
+		let going: Vec<BatchCall> = calls
+			.iter()
+			.zip(&outcomes)
+			.filter(|(_, outcome)| outcome.is_none())
+			.map(|(call, _)| call.clone())
+			.collect();
+		let mut sent = self.submit_batch_at(&at, &going, signer).await.into_iter();
+		outcomes
+			.into_iter()
+			.map(|outcome| {
+				outcome.or_else(|| sent.next()).unwrap_or_else(|| {
+					Err(ClientError::Transaction {
+						call: "ComputeMarket batch".into(),
+						reason: "no outcome".into(),
+					})
+				})
+			})
+			.collect()
+	}
+
+	/// [`Chain::submit_batch`] with every extrinsic anchored at `at`.
+	async fn submit_batch_at(
+		&self,
+		at: &AtBlock,
+		calls: &[BatchCall],
+		signer: &Keypair,
+	) -> Vec<ItemOutcome> {
+		if calls.is_empty() {
+			return Vec::new();
+		}
+		let runtime_calls: Vec<RuntimeCall> = calls.iter().map(BatchCall::runtime_call).collect();
+		let (metadata, plan) = match plan_batches_at(at, &runtime_calls).await {
+			Ok(plan) => (at.metadata(), plan),
 			Err(e) => return calls.iter().map(|call| Err(call.failed(e.to_string()))).collect(),
 		};
 		let payloads: Vec<_> = plan
@@ -101,7 +151,7 @@ impl Chain {
 			})
 			.collect();
 		let chunks: Vec<&[BatchCall]> = plan.into_iter().map(|range| &calls[range]).collect();
-		let sent = self.submit_all(&payloads, signer).await;
+		let sent = self.submit_all_at(at, &payloads, signer).await;
 		let mut outcomes = Vec::with_capacity(calls.len());
 		for (chunk, extrinsic) in chunks.into_iter().zip(sent) {
 			match extrinsic {

@@ -1,10 +1,12 @@
 //! Typed helpers for every compute-market call: each builds the call from plain
-//! arguments, submits it signed by `signer`, waits for finality and returns the
-//! events it caused. Errors name the pallet error (e.g. `InstructionCapTooLow`).
+//! arguments, submits it signed by `signer`, waits until it is in a block of the
+//! connection's head (finalized, or best) and returns the events it caused. Errors
+//! name the pallet error (e.g. `InstructionCapTooLow`).
 
 use crate::{
 	batch::{BatchCall, ItemOutcome},
 	chain::{Balance, JobTerms, Parameters, ResourceTerms},
+	guard::MatchGuard,
 	runtime::{
 		self,
 		runtime_types::pallet_compute_market::{pallet::Call as MarketCall, types as market},
@@ -34,19 +36,30 @@ fn tx() -> runtime::compute_market::calls::api::TransactionApi {
 pub struct Market<'a> {
 	chain: &'a Chain,
 	signer: &'a Keypair,
+	guard: Option<MatchGuard>,
 }
 
 impl<'a> Market<'a> {
 	/// Calls signed by `signer` through `chain`.
 	pub fn new(chain: &'a Chain, signer: &'a Keypair) -> Self {
-		Market { chain, signer }
+		Market { chain, signer, guard: None }
+	}
+
+	/// Single calls go out only while the head block shows `guard`'s match as seen
+	/// (otherwise [`ClientError::MatchChanged`]), anchored at that block.
+	pub fn guarded(mut self, guard: MatchGuard) -> Self {
+		self.guard = Some(guard);
+		self
 	}
 
 	async fn send(
 		&self,
 		call: &impl subxt::transactions::Payload,
 	) -> Result<Vec<MarketEvent>, ClientError> {
-		let events = self.chain.submit(call, self.signer).await?;
+		let events = match &self.guard {
+			Some(guard) => self.chain.submit_guarded(call, self.signer, guard).await?,
+			None => self.chain.submit(call, self.signer).await?,
+		};
 		Ok(market_events(&events))
 	}
 

@@ -1,8 +1,10 @@
 //! A connection to a Modicum node: sign and submit transactions (one at a time per
 //! connection, so nonces never collide), read market storage and call the market's
-//! runtime API at the latest finalized block.
+//! runtime API at the head the connection follows: the latest finalized block (the
+//! default) or the best block ([`Head`]).
 
 use crate::{
+	guard::MatchGuard,
 	runtime::{self, runtime_types::pallet_compute_market::types as market},
 	AccountId, ClientError, Keypair, ModicumConfig,
 };
@@ -11,11 +13,11 @@ use subxt::{
 	backend::{BlockRef, LegacyBackend},
 	client::{ClientAtBlock, OnlineClientAtBlockImpl},
 	config::{HashFor, PolkadotExtrinsicParamsBuilder},
-	error::{DispatchError, TransactionEventsError, TransactionFinalizedSuccessError},
+	error::{DispatchError, TransactionEventsError},
 	extrinsics::ExtrinsicEvents,
 	rpcs::{rpc_params, RpcClient},
 	storage::{Address, PrefixOf},
-	transactions::{Payload, TransactionProgress},
+	transactions::{Payload, TransactionProgress, TransactionStatus},
 	OnlineClient,
 };
 use tokio::sync::Mutex;
@@ -40,12 +42,29 @@ pub type ReplicaGroup = market::ReplicaGroup<AccountId>;
 /// A client reading at one block.
 pub type AtBlock = ClientAtBlock<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>;
 
+/// Which block a connection reads at, follows, and waits for its transactions to reach.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Head {
+	/// The latest finalized block: what is read never changes, but each step waits for
+	/// finality (on a network, a slot plus the finality lag).
+	#[default]
+	Finalized,
+	/// The node's best block: a step is seen one slot after it is sent. A block seen
+	/// may later be retracted; every transaction is anchored to the block it was
+	/// decided at (it is mortal from that block, so invalid on any chain without it),
+	/// calls that carry what was seen of a match are sent only if the match is still
+	/// the same ([`MatchGuard`]), and followers are told of a retraction.
+	Best,
+}
+
 /// A live connection to a node. Clones share it, and [`Chain::reconnect`] replaces it
 /// for all of them, so a daemon's tasks carry on after the node restarts.
 #[derive(Clone)]
 pub struct Chain {
 	connection: Arc<std::sync::RwLock<Connection>>,
 	url: String,
+	head: Head,
 	// One submission in flight per connection, held until it is finalized: the fork-aware
 	// pool's `system_accountNextIndex` may not yet count a transaction it just took, so
 	// a second submission meanwhile could reuse its nonce (seen as `1010` in a bench run).
@@ -90,28 +109,53 @@ fn call_name(call: &impl Payload) -> String {
 /// A submitted transaction's progress through the pool and the chain.
 type Progress = TransactionProgress<ModicumConfig, OnlineClientAtBlockImpl<ModicumConfig>>;
 
-/// Waits until a submitted transaction is finalized and succeeded; a pallet error
-/// becomes [`ClientError::Refused`] naming the error.
-async fn finalized(
-	progress: Progress,
+/// Waits until a submitted transaction is in a block of `head` (the best block, or a
+/// finalized one) and succeeded; a pallet error becomes [`ClientError::Refused`] naming
+/// the error.
+async fn included(
+	mut progress: Progress,
 	name: &str,
+	head: Head,
 ) -> Result<ExtrinsicEvents<ModicumConfig>, ClientError> {
 	let failed = |reason: String| ClientError::Transaction { call: name.into(), reason };
-	match progress.wait_for_finalized_success().await {
-		Ok(events) => Ok(events),
-		Err(TransactionFinalizedSuccessError::SuccessError(
-			TransactionEventsError::ExtrinsicFailed(DispatchError::Module(module)),
-		)) => Err(match module.details() {
-			Ok(details) => ClientError::Refused {
-				call: name.into(),
-				pallet: details.pallet.name().to_string(),
-				error: details.variant.name.clone(),
-				docs: details.variant.docs.join(" "),
+	while let Some(status) = progress.next().await {
+		let in_block = match status.map_err(|e| failed(e.to_string()))? {
+			TransactionStatus::InBestBlock(in_block) if head == Head::Best => in_block,
+			TransactionStatus::InFinalizedBlock(in_block) => in_block,
+			TransactionStatus::Error { message } => return Err(failed(message)),
+			TransactionStatus::Invalid { message } => {
+				return Err(failed(format!("invalid: {message}")))
 			},
-			Err(_) => failed(module.to_string()),
-		}),
-		Err(other) => Err(failed(other.to_string())),
+			TransactionStatus::Dropped { message } => {
+				return Err(failed(format!("dropped: {message}")))
+			},
+			_ => continue,
+		};
+		return in_block.wait_for_success().await.map_err(|e| match e {
+			TransactionEventsError::ExtrinsicFailed(DispatchError::Module(module)) => {
+				match module.details() {
+					Ok(details) => ClientError::Refused {
+						call: name.into(),
+						pallet: details.pallet.name().to_string(),
+						error: details.variant.name.clone(),
+						docs: details.variant.docs.join(" "),
+					},
+					Err(_) => failed(module.to_string()),
+				}
+			},
+			other => failed(other.to_string()),
+		});
 	}
+	Err(failed("the node stopped reporting on the transaction".into()))
+}
+
+/// How many blocks a transaction stays valid after the block it is anchored to: long
+/// enough to wait out a busy pool, short enough that the node keeps that block's hash.
+const ANCHORED_FOR_BLOCKS: u64 = 64;
+
+/// The error for a call that was not sent (or not included) for `reason`.
+fn not_sent<Call: Payload>(call: &Call, reason: String) -> ClientError {
+	ClientError::Transaction { call: call_name(call), reason }
 }
 
 pub(crate) fn read_error(what: &str, e: impl std::fmt::Display) -> ClientError {
@@ -125,6 +169,7 @@ impl Chain {
 		Ok(Chain {
 			connection: Arc::new(std::sync::RwLock::new(connection)),
 			url: url.into(),
+			head: Head::Finalized,
 			submit_lock: Arc::new(Mutex::new(())),
 			last_at: Arc::new(std::sync::Mutex::new(None)),
 		})
@@ -143,6 +188,17 @@ impl Chain {
 		Ok(())
 	}
 
+	/// This connection, reading at, following and waiting for `head` instead.
+	pub fn following(mut self, head: Head) -> Chain {
+		self.head = head;
+		self
+	}
+
+	/// The head this connection reads at, follows and waits for.
+	pub fn head(&self) -> Head {
+		self.head
+	}
+
 	/// The node's address.
 	pub fn url(&self) -> &str {
 		&self.url
@@ -158,8 +214,9 @@ impl Chain {
 		self.connection.read().unwrap_or_else(|p| p.into_inner()).rpc.clone()
 	}
 
-	/// Signs `call` with `signer`, submits it and waits until it is finalized and
-	/// succeeded; a pallet error becomes [`ClientError::Refused`] naming the error.
+	/// Signs `call` with `signer`, submits it and waits until it is in a block of the
+	/// connection's [`Head`] and succeeded; a pallet error becomes
+	/// [`ClientError::Refused`] naming the error.
 	pub async fn submit<Call: Payload>(
 		&self,
 		call: &Call,
@@ -172,33 +229,61 @@ impl Chain {
 	}
 
 	/// Signs every call with `signer` (consecutive nonces), hands them to the node in
-	/// nonce order without waiting for any to be included, then waits until each is
-	/// finalized: one result per call, in order, each as [`Chain::submit`] gives it.
-	/// A refused call does not stop the others; if the node's pool rejects one, the
-	/// calls after it are not sent (their nonces could never be used) and fail too.
+	/// nonce order without waiting for any to be included, then waits until each is in
+	/// a block of the connection's [`Head`]: one result per call, in order, each as
+	/// [`Chain::submit`] gives it. A refused call does not stop the others; if the
+	/// node's pool rejects one, the calls after it are not sent (their nonces could
+	/// never be used) and fail too.
 	pub async fn submit_all<Call: Payload>(
 		&self,
 		calls: &[Call],
 		signer: &Keypair,
 	) -> Vec<Result<ExtrinsicEvents<ModicumConfig>, ClientError>> {
-		let failed = |call: &Call, reason: String| ClientError::Transaction {
-			call: call_name(call),
-			reason,
-		};
+		match self.at().await {
+			Ok(at) => self.submit_all_at(&at, calls, signer).await,
+			Err(e) => calls.iter().map(|c| Err(not_sent(c, e.to_string()))).collect(),
+		}
+	}
+
+	/// Signs `call` anchored at the head block, but only if that block still shows
+	/// `guard`'s match as it was seen; then as [`Chain::submit`].
+	pub async fn submit_guarded<Call: Payload>(
+		&self,
+		call: &Call,
+		signer: &Keypair,
+		guard: &MatchGuard,
+	) -> Result<ExtrinsicEvents<ModicumConfig>, ClientError> {
+		let at = self.at().await?;
+		guard.check_at(&at, &call_name(call)).await?;
+		let mut outcomes = self.submit_all_at(&at, std::slice::from_ref(call), signer).await;
+		outcomes.pop().unwrap_or_else(|| Err(not_sent(call, "not sent".into())))
+	}
+
+	/// [`Chain::submit_all`] with every call anchored at `at`: each is mortal from that
+	/// block, so it is invalid on any chain that does not hold it, and a call decided
+	/// on what `at` showed cannot land on a chain that shows otherwise.
+	pub(crate) async fn submit_all_at<Call: Payload>(
+		&self,
+		at: &AtBlock,
+		calls: &[Call],
+		signer: &Keypair,
+	) -> Vec<Result<ExtrinsicEvents<ModicumConfig>, ClientError>> {
 		// The lock covers choosing nonces and handing the calls to the pool, not the wait
-		// for finality: on a network that wait is a slot plus the finality lag (about
-		// 9 s), and a daemon's next call (an RP's result after its offer) must not queue
-		// behind it. Once a call is in the pool, the node's next nonce counts it.
+		// for inclusion: on a network that wait is at least a slot (plus the finality lag
+		// when following finalized blocks), and a daemon's next call (an RP's result after
+		// its offer) must not queue behind it. Once a call is in the pool, the node's next
+		// nonce counts it.
 		let watched = {
 			let _one_at_a_time = self.submit_lock.lock().await;
-			match self.send_in_order(calls, signer).await {
+			match self.send_in_order(at, calls, signer).await {
 				Ok(watched) => watched,
-				Err(e) => return calls.iter().map(|c| Err(failed(c, e.clone()))).collect(),
+				Err(e) => return calls.iter().map(|c| Err(not_sent(c, e.clone()))).collect(),
 			}
 		};
+		let head = self.head;
 		futures::future::join_all(watched.into_iter().map(|sent| async move {
 			let (progress, name) = sent?;
-			finalized(progress, &name).await
+			included(progress, &name, head).await
 		}))
 		.await
 	}
@@ -208,17 +293,11 @@ impl Chain {
 	/// `Err` is a failure before any call was signed.
 	async fn send_in_order<Call: Payload>(
 		&self,
+		at: &AtBlock,
 		calls: &[Call],
 		signer: &Keypair,
 	) -> Result<Vec<Result<(Progress, String), ClientError>>, String> {
-		let failed = |call: &Call, reason: String| ClientError::Transaction {
-			call: call_name(call),
-			reason,
-		};
-		let at = match self.at().await {
-			Ok(at) => at,
-			Err(e) => return Err(e.to_string()),
-		};
+		let failed = not_sent;
 		let mut transactions = at.transactions();
 		let account = crate::keys::account_of(signer);
 		// The node's next nonce for the account counts its transactions still in the pool;
@@ -238,8 +317,11 @@ impl Chain {
 				watched.push(Err(failed(call, format!("not sent: {reason}"))));
 				continue;
 			}
-			let params =
-				PolkadotExtrinsicParamsBuilder::<ModicumConfig>::new().nonce(nonce).build();
+			// Mortal from `at` (the block the call was decided at): see `submit_all_at`.
+			let params = PolkadotExtrinsicParamsBuilder::<ModicumConfig>::new()
+				.nonce(nonce)
+				.mortal(ANCHORED_FOR_BLOCKS)
+				.build();
 			let sent = match transactions.create_signed(call, signer, params).await {
 				Ok(signed) => signed.submit_and_watch().await,
 				Err(e) => Err(e),
@@ -255,14 +337,17 @@ impl Chain {
 		Ok(watched)
 	}
 
-	/// Reads at the latest finalized block.
+	/// Reads at the head the connection follows: the latest finalized block, or the
+	/// best block.
 	pub async fn at(&self) -> Result<AtBlock, ClientError> {
-		let hash = self
-			.rpc()
-			.request("chain_getFinalizedHead", rpc_params![])
-			.await
-			.map_err(|e| read_error("the latest finalized block", e))?;
-		self.at_hash(hash, "the latest finalized block").await
+		let (method, what) = match self.head {
+			Head::Finalized => ("chain_getFinalizedHead", "the latest finalized block"),
+			// With no number, the node answers with its best block's hash.
+			Head::Best => ("chain_getBlockHash", "the best block"),
+		};
+		let hash =
+			self.rpc().request(method, rpc_params![]).await.map_err(|e| read_error(what, e))?;
+		self.at_hash(hash, what).await
 	}
 
 	/// The hash of the latest finalized block: a value nobody could know before it was
@@ -280,20 +365,47 @@ impl Chain {
 		})
 	}
 
-	/// Reads at block `number` of the chain.
+	/// Reads at block `number` of the chain (the node's best chain).
 	pub async fn at_number(&self, number: u64) -> Result<AtBlock, ClientError> {
 		let what = || format!("block {number}");
-		let hash: Option<HashFor<ModicumConfig>> = self
-			.rpc()
-			.request("chain_getBlockHash", rpc_params![number])
-			.await
-			.map_err(|e| read_error(&what(), e))?;
+		let hash = self.hash_at(number).await?;
 		let hash = hash.ok_or_else(|| read_error(&what(), "the node does not have it"))?;
 		self.at_hash(hash, &what()).await
 	}
 
+	/// The hash of block `number` on the node's best chain, if it has one.
+	pub(crate) async fn hash_at(
+		&self,
+		number: u64,
+	) -> Result<Option<HashFor<ModicumConfig>>, ClientError> {
+		self.rpc()
+			.request("chain_getBlockHash", rpc_params![number])
+			.await
+			.map_err(|e| read_error(&format!("block {number}"), e))
+	}
+
+	/// The parent of block `hash`.
+	pub(crate) async fn parent_of(
+		&self,
+		hash: HashFor<ModicumConfig>,
+	) -> Result<HashFor<ModicumConfig>, ClientError> {
+		#[derive(serde::Deserialize)]
+		#[serde(rename_all = "camelCase")]
+		struct Header {
+			parent_hash: HashFor<ModicumConfig>,
+		}
+		let header: Option<Header> = self
+			.rpc()
+			.request("chain_getHeader", rpc_params![hash])
+			.await
+			.map_err(|e| read_error("a block header", e))?;
+		header
+			.map(|h| h.parent_hash)
+			.ok_or_else(|| read_error("a block header", format!("the node does not have {hash:?}")))
+	}
+
 	/// Reads at block `hash`; `what` names it in errors.
-	async fn at_hash(
+	pub(crate) async fn at_hash(
 		&self,
 		hash: HashFor<ModicumConfig>,
 		what: &str,

@@ -61,6 +61,16 @@ pub enum ClientError {
 	/// Records named in a rejection are not what the chain takes.
 	#[error("disputed records: {0}")]
 	DisputedRecords(String),
+	/// A guarded call was not sent: the match is no longer what its sender saw when
+	/// deciding to send it (a block it saw was retracted, and the chain now gives the
+	/// id to another job or state).
+	#[error("{call} not sent: match {match_id} is no longer what was seen when deciding to send it (the blocks that showed it were retracted)")]
+	MatchChanged {
+		/// The call that was not sent.
+		call: String,
+		/// The match.
+		match_id: u64,
+	},
 	/// A reference is longer than the chain stores.
 	#[error("reference of {len} bytes is longer than the chain's limit of {max}")]
 	ReferenceTooLong {
@@ -105,7 +115,8 @@ impl ClientError {
 			| ClientError::ReferenceTooLong { .. }
 			| ClientError::DisputedRecords(_)
 			| ClientError::Amount { .. }
-			| ClientError::Size { .. } => true,
+			| ClientError::Size { .. }
+			| ClientError::MatchChanged { .. } => true,
 			ClientError::Connect { .. }
 			| ClientError::Transaction { .. }
 			| ClientError::Read { .. }

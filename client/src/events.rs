@@ -1,42 +1,59 @@
-//! The compute-market's events from finalized blocks, in order, decoded into the
-//! pallet's own event type so daemons can `match` on them.
+//! The compute-market's events from the blocks a connection follows (finalized, or
+//! best), in order, decoded into the pallet's own event type so daemons can `match` on
+//! them.
 
 use crate::{
-	blocks::FinalizedBlocks, chain::AtBlock, runtime, AccountId, ClientError, MarketEvent,
+	blocks::{Blocks, Followed},
+	chain::AtBlock,
+	runtime, AccountId, ClientError, MarketEvent,
 };
 
-/// The market events of one finalized block.
+/// The market events of one block.
 #[derive(Clone, Debug)]
 pub struct BlockEvents {
 	/// The block's number.
 	pub number: u64,
 	/// Its compute-market events, in the order they happened.
 	pub events: Vec<MarketEvent>,
+	/// Set when best blocks delivered earlier, above this number, were retracted before
+	/// this one: the events they held may not have happened. This block is on the chain
+	/// that replaced them (its own events, and those of the blocks after, are delivered
+	/// as usual; some may repeat what the retracted blocks held).
+	pub retracted_above: Option<u64>,
 }
 
-/// Every finalized block's compute-market events, in order, none skipped.
+/// Every followed block's compute-market events, in order, none skipped.
 pub struct MarketEvents {
-	blocks: FinalizedBlocks,
+	blocks: Blocks,
 }
 
 impl MarketEvents {
-	/// Follows `chain`'s finalized blocks from the one finalized now.
+	/// Follows the head `chain` follows ([`crate::chain::Head`]), from the block at that
+	/// head now.
 	pub async fn subscribe(chain: &crate::Chain) -> Result<MarketEvents, ClientError> {
-		Ok(MarketEvents { blocks: FinalizedBlocks::follow(chain).await? })
+		Ok(MarketEvents { blocks: Blocks::follow(chain).await? })
 	}
 
-	/// The next finalized block's market events (possibly none); `None` once the node
-	/// is gone.
+	/// The next block's market events (possibly none); `None` once the node is gone.
 	pub async fn next(&mut self) -> Option<Result<BlockEvents, ClientError>> {
-		Some(match self.blocks.next().await? {
-			Ok((number, at)) => block_events(number, at).await,
-			Err(e) => Err(e),
-		})
+		let mut retracted_above: Option<u64> = None;
+		loop {
+			return Some(match self.blocks.next().await? {
+				Ok(Followed::Block(number, at)) => block_events(number, at)
+					.await
+					.map(|events| BlockEvents { retracted_above, ..events }),
+				Ok(Followed::Retracted { above }) => {
+					retracted_above = Some(retracted_above.map_or(above, |a| a.min(above)));
+					continue;
+				},
+				Err(e) => Err(e),
+			});
+		}
 	}
 }
 
 fn read_error(e: impl std::fmt::Display) -> ClientError {
-	ClientError::Read { what: "a finalized block's events".into(), reason: e.to_string() }
+	ClientError::Read { what: "a block's events".into(), reason: e.to_string() }
 }
 
 async fn block_events(number: u64, at: AtBlock) -> Result<BlockEvents, ClientError> {
@@ -52,7 +69,7 @@ async fn block_events(number: u64, at: AtBlock) -> Result<BlockEvents, ClientErr
 			_ => continue,
 		}
 	}
-	Ok(BlockEvents { number, events: market })
+	Ok(BlockEvents { number, events: market, retracted_above: None })
 }
 
 /// The accounts an event names, so a daemon can ignore what does not concern it.

@@ -14,6 +14,7 @@ pub mod calls;
 pub mod chain;
 pub mod error;
 pub mod events;
+pub mod guard;
 pub mod keys;
 pub mod own_items;
 pub mod records;

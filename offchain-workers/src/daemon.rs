@@ -1,5 +1,5 @@
-//! The loop every daemon (RP, mediator, solver) runs: follow the finalized market
-//! events, wake on a tick for deadlines, and when the node goes away reconnect with
+//! The loop every daemon (RP, mediator, solver) runs: follow the market events of the
+//! head its connection follows (finalized or best blocks), wake on a tick for deadlines, and when the node goes away reconnect with
 //! backoff and catch up instead of exiting. A daemon plugs in what it does on a block
 //! and on a tick; which of its errors are worth a reconnect it says through [`Retry`].
 
@@ -143,8 +143,15 @@ async fn declared_layers(
 /// Why a daemon woke.
 #[derive(Debug)]
 pub enum Wake {
-	/// A finalized block's market events.
+	/// A block's market events.
 	Block(BlockEvents),
+	/// Best blocks delivered earlier, above this number, were retracted: whatever the
+	/// daemon learnt from their events may not hold. Read the chain again. The blocks
+	/// that replaced them follow as [`Wake::Block`].
+	Retracted {
+		/// The last block the retracted ones and their replacements share.
+		above: u64,
+	},
 	/// The tick: re-check what deadlines may have passed. Also the first wake after
 	/// (re)connecting, to catch up on whatever happened meanwhile.
 	Tick,
@@ -217,10 +224,16 @@ where
 	loop {
 		tokio::select! {
 			block = events.next() => match block {
-				Some(Ok(block)) => handle(Wake::Block(block)).await?,
+				Some(Ok(block)) => {
+					if let Some(above) = block.retracted_above {
+						tracing::warn!(above, "best blocks were retracted; reading the chain again");
+						handle(Wake::Retracted { above }).await?;
+					}
+					handle(Wake::Block(block)).await?
+				},
 				Some(Err(e)) => return Err(e.into()),
 				None => return Err(ClientError::Read {
-					what: "finalized blocks".into(),
+					what: "the chain's blocks".into(),
 					reason: "the node closed the subscription".into(),
 				}.into()),
 			},

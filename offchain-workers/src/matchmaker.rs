@@ -12,7 +12,7 @@ use crate::solver::{
 };
 use modicum_client::{
 	calls::Market,
-	chain::{JobOffer, ResourceOffer},
+	chain::{Head, JobOffer, ResourceOffer},
 	keys,
 	settings::ChainSettings,
 	types::{Architecture, OfferRef, ReplicaMember, Role},
@@ -53,6 +53,12 @@ pub struct SolverSettings {
 	pub candidates_per_job: usize,
 	/// Seconds between re-solves when no event arrives (offers expire, deadlines near).
 	pub resolve_every_secs: u64,
+	/// Which blocks the solver reads its book from and waits for its matches to reach:
+	/// `best` (the default: an offer is matched one slot after it is posted) or
+	/// `finalized`. A match is checked by the chain when it lands, so a book read from
+	/// a block later retracted costs at most a refused match; the book is read again
+	/// from the chain after a retraction.
+	pub follow: Head,
 }
 
 impl Default for SolverSettings {
@@ -60,6 +66,7 @@ impl Default for SolverSettings {
 		SolverSettings {
 			candidates_per_job: SolveOptions::default().candidates_per_job,
 			resolve_every_secs: 5,
+			follow: Head::Best,
 		}
 	}
 }
@@ -135,7 +142,7 @@ fn arch(arch: &Architecture) -> solver::Architecture {
 impl Matchmaker {
 	/// Connects and loads the book from the chain.
 	pub async fn start(config: SolverConfig) -> Result<Self, ClientError> {
-		let chain = Chain::connect(config.chain.url()).await?;
+		let chain = Chain::connect(config.chain.url()).await?.following(config.solver.follow);
 		let signer = config.chain.keypair()?;
 		let this = Self::load(chain, signer, config.solver).await?;
 		tracing::info!(
@@ -217,6 +224,15 @@ impl Matchmaker {
 			"offer book loaded"
 		);
 		Ok(())
+	}
+
+	/// Reads the whole book again from the chain, forgetting what events said.
+	async fn reload(&mut self) -> Result<(), ClientError> {
+		self.book = Book::new();
+		self.gone = Gone::default();
+		self.refused.clear();
+		self.pending = Pending { whole: true, ..Default::default() };
+		self.seed().await
 	}
 
 	/// Brings the book in line with the chain: offers missed between the seed and the
@@ -689,6 +705,9 @@ impl Matchmaker {
 						this.pending.whole = true;
 						this.solve_and_post().await?;
 					},
+					// Offers the retracted blocks held may be gone, or their ids given to
+					// other offers: the book is read again from scratch.
+					Wake::Retracted { .. } => this.reload().await?,
 					Wake::Block(block) => {
 						let started = std::time::Instant::now();
 						let mut changed = false;

@@ -1,12 +1,14 @@
 //! Batched calls on a real dev node (README, "Batched calls"): each call of a batch
 //! succeeds or is refused on its own, a refused one changes nothing, and a batch gives
-//! nobody a right a single call would not.
+//! nobody a right a single call would not. Guarded calls (single or batched) go out only
+//! for the match as their sender saw it.
 
 use anyhow::{ensure, Context, Result};
 use modicum_client::{
 	batch::{BatchCall, Batcher},
 	calls::Market,
-	chain::{JobTerms, ResourceTerms},
+	chain::{Head, JobTerms, ResourceTerms},
+	guard::MatchGuard,
 	keys, reference,
 	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall,
 	types::{Architecture, MatchState, RecordRequirement, ResultStatus},
@@ -65,6 +67,36 @@ fn offer_ids(outcomes: Vec<Result<Vec<MarketEvent>, ClientError>>) -> Result<Vec
 				.context("no offer posted")
 		})
 		.collect()
+}
+
+/// `count` resource offers of `rp` with `terms`, posted one by one.
+async fn resource_offers(
+	chain: &Chain,
+	rp: &Keypair,
+	terms: &ResourceTerms,
+	deposit: u128,
+	expires: u64,
+	count: usize,
+) -> Result<Vec<u64>> {
+	let mut ids = Vec::new();
+	for _ in 0..count {
+		let events =
+			Market::new(chain, rp).post_resource_offer(terms.clone(), deposit, expires).await?;
+		ids.extend(offer_ids(vec![Ok(events)])?);
+	}
+	Ok(ids)
+}
+
+/// An RP's `Completed` result for `match_id`.
+fn completed(match_id: u64) -> MarketCall {
+	MarketCall::post_result {
+		match_id,
+		status: ResultStatus::Completed,
+		reference: reference("results/batch@sha256:00").unwrap(),
+		hash: [2; 32],
+		instruction_count: 500,
+		bandwidth_used: 0,
+	}
 }
 
 fn match_id(events: &[MarketEvent]) -> Option<u64> {
@@ -143,13 +175,7 @@ async fn each_call_of_a_batch_stands_alone() -> Result<()> {
 	let resource = resource_terms();
 	let resource_deposit =
 		chain.quote_resource_deposit(&resource, Some(mediator_id), Some(directory_id)).await?;
-	let mut resources = Vec::new();
-	for _ in 0..3 {
-		let events = Market::new(&chain, &rp)
-			.post_resource_offer(resource.clone(), resource_deposit, expires)
-			.await?;
-		resources.extend(offer_ids(vec![Ok(events)])?);
-	}
+	let resources = resource_offers(&chain, &rp, &resource, resource_deposit, expires, 3).await?;
 
 	// Anyone may solve: the stranger's batch of matches, one naming an offer that
 	// does not exist, and one matching a job offer twice.
@@ -179,15 +205,7 @@ async fn each_call_of_a_batch_stands_alone() -> Result<()> {
 		.map(|&match_id| {
 			let results = results.clone();
 			tokio::spawn(async move {
-				let call = MarketCall::post_result {
-					match_id,
-					status: ResultStatus::Completed,
-					reference: reference("results/batch@sha256:00").unwrap(),
-					hash: [2; 32],
-					instruction_count: 500,
-					bandwidth_used: 0,
-				};
-				results.submit(BatchCall::new("post_result", call)).await
+				results.submit(BatchCall::new("post_result", completed(match_id))).await
 			})
 		})
 		.collect();
@@ -268,13 +286,7 @@ async fn each_call_of_a_batch_stands_alone() -> Result<()> {
 			.post_job_offers(&[(asking(4), deposit, expires), (asking(3), deposit, expires)])
 			.await,
 	)?;
-	let mut offers = Vec::new();
-	for _ in 0..2 {
-		let events = Market::new(&chain, &rp)
-			.post_resource_offer(resource.clone(), resource_deposit, expires)
-			.await?;
-		offers.extend(offer_ids(vec![Ok(events)])?);
-	}
+	let offers = resource_offers(&chain, &rp, &resource, resource_deposit, expires, 2).await?;
 	let mut ruled = Market::new(&chain, &stranger)
 		.post_matches(&[
 			(demanding[0], offers[0], mediator_id),
@@ -285,5 +297,77 @@ async fn each_call_of_a_batch_stands_alone() -> Result<()> {
 	ensure!(match_id(&matched).is_some(), "{matched:?}");
 	let refused = ruled.pop().context("two outcomes")?.expect_err("too short a record");
 	ensure!(refused.is_refusal("ProviderRecordTooShort"), "{refused}");
+	Ok(())
+}
+
+/// Following best blocks (as the RP and solver daemons and `jc submit --wait` do), a
+/// block seen may be retracted and a match id given to another job. A guarded call goes
+/// out only while the chain shows the match as its sender saw it: an RP's result
+/// computed for one job is never posted for another, and a JC's accept only settles
+/// the result it verified. A call held back costs nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn guarded_calls_go_out_only_for_the_match_as_seen() -> Result<()> {
+	let dir = tempfile::tempdir()?;
+	let mut node = Node::start("guards", dir.path(), &["--dev"])?;
+	node.rpc(Duration::from_secs(60)).await?;
+	let chain = Chain::connect(&node.url()).await?.following(Head::Best);
+	let [jc, rp, mediator, directory, stranger] = register(&chain).await?;
+	let (directory_id, mediator_id) = (keys::account_of(&directory), keys::account_of(&mediator));
+	let rp_id = keys::account_of(&rp);
+
+	// Two jobs of the JC, differing only in the image, each matched to the RP.
+	let now = chain.now_ms().await?;
+	let first = job_terms(directory_id, now, 60 * MINUTE_MS);
+	let second = JobTerms { job_hash: [9; 32], ..first.clone() };
+	let deposit = chain.quote_job_deposit(&first, Some(mediator_id)).await?;
+	let expires = now + 30 * MINUTE_MS;
+	let jobs = offer_ids(
+		Market::new(&chain, &jc)
+			.post_job_offers(&[(first, deposit, expires), (second, deposit, expires)])
+			.await,
+	)?;
+	let resource = resource_terms();
+	let resource_deposit =
+		chain.quote_resource_deposit(&resource, Some(mediator_id), Some(directory_id)).await?;
+	let resources = resource_offers(&chain, &rp, &resource, resource_deposit, expires, 2).await?;
+	let matched = Market::new(&chain, &stranger)
+		.post_matches(&[(jobs[0], resources[0], mediator_id), (jobs[1], resources[1], mediator_id)])
+		.await
+		.into_iter()
+		.map(|outcome| match_id(&outcome?).context("no Matched event"))
+		.collect::<Result<Vec<u64>>>()?;
+	let (ran, other) = (matched[0], matched[1]);
+	let seen = chain.match_info(ran).await?.context("the match the RP ran")?;
+
+	// The RP ran the first job; the chain now gives the second job's match the id the
+	// result is posted under (as a retraction could): the result stays home.
+	let balance = chain.free_balance(&rp_id).await?;
+	let results = Batcher::spawn(chain.clone(), rp.clone());
+	let stale = MatchGuard::terms(other, &seen);
+	let held = results.submit(BatchCall::new("post_result", completed(other)).guarded(stale)).await;
+	let held = held.expect_err("a result for another job must not be posted");
+	ensure!(
+		matches!(held, ClientError::MatchChanged { match_id, .. } if match_id == other),
+		"{held}"
+	);
+	let state = chain.match_info(other).await?.context("the other match")?.state;
+	ensure!(matches!(state, MatchState::Matched), "nothing was posted: {state:?}");
+	ensure!(chain.free_balance(&rp_id).await? == balance, "a held call costs no fee");
+
+	// Under its own match, as seen, the result goes out.
+	let own = MatchGuard::terms(ran, &seen);
+	results.submit(BatchCall::new("post_result", completed(ran)).guarded(own)).await?;
+	let with_result = chain.match_info(ran).await?.context("the match")?;
+	ensure!(matches!(with_result.state, MatchState::ResultPosted { .. }), "{with_result:?}");
+
+	// The JC's accept carries the whole match it verified: one seen before the result
+	// was posted does not settle the result posted since.
+	let before_result = Market::new(&chain, &jc).guarded(MatchGuard::whole(ran, &seen));
+	let early = before_result.accept_result(ran).await.expect_err("the match changed since");
+	ensure!(matches!(early, ClientError::MatchChanged { .. }), "{early}");
+	ensure!(chain.match_info(ran).await?.is_some(), "nothing was settled");
+	let verified = Market::new(&chain, &jc).guarded(MatchGuard::whole(ran, &with_result));
+	let events = verified.accept_result(ran).await?;
+	ensure!(closed(&events, ran), "{events:?}");
 	Ok(())
 }

@@ -198,7 +198,8 @@ impl Mediator {
 			let this = Arc::clone(&self);
 			async move {
 				match wake {
-					Wake::Tick => this.reconcile().await,
+					// The mediator follows finalized blocks, which are never retracted.
+					Wake::Tick | Wake::Retracted { .. } => this.reconcile().await,
 					Wake::Block(block) => {
 						for event in &block.events {
 							match event {

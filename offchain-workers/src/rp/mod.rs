@@ -13,7 +13,7 @@ mod publish;
 mod settings;
 mod tracking;
 
-pub use phase::{GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
+pub use phase::{Fingerprint, GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
 pub use settings::{OfferSettings, RpConfig, RpSettings};
 
 use crate::directory::phase::JobProgress;
@@ -30,6 +30,7 @@ use modicum_client::{
 	calls::Market,
 	chain::MatchInfo,
 	events::{match_id, parties},
+	guard::job_fingerprint,
 	records, reference_text,
 	types::{Architecture, MatchState, ResultStatus},
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
@@ -139,6 +140,7 @@ impl ResourceProvider {
 			.map_err(|e| RpError::Config(format!("[rp.offer] jc_max_faults: {e}")))?;
 		let Opened { chain, signer, me, docker, state } =
 			daemon::open(&config.chain, &config.rp.work_dir, "rp-state.json").await?;
+		let chain = chain.following(config.rp.follow);
 		let concurrent_jobs = config.rp.concurrent_jobs as usize;
 		let images = ImageCache::new(config.rp.image_cache_bytes);
 		Ok(ResourceProvider {
@@ -201,7 +203,9 @@ impl ResourceProvider {
 			let this = Arc::clone(&self);
 			async move {
 				match wake {
-					Wake::Tick => this.reconcile().await,
+					// After a retraction its matches are read again: each is checked
+					// against what the RP saw of it (`act_on`).
+					Wake::Tick | Wake::Retracted { .. } => this.reconcile().await,
 					Wake::Block(block) => this.on_block(&block.events).await,
 				}
 			}
@@ -319,7 +323,7 @@ impl ResourceProvider {
 	}
 
 	async fn spawn_job(self: &Arc<Self>, match_id: u64, info: MatchInfo) {
-		let phase = self.state.lock().await.get().jobs.get(&match_id).cloned();
+		let phase = self.phase_of(match_id, &info).await;
 		if matches!(phase, Some(JobPhase::Posted | JobPhase::GaveUp { .. })) {
 			return;
 		}
@@ -341,6 +345,32 @@ impl ResourceProvider {
 		});
 	}
 
+	/// The phase of `match_id` for the match `info`. A phase recorded under the same id
+	/// for another match (its blocks were retracted, and the id went to another job) is
+	/// dropped: this match starts from nothing.
+	async fn phase_of(&self, match_id: u64, info: &MatchInfo) -> Option<JobPhase> {
+		let seen = Fingerprint(job_fingerprint(info));
+		let mut state = self.state.lock().await;
+		let phase = state.get().phase_for(match_id, seen);
+		let (phase, known) = match phase {
+			Some(phase) => (phase.cloned(), state.get().seen.contains_key(&match_id)),
+			None => {
+				tracing::warn!(
+					match_id,
+					"the match this RP worked on was retracted and its id now names another job; \
+					 starting that job from the beginning"
+				);
+				(None, false)
+			},
+		};
+		if !known {
+			if let Err(e) = state.update(|s| s.note_seen(match_id, seen)) {
+				tracing::error!(match_id, "cannot save the RP's state: {e}");
+			}
+		}
+		phase
+	}
+
 	async fn handle_job(
 		self: &Arc<Self>,
 		match_id: u64,
@@ -353,10 +383,12 @@ impl ResourceProvider {
 				self.run_in_slot(match_id, info, attempts).await?
 			},
 			None => self.run_in_slot(match_id, info, 0).await?,
-			// Revealed by `act_on` once the chain lets it.
-			Some(JobPhase::Posted | JobPhase::GaveUp { .. } | JobPhase::Committed(_)) => {
-				return Ok(())
-			},
+			// The chain shows the match still waiting for a result although this RP
+			// committed one: the commitment was in a best block since retracted (the chain
+			// refuses a second one as `NotAwaitingResult` otherwise). A commitment on chain
+			// is revealed by `act_on` once the chain lets it.
+			Some(JobPhase::Committed(ready)) => ready,
+			Some(JobPhase::Posted | JobPhase::GaveUp { .. }) => return Ok(()),
 		};
 		self.post(match_id, info, ready).await
 	}

@@ -85,7 +85,36 @@ pub enum GaveUp {
 pub struct RpState {
 	/// Per match id.
 	pub jobs: BTreeMap<u64, JobPhase>,
+	/// Per match id, the match the phase is for
+	/// ([`modicum_client::guard::job_fingerprint`]): following best blocks, a match
+	/// may be retracted and its id given to another job, which must not inherit the
+	/// first one's phase. Absent in state files written before it was kept.
+	#[serde(default)]
+	pub seen: BTreeMap<u64, Fingerprint>,
 }
+
+impl RpState {
+	/// The phase recorded for `match_id`, if it was recorded for the match `seen` (or
+	/// before matches were fingerprinted); `None` when it was recorded for another match
+	/// under the same id, whose blocks were retracted.
+	pub fn phase_for(&self, match_id: u64, seen: Fingerprint) -> Option<Option<&JobPhase>> {
+		match self.seen.get(&match_id) {
+			Some(recorded) if *recorded != seen => None,
+			_ => Some(self.jobs.get(&match_id)),
+		}
+	}
+
+	/// Notes `match_id` as the match `seen`, forgetting a phase recorded for another.
+	pub fn note_seen(&mut self, match_id: u64, seen: Fingerprint) {
+		if self.seen.insert(match_id, seen).is_some_and(|recorded| recorded != seen) {
+			self.jobs.remove(&match_id);
+		}
+	}
+}
+
+/// A match's [`modicum_client::guard::job_fingerprint`].
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+pub struct Fingerprint(#[serde(with = "hex32")] pub [u8; 32]);
 
 #[cfg(test)]
 mod tests {
@@ -114,5 +143,29 @@ mod tests {
 		// A state file from before attempts were counted still loads.
 		let old: RpState = serde_json::from_str(r#"{"jobs":{"4":{"phase":"running"}}}"#).unwrap();
 		assert_eq!(old.jobs[&4], JobPhase::Running { attempts: 0 });
+		assert!(old.seen.is_empty());
+	}
+
+	#[test]
+	fn a_phase_belongs_to_the_match_it_was_recorded_for() {
+		let (first, other) = (Fingerprint([1; 32]), Fingerprint([2; 32]));
+		let mut state = RpState::default();
+		state.note_seen(5, first);
+		state.jobs.insert(5, JobPhase::Posted);
+		assert_eq!(state.phase_for(5, first), Some(Some(&JobPhase::Posted)));
+		// Retracted, and the id given to another job: its phase is not this one's.
+		assert_eq!(state.phase_for(5, other), None);
+		state.note_seen(5, other);
+		assert_eq!(state.phase_for(5, other), Some(None));
+		// Noting the same match again keeps its phase.
+		state.jobs.insert(5, JobPhase::Running { attempts: 1 });
+		state.note_seen(5, other);
+		assert_eq!(state.phase_for(5, other), Some(Some(&JobPhase::Running { attempts: 1 })));
+		// A phase recorded before matches were fingerprinted is taken as it is.
+		state.jobs.insert(6, JobPhase::Posted);
+		assert_eq!(state.phase_for(6, first), Some(Some(&JobPhase::Posted)));
+		let text = serde_json::to_string(&state).unwrap();
+		let back: RpState = serde_json::from_str(&text).unwrap();
+		assert_eq!(back.seen, state.seen);
 	}
 }

@@ -5,9 +5,13 @@
 use super::{GaveUp, JobPhase, ReadyResult, ResourceProvider, RpError};
 use crate::commitment::result_commitment;
 use modicum_client::{
-	batch::BatchCall, calls::Market, chain::MatchInfo, reference,
-	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall, ClientError,
-	MarketEvent,
+	batch::BatchCall,
+	calls::Market,
+	chain::{Head, MatchInfo},
+	guard::MatchGuard,
+	reference,
+	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall,
+	ClientError, MarketEvent,
 };
 
 impl ResourceProvider {
@@ -26,16 +30,24 @@ impl ResourceProvider {
 				.await;
 		}
 		if self.chain.match_replica_group(match_id).await?.is_some() {
-			return self.commit(match_id, ready).await;
+			return self.commit(match_id, info, ready).await;
 		}
-		let posted = self.send_result(match_id, &ready, Publish::Post).await;
+		let guard = MatchGuard::terms(match_id, info);
+		let posted = self.send_result(match_id, &ready, Publish::Post, Some(guard)).await;
 		let next = match posted {
+			// In a best block, which may yet be retracted: the result stays ready, so that
+			// if the chain shows the match waiting again, it is posted again.
+			Ok(_) if self.chain.head() == Head::Best => {
+				tracing::info!(match_id, status = %ready.status, "result posted");
+				return Ok(());
+			},
 			Ok(_) => {
 				tracing::info!(match_id, status = %ready.status, "result posted");
 				JobPhase::Posted
 			},
 			// Posted before a crash, in a block the daemon did not see finalized.
 			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
+			Err(ClientError::MatchChanged { .. }) => return self.forget_retracted(match_id).await,
 			Err(e) => given_up(match_id, "result", e)?,
 		};
 		self.record(match_id, next).await
@@ -48,6 +60,7 @@ impl ResourceProvider {
 		match_id: u64,
 		ready: &ReadyResult,
 		how: Publish,
+		guard: Option<MatchGuard>,
 	) -> Result<Vec<MarketEvent>, ClientError> {
 		let (status, hash) = (ready.status, ready.hash);
 		let (instruction_count, bandwidth_used) = (ready.instruction_count, ready.bandwidth_used);
@@ -76,16 +89,41 @@ impl ResourceProvider {
 				},
 			),
 		};
-		self.results.submit(call).await
+		self.results
+			.submit(match guard {
+				Some(guard) => call.guarded(guard),
+				None => call,
+			})
+			.await
+	}
+
+	/// The match this RP ran is gone from the chain's blocks, and its id names another
+	/// job: the result is for nothing on chain. Its phase goes; the next look at the
+	/// match (at most a reconcile away) starts the job it now names.
+	async fn forget_retracted(&self, match_id: u64) -> Result<(), RpError> {
+		tracing::warn!(
+			match_id,
+			"not posting: the match this result is for was retracted and its id now names \
+			 another job"
+		);
+		let mut state = self.state.lock().await;
+		state.update(|s| s.jobs.remove(&match_id)).map(drop).map_err(Into::into)
 	}
 
 	/// A replica commits to its result first (README, "Replicated jobs"), so no other
 	/// replica can copy its root; the reveal follows once the chain allows it.
-	async fn commit(&self, match_id: u64, ready: ReadyResult) -> Result<(), RpError> {
+	async fn commit(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		ready: ReadyResult,
+	) -> Result<(), RpError> {
 		let commitment = result_commitment(match_id, ready.status, &ready.hash);
-		let committed =
-			Market::new(&self.chain, &self.signer).commit_result(match_id, commitment).await;
+		let market =
+			Market::new(&self.chain, &self.signer).guarded(MatchGuard::terms(match_id, info));
+		let committed = market.commit_result(match_id, commitment).await;
 		let next = match committed {
+			Err(ClientError::MatchChanged { .. }) => return self.forget_retracted(match_id).await,
 			Ok(_) => {
 				tracing::info!(match_id, status = %ready.status, "replica result committed");
 				JobPhase::Committed(ready.clone())
@@ -112,7 +150,9 @@ impl ResourceProvider {
 				return Ok(());
 			}
 		}
-		let next = match self.send_result(match_id, ready, Publish::Reveal).await {
+		// A reveal needs no guard: it opens this RP's own commitment, which only the chain
+		// that holds the commitment has.
+		let next = match self.send_result(match_id, ready, Publish::Reveal, None).await {
 			Ok(_) => {
 				tracing::info!(match_id, "replica result revealed");
 				JobPhase::Posted

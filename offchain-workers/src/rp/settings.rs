@@ -1,6 +1,6 @@
 //! An RP's configuration file: node and key, the machine, and its offers' terms.
 
-use modicum_client::{settings::ChainSettings, units::Amount};
+use modicum_client::{chain::Head, settings::ChainSettings, units::Amount};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -88,6 +88,12 @@ pub struct RpSettings {
 	pub determinism_probe_runs: u32,
 	/// The offers' terms.
 	pub offer: OfferSettings,
+	/// Which blocks the RP acts on: `best` (the default: a match is seen one slot after
+	/// it is made, and a result is posted once it is in a best block) or `finalized`
+	/// (each step waits out the finality lag too). On best blocks a retracted match
+	/// costs at most a wasted run: results are posted only while the chain still shows
+	/// the match the RP ran.
+	pub follow: Head,
 }
 
 impl Default for RpSettings {
@@ -107,6 +113,7 @@ impl Default for RpSettings {
 			image_cache_bytes: crate::image_cache::DEFAULT_BUDGET_BYTES,
 			determinism_probe_runs: 0,
 			offer: OfferSettings::default(),
+			follow: Head::Best,
 		}
 	}
 }

@@ -1,6 +1,7 @@
 //! `modicum jc …`: everything a Job Creator does, from pushing an image to accepting
 //! (or disputing) the result.
 
+mod best;
 mod explain;
 mod jobfile;
 mod mapreduce;

@@ -2,6 +2,7 @@
 //! to the directory, post the offer, and with `--wait` follow it phase by phase.
 
 use super::{
+	best::{self, Located},
 	explain, fetch_result,
 	jobfile::{self, JobRequest, SubmitArgs},
 	open_match,
@@ -12,8 +13,9 @@ use crate::output;
 use anyhow::{anyhow, bail, Context, Result};
 use modicum_client::{
 	calls::Market,
-	chain::JobTerms,
+	chain::{Head, JobTerms},
 	events::MarketEvents,
+	guard::MatchGuard,
 	keys, reference, reference_text,
 	types::{OfferRef, PostedResult},
 	units::{format_amount, format_bytes},
@@ -62,6 +64,18 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	}
 	let mut phases = Phases::start(json);
 	let prepared = prepare(s, &request, &phases).await?;
+	// Waiting for one job, the CLI follows best blocks: each step is seen a slot after it
+	// is made, not a slot plus the finality lag. Blocks it saw may be retracted: it then
+	// finds its job again (`best::locate`), accepts only the match and result it saw
+	// (guarded), and reports the accept once it is final. Everything else (a posted
+	// offer it leaves at once, replicas) follows finalized blocks.
+	let best;
+	let s = if request.wait && request.replicas <= 1 {
+		best = s.following(Head::Best);
+		&best
+	} else {
+		s
+	};
 	// Subscribe before posting so no event about the offer can slip past.
 	let mut events = MarketEvents::subscribe(&s.chain).await?;
 	let Prepared { terms, deposit, expires_at, job_reference, input_bytes, download_bytes, .. } =
@@ -108,27 +122,30 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		return Ok(());
 	}
 	phases.enter("posted", format!("offer {offer_id} waiting for a match"));
-	let (match_id, result, price) = follow(
-		&s.chain,
-		&mut events,
-		offer_id,
-		terms.completion_deadline,
-		&prepared.registry,
-		&mut phases,
-	)
-	.await?;
+	let job = FollowedJob { offer_id, terms: &terms, expires_at, registry: &prepared.registry };
+	let (offer_id, match_id, result, price) = follow(s, &mut events, job, &mut phases).await?;
+	report.offer_id = offer_id;
 	report.match_id = Some(match_id);
+	// The match as it stands with the result: the accept goes out only while the chain
+	// still shows exactly this.
+	let info = open_match(&s.chain, match_id).await?;
 	let mut unpacked_to = None;
 	if let Some(out) = &request.out {
 		phases
 			.enter("verified", format!("downloading and verifying the result of match {match_id}"));
-		let info = open_match(&s.chain, match_id).await?;
 		fetch_result(&s.chain, &info, &result, out).await?;
 		unpacked_to = Some(out.clone());
 	}
 	if request.accept {
 		phases.enter("accepted", format!("accepting match {match_id}"));
-		Market::new(&s.chain, &s.signer).accept_result(match_id).await?;
+		// Opened before the accept is sent, so its close cannot slip past.
+		let mut finalized =
+			MarketEvents::subscribe(&s.chain.clone().following(Head::Finalized)).await?;
+		let market = Market::new(&s.chain, &s.signer).guarded(MatchGuard::whole(match_id, &info));
+		market.accept_result(match_id).await?;
+		if s.chain.head() == Head::Best {
+			best::final_close(&mut finalized, match_id).await?;
+		}
 		report.accepted = true;
 	}
 	let timeline = phases.finish();
@@ -355,25 +372,61 @@ async fn download_size(registry: &str, repository: &str, digest: &str) -> Result
 	Ok(size.download_bytes)
 }
 
+/// The job `follow` follows.
+struct FollowedJob<'a> {
+	/// Its offer's id as posted (another after a retraction).
+	offer_id: u64,
+	/// Its terms, by which it is found again after a retraction.
+	terms: &'a JobTerms,
+	/// When the offer lapses unmatched.
+	expires_at: u64,
+	/// The directory's registry, for the RP's phase board.
+	registry: &'a str,
+}
+
 /// Follows an offer through matched → running → result posted. Gives up once the
 /// chain's clock passes the completion deadline of a matched job with no result (the
-/// offer's expiry ends an unmatched one: the chain reports it).
+/// offer's expiry ends an unmatched one: the chain reports it). After blocks it saw were
+/// retracted, it finds the job again by its terms. Returns the offer's id (another than
+/// posted if a retraction moved it), the match's, its result and price.
 async fn follow(
-	chain: &Chain,
+	s: &Session,
 	events: &mut MarketEvents,
-	offer_id: u64,
-	completion_deadline: u64,
-	registry: &str,
+	mut job: FollowedJob<'_>,
 	phases: &mut Phases,
-) -> Result<(u64, PostedResult, u128)> {
+) -> Result<(u64, u64, PostedResult, u128)> {
+	let (chain, completion_deadline) = (&s.chain, job.terms.completion_deadline);
 	let mut match_id = None;
 	let mut provider = None;
 	let mut board_phase = None;
+	// Set while a retraction left the job nowhere on chain.
+	let mut lost = false;
 	while let Some(block) = events.next().await {
-		for event in block?.events {
+		let block = block?;
+		if block.retracted_above.is_some() || (lost && best::names_creator(&block.events, &s.me)) {
+			match best::locate(chain, &s.me, job.terms).await? {
+				Located::Offer(id) => {
+					(job.offer_id, match_id, provider, lost) = (id, None, None, false);
+					phases.note(format!("blocks were retracted; the job is job offer {id}"));
+				},
+				Located::Match { match_id: id, offer_id, provider: rp } => {
+					(job.offer_id, match_id, provider, lost) =
+						(offer_id, Some(id), Some(rp), false);
+					phases.note(format!("blocks were retracted; the job is match {id}"));
+				},
+				Located::Nowhere => {
+					lost = true;
+					phases.note(
+						"blocks that held the job offer were retracted; waiting for it to land again"
+							.to_string(),
+					);
+				},
+			}
+		}
+		for event in block.events {
 			match event {
 				MarketEvent::Matched { match_id: id, job_offer_id, resource_provider, .. }
-					if job_offer_id == offer_id =>
+					if job_offer_id == job.offer_id && !lost =>
 				{
 					match_id = Some(id);
 					provider = Some(resource_provider);
@@ -381,10 +434,10 @@ async fn follow(
 				},
 				MarketEvent::OfferExpired { offer: OfferRef::Job(id), .. }
 				| MarketEvent::OfferCancelled { offer: OfferRef::Job(id), .. }
-					if id == offer_id =>
+					if id == job.offer_id && !lost =>
 				{
 					bail!(
-						"job offer {offer_id} left the book unmatched (expired or cancelled); its \
+						"job offer {id} left the book unmatched (expired or cancelled); its \
 						 deposit is back. See why with `modicum jc submit --dry-run …` on the same job"
 					)
 				},
@@ -392,7 +445,7 @@ async fn follow(
 					if Some(id) == match_id =>
 				{
 					phases.enter("result", format!("match {id}: {} posted", result.status));
-					return Ok((id, result, job_price));
+					return Ok((job.offer_id, id, result, job_price));
 				},
 				MarketEvent::MatchClosed { match_id: id, outcome } if Some(id) == match_id => {
 					bail!("match {id} closed before a result was posted: {outcome:?}")
@@ -400,9 +453,15 @@ async fn follow(
 				_ => {},
 			}
 		}
+		if lost && chain.now_ms().await? > job.expires_at {
+			bail!(
+				"the job offer was in blocks that were retracted and did not land again before \
+				 it would have expired; nothing of yours is held for it (check with `modicum jc list`)"
+			)
+		}
 		if let (Some(id), Some(rp)) = (match_id, provider) {
 			// The RP's own word on what it is doing, from the directory's phase board.
-			let said = read_board(registry, id, rp).await.map(|entry| entry.phase);
+			let said = read_board(job.registry, id, rp).await.map(|entry| entry.phase);
 			if let Some(phase) = said.filter(|_| said != board_phase) {
 				phases.enter(phase.name(), format!("match {id}: {} at RP {rp}", phase.name()));
 				board_phase = said;
