@@ -222,18 +222,18 @@ pub fn pack(weights: &[u64], budget: u64) -> Vec<Range<usize>> {
 type Queued = (BatchCall, oneshot::Sender<ItemOutcome>);
 
 /// Gathers the calls a daemon's tasks make into batches ("group commit"): up to
-/// [`BATCHES_IN_FLIGHT`] batches wait for finality at once; a call that arrives while
+/// [`BATCHES_IN_FLIGHT`] batches wait for inclusion at once; a call that arrives while
 /// all of them are in flight waits for one to end, then goes out with every other call
 /// that arrived meanwhile. A lone call goes out at once, so nothing waits for company
-/// (on a network, finality takes a slot plus the finality lag: a result must not wait
-/// for an earlier one's). Clones share the queue; the batching task ends with the
+/// (on a network, inclusion takes a slot, and finality the finality lag more: a result
+/// must not wait for an earlier one's). Clones share the queue; the batching task ends with the
 /// last clone.
 #[derive(Clone)]
 pub struct Batcher {
 	queue: mpsc::UnboundedSender<Queued>,
 }
 
-/// How many batches of one [`Batcher`] may wait for finality at once.
+/// How many batches of one [`Batcher`] may wait for inclusion at once.
 pub const BATCHES_IN_FLIGHT: usize = 4;
 
 impl Batcher {

@@ -65,12 +65,13 @@ pub struct Chain {
 	connection: Arc<std::sync::RwLock<Connection>>,
 	url: String,
 	head: Head,
-	// One submission in flight per connection, held until it is finalized: the fork-aware
-	// pool's `system_accountNextIndex` may not yet count a transaction it just took, so
-	// a second submission meanwhile could reuse its nonce (seen as `1010` in a bench run).
+	// One submission at a time per connection, held while it is handed to the pool: the
+	// fork-aware pool's `system_accountNextIndex` may not yet count a transaction it just
+	// took, so a second submission meanwhile could reuse its nonce (seen as `1010` in a
+	// bench run).
 	submit_lock: Arc<Mutex<()>>,
 	// The block last read at. Setting up reads at a block costs the node a runtime call
-	// (subxt asks for the block's runtime version); reads at the same finalized block,
+	// (subxt asks for the block's runtime version); reads at the same block,
 	// as a daemon's handling of one block makes, share it.
 	last_at: Arc<std::sync::Mutex<Option<AtBlock>>>,
 }
@@ -425,7 +426,7 @@ impl Chain {
 		Ok(at)
 	}
 
-	/// The chain's time (ms) at the latest finalized block; deadlines use it.
+	/// The chain's time (ms) at the followed head block; deadlines use it.
 	pub async fn now_ms(&self) -> Result<u64, ClientError> {
 		let at = self.at().await?;
 		let value = at
@@ -747,7 +748,7 @@ impl Chain {
 		Ok(list.await?.0)
 	}
 
-	/// One entry of a storage map at the latest finalized block; `None` if absent.
+	/// One entry of a storage map at the followed head block; `None` if absent.
 	async fn read<Addr: Address>(
 		&self,
 		address: Addr,

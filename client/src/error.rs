@@ -62,9 +62,9 @@ pub enum ClientError {
 	#[error("disputed records: {0}")]
 	DisputedRecords(String),
 	/// A guarded call was not sent: the match is no longer what its sender saw when
-	/// deciding to send it (a block it saw was retracted, and the chain now gives the
-	/// id to another job or state).
-	#[error("{call} not sent: match {match_id} is no longer what was seen when deciding to send it (the blocks that showed it were retracted)")]
+	/// deciding to send it (it closed meanwhile, or a block that showed it was
+	/// retracted and the chain now gives the id to another job or state).
+	#[error("{call} not sent: match {match_id} is no longer what was seen when deciding to send it (it closed, or the blocks that showed it were retracted)")]
 	MatchChanged {
 		/// The call that was not sent.
 		call: String,

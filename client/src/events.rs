@@ -25,29 +25,33 @@ pub struct BlockEvents {
 /// Every followed block's compute-market events, in order, none skipped.
 pub struct MarketEvents {
 	blocks: Blocks,
+	/// A retraction not yet reported with a block (kept across a failed read).
+	retracted_above: Option<u64>,
 }
 
 impl MarketEvents {
 	/// Follows the head `chain` follows ([`crate::chain::Head`]), from the block at that
 	/// head now.
 	pub async fn subscribe(chain: &crate::Chain) -> Result<MarketEvents, ClientError> {
-		Ok(MarketEvents { blocks: Blocks::follow(chain).await? })
+		Ok(MarketEvents { blocks: Blocks::follow(chain).await?, retracted_above: None })
 	}
 
 	/// The next block's market events (possibly none); `None` once the node is gone.
 	pub async fn next(&mut self) -> Option<Result<BlockEvents, ClientError>> {
-		let mut retracted_above: Option<u64> = None;
 		loop {
-			return Some(match self.blocks.next().await? {
-				Ok(Followed::Block(number, at)) => block_events(number, at)
-					.await
-					.map(|events| BlockEvents { retracted_above, ..events }),
+			let (number, at) = match self.blocks.next().await? {
+				Ok(Followed::Block(number, at)) => (number, at),
 				Ok(Followed::Retracted { above }) => {
-					retracted_above = Some(retracted_above.map_or(above, |a| a.min(above)));
+					self.retracted_above =
+						Some(self.retracted_above.map_or(above, |a| a.min(above)));
 					continue;
 				},
-				Err(e) => Err(e),
-			});
+				Err(e) => return Some(Err(e)),
+			};
+			return Some(block_events(number, at).await.map(|events| BlockEvents {
+				retracted_above: self.retracted_above.take(),
+				..events
+			}));
 		}
 	}
 }

@@ -5,7 +5,7 @@
 //! shows the match as it was seen ([`crate::Chain::submit_guarded`], and guarded calls
 //! in a batch).
 
-use crate::{chain::AtBlock, chain::MatchInfo, runtime, ClientError};
+use crate::{chain::AtBlock, chain::MatchInfo, runtime, types::MatchState, ClientError};
 use codec::Encode;
 
 /// A match as seen when a call about it was decided.
@@ -23,6 +23,9 @@ pub struct MatchGuard {
 enum Scope {
 	/// The parties, offers and terms: what an RP ran.
 	Terms,
+	/// The same terms, and still waiting for a result: what an RP posts or commits to
+	/// (a result already on chain is not sent again, and costs no fee).
+	AwaitingResult,
 	/// All of it, its state included: what a JC verified (the posted result).
 	Whole,
 }
@@ -66,6 +69,12 @@ impl MatchGuard {
 		MatchGuard { match_id, seen: Box::new(seen.clone()), scope: Scope::Terms }
 	}
 
+	/// Holds while the match has the same parties, offers and terms and still waits
+	/// for a result (`Matched`).
+	pub fn awaiting_result(match_id: u64, seen: &MatchInfo) -> MatchGuard {
+		MatchGuard { match_id, seen: Box::new(seen.clone()), scope: Scope::AwaitingResult }
+	}
+
 	/// Holds while the match is exactly as seen, its state included.
 	pub fn whole(match_id: u64, seen: &MatchInfo) -> MatchGuard {
 		MatchGuard { match_id, seen: Box::new(seen.clone()), scope: Scope::Whole }
@@ -75,6 +84,9 @@ impl MatchGuard {
 	pub fn holds_for(&self, now: Option<&MatchInfo>) -> bool {
 		now.is_some_and(|now| match self.scope {
 			Scope::Terms => same_terms(now, &self.seen),
+			Scope::AwaitingResult => {
+				same_terms(now, &self.seen) && matches!(now.state, MatchState::Matched)
+			},
 			Scope::Whole => *now == *self.seen,
 		})
 	}

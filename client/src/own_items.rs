@@ -57,7 +57,7 @@ impl MediatedMatches {
 
 impl Chain {
 	/// `who`'s count of open matches naming it as mediator, and which of `matches` still
-	/// do and are open, all at the latest finalized block; `None` if it is not registered
+	/// do and are open, all at the followed head block; `None` if it is not registered
 	/// as a mediator.
 	pub async fn mediated_matches(
 		&self,
@@ -79,7 +79,7 @@ impl Chain {
 	}
 
 	/// `who`'s open-item count and which of `offers` and `matches` are still its own
-	/// and open, all at the latest finalized block; `None` if it is not registered as
+	/// and open, all at the followed head block; `None` if it is not registered as
 	/// an RP.
 	pub async fn own_items(
 		&self,

@@ -1,10 +1,12 @@
 //! The loop every daemon (RP, mediator, solver) runs: follow the market events of the
-//! head its connection follows (finalized or best blocks), wake on a tick for deadlines, and when the node goes away reconnect with
-//! backoff and catch up instead of exiting. A daemon plugs in what it does on a block
-//! and on a tick; which of its errors are worth a reconnect it says through [`Retry`].
+//! head its connection follows (finalized or best blocks), wake on a tick for
+//! deadlines, and when the node goes away reconnect with backoff and catch up instead
+//! of exiting. A daemon plugs in what it does on a block and on a tick; which of its
+//! errors are worth a reconnect it says through [`Retry`].
 
 use modicum_client::{
 	calls::Market,
+	chain::Head,
 	events::{BlockEvents, MarketEvents},
 	keys, AccountId, Chain, ClientError, Keypair,
 };
@@ -179,8 +181,10 @@ where
 	Fut: Future<Output = Result<(), E>>,
 {
 	let mut backoff = Backoff::default();
+	// The last block handled, across reconnects.
+	let mut handled: Option<u64> = None;
 	loop {
-		let lost = match session(chain, tick, &mut handle, &mut backoff).await {
+		let lost = match session(chain, tick, &mut handle, &mut backoff, &mut handled).await {
 			Err(e) if e.is_connection_lost() => e,
 			other => return other,
 		};
@@ -205,11 +209,15 @@ where
 }
 
 /// One connection's life: subscribe, catch up, then blocks and ticks until an error.
+/// Following best blocks, the catch-up after a reconnect is [`Wake::Retracted`] above
+/// the last block handled: blocks handled before may have been retracted meanwhile, and
+/// a retraction the lost connection was about to report is not lost.
 async fn session<E, F, Fut>(
 	chain: &Chain,
 	tick: Duration,
 	handle: &mut F,
 	backoff: &mut Backoff,
+	handled: &mut Option<u64>,
 ) -> Result<(), E>
 where
 	E: From<ClientError>,
@@ -217,7 +225,10 @@ where
 	Fut: Future<Output = Result<(), E>>,
 {
 	let mut events = MarketEvents::subscribe(chain).await?;
-	handle(Wake::Tick).await?;
+	match *handled {
+		Some(above) if chain.head() == Head::Best => handle(Wake::Retracted { above }).await?,
+		_ => handle(Wake::Tick).await?,
+	}
 	backoff.reset();
 	let mut ticks = tokio::time::interval(tick.max(Duration::from_millis(100)));
 	ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -229,7 +240,9 @@ where
 						tracing::warn!(above, "best blocks were retracted; reading the chain again");
 						handle(Wake::Retracted { above }).await?;
 					}
-					handle(Wake::Block(block)).await?
+					let number = block.number;
+					handle(Wake::Block(block)).await?;
+					*handled = Some(number);
 				},
 				Some(Err(e)) => return Err(e.into()),
 				None => return Err(ClientError::Read {

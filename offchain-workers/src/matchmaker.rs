@@ -579,7 +579,7 @@ impl Matchmaker {
 			return Ok(0);
 		}
 		// All of a solve's matches go out together, in nonce order, and land in the same
-		// block or the next few instead of one finalized round trip each.
+		// block or the next few instead of one round trip each.
 		let matches: Vec<(u64, u64, AccountId)> = proposals
 			.iter()
 			.map(|p| (p.job_offer_id, p.resource_offer_id, AccountId::from(p.mediator)))
@@ -685,7 +685,7 @@ impl Matchmaker {
 		}
 	}
 
-	/// Runs until stopped: applies each finalized block's events to the book and
+	/// Runs until stopped: applies each followed block's events to the book and
 	/// solves when it changed; on every tick (and after a reconnect) resyncs the book
 	/// from the chain and solves.
 	pub async fn run(&mut self) -> Result<(), ClientError> {

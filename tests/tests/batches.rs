@@ -359,6 +359,13 @@ async fn guarded_calls_go_out_only_for_the_match_as_seen() -> Result<()> {
 	results.submit(BatchCall::new("post_result", completed(ran)).guarded(own)).await?;
 	let with_result = chain.match_info(ran).await?.context("the match")?;
 	ensure!(matches!(with_result.state, MatchState::ResultPosted { .. }), "{with_result:?}");
+	// Posting it again (as after a read that came just before it landed) sends nothing
+	// and costs nothing: the RP's guard also asks that the match still waits for it.
+	let balance = chain.free_balance(&rp_id).await?;
+	let again = MatchGuard::awaiting_result(ran, &seen);
+	let again = results.submit(BatchCall::new("post_result", completed(ran)).guarded(again)).await;
+	ensure!(matches!(again, Err(ClientError::MatchChanged { .. })), "{again:?}");
+	ensure!(chain.free_balance(&rp_id).await? == balance, "a held call costs no fee");
 
 	// The JC's accept carries the whole match it verified: one seen before the result
 	// was posted does not settle the result posted since.

@@ -28,7 +28,7 @@ use crate::{
 use modicum_client::{
 	batch::Batcher,
 	calls::Market,
-	chain::MatchInfo,
+	chain::{Head, MatchInfo},
 	events::{match_id, parties},
 	guard::job_fingerprint,
 	records, reference_text,
@@ -187,7 +187,7 @@ impl ResourceProvider {
 		Ok(())
 	}
 
-	/// Runs until stopped: acts on each finalized block's events that name the RP's
+	/// Runs until stopped: acts on each followed block's events that name the RP's
 	/// matches, and every few seconds re-checks all its matches for deadlines that
 	/// passed (and after a reconnect, for what happened meanwhile).
 	pub async fn run(self: Arc<Self>) -> Result<(), RpError> {
@@ -261,9 +261,8 @@ impl ResourceProvider {
 				market.accept_result(match_id).await
 			},
 			MatchState::Committed { .. } => {
-				let phase = self.state.lock().await.get().jobs.get(&match_id).cloned();
-				if let Some(JobPhase::Committed(ready)) = phase {
-					if let Err(e) = self.reveal(match_id, &ready).await {
+				if let Some(JobPhase::Committed(ready)) = self.phase_of(match_id, &info).await {
+					if let Err(e) = self.reveal(match_id, &info, &ready).await {
 						tracing::warn!(match_id, "revealing the replica result failed: {e}");
 					}
 				}
@@ -307,7 +306,8 @@ impl ResourceProvider {
 	}
 
 	/// Tops up the offers in the background, unless a top-up is under way: posting
-	/// waits for finality (on a network a slot plus the finality lag), and the daemon
+	/// waits for inclusion (on a network a slot, plus the finality lag when following
+	/// finalized blocks), and the daemon
 	/// must meanwhile go on reading blocks, where its next match may be. A failure
 	/// (a lost node, a nonce race, funds held by running jobs, a quote the chain
 	/// cannot make) is logged; the next wake, at most [`RECONCILE_EVERY`] away, tries
@@ -410,35 +410,65 @@ impl ResourceProvider {
 		};
 		// The offer taking this job's place is for a later job: post it in the
 		// background, so that neither this job nor its result waits for that offer's
-		// block (on a network, its finality: a slot plus the finality lag).
+		// block (on a network, at least a slot).
 		let this = Arc::clone(self);
 		tokio::spawn(async move { this.stop_waiting().await });
 		let ready = async {
 			// The daemon never closes the semaphore; if it ever did, fail this job only.
 			let _slot = slot.map_err(|_| RpError::Config("the job slots were closed".into()))?;
 			let attempt = attempts.saturating_add(1);
-			self.record(match_id, JobPhase::Running { attempts: attempt }).await?;
+			self.record(match_id, info, JobPhase::Running { attempts: attempt }).await?;
 			self.execute(match_id, info, attempt > MAX_RUN_ATTEMPTS).await
 		}
 		.await?;
 		if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
 			return Err(RpError::Stopping);
 		}
-		self.record(match_id, JobPhase::ResultReady(ready.clone())).await?;
+		self.record(match_id, info, JobPhase::ResultReady(ready.clone())).await?;
 		Ok(ready)
 	}
 
 	/// Persists a match's phase. On a full disk the RP carries on from memory (a
 	/// crash then may run a job again, and the chain refuses a second post) rather
 	/// than stall every match until its deadline.
-	async fn record(&self, match_id: u64, phase: JobPhase) -> Result<(), RpError> {
-		match self.state.lock().await.update(|s| s.jobs.insert(match_id, phase)) {
+	/// The phase is for the match `info`: if its id has since been noted as another
+	/// match (the first was retracted), nothing is written.
+	async fn record(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		phase: JobPhase,
+	) -> Result<(), RpError> {
+		let seen = Fingerprint(job_fingerprint(info));
+		match self.state.lock().await.update(|s| s.record_for(match_id, seen, phase)) {
+			Ok(false) => {
+				tracing::warn!(match_id, "not recording: the match's id now names another job");
+				Ok(())
+			},
 			Err(e) if job::is_disk_full(&e) => {
 				tracing::error!(match_id, "cannot save the RP's state, the disk is full: {e}");
 				Ok(())
 			},
 			saved => saved.map(drop).map_err(Into::into),
 		}
+	}
+
+	/// Records where publishing a result ended. Following best blocks, an end that a
+	/// retraction can undo (posted, or the match found closed) is not recorded: the
+	/// phase holding the result stays, and the chain decides whether it goes out again
+	/// (a match shown waiting for a result is posted to again).
+	async fn record_end(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		end: JobPhase,
+	) -> Result<(), RpError> {
+		let undoable =
+			matches!(end, JobPhase::Posted | JobPhase::GaveUp { reason: GaveUp::MatchClosed });
+		if undoable && self.chain.head() == Head::Best {
+			return Ok(());
+		}
+		self.record(match_id, info, end).await
 	}
 
 	/// Runs the job through the shared pipeline (or declines it) and uploads the result;

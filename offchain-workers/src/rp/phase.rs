@@ -104,6 +104,18 @@ impl RpState {
 		}
 	}
 
+	/// Records `phase` for `match_id` as the match `seen`, unless the id has since been
+	/// noted as another match (a task still busy with a retracted match must not write
+	/// over the phase of the job that took its id); whether it was recorded.
+	pub fn record_for(&mut self, match_id: u64, seen: Fingerprint, phase: JobPhase) -> bool {
+		if self.seen.get(&match_id).is_some_and(|recorded| *recorded != seen) {
+			return false;
+		}
+		self.seen.insert(match_id, seen);
+		self.jobs.insert(match_id, phase);
+		true
+	}
+
 	/// Notes `match_id` as the match `seen`, forgetting a phase recorded for another.
 	pub fn note_seen(&mut self, match_id: u64, seen: Fingerprint) {
 		if self.seen.insert(match_id, seen).is_some_and(|recorded| recorded != seen) {
@@ -161,6 +173,11 @@ mod tests {
 		state.jobs.insert(5, JobPhase::Running { attempts: 1 });
 		state.note_seen(5, other);
 		assert_eq!(state.phase_for(5, other), Some(Some(&JobPhase::Running { attempts: 1 })));
+		// A task still busy with the first match cannot write over the second's phase.
+		assert!(!state.record_for(5, first, JobPhase::Posted));
+		assert_eq!(state.phase_for(5, other), Some(Some(&JobPhase::Running { attempts: 1 })));
+		assert!(state.record_for(5, other, JobPhase::Posted));
+		assert_eq!(state.phase_for(5, other), Some(Some(&JobPhase::Posted)));
 		// A phase recorded before matches were fingerprinted is taken as it is.
 		state.jobs.insert(6, JobPhase::Posted);
 		assert_eq!(state.phase_for(6, first), Some(Some(&JobPhase::Posted)));

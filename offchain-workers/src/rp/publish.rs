@@ -5,13 +5,9 @@
 use super::{GaveUp, JobPhase, ReadyResult, ResourceProvider, RpError};
 use crate::commitment::result_commitment;
 use modicum_client::{
-	batch::BatchCall,
-	calls::Market,
-	chain::{Head, MatchInfo},
-	guard::MatchGuard,
-	reference,
-	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall,
-	ClientError, MarketEvent,
+	batch::BatchCall, calls::Market, chain::MatchInfo, guard::MatchGuard, reference,
+	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall, ClientError,
+	MarketEvent,
 };
 
 impl ResourceProvider {
@@ -26,31 +22,28 @@ impl ResourceProvider {
 		if self.chain.now_ms().await? > info.job.completion_deadline {
 			tracing::warn!(match_id, "the completion deadline passed before the result was posted");
 			return self
-				.record(match_id, JobPhase::GaveUp { reason: GaveUp::DeadlinePassed })
+				.record(match_id, info, JobPhase::GaveUp { reason: GaveUp::DeadlinePassed })
 				.await;
 		}
 		if self.chain.match_replica_group(match_id).await?.is_some() {
 			return self.commit(match_id, info, ready).await;
 		}
-		let guard = MatchGuard::terms(match_id, info);
+		let guard = MatchGuard::awaiting_result(match_id, info);
 		let posted = self.send_result(match_id, &ready, Publish::Post, Some(guard)).await;
 		let next = match posted {
-			// In a best block, which may yet be retracted: the result stays ready, so that
-			// if the chain shows the match waiting again, it is posted again.
-			Ok(_) if self.chain.head() == Head::Best => {
-				tracing::info!(match_id, status = %ready.status, "result posted");
-				return Ok(());
-			},
 			Ok(_) => {
 				tracing::info!(match_id, status = %ready.status, "result posted");
 				JobPhase::Posted
 			},
-			// Posted before a crash, in a block the daemon did not see finalized.
+			// Posted before a crash, in a block the daemon did not see.
 			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
-			Err(ClientError::MatchChanged { .. }) => return self.forget_retracted(match_id).await,
+			Err(ClientError::MatchChanged { .. }) => {
+				not_sent(match_id);
+				return Ok(());
+			},
 			Err(e) => given_up(match_id, "result", e)?,
 		};
-		self.record(match_id, next).await
+		self.record_end(match_id, info, next).await
 	}
 
 	/// Posts or reveals a result through the group commit, so that results that finish
@@ -97,19 +90,6 @@ impl ResourceProvider {
 			.await
 	}
 
-	/// The match this RP ran is gone from the chain's blocks, and its id names another
-	/// job: the result is for nothing on chain. Its phase goes; the next look at the
-	/// match (at most a reconcile away) starts the job it now names.
-	async fn forget_retracted(&self, match_id: u64) -> Result<(), RpError> {
-		tracing::warn!(
-			match_id,
-			"not posting: the match this result is for was retracted and its id now names \
-			 another job"
-		);
-		let mut state = self.state.lock().await;
-		state.update(|s| s.jobs.remove(&match_id)).map(drop).map_err(Into::into)
-	}
-
 	/// A replica commits to its result first (README, "Replicated jobs"), so no other
 	/// replica can copy its root; the reveal follows once the chain allows it.
 	async fn commit(
@@ -119,30 +99,42 @@ impl ResourceProvider {
 		ready: ReadyResult,
 	) -> Result<(), RpError> {
 		let commitment = result_commitment(match_id, ready.status, &ready.hash);
-		let market =
-			Market::new(&self.chain, &self.signer).guarded(MatchGuard::terms(match_id, info));
+		let guard = MatchGuard::awaiting_result(match_id, info);
+		let market = Market::new(&self.chain, &self.signer).guarded(guard);
 		let committed = market.commit_result(match_id, commitment).await;
 		let next = match committed {
-			Err(ClientError::MatchChanged { .. }) => return self.forget_retracted(match_id).await,
+			Err(ClientError::MatchChanged { .. }) => {
+				not_sent(match_id);
+				return Ok(());
+			},
 			Ok(_) => {
 				tracing::info!(match_id, status = %ready.status, "replica result committed");
 				JobPhase::Committed(ready.clone())
 			},
-			// Committed before a crash, in a block the daemon did not see finalized.
+			// Committed before a crash, in a block the daemon did not see.
 			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Committed(ready.clone()),
 			Err(e) => given_up(match_id, "commitment", e)?,
 		};
 		let committed = matches!(next, JobPhase::Committed(_));
-		self.record(match_id, next).await?;
 		if committed {
-			self.reveal(match_id, &ready).await?;
+			self.record(match_id, info, next).await?;
+			self.reveal(match_id, info, &ready).await?;
+		} else {
+			self.record_end(match_id, info, next).await?;
 		}
 		Ok(())
 	}
 
 	/// Reveals a committed replica result; waits quietly while another replica may
-	/// still commit.
-	pub(super) async fn reveal(&self, match_id: u64, ready: &ReadyResult) -> Result<(), RpError> {
+	/// still commit. Following best blocks, the phase stays `Committed` after the reveal:
+	/// if the reveal's block is retracted, the chain shows the commitment again and it is
+	/// revealed again.
+	pub(super) async fn reveal(
+		&self,
+		match_id: u64,
+		info: &MatchInfo,
+		ready: &ReadyResult,
+	) -> Result<(), RpError> {
 		if let Some(group) = self.chain.match_replica_group(match_id).await? {
 			let now = self.chain.now_ms().await?;
 			if self.chain.replicas_still_committing(group, now).await? {
@@ -164,7 +156,7 @@ impl ResourceProvider {
 			Err(e) if e.is_refusal("NotAwaitingResult") => JobPhase::Posted,
 			Err(e) => given_up(match_id, "reveal", e)?,
 		};
-		self.record(match_id, next).await
+		self.record_end(match_id, info, next).await
 	}
 }
 
@@ -174,6 +166,19 @@ impl ResourceProvider {
 enum Publish {
 	Post,
 	Reveal,
+}
+
+/// A guarded result or commitment that was not sent: the match is not on chain as
+/// this RP ran it, or no longer waits for a result (it is there already, or the match
+/// closed). The phase stays: if the id now names another job, that job gets a phase of
+/// its own ([`ResourceProvider::phase_of`]); if the match comes back waiting (a
+/// retraction), the result goes out then.
+fn not_sent(match_id: u64) {
+	tracing::info!(
+		match_id,
+		"not sending the result: the match is not waiting for it as this RP ran it \
+		 (posted already, closed, or retracted and its id given to another job)"
+	);
 }
 
 fn given_up(match_id: u64, what: &str, e: ClientError) -> Result<JobPhase, ClientError> {

@@ -10,8 +10,8 @@ use modicum_client::{
 	AccountId, Chain, MarketEvent,
 };
 
-/// How many finalized blocks the CLI waits, after sending the accept, for the match's
-/// close to be among them: far beyond a healthy network's finality lag (three blocks
+/// How many finalized blocks past the accept's the CLI waits for the match's close to
+/// be among them: far beyond a healthy network's finality lag (three blocks
 /// here), short enough that a user is told when the accept was lost.
 pub const FINAL_CLOSE_WITHIN_BLOCKS: u32 = 40;
 
@@ -67,22 +67,31 @@ pub fn names_creator(events: &[MarketEvent], me: &AccountId) -> bool {
 }
 
 /// Waits until a finalized block closes `match_id`; `finalized` must have been opened
-/// before the accept was sent, so that the close cannot slip past.
-pub async fn final_close(finalized: &mut MarketEvents, match_id: u64) -> Result<()> {
-	let mut blocks = 0u32;
+/// before the accept was sent, so that the close cannot slip past. The accept is in
+/// block `included_by` of the best chain or an earlier one: the finalized blocks after
+/// that one are counted.
+pub async fn final_close(
+	finalized: &mut MarketEvents,
+	match_id: u64,
+	included_by: u64,
+) -> Result<()> {
+	let mut past = 0u32;
 	while let Some(block) = finalized.next().await {
-		let closed = block?
+		let block = block?;
+		let closed = block
 			.events
 			.iter()
 			.any(|e| matches!(e, MarketEvent::MatchClosed { match_id: id, .. } if *id == match_id));
 		if closed {
 			return Ok(());
 		}
-		blocks = blocks.saturating_add(1);
-		if blocks > FINAL_CLOSE_WITHIN_BLOCKS {
+		if block.number > included_by {
+			past = past.saturating_add(1);
+		}
+		if past > FINAL_CLOSE_WITHIN_BLOCKS {
 			bail!(
 				"match {match_id}: the accept was in a best block, but {FINAL_CLOSE_WITHIN_BLOCKS} \
-				 finalized blocks later the match is still open (the block was retracted); \
+				 finalized blocks after it the match is still open (the block was retracted); \
 				 accept again with `modicum jc accept {match_id}`"
 			)
 		}

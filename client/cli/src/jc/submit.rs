@@ -5,7 +5,7 @@ use super::{
 	best::{self, Located},
 	explain, fetch_result,
 	jobfile::{self, JobRequest, SubmitArgs},
-	open_match,
+	open_match, posted_result,
 	progress::Phases,
 	replicas, Session,
 };
@@ -127,8 +127,14 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 	report.offer_id = offer_id;
 	report.match_id = Some(match_id);
 	// The match as it stands with the result: the accept goes out only while the chain
-	// still shows exactly this.
+	// still shows exactly this, and the result verified is this one.
 	let info = open_match(&s.chain, match_id).await?;
+	if posted_result(&info).as_ref() != Some(&result) {
+		bail!(
+			"match {match_id}: the result seen posted was in blocks that were retracted, and the \
+			 chain now shows another; nothing was accepted. See it with `modicum jc show {match_id}`"
+		)
+	}
 	let mut unpacked_to = None;
 	if let Some(out) = &request.out {
 		phases
@@ -144,7 +150,9 @@ pub async fn submit(s: &Session, args: SubmitArgs, json: bool) -> Result<()> {
 		let market = Market::new(&s.chain, &s.signer).guarded(MatchGuard::whole(match_id, &info));
 		market.accept_result(match_id).await?;
 		if s.chain.head() == Head::Best {
-			best::final_close(&mut finalized, match_id).await?;
+			// The accept is in this best block or an earlier one.
+			let included_by = s.chain.at().await?.block_number();
+			best::final_close(&mut finalized, match_id, included_by).await?;
 		}
 		report.accepted = true;
 	}
