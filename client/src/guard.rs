@@ -21,10 +21,9 @@ pub struct MatchGuard {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
-	/// The parties, offers and terms: what an RP ran.
-	Terms,
-	/// The same terms, and still waiting for a result: what an RP posts or commits to
-	/// (a result already on chain is not sent again, and costs no fee).
+	/// The parties, offers and terms of the job an RP ran, still waiting for a result:
+	/// what an RP posts or commits to (a result already on chain is not sent again,
+	/// and costs no fee).
 	AwaitingResult,
 	/// All of it, its state included: what a JC verified (the posted result).
 	Whole,
@@ -64,11 +63,6 @@ pub fn job_fingerprint(info: &MatchInfo) -> [u8; 32] {
 }
 
 impl MatchGuard {
-	/// Holds while the match has the same parties, offers and terms.
-	pub fn terms(match_id: u64, seen: &MatchInfo) -> MatchGuard {
-		MatchGuard { match_id, seen: Box::new(seen.clone()), scope: Scope::Terms }
-	}
-
 	/// Holds while the match has the same parties, offers and terms and still waits
 	/// for a result (`Matched`).
 	pub fn awaiting_result(match_id: u64, seen: &MatchInfo) -> MatchGuard {
@@ -83,7 +77,6 @@ impl MatchGuard {
 	/// Whether `now` (the match as a block shows it, if open) is what was seen.
 	pub fn holds_for(&self, now: Option<&MatchInfo>) -> bool {
 		now.is_some_and(|now| match self.scope {
-			Scope::Terms => same_terms(now, &self.seen),
 			Scope::AwaitingResult => {
 				same_terms(now, &self.seen) && matches!(now.state, MatchState::Matched)
 			},

@@ -343,7 +343,7 @@ async fn guarded_calls_go_out_only_for_the_match_as_seen() -> Result<()> {
 	// result is posted under (as a retraction could): the result stays home.
 	let balance = chain.free_balance(&rp_id).await?;
 	let results = Batcher::spawn(chain.clone(), rp.clone());
-	let stale = MatchGuard::terms(other, &seen);
+	let stale = MatchGuard::awaiting_result(other, &seen);
 	let held = results.submit(BatchCall::new("post_result", completed(other)).guarded(stale)).await;
 	let held = held.expect_err("a result for another job must not be posted");
 	ensure!(
@@ -355,7 +355,7 @@ async fn guarded_calls_go_out_only_for_the_match_as_seen() -> Result<()> {
 	ensure!(chain.free_balance(&rp_id).await? == balance, "a held call costs no fee");
 
 	// Under its own match, as seen, the result goes out.
-	let own = MatchGuard::terms(ran, &seen);
+	let own = MatchGuard::awaiting_result(ran, &seen);
 	results.submit(BatchCall::new("post_result", completed(ran)).guarded(own)).await?;
 	let with_result = chain.match_info(ran).await?.context("the match")?;
 	ensure!(matches!(with_result.state, MatchState::ResultPosted { .. }), "{with_result:?}");
