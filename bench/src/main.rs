@@ -11,6 +11,7 @@
 //! network (see
 //! bench/README.md). `--smoke` runs each at tiny sizes, to check the harness.
 
+mod acceptor;
 mod book;
 mod chain_rate;
 mod flatness;
@@ -80,9 +81,12 @@ enum Figure {
 	/// Latency, throughput and the chain-only rates again on the four-validator aura +
 	/// GRANDPA local network.
 	Network,
+	/// Only the throughput figure on the local network (part of `network`).
+	NetworkThroughput,
 }
 
 impl Figure {
+	/// Every figure of a whole run (`network-throughput` is part of `network`).
 	const ALL: [Figure; 9] = [
 		Figure::Latency,
 		Figure::Overhead,
@@ -109,6 +113,7 @@ impl Figure {
 				| Figure::Memory
 				| Figure::Hostile
 				| Figure::Network
+				| Figure::NetworkThroughput
 		)
 	}
 }
@@ -173,7 +178,12 @@ async fn run(args: Args) -> Result<bool> {
 	let figures: Vec<Figure> = if args.only.is_empty() {
 		Figure::ALL.to_vec()
 	} else {
-		Figure::ALL.into_iter().filter(|f| args.only.contains(f)).collect()
+		let mut chosen: Vec<Figure> =
+			Figure::ALL.into_iter().filter(|f| args.only.contains(f)).collect();
+		if args.only.contains(&Figure::NetworkThroughput) && !chosen.contains(&Figure::Network) {
+			chosen.push(Figure::NetworkThroughput);
+		}
+		chosen
 	};
 	let mut docker = setup::docker()?;
 	if matches!(docker, setup::Docker::Available) && figures.iter().any(|f| f.needs_docker()) {
@@ -205,6 +215,7 @@ async fn run(args: Args) -> Result<bool> {
 				rows.extend(chain_rate::run(&ctx, Network::Local).await);
 				rows
 			},
+			Figure::NetworkThroughput => throughput::run(&ctx, Network::Local).await,
 		};
 		for row in &new {
 			let outcome = match (&row.skipped, row.met) {

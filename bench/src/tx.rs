@@ -57,12 +57,18 @@ impl Bulk {
 		Ok(Bulk { chain, at })
 	}
 
-	/// The account of secret URI `uri` (e.g. `//Alice`), with its nonce from the chain.
+	/// The account of secret URI `uri` (e.g. `//Alice`), with its next nonce from the
+	/// node: the pool's transactions counted, so that signing goes on after calls the
+	/// account sent by other means (a daemon's batches) that are not final yet.
 	pub async fn account(&self, uri: &str) -> Result<Account> {
 		let key = keys::from_uri(uri)?;
 		let id = keys::account_of(&key);
-		let at = self.chain.at().await?;
-		let nonce = at.transactions().account_nonce(&id).await?;
+		let nonce: u64 = self
+			.chain
+			.rpc()
+			.request("system_accountNextIndex", rpc_params![id.to_string()])
+			.await
+			.context("system_accountNextIndex")?;
 		Ok(Account { key, id, nonce })
 	}
 
@@ -207,10 +213,18 @@ impl Bulk {
 					},
 				};
 				let seen_at = Instant::now();
+				let block_ms = match block_time_ms(&at).await {
+					Ok(ms) => ms,
+					Err(e) => {
+						eprintln!("watching blocks: the time of block {number}: {e}");
+						break;
+					},
+				};
 				for event in events.iter().flatten() {
 					let Ok(event) = event.decode_as::<Event>() else { continue };
 					let failure = failure(&metadata, &event);
-					if send.send(Seen { at: seen_at, block: number, event, failure }).is_err() {
+					let seen = Seen { at: seen_at, block: number, block_ms, event, failure };
+					if send.send(seen).is_err() {
 						return;
 					}
 				}
@@ -234,10 +248,19 @@ pub struct Seen {
 	pub at: Instant,
 	/// The block's number.
 	pub block: u64,
+	/// The block's timestamp (ms since the Unix epoch): when its author made it, so
+	/// rates over many blocks do not depend on when finality reached the benchmark.
+	pub block_ms: u64,
 	/// The event.
 	pub event: Event,
 	/// For `ExtrinsicFailed`: the error's name.
 	pub failure: Option<String>,
+}
+
+/// The timestamp the block's author set (`Timestamp::Now` at the block).
+async fn block_time_ms(at: &AtBlock) -> Result<u64> {
+	let value = at.storage().fetch(runtime::storage().timestamp().now(), ()).await?;
+	Ok(value.decode()?)
 }
 
 fn failure(metadata: &subxt::metadata::Metadata, event: &Event) -> Option<String> {

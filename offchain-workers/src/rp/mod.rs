@@ -41,7 +41,7 @@ use std::{
 	sync::{atomic::AtomicU32, Arc},
 	time::Duration,
 };
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore};
 
 /// What the RP keeps back before the completion deadline to get its post into a block.
 const POST_MARGIN: Duration = Duration::from_secs(6);
@@ -415,10 +415,10 @@ impl ResourceProvider {
 		tokio::spawn(async move { this.stop_waiting().await });
 		let ready = async {
 			// The daemon never closes the semaphore; if it ever did, fail this job only.
-			let _slot = slot.map_err(|_| RpError::Config("the job slots were closed".into()))?;
+			let slot = slot.map_err(|_| RpError::Config("the job slots were closed".into()))?;
 			let attempt = attempts.saturating_add(1);
 			self.record(match_id, info, JobPhase::Running { attempts: attempt }).await?;
-			self.execute(match_id, info, attempt > MAX_RUN_ATTEMPTS).await
+			self.execute(match_id, info, attempt > MAX_RUN_ATTEMPTS, slot).await
 		}
 		.await?;
 		if self.stopping.load(std::sync::atomic::Ordering::SeqCst) {
@@ -473,12 +473,15 @@ impl ResourceProvider {
 
 	/// Runs the job through the shared pipeline (or declines it) and uploads the result;
 	/// what comes back is what to post. A full disk ends in `Declined`, built and
-	/// uploaded from memory, rather than in retries until the deadline.
+	/// uploaded from memory, rather than in retries until the deadline. `slot` is
+	/// given back once the job's containers are done, before its result is packed and
+	/// uploaded: the next job's container then runs while this one's result travels.
 	async fn execute(
 		&self,
 		match_id: u64,
 		info: &MatchInfo,
 		decline: bool,
+		slot: OwnedSemaphorePermit,
 	) -> Result<ReadyResult, RpError> {
 		let now = self.chain.now_ms().await?;
 		let Some(deadline) = timing::local_deadline(info.job.completion_deadline, now, POST_MARGIN)
@@ -493,7 +496,7 @@ impl ResourceProvider {
 				return Ok(unpublished(ResultStatus::DirectoryUnavailable, 0, 0));
 			},
 		};
-		match self.run_and_publish(match_id, info, decline, &endpoint, deadline).await {
+		match self.run_and_publish(match_id, info, decline, &endpoint, deadline, slot).await {
 			Err(e) if job::is_disk_full(&e) => {
 				tracing::error!(match_id, "this machine's disk is full ({e}); declining the job");
 				let credential = directory::WriteCredential::new(&self.signer, &endpoint.registry);
@@ -524,6 +527,7 @@ impl ResourceProvider {
 		decline: bool,
 		endpoint: &DirectoryEndpoint,
 		deadline: std::time::Instant,
+		slot: OwnedSemaphorePermit,
 	) -> Result<ReadyResult, RpError> {
 		let work = match_dir(&self.settings.work_dir, match_id);
 		let credential = directory::WriteCredential::new(&self.signer, &endpoint.registry);
@@ -564,6 +568,7 @@ impl ResourceProvider {
 			}
 			outcome
 		};
+		drop(slot);
 		let _ = phases.send(JobProgress::Uploading);
 		drop(phases);
 		let published =

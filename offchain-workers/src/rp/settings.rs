@@ -73,7 +73,8 @@ pub struct RpSettings {
 	/// the next job is matched while one runs; a matched job waiting for a free slot
 	/// does, so at most this many jobs ever wait.
 	pub open_offers: u32,
-	/// How many jobs to run at once.
+	/// How many jobs' containers to run at once (packing and uploading a result
+	/// happen outside this count).
 	pub concurrent_jobs: u32,
 	/// CPU cores each job may use.
 	pub cpus: f64,

@@ -8,9 +8,13 @@
 //!   out, or its price range cut where it only covers cheaper instructions; an offer's
 //!   instruction cap is lowered to what its deposit can stand behind.
 //! - Resource offers are bucketed by their provider's architecture, because rule 7
-//!   partitions the market, and sorted within a bucket by instruction price (then id).
-//!   A global price order rather than a per-provider one, so the price lower bound
-//!   prunes across providers too (many providers may post one offer each).
+//!   partitions the market. A bucket is split into bands by bandwidth price (one band
+//!   per price when there are few, else about [`MAX_BANDS`] bands of similar prices),
+//!   and each band is sorted by instruction price (then id). A global price order
+//!   rather than a per-provider one, so the price lower bound prunes across providers
+//!   too (many providers may post one offer each); bands, so that the bound knows the
+//!   bandwidth price too, which for a job that downloads much and runs little is most
+//!   of the cost (the scan walks the bands side by side, cheapest bound first).
 //! - Rules 8 to 10 and the choice of mediator depend only on the provider and on the
 //!   job's class (creator, architecture, directory, base layer). A scan computes them
 //!   once per provider it meets.
@@ -24,12 +28,15 @@
 use super::{
 	book::BookParts,
 	feasibility,
-	filters::{Filtering, Filters, FreeSet, JobFilter, JobNeeds, Position, ProviderLists},
+	filters::{Filtering, Filters, Position, ProviderLists},
 	price_at_limits,
 	stakes::{self, MatchRules, MatchTerms},
 	AccountId, Architecture, Hash, RecordRule, RecordView,
 };
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
+
+mod scan;
+pub(crate) use scan::Scanner;
 
 /// "No value" in the dense u32 tables.
 pub(crate) const NONE: u32 = u32::MAX;
@@ -38,6 +45,8 @@ pub(crate) const NONE: u32 = u32::MAX;
 const FILTERS_FROM_JOBS: usize = 256;
 /// The fewest resource offers for which a solve builds [`Filters`].
 const FILTERS_FROM_OFFERS: usize = 1_024;
+/// About the most bandwidth-price bands an architecture's offers are split into.
+pub(crate) const MAX_BANDS: usize = 8;
 
 /// A known mediator, numbered in preference order.
 pub(crate) struct MediatorEntry {
@@ -115,9 +124,11 @@ pub(crate) struct JobEntry {
 	/// Rule 11 restated: `tpi × instruction_limit ≤ budget_ns`, see [`Index::build`].
 	budget_ns: u128,
 	class: u32,
-	/// Positions in [`Index::resources`] it may scan: its architecture's bucket, cut at
-	/// its instruction max price.
-	range: (usize, usize),
+	/// Its architecture's bucket in [`Index::bands`].
+	arch: usize,
+	/// The dearest instruction price it may take (rule 5, and what its deposit covers):
+	/// each band of its bucket is scanned up to there.
+	dearest: u128,
 	/// For a replica: the providers it may not go to and the mediator it must use.
 	replica: Option<ReplicaBar>,
 	/// Rule 13: what it requires of a provider.
@@ -151,10 +162,13 @@ pub(crate) struct Index {
 	/// Known mediators in preference order: (availability price, account id).
 	pub mediators: Vec<MediatorEntry>,
 	providers: Vec<ProviderEntry>,
-	/// Live resource offers, bucket after bucket, each sorted by (instruction price, id).
+	/// Live resource offers, bucket after bucket, band after band, each band sorted by
+	/// (instruction price, id).
 	pub resources: Vec<ResourceEntry>,
+	/// Each architecture's bands: ranges of positions in [`Index::resources`].
+	bands: [Vec<(usize, usize)>; Architecture::COUNT],
 	/// `suffix_min_bandwidth_price[i]`: the least bandwidth price at positions `≥ i`
-	/// of `i`'s bucket, for the scan's lower bound.
+	/// of `i`'s band, for the scan's lower bound.
 	suffix_min_bandwidth_price: Vec<u128>,
 	classes: Vec<ClassEntry>,
 	/// Which positions a job may take, 64 at a time (none for a book of few jobs).
@@ -262,19 +276,25 @@ impl Index {
 		let total: usize = buckets.iter().map(Vec::len).sum();
 		let mut resources: Vec<ResourceEntry> = Vec::with_capacity(total);
 		let mut suffix_min_bandwidth_price: Vec<u128> = Vec::with_capacity(total);
-		let mut bucket_range = [(0usize, 0usize); Architecture::COUNT];
+		let mut bands: [Vec<(usize, usize)>; Architecture::COUNT] = Default::default();
 		for (arch, mut bucket) in buckets.into_iter().enumerate() {
-			bucket.sort_unstable_by(|a, b| {
-				a.instruction_price.cmp(&b.instruction_price).then(a.id.cmp(&b.id))
-			});
+			bucket.sort_unstable_by_key(|r| r.bandwidth_price);
 			let start = resources.len();
-			let mut suffix: Vec<u128> = bucket.iter().map(|r| r.bandwidth_price).collect();
-			for i in (0..suffix.len().saturating_sub(1)).rev() {
-				suffix[i] = suffix[i].min(suffix[i + 1]);
+			let mut from = 0;
+			for to in band_ends(&bucket) {
+				let band = &mut bucket[from..to];
+				band.sort_unstable_by(|a, b| {
+					a.instruction_price.cmp(&b.instruction_price).then(a.id.cmp(&b.id))
+				});
+				let mut suffix: Vec<u128> = band.iter().map(|r| r.bandwidth_price).collect();
+				for i in (0..suffix.len().saturating_sub(1)).rev() {
+					suffix[i] = suffix[i].min(suffix[i + 1]);
+				}
+				suffix_min_bandwidth_price.extend(suffix);
+				bands[arch].push((start + from, start + to));
+				from = to;
 			}
-			suffix_min_bandwidth_price.extend(suffix);
 			resources.extend(bucket);
-			bucket_range[arch] = (start, resources.len());
 		}
 
 		let mut job_creator_number: HashMap<AccountId, u32> = HashMap::new();
@@ -345,11 +365,11 @@ impl Index {
 				continue;
 			};
 			let dearest = offer.instruction_max_price.min(affordable);
-			let (start, end) = bucket_range[offer.arch.index()];
-			// Rule 5 as a cut: the bucket is sorted by instruction price.
-			let cut =
-				start + resources[start..end].partition_point(|r| r.instruction_price <= dearest);
-			if cut == start {
+			let arch = offer.arch.index();
+			// Rule 5 as a cut: a band's cheapest offer comes first.
+			let within_reach =
+				|&(first, _): &(usize, usize)| resources[first].instruction_price <= dearest;
+			if !bands[arch].iter().any(within_reach) {
 				continue;
 			}
 			let replica = offer.replica.as_ref().map(|rule| ReplicaBar {
@@ -393,7 +413,8 @@ impl Index {
 				local_storage_limit: offer.local_storage_limit,
 				budget_ns,
 				class,
-				range: (start, cut),
+				arch,
+				dearest,
 				replica,
 				provider_record: offer.provider_record,
 				mediators: possible,
@@ -447,6 +468,7 @@ impl Index {
 			mediators,
 			providers,
 			resources,
+			bands,
 			suffix_min_bandwidth_price,
 			classes,
 			filters,
@@ -521,242 +543,28 @@ impl Index {
 	}
 }
 
-/// The result of scanning one job.
-pub(crate) struct Scan {
-	/// Its K cheapest feasible resource offers.
-	pub all: Vec<Candidate>,
-	/// Its K cheapest feasible resource offers that are still unmatched.
-	pub free: Vec<Candidate>,
-	/// Whether `all` holds every feasible offer (fewer than K were found).
-	pub complete: bool,
-}
-
-/// Scans jobs against the index, remembering each provider's compatibility with the
-/// job being scanned.
-///
-/// The compatibility is not cached across jobs: job classes are nearly as many as
-/// jobs in a varied book, so a (class, provider) table is mostly misses, and on the
-/// 10,000 × 10,000 benchmark book filling it cost more than recomputing (a few binary
-/// searches in short sorted lists).
-pub(crate) struct Scanner<'a> {
-	index: &'a Index,
-	/// The current job's result per provider, valid where `seen[p] == stamp`, so a
-	/// provider with many offers is checked once per job.
-	seen: Vec<u32>,
-	local: Vec<u32>,
-	stamp: u32,
-}
-
-/// Pushes `c` into a max-heap that keeps the `k` smallest candidates.
-fn keep_smallest(heap: &mut BinaryHeap<Candidate>, c: Candidate, k: usize) {
-	if heap.len() < k {
-		heap.push(c);
-	} else if heap.peek().is_some_and(|top| c < *top) {
-		heap.pop();
-		heap.push(c);
-	}
-}
-
-/// Whether a candidate of this cost could enter a heap keeping the `k` smallest (ties
-/// are decided by position, which the cost alone does not know: they are let in).
-fn admits_into(heap: &BinaryHeap<Candidate>, k: usize, cost: u128) -> bool {
-	heap.len() < k || heap.peek().is_some_and(|top| cost <= top.cost)
-}
-
-/// Whether a full heap's worst candidate is cheaper than `bound`, so nothing at or
-/// beyond the current scan position can enter it.
-fn closed(heap: &BinaryHeap<Candidate>, k: usize, bound: u128) -> bool {
-	heap.len() >= k && heap.peek().is_some_and(|top| bound > top.cost)
-}
-
-impl<'a> Scanner<'a> {
-	/// A scanner with an empty cache.
-	pub fn new(index: &'a Index) -> Self {
-		Scanner {
-			index,
-			seen: vec![0; index.providers.len()],
-			local: vec![NONE; index.providers.len()],
-			stamp: 0,
-		}
-	}
-
-	/// The cheapest mediator for the job on `provider`, computed once per job.
-	fn mediator(&mut self, job: &JobEntry, provider: u32) -> u32 {
-		let p = provider as usize;
-		if self.seen[p] == self.stamp {
-			return self.local[p];
-		}
-		let m = self.index.mediator_for(job, provider);
-		self.seen[p] = self.stamp;
-		self.local[p] = m;
-		m
-	}
-
-	/// Whether `job` can run on the resource offer at `position` and at what cost:
-	/// rules 1 to 4, 6, 11 and 13, then 7 to 10 through the per-job cache, then the
-	/// deposits the match needs. Rule 5 and expiry were applied when the index was
-	/// built. A pair whose cost `admits` refuses is dropped before the deposits are
-	/// checked (their U256 arithmetic is most of a scan's time).
-	fn evaluate(
-		&mut self,
-		job: &JobEntry,
-		position: usize,
-		admits: &dyn Fn(u128) -> bool,
-	) -> Option<Candidate> {
-		let index = self.index;
-		let r = index.resources.get(position)?;
-		if r.bandwidth_price > job.bandwidth_max_price
-			|| r.instruction_cap < job.instruction_limit
-			|| r.memory_cap < job.ram_limit
-			|| r.local_storage_cap < job.local_storage_limit
-			|| r.bandwidth_cap < job.bandwidth_limit
-		{
-			return None;
-		}
-		let provider = index.providers.get(r.provider as usize)?;
-		let run_ns = u128::from(provider.time_per_instruction_ns)
-			.saturating_mul(u128::from(job.instruction_limit));
-		if run_ns > job.budget_ns {
-			return None;
-		}
-		let class = index.classes.get(job.class as usize)?;
-		let creator = index.job_creator_records.get(class.job_creator as usize)?;
-		let records = feasibility::records_meet(
-			(job.provider_record.as_ref(), &provider.record),
-			(r.creator_record.as_ref(), creator),
-		);
-		if records.is_err() {
-			return None;
-		}
-		if let Some(bar) = &job.replica {
-			if bar.barred.contains(&r.provider) {
-				return None;
-			}
-			if let Some(fixed) = bar.mediator {
-				// The group's mediator or none: it must be capable and fit the deposits.
-				let capable = index.capable_mediators(job, r.provider).any(|m| m == fixed);
-				let candidate = index.candidate(job, r, position, fixed)?;
-				if !capable || !admits(candidate.cost) || !index.deposits_cover(job, r, fixed) {
-					return None;
-				}
-				return Some(candidate);
+/// Where the bands of a bucket sorted by bandwidth price end: one band per price if
+/// there are at most [`MAX_BANDS`] prices; otherwise a band ends at the first change of
+/// price once it holds its share of the offers, so equal prices share a band.
+fn band_ends(bucket: &[ResourceEntry]) -> Vec<usize> {
+	let changes = || {
+		bucket.windows(2).enumerate().filter(|(_, w)| w[0].bandwidth_price != w[1].bandwidth_price)
+	};
+	let mut ends: Vec<usize> = Vec::new();
+	if changes().count() < MAX_BANDS {
+		ends.extend(changes().map(|(i, _)| i + 1));
+	} else {
+		let share = bucket.len().div_ceil(MAX_BANDS);
+		let mut from = 0;
+		for (i, _) in changes() {
+			if i + 1 - from >= share {
+				ends.push(i + 1);
+				from = i + 1;
 			}
 		}
-		// The cheapest capable mediator nearly always fits the deposits; when it does
-		// not, the next ones in preference order are tried, as the chain would accept
-		// any of them.
-		let first = self.mediator(job, r.provider);
-		if first == NONE {
-			return None;
-		}
-		// Mediators come cheapest first: no other one gives a lower cost.
-		if !admits(index.candidate(job, r, position, first)?.cost) {
-			return None;
-		}
-		let m = if index.deposits_cover(job, r, first) {
-			first
-		} else {
-			index
-				.capable_mediators(job, r.provider)
-				.skip_while(|m| *m != first)
-				.skip(1)
-				.find(|m| index.deposits_cover(job, r, *m))?
-		};
-		index.candidate(job, r, position, m)
 	}
-
-	/// Finds job `job`'s `k` cheapest feasible resource offers, and its `k` cheapest
-	/// among those `free` still has unmatched. Ties go to the lower position (lower
-	/// price, then lower id), so scans are deterministic.
-	///
-	/// The scan walks the job's price-sorted range and stops once a lower bound on the
-	/// cost of every remaining offer exceeds the worst candidate of both full lists.
-	/// Offers the job's filters rule out are passed over 64 at a time
-	/// ([`super::filters`]), and so are matched ones once the first list is settled.
-	pub fn scan(&mut self, job: usize, k: usize, free: &FreeSet) -> Scan {
-		let index = self.index;
-		let Some(job) = index.jobs.get(job) else {
-			return Scan { all: Vec::new(), free: Vec::new(), complete: true };
-		};
-		let k = k.max(1);
-		self.stamp = self.stamp.wrapping_add(1);
-		if self.stamp == 0 {
-			// Wrapped around: old marks could look current, so clear them.
-			self.seen.iter_mut().for_each(|s| *s = 0);
-			self.stamp = 1;
-		}
-		let mut all = BinaryHeap::with_capacity(k + 1);
-		let mut unmatched = BinaryHeap::with_capacity(k + 1);
-		let class = index.classes.get(job.class as usize);
-		let Some(class) = class else {
-			return Scan { all: Vec::new(), free: Vec::new(), complete: true };
-		};
-		let needs = JobNeeds {
-			limits: [
-				job.instruction_limit,
-				job.ram_limit,
-				job.local_storage_limit,
-				job.bandwidth_limit,
-			],
-			directory: &class.directory,
-			base_layer: &class.base_layer,
-			mediators: Some(&job.mediators),
-		};
-		let filter =
-			index.filters.as_ref().map_or_else(JobFilter::everything, |f| f.for_job(&needs));
-		// Every offer from `i` on costs at least this: prices only rise along the bucket,
-		// the bandwidth price is at least the suffix minimum, and the mediator's price is
-		// not negative.
-		let bound_from = |i: usize| {
-			price_at_limits(
-				index.resources[i].instruction_price,
-				job.instruction_limit,
-				index.suffix_min_bandwidth_price[i],
-				job.bandwidth_limit,
-			)
-		};
-		let (start, end) = job.range;
-		'words: for w in start / 64..end.div_ceil(64) {
-			let first = (w * 64).max(start);
-			let bound = bound_from(first);
-			let all_closed = closed(&all, k, bound);
-			if all_closed && closed(&unmatched, k, bound) {
-				break;
-			}
-			// Positions in the range that pass the job's filters; once the first list is
-			// settled, only unmatched ones.
-			let in_range = !0u64 << (first % 64) & (!0u64 >> ((w + 1) * 64).saturating_sub(end));
-			let mut bits = filter.word(w) & in_range;
-			if all_closed {
-				bits &= free.word(w);
-			}
-			while bits != 0 {
-				let i = w * 64 + bits.trailing_zeros() as usize;
-				bits &= bits - 1;
-				let bound = bound_from(i);
-				let all_closed = closed(&all, k, bound);
-				if all_closed && closed(&unmatched, k, bound) {
-					break 'words;
-				}
-				let is_free = free.is_free(i);
-				if all_closed && !is_free {
-					continue;
-				}
-				let admits = |cost: u128| {
-					(!all_closed && admits_into(&all, k, cost))
-						|| (is_free && admits_into(&unmatched, k, cost))
-				};
-				if let Some(c) = self.evaluate(job, i, &admits) {
-					if !all_closed {
-						keep_smallest(&mut all, c, k);
-					}
-					if is_free {
-						keep_smallest(&mut unmatched, c, k);
-					}
-				}
-			}
-		}
-		let complete = all.len() < k;
-		Scan { all: all.into_sorted_vec(), free: unmatched.into_sorted_vec(), complete }
+	if !bucket.is_empty() {
+		ends.push(bucket.len());
 	}
+	ends
 }

@@ -6,9 +6,19 @@ use super::{
 	book::BookParts,
 	candidates::{Candidate, Index, Scanner},
 	filters::{Filtering, FreeSet},
-	price_at_limits, Proposal, SolveOptions,
+	price_at_limits, Proposal, SolveOptions, FREE_CANDIDATES_BUDGET, MIN_FREE_CANDIDATES_PER_JOB,
 };
-use std::collections::VecDeque;
+use std::{
+	collections::VecDeque,
+	time::{Duration, Instant},
+};
+
+/// How many of its cheapest unmatched offers each of `rows` jobs brings besides its `k`
+/// cheapest overall: `k` while the book is small, fewer in a large one, never fewer
+/// than [`MIN_FREE_CANDIDATES_PER_JOB`] (see [`FREE_CANDIDATES_BUDGET`]).
+fn free_candidates_per_job(k: usize, rows: usize) -> usize {
+	(FREE_CANDIDATES_BUDGET / rows.max(1)).clamp(MIN_FREE_CANDIDATES_PER_JOB.min(k), k)
+}
 
 /// See [`Book::solve_with`].
 pub(crate) fn solve(book: BookParts<'_>, now_ms: u64, options: SolveOptions) -> Vec<Proposal> {
@@ -22,9 +32,13 @@ pub(crate) fn solve_filtered(
 	options: SolveOptions,
 	filtering: Filtering,
 ) -> Vec<Proposal> {
+	let started = Instant::now();
 	let index = Index::build(book, now_ms, filtering);
+	let indexed = started.elapsed();
+	let (mut scanning, mut assigning) = (Duration::ZERO, Duration::ZERO);
 	let k = options.candidates_per_job.max(1);
 	let rows = index.jobs.len();
+	let free_k = free_candidates_per_job(k, rows);
 	let mut scanner = Scanner::new(&index);
 	let mut free = FreeSet::new(index.resources.len());
 	let mut assignment = Assignment::new(rows, index.resources.len());
@@ -36,7 +50,9 @@ pub(crate) fn solve_filtered(
 
 	while let Some(row) = queue.pop_front() {
 		let r = row as usize;
-		let scan = scanner.scan(r, k, &free);
+		let scan_started = Instant::now();
+		let scan = scanner.scan(r, k, free_k, &free);
+		scanning += scan_started.elapsed();
 		let readd = added[r];
 		if readd && scan.free.is_empty() {
 			// Kicked, and no unmatched offer it could take is left; since matched offers
@@ -45,7 +61,7 @@ pub(crate) fn solve_filtered(
 		}
 		complete[r] = scan.complete;
 		// Candidates: the K cheapest overall (so that the optimum can reassign offers
-		// between jobs), the K cheapest still unmatched (so that the job is matched if
+		// between jobs), the few cheapest still unmatched (so that the job is matched if
 		// anything is left for it), and on a re-add its old edges too.
 		let mut candidates: Vec<Candidate> = scan.all;
 		candidates.extend(scan.free);
@@ -64,7 +80,9 @@ pub(crate) fn solve_filtered(
 			readds += 1;
 		}
 		phases += 1;
+		let assign_started = Instant::now();
 		let outcome = assignment.add_row(row, edges);
+		assigning += assign_started.elapsed();
 		if let Some(c) = outcome.newly_matched {
 			free.mark_matched(c as usize);
 		}
@@ -111,7 +129,28 @@ pub(crate) fn solve_filtered(
 		phases,
 		readds,
 		edges = edge_count,
+		index_ms = indexed.as_millis() as u64,
+		scan_ms = scanning.as_millis() as u64,
+		assign_ms = assigning.as_millis() as u64,
 		"solved the offer book"
 	);
 	proposals
+}
+
+#[cfg(test)]
+mod tests {
+	use super::free_candidates_per_job;
+
+	#[test]
+	fn a_large_book_brings_fewer_unmatched_candidates_per_job() {
+		// Small books: every job brings K.
+		assert_eq!(free_candidates_per_job(32, 1), 32);
+		assert_eq!(free_candidates_per_job(32, 8_000), 32);
+		// Large ones: fewer, never below the floor, never above K.
+		assert_eq!(free_candidates_per_job(32, 20_000), 16);
+		assert_eq!(free_candidates_per_job(32, 80_000), 4);
+		assert_eq!(free_candidates_per_job(32, 10_000_000), 4);
+		assert_eq!(free_candidates_per_job(2, 10_000_000), 2);
+		assert_eq!(free_candidates_per_job(1, 0), 1);
+	}
 }
