@@ -16,16 +16,29 @@ use modicum_client::{
 	AccountId, Chain, ClientError, Keypair, MarketEvent,
 };
 use modicum_offchain::job::verify;
-use std::{collections::BTreeSet, time::Duration};
+use std::{
+	collections::BTreeSet,
+	sync::{Arc, Mutex},
+	time::Duration,
+};
 use tokio::{sync::mpsc, task::JoinHandle};
+
+/// Held while the job creator's own offers go to the pool with nonces it chose: an
+/// accept takes the node's next nonce only after they are all in.
+pub type Gate = Arc<tokio::sync::Mutex<()>>;
+
+/// Results verified or being verified: (match, result root).
+type Handled = Arc<Mutex<BTreeSet<(u64, [u8; 32])>>>;
 
 /// What became of one result the acceptor saw.
 pub enum Accepting {
 	/// The result did not verify, or its accept failed: the run is wrong.
 	Failed { match_id: u64, error: anyhow::Error },
 	/// The match changed between the result's block and the accept (a retraction):
-	/// nothing was sent; the result, posted again, is seen again.
+	/// nothing was sent; the result, posted again, is verified and accepted again.
 	Held { match_id: u64 },
+	/// The block subscription failed: nothing more is accepted.
+	Stopped { error: anyhow::Error },
 }
 
 /// The acceptor, running until dropped.
@@ -46,6 +59,7 @@ impl Acceptor {
 		chain: &Chain,
 		signer: Keypair,
 		registry: String,
+		gate: Gate,
 	) -> Result<(Acceptor, mpsc::UnboundedReceiver<Accepting>)> {
 		let best = chain.clone().following(Head::Best);
 		let mut events = MarketEvents::subscribe(&best).await?;
@@ -53,28 +67,50 @@ impl Acceptor {
 		let batcher = Batcher::spawn(best.clone(), signer);
 		let (report, reports) = mpsc::unbounded_channel();
 		let task = tokio::spawn(async move {
-			// A result is verified and accepted once; after a retraction the same result
-			// may be seen again, and a new one under the same id is new.
-			let mut handled: BTreeSet<(u64, [u8; 32])> = BTreeSet::new();
+			// A result is verified and accepted once while the blocks that showed it
+			// stand. After a retraction every result is new again: an accept sent in a
+			// retracted block is tied to that block and never lands on the chain that
+			// replaced it, and a guarded accept never settles a match twice.
+			let handled: Handled = Arc::default();
 			while let Some(block) = events.next().await {
-				let Ok(block) = block else { return };
+				let block = match block {
+					Ok(block) => block,
+					Err(e) => {
+						drop(report.send(Accepting::Stopped { error: e.into() }));
+						return;
+					},
+				};
+				if block.retracted_above.is_some() {
+					forget_all(&handled);
+				}
 				for event in block.events {
 					let MarketEvent::ResultPosted { match_id, job_creator, result, .. } = event
 					else {
 						continue;
 					};
-					if job_creator != me || !handled.insert((match_id, result.hash)) {
+					let key = (match_id, result.hash);
+					if job_creator != me || !remember(&handled, key) {
 						continue;
 					}
-					let (best, batcher, registry, report) =
-						(best.clone(), batcher.clone(), registry.clone(), report.clone());
+					let (best, batcher, registry, report, handled, gate) = (
+						best.clone(),
+						batcher.clone(),
+						registry.clone(),
+						report.clone(),
+						handled.clone(),
+						gate.clone(),
+					);
 					tokio::spawn(async move {
-						let outcome =
-							verify_and_accept(&best, &batcher, &registry, &me, match_id, result)
-								.await;
-						let sent = match outcome {
+						let accepted = verify_and_accept(
+							&best, &batcher, &gate, &registry, &me, match_id, result,
+						);
+						let sent = match accepted.await {
 							Ok(()) => return,
-							Err(VerifyError::Held) => report.send(Accepting::Held { match_id }),
+							Err(VerifyError::Held) => {
+								// Seen again if the match shows it again.
+								forget(&handled, key);
+								report.send(Accepting::Held { match_id })
+							},
 							Err(VerifyError::Failed(error)) => {
 								report.send(Accepting::Failed { match_id, error })
 							},
@@ -108,9 +144,27 @@ impl From<ClientError> for VerifyError {
 	}
 }
 
+/// Notes `key` as handled; false if it already was.
+fn remember(handled: &Handled, key: (u64, [u8; 32])) -> bool {
+	handled.lock().map_or(true, |mut set| set.insert(key))
+}
+
+fn forget(handled: &Handled, key: (u64, [u8; 32])) {
+	if let Ok(mut set) = handled.lock() {
+		set.remove(&key);
+	}
+}
+
+fn forget_all(handled: &Handled) {
+	if let Ok(mut set) = handled.lock() {
+		set.clear();
+	}
+}
+
 async fn verify_and_accept(
 	best: &Chain,
 	batcher: &Batcher,
+	gate: &Gate,
 	registry: &str,
 	me: &AccountId,
 	match_id: u64,
@@ -130,6 +184,8 @@ async fn verify_and_accept(
 	}
 	let call = BatchCall::new("accept_result", MarketCall::accept_result { match_id })
 		.guarded(MatchGuard::whole(match_id, &info));
+	// Not while the job creator's offers are going out with nonces of their own.
+	drop(gate.lock().await);
 	batcher.submit(call).await?;
 	Ok(())
 }

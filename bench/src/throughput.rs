@@ -5,7 +5,7 @@
 //! after the market's so drift hits both.
 
 use crate::{
-	acceptor::{Accepting, Acceptor},
+	acceptor::{Accepting, Acceptor, Gate},
 	market::{Market, MDC},
 	network::Network,
 	procfs::{self, round3, CpuProfile},
@@ -235,6 +235,8 @@ struct JobCreator {
 	events: mpsc::UnboundedReceiver<Seen>,
 	_acceptor: Acceptor,
 	accepting: mpsc::UnboundedReceiver<Accepting>,
+	/// Held while this job creator's offers go out (see [`Gate`]).
+	gate: Gate,
 	terms: JobTerms,
 	deposit: u128,
 }
@@ -270,14 +272,26 @@ impl JobCreator {
 		};
 		let charlie = keys::parse_account("//Charlie")?;
 		let deposit = market.chain.quote_job_deposit(&terms, Some(charlie)).await?;
+		let gate = Gate::default();
 		let (acceptor, accepting) =
-			Acceptor::start(&market.chain, alice, market.registry.clone()).await?;
-		Ok(JobCreator { bulk, account, events, _acceptor: acceptor, accepting, terms, deposit })
+			Acceptor::start(&market.chain, alice, market.registry.clone(), gate.clone()).await?;
+		Ok(JobCreator {
+			bulk,
+			account,
+			events,
+			_acceptor: acceptor,
+			accepting,
+			gate,
+			terms,
+			deposit,
+		})
 	}
 
 	/// Posts `jobs` offers at once and follows them until every match closed.
 	async fn batch(&mut self, market: &Market, jobs: usize) -> Result<BatchRun> {
 		while self.events.try_recv().is_ok() {}
+		let gate = Arc::clone(&self.gate);
+		let offers_going = gate.lock().await;
 		// The acceptor's batches moved the nonce on.
 		self.account = self.bulk.account("//Alice").await?;
 		let expires = market.chain.now_ms().await? + 3_000_000;
@@ -292,6 +306,7 @@ impl JobCreator {
 		}
 		let start = Instant::now();
 		self.bulk.submit_in_order(offers).await?;
+		drop(offers_going);
 		let me = self.account.id;
 		let mut offered: BTreeMap<u64, Instant> = BTreeMap::new();
 		let mut matched: BTreeMap<u64, (Instant, Instant)> = BTreeMap::new();
@@ -343,6 +358,9 @@ impl JobCreator {
 						return Err(error.context(format!("the result of match {match_id}")));
 					},
 					Accepting::Held { match_id } => held.push(match_id),
+					Accepting::Stopped { error } => {
+						return Err(error.context("the job creator's best-block subscription"));
+					},
 				},
 				_ = tokio::time::sleep_until(deadline) => {
 					bail!("{} of {jobs} jobs settled within 10 minutes\n{}", closed.len(), market.logs());

@@ -104,6 +104,9 @@ pub struct ResourceProvider {
 	in_flight: Arc<Mutex<BTreeSet<u64>>>,
 	/// One permit per job that may run at once.
 	slots: Arc<Semaphore>,
+	/// One permit per result that may be packed and uploaded at once: as many as
+	/// slots, so a slow directory holds the next run back rather than piling up results.
+	uploads: Arc<Semaphore>,
 	/// Matched jobs that still need a slot to run: they take the place of an offer.
 	waiting: AtomicU32,
 	/// Held while topping up, so that two top-ups never post the same offer twice.
@@ -153,6 +156,7 @@ impl ResourceProvider {
 			state: Arc::new(Mutex::new(state)),
 			in_flight: Arc::new(Mutex::new(BTreeSet::new())),
 			slots: Arc::new(Semaphore::new(concurrent_jobs)),
+			uploads: Arc::new(Semaphore::new(concurrent_jobs)),
 			waiting: AtomicU32::new(0),
 			top_up: Arc::new(Mutex::new(())),
 			own_offers: Mutex::new(None),
@@ -474,8 +478,9 @@ impl ResourceProvider {
 	/// Runs the job through the shared pipeline (or declines it) and uploads the result;
 	/// what comes back is what to post. A full disk ends in `Declined`, built and
 	/// uploaded from memory, rather than in retries until the deadline. `slot` is
-	/// given back once the job's containers are done, before its result is packed and
-	/// uploaded: the next job's container then runs while this one's result travels.
+	/// given back once the job's containers are done and an upload may start, before
+	/// its result is packed and uploaded: the next job's container then runs while this
+	/// one's result travels.
 	async fn execute(
 		&self,
 		match_id: u64,
@@ -568,6 +573,11 @@ impl ResourceProvider {
 			}
 			outcome
 		};
+		// The slot goes once an upload may start; the daemon never closes the semaphore.
+		let _upload = Arc::clone(&self.uploads)
+			.acquire_owned()
+			.await
+			.map_err(|_| RpError::Config("the upload slots were closed".into()))?;
 		drop(slot);
 		let _ = phases.send(JobProgress::Uploading);
 		drop(phases);

@@ -15,7 +15,7 @@ use std::{
 
 /// How many of its cheapest unmatched offers each of `rows` jobs brings besides its `k`
 /// cheapest overall: `k` while the book is small, fewer in a large one, never fewer
-/// than [`MIN_FREE_CANDIDATES_PER_JOB`] (see [`FREE_CANDIDATES_BUDGET`]).
+/// than [`MIN_FREE_CANDIDATES_PER_JOB`] unless `k` is (see [`FREE_CANDIDATES_BUDGET`]).
 fn free_candidates_per_job(k: usize, rows: usize) -> usize {
 	(FREE_CANDIDATES_BUDGET / rows.max(1)).clamp(MIN_FREE_CANDIDATES_PER_JOB.min(k), k)
 }

@@ -160,8 +160,7 @@ impl<'a> Scanner<'a> {
 
 	/// Finds job `job`'s `k` cheapest feasible resource offers, and its `free_k`
 	/// cheapest among those `free` still has unmatched. Ties go to the lower position
-	/// (lower bandwidth price, then instruction price, then id), so scans are
-	/// deterministic.
+	/// (lower band, then instruction price, then id), so scans are deterministic.
 	///
 	/// Each band of the job's bucket is walked in price order up to the job's dearest
 	/// instruction price, 64 positions at a time, always the band whose next offer has
