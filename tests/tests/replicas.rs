@@ -5,17 +5,25 @@
 //! - one honest RP daemon and a forging RP (this test, through raw extrinsics, as a
 //!   hostile client would) that posts a made-up root: the chain sends both to the real
 //!   mediator daemon, whose runs side with the honest RP; the forger is fined and the
-//!   honest RP paid as if accepted.
+//!   honest RP paid as if accepted;
+//! - an RP daemon that stopped after its commitment landed but before it wrote that
+//!   down (its state still holds the result as ready to post) reveals it once
+//!   restarted.
 //!
 //! Needs a Docker engine (skipped without one unless `MODICUM_REQUIRE_DOCKER=1`).
 
 use anyhow::{bail, Result};
 use modicum_client::{
-	calls::Market, events::MarketEvents, keys, reference, types::ResultStatus, Chain, MarketEvent,
+	calls::Market, events::MarketEvents, guard::job_fingerprint, keys, reference,
+	types::ResultStatus, AccountId, Chain, MarketEvent,
 };
-use modicum_offchain::commitment::result_commitment;
-use modicum_tests::{docker_market_with, hand_driven_provider, modicum_json};
-use std::path::Path;
+use modicum_offchain::{
+	commitment::result_commitment,
+	rp::{Fingerprint, JobPhase, ReadyResult, RpState},
+	state::StateFile,
+};
+use modicum_tests::{docker_market_with, hand_driven_provider, modicum_json, Daemon};
+use std::{path::Path, time::Duration};
 
 /// A job file for a deterministic two-replica job.
 fn job_file(dir: &Path) -> Result<String> {
@@ -39,6 +47,33 @@ fn outcomes(report: &serde_json::Value) -> Vec<(String, String)> {
 				.collect()
 		})
 		.unwrap_or_default()
+}
+
+/// `jc submit` of the replicated job, run in the background: its `--json` report.
+fn submit_in_background(
+	url: &str,
+	work: &Path,
+) -> Result<tokio::task::JoinHandle<Result<serde_json::Value>>> {
+	let (url, job) = (url.to_string(), job_file(work)?);
+	Ok(tokio::task::spawn_blocking(move || modicum_json(&url, &["jc", "submit", &job])))
+}
+
+/// The id of the first match `rp` is in, from the events that follow.
+async fn first_match_of(events: &mut MarketEvents, rp: &AccountId) -> Result<u64> {
+	loop {
+		let Some(block) = events.next().await else { bail!("the event stream ended") };
+		let found = block?.events.into_iter().find_map(|e| match e {
+			MarketEvent::Matched { match_id, resource_provider, .. }
+				if resource_provider == *rp =>
+			{
+				Some(match_id)
+			},
+			_ => None,
+		});
+		if let Some(id) = found {
+			return Ok(id);
+		}
+	}
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -81,25 +116,9 @@ async fn a_forging_replica_is_fined_and_the_honest_one_paid() -> Result<()> {
 	let before = chain.free_balance(&ferdie_account).await?;
 
 	let mut events = MarketEvents::subscribe(&chain).await?;
-	let job = job_file(work)?;
-	let url_for_cli = url.clone();
-	let submitted =
-		tokio::task::spawn_blocking(move || modicum_json(&url_for_cli, &["jc", "submit", &job]));
+	let submitted = submit_in_background(&url, work)?;
 	// Ferdie posts a result it never computed as soon as its replica is matched.
-	let forged = loop {
-		let Some(block) = events.next().await else { bail!("the event stream ended") };
-		let found = block?.events.into_iter().find_map(|e| match e {
-			MarketEvent::Matched { match_id, resource_provider, .. }
-				if resource_provider == ferdie_account =>
-			{
-				Some(match_id)
-			},
-			_ => None,
-		});
-		if let Some(id) = found {
-			break id;
-		}
-	};
+	let forged = first_match_of(&mut events, &ferdie_account).await?;
 	let ferdie_market = Market::new(&chain, &ferdie);
 	let root = [0xf0; 32];
 	let commitment = result_commitment(forged, ResultStatus::Completed, &root);
@@ -165,5 +184,89 @@ async fn a_forging_replica_is_fined_and_the_honest_one_paid() -> Result<()> {
 	// Nothing of the forger's deposit came back.
 	let after = chain.free_balance(&ferdie_account).await?;
 	assert!(after <= before, "the forger got nothing back: {before} → {after}");
+	market.stop()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_rp_stopped_between_its_commitment_and_its_record_reveals_once_restarted() -> Result<()>
+{
+	let dir = tempfile::tempdir()?;
+	let work = dir.path();
+	let Some(mut market) = docker_market_with(work, &["//Bob", "//Ferdie"]).await? else {
+		return Ok(());
+	};
+	let url = market.url.clone();
+	let chain = Chain::connect(&url).await?;
+	modicum_json(&url, &["jc", "register"])?;
+	let bob = keys::from_uri("//Bob")?;
+	let bob_account = keys::account_of(&bob);
+	// Bob's daemon stops once its offer is open; the job is matched to that offer.
+	let mut offered = false;
+	for _ in 0..120 {
+		let offers = chain.resource_offers().await?;
+		if offers.iter().any(|(_, offer)| offer.owner == bob_account) {
+			offered = true;
+			break;
+		}
+		tokio::time::sleep(Duration::from_millis(500)).await;
+	}
+	assert!(offered, "Bob's daemon posted no offer\n{}", market.logs());
+	let bob_index = market.daemons.iter().position(|d| d.name() == "rp-0").expect("Bob's daemon");
+	drop(market.daemons.remove(bob_index));
+
+	let mut events = MarketEvents::subscribe(&chain).await?;
+	let _submitted = submit_in_background(&url, work)?;
+	let bobs_match = first_match_of(&mut events, &bob_account).await?;
+	// What the daemon does up to the crash: it records the result as ready to post,
+	// and its commitment lands; the crash comes before it records the commitment.
+	let info = chain.match_info(bobs_match).await?.expect("Bob's match is open");
+	let ready = ReadyResult {
+		status: ResultStatus::Completed,
+		reference: "results/bob@sha256:00".into(),
+		hash: [0xb0; 32],
+		instruction_count: 100,
+		bandwidth_used: 0,
+	};
+	let mut state = StateFile::<RpState>::open(&work.join("rp-0").join("rp-state.json"))?;
+	state.update(|s| {
+		s.record_for(
+			bobs_match,
+			Fingerprint(job_fingerprint(&info)),
+			JobPhase::ResultReady(ready.clone()),
+		)
+	})?;
+	let commitment = result_commitment(bobs_match, ready.status, &ready.hash);
+	Market::new(&chain, &bob).commit_result(bobs_match, commitment).await?;
+
+	market.daemons.push(Daemon::start(work, "rp-0", &url, &["rp", "run"])?);
+	let revealed = tokio::time::timeout(Duration::from_secs(180), async {
+		while let Some(block) = events.next().await {
+			for event in block?.events {
+				if let MarketEvent::ReplicaResultPosted {
+					match_id,
+					resource_provider,
+					result,
+					..
+				} = event
+				{
+					if match_id == bobs_match && resource_provider == bob_account {
+						return Ok(result);
+					}
+				}
+			}
+		}
+		bail!("the event stream ended")
+	})
+	.await
+	.map_err(|_| anyhow::anyhow!("Bob's commitment was never revealed\n{}", market.logs()))??;
+	assert_eq!(revealed.hash, ready.hash, "the restarted daemon revealed what it committed to");
+	let log = market.daemons.last().map(Daemon::log).unwrap_or_default();
+	assert!(log.contains("committed before the daemon stopped"), "{log}");
+	let state = StateFile::<RpState>::open(&work.join("rp-0").join("rp-state.json"))?;
+	assert!(
+		!matches!(state.get().jobs.get(&bobs_match), Some(JobPhase::ResultReady(_))),
+		"the phase moved on from ready-to-post: {:?}",
+		state.get().jobs.get(&bobs_match)
+	);
 	market.stop()
 }

@@ -13,7 +13,9 @@ mod publish;
 mod settings;
 mod tracking;
 
-pub use phase::{Fingerprint, GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS};
+pub use phase::{
+	CommittedMatch, Fingerprint, GaveUp, JobPhase, ReadyResult, RpState, MAX_RUN_ATTEMPTS,
+};
 pub use settings::{OfferSettings, RpConfig, RpSettings};
 
 use crate::directory::phase::JobProgress;
@@ -264,12 +266,8 @@ impl ResourceProvider {
 				tracing::info!(match_id, "reaction window passed in silence; accepting");
 				market.accept_result(match_id).await
 			},
-			MatchState::Committed { .. } => {
-				if let Some(JobPhase::Committed(ready)) = self.phase_of(match_id, &info).await {
-					if let Err(e) = self.reveal(match_id, &info, &ready).await {
-						tracing::warn!(match_id, "revealing the replica result failed: {e}");
-					}
-				}
+			MatchState::Committed { commitment } => {
+				self.resume_commitment(match_id, &info, commitment).await;
 				return;
 			},
 			// No replica can post any more: compare the results (the JC may be away).
@@ -306,6 +304,47 @@ impl ResourceProvider {
 			// Someone closed it first (the JC accepted in the same block).
 			Err(e) if e.is_refusal("MatchNotFound") => {},
 			Err(e) => tracing::warn!(match_id, "closing the match failed: {e}"),
+		}
+	}
+
+	/// Reveals this RP's commitment on chain, if its recorded result opens it.
+	async fn resume_commitment(&self, match_id: u64, info: &MatchInfo, on_chain: &[u8; 32]) {
+		let phase = self.phase_of(match_id, info).await;
+		let revealed = match CommittedMatch::of(match_id, phase, on_chain) {
+			// The task that committed it is still on it: it records and reveals.
+			CommittedMatch::Reveal { record: true, .. }
+				if self.in_flight.lock().await.contains(&match_id) =>
+			{
+				return
+			},
+			CommittedMatch::Reveal { ready, record } => {
+				if record {
+					tracing::info!(
+						match_id,
+						"the replica result was committed before the daemon stopped; revealing it"
+					);
+					if let Err(e) =
+						self.record(match_id, info, JobPhase::Committed(ready.clone())).await
+					{
+						tracing::warn!(match_id, "recording the commitment failed: {e}");
+						return;
+					}
+				}
+				self.reveal(match_id, info, &ready).await
+			},
+			CommittedMatch::Unknown => {
+				tracing::error!(
+					match_id,
+					"the chain holds a commitment from this RP's account that its recorded \
+					 result does not open (was the account used elsewhere?); it cannot be revealed"
+				);
+				let end = JobPhase::GaveUp { reason: GaveUp::UnknownCommitment };
+				self.record_end(match_id, info, end).await
+			},
+			CommittedMatch::Nothing => return,
+		};
+		if let Err(e) = revealed {
+			tracing::warn!(match_id, "revealing the replica result failed: {e}");
 		}
 	}
 

@@ -1,7 +1,7 @@
 //! What the RP persists per match, so that a restart resumes each open match without
 //! running or posting anything twice, and never retries what cannot succeed.
 
-use crate::{job::JobOutcome, state::hex32};
+use crate::{commitment::result_commitment, job::JobOutcome, state::hex32};
 use modicum_client::types::ResultStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -78,6 +78,45 @@ pub enum GaveUp {
 		/// The error's name, for the operator.
 		error: String,
 	},
+	/// The chain holds a commitment from this RP that the recorded result does not
+	/// open (the account committed from elsewhere): nothing this RP holds can reveal it.
+	UnknownCommitment,
+}
+
+/// What a restarted RP does for a match the chain shows committed by it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommittedMatch {
+	/// Reveal the result: its commitment is the one on chain. `record` when the phase
+	/// still says `ResultReady`: the daemon stopped between the commitment's block and
+	/// writing the phase, so it records `Committed` first.
+	Reveal {
+		/// The committed result.
+		ready: ReadyResult,
+		/// Whether the phase must be brought up to `Committed`.
+		record: bool,
+	},
+	/// The recorded result does not open the commitment on chain.
+	Unknown,
+	/// Nothing to do: the result is revealed already, or the match was given up.
+	Nothing,
+}
+
+impl CommittedMatch {
+	/// The step for `match_id`, committed on chain to `on_chain`, in `phase`.
+	pub fn of(match_id: u64, phase: Option<JobPhase>, on_chain: &[u8; 32]) -> Self {
+		let (ready, record) = match phase {
+			Some(JobPhase::Committed(ready)) => (ready, false),
+			Some(JobPhase::ResultReady(ready)) => (ready, true),
+			// Revealed (a retracted reveal shows the commitment again, and the phase
+			// stays `Committed` in best mode), given up, or nothing recorded: a job run
+			// now could not be proven to be the one committed to.
+			_ => return CommittedMatch::Nothing,
+		};
+		if result_commitment(match_id, ready.status, &ready.hash) != *on_chain {
+			return CommittedMatch::Unknown;
+		}
+		CommittedMatch::Reveal { ready, record }
+	}
 }
 
 /// The RP's persisted state.
@@ -156,6 +195,49 @@ mod tests {
 		let old: RpState = serde_json::from_str(r#"{"jobs":{"4":{"phase":"running"}}}"#).unwrap();
 		assert_eq!(old.jobs[&4], JobPhase::Running { attempts: 0 });
 		assert!(old.seen.is_empty());
+	}
+
+	fn ready(hash: u8) -> ReadyResult {
+		ReadyResult {
+			status: ResultStatus::Completed,
+			reference: "results/match-9@sha256:00".into(),
+			hash: [hash; 32],
+			instruction_count: 10,
+			bandwidth_used: 0,
+		}
+	}
+
+	#[test]
+	fn a_commitment_made_just_before_a_crash_is_revealed_after_it() {
+		let committed = result_commitment(9, ResultStatus::Completed, &[3; 32]);
+		// The phase was written after the commitment's block: reveal.
+		assert_eq!(
+			CommittedMatch::of(9, Some(JobPhase::Committed(ready(3))), &committed),
+			CommittedMatch::Reveal { ready: ready(3), record: false }
+		);
+		// The daemon stopped before writing it: the result recorded as ready to post is
+		// the one committed to, so it is recorded as committed and revealed.
+		assert_eq!(
+			CommittedMatch::of(9, Some(JobPhase::ResultReady(ready(3))), &committed),
+			CommittedMatch::Reveal { ready: ready(3), record: true }
+		);
+		// Another result, or the same one under another match id, does not open it.
+		assert_eq!(
+			CommittedMatch::of(9, Some(JobPhase::ResultReady(ready(4))), &committed),
+			CommittedMatch::Unknown
+		);
+		assert_eq!(
+			CommittedMatch::of(10, Some(JobPhase::Committed(ready(3))), &committed),
+			CommittedMatch::Unknown
+		);
+		for phase in [
+			None,
+			Some(JobPhase::Running { attempts: 1 }),
+			Some(JobPhase::Posted),
+			Some(JobPhase::GaveUp { reason: GaveUp::UnknownCommitment }),
+		] {
+			assert_eq!(CommittedMatch::of(9, phase, &committed), CommittedMatch::Nothing);
+		}
 	}
 
 	#[test]
