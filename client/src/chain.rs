@@ -160,15 +160,16 @@ const ANCHORED_TO_BEST_FOR_BLOCKS: u64 = 64;
 /// mortality period). At the best block, [`ANCHORED_TO_BEST_FOR_BLOCKS`]. At the
 /// latest finalized block, which may be far behind the best one while finality stalls,
 /// the longest period whose birth block the chain still keeps the hash of (the largest
-/// power of two up to `block_hash_count`, since a period is one): with 64 blocks, a
-/// finality stall of 64 blocks made every transaction outdated before it was sent.
+/// power of two up to `block_hash_count`, since a period is one, and at most 4,096):
+/// with 64 blocks, a finality stall of 64 blocks made every transaction outdated before
+/// it was sent. The price: a transaction the pool holds but never includes (its nonce
+/// behind a gap) keeps its sender waiting until the period ends.
 pub(crate) fn anchored_for_blocks(head: Head, block_hash_count: u32) -> u64 {
 	match head {
 		Head::Best => ANCHORED_TO_BEST_FOR_BLOCKS,
-		Head::Finalized => {
-			let count = u64::from(block_hash_count).max(ANCHORED_TO_BEST_FOR_BLOCKS);
-			1u64 << count.ilog2()
-		},
+		// Above 4,096 blocks an era rounds its birth down to a multiple of `period >> 12`,
+		// which would no longer be the anchor the transaction is signed against.
+		Head::Finalized => 1u64 << u64::from(block_hash_count).clamp(4, 4_096).ilog2(),
 	}
 }
 
@@ -459,8 +460,10 @@ mod tests {
 		// The runtime keeps 2,400 block hashes: the longest power-of-two period is 2,048.
 		assert_eq!(anchored_for_blocks(Head::Finalized, 2_400), 2_048);
 		assert_eq!(anchored_for_blocks(Head::Finalized, 4_096), 4_096);
-		// A chain that keeps fewer hashes still gets at least the best-block period.
-		assert_eq!(anchored_for_blocks(Head::Finalized, 10), 64);
+		// Longer periods would move the era's birth off the anchor.
+		assert_eq!(anchored_for_blocks(Head::Finalized, 100_000), 4_096);
+		// Never longer than the chain keeps hashes for.
+		assert_eq!(anchored_for_blocks(Head::Finalized, 10), 8);
 		assert_eq!(anchored_for_blocks(Head::Best, 2_400), 64);
 	}
 }

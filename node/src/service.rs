@@ -493,6 +493,11 @@ impl MonotonicClock {
 	}
 }
 
+/// How long instant seal waits for the pool to catch up with a block it sealed before
+/// counting what is still ready (the pool prunes a block's transactions on its import
+/// notification).
+const READY_AFTER_SEAL_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// The instant-seal authoring task.
 struct InstantSeal<CIDP> {
 	client: Arc<FullClient>,
@@ -587,8 +592,8 @@ where
 					.await;
 					false
 				},
-				Trigger::Transactions => self.seal_own(false).await,
-				Trigger::Idle => self.seal_own(true).await,
+				Trigger::Transactions => self.seal_own_until_drained(false).await,
+				Trigger::Idle => self.seal_own_until_drained(true).await,
 			};
 
 			// Restart the idle countdown after each block; also after a failed idle seal, as
@@ -601,23 +606,48 @@ where
 		}
 	}
 
-	/// Seals a block for the node's own triggers and logs the outcome; true if one was made.
-	async fn seal_own(&mut self, create_empty: bool) -> bool {
+	/// Seals a block for the node's own trigger, then more at once while each one takes
+	/// transactions the pool still had ready: a block full by weight leaves them behind,
+	/// and no arrival announces them, so they would wait out the idle interval (a batch
+	/// of calls waited a second per block). Stops once a block takes none of them (one
+	/// that can never fit waits for the next trigger). True if a block was made.
+	async fn seal_own_until_drained(&mut self, create_empty: bool) -> bool {
+		let Some(first) = self.seal_own(create_empty).await else { return false };
+		let mut ready = self.ready_after(first).await;
+		while ready > 0 {
+			let Some(next) = self.seal_own(false).await else { break };
+			let left = self.ready_after(next).await;
+			if left >= ready {
+				break;
+			}
+			ready = left;
+		}
+		true
+	}
+
+	/// How many transactions the pool holds ready on top of block `at`.
+	async fn ready_after(&self, at: Hash) -> usize {
+		self.pool.ready_at_with_timeout(at, READY_AFTER_SEAL_TIMEOUT).await.count()
+	}
+
+	/// Seals a block for the node's own triggers and logs the outcome; its hash if one
+	/// was made.
+	async fn seal_own(&mut self, create_empty: bool) -> Option<Hash> {
 		let (sender, receiver) = oneshot::channel();
 		// Finalize at once: there is no finality gadget in this mode.
 		self.seal(create_empty, true, None, Some(sender)).await;
 		match receiver.await {
 			Ok(Ok(CreatedBlock { hash, .. })) => {
 				log::debug!("Instant seal: sealed block {hash:?}");
-				true
+				Some(hash)
 			},
 			// A pool notification for transactions already sealed, or none ready.
-			Ok(Err(SealError::EmptyTransactionPool)) => false,
+			Ok(Err(SealError::EmptyTransactionPool)) => None,
 			Ok(Err(err)) => {
 				log::warn!("Instant seal: could not seal a block: {err}");
-				false
+				None
 			},
-			Err(_) => false,
+			Err(_) => None,
 		}
 	}
 

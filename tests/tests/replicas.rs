@@ -58,22 +58,27 @@ fn submit_in_background(
 	Ok(tokio::task::spawn_blocking(move || modicum_json(&url, &["jc", "submit", &job])))
 }
 
-/// The id of the first match `rp` is in, from the events that follow.
+/// The id of the first match `rp` is in, from the events of the next two minutes.
 async fn first_match_of(events: &mut MarketEvents, rp: &AccountId) -> Result<u64> {
-	loop {
-		let Some(block) = events.next().await else { bail!("the event stream ended") };
-		let found = block?.events.into_iter().find_map(|e| match e {
-			MarketEvent::Matched { match_id, resource_provider, .. }
-				if resource_provider == *rp =>
-			{
-				Some(match_id)
-			},
-			_ => None,
-		});
-		if let Some(id) = found {
-			return Ok(id);
+	let first = async {
+		loop {
+			let Some(block) = events.next().await else { bail!("the event stream ended") };
+			let found = block?.events.into_iter().find_map(|e| match e {
+				MarketEvent::Matched { match_id, resource_provider, .. }
+					if resource_provider == *rp =>
+				{
+					Some(match_id)
+				},
+				_ => None,
+			});
+			if let Some(id) = found {
+				return Ok(id);
+			}
 		}
-	}
+	};
+	tokio::time::timeout(Duration::from_secs(120), first)
+		.await
+		.map_err(|_| anyhow::anyhow!("{rp} was matched to no job within two minutes"))?
 }
 
 #[tokio::test(flavor = "multi_thread")]

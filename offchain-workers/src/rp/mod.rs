@@ -309,14 +309,13 @@ impl ResourceProvider {
 
 	/// Reveals this RP's commitment on chain, if its recorded result opens it.
 	async fn resume_commitment(&self, match_id: u64, info: &MatchInfo, on_chain: &[u8; 32]) {
+		// The task that committed it is still on it: it records and reveals. Checked
+		// before the phase is read, so a phase that task writes meanwhile is not undone.
+		if self.in_flight.lock().await.contains(&match_id) {
+			return;
+		}
 		let phase = self.phase_of(match_id, info).await;
 		let revealed = match CommittedMatch::of(match_id, phase, on_chain) {
-			// The task that committed it is still on it: it records and reveals.
-			CommittedMatch::Reveal { record: true, .. }
-				if self.in_flight.lock().await.contains(&match_id) =>
-			{
-				return
-			},
 			CommittedMatch::Reveal { ready, record } => {
 				if record {
 					tracing::info!(
