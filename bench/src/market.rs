@@ -65,8 +65,8 @@ pub struct Market {
 	_dir: tempfile::TempDir,
 }
 
-/// Set it to keep each market's work directory (node data, daemon logs and state)
-/// after the run, for profiling.
+/// Set it to keep each market's work directory (node data, daemon logs and state),
+/// and the chain-rate figure's dev node, after the run, for profiling.
 pub const KEEP_ENV: &str = "MODICUM_BENCH_KEEP";
 
 /// Secret URI of the `i`-th RP.
