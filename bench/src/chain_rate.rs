@@ -226,11 +226,7 @@ const CHAIN_RATE_NODE: &[&str] = &["--dev", "--pool-type", "single-state"];
 
 /// A dev node on its own, started with `extra` flags, for the chain-only figures.
 pub async fn dev_node(figure: &str, extra: &[&str]) -> Result<(tempfile::TempDir, Node)> {
-	let mut dir = tempfile::tempdir()?;
-	if std::env::var_os(crate::market::KEEP_ENV).is_some() {
-		dir.disable_cleanup(true);
-		say(figure, format!("the node's data and log kept in {}", dir.path().display()));
-	}
+	let dir = crate::market::work_dir(figure, "the node's data and log")?;
 	say(figure, "starting a dev node");
 	let mut node = Node::start("dev", &dir.path().join("node"), extra)?;
 	let rpc = node.rpc(Duration::from_secs(60)).await?;

@@ -69,6 +69,17 @@ pub struct Market {
 /// and the chain-rate figure's dev node, after the run, for profiling.
 pub const KEEP_ENV: &str = "MODICUM_BENCH_KEEP";
 
+/// A fresh work directory for `figure`, kept after the run (and said so, naming
+/// `what` it holds) when [`KEEP_ENV`] is set.
+pub fn work_dir(figure: &str, what: &str) -> Result<tempfile::TempDir> {
+	let mut dir = tempfile::tempdir()?;
+	if std::env::var_os(KEEP_ENV).is_some() {
+		dir.disable_cleanup(true);
+		say(figure, format!("{what} kept in {}", dir.path().display()));
+	}
+	Ok(dir)
+}
+
 /// Secret URI of the `i`-th RP.
 fn rp_uri(i: usize) -> String {
 	if i == 0 {
@@ -82,12 +93,8 @@ impl Market {
 	/// Starts everything and waits until each RP has its offers posted and the solver
 	/// is listening, so a job submitted next is matched at once.
 	pub async fn start(figure: &str, options: &MarketOptions) -> Result<Market> {
-		let mut dir = tempfile::tempdir()?;
+		let dir = work_dir(figure, "daemon logs and state")?;
 		let work = dir.path().to_path_buf();
-		if std::env::var_os(KEEP_ENV).is_some() {
-			dir.disable_cleanup(true);
-			say(figure, format!("daemon logs and state kept in {}", work.display()));
-		}
 		let (node, validators) = match options.network {
 			Network::Dev => {
 				let extra: Vec<&str> = std::iter::once("--dev")
