@@ -213,17 +213,25 @@ impl Bulk {
 					},
 				};
 				let seen_at = Instant::now();
-				let block_ms = match block_time_ms(&at).await {
-					Ok(ms) => ms,
-					Err(e) => {
-						eprintln!("watching blocks: the time of block {number}: {e}");
-						break;
-					},
-				};
+				let (block_ms, normal_ref_time) =
+					match futures::try_join!(block_time_ms(&at), normal_ref_time(&at)) {
+						Ok(read) => read,
+						Err(e) => {
+							eprintln!("watching blocks: the time or weight of block {number}: {e}");
+							break;
+						},
+					};
 				for event in events.iter().flatten() {
 					let Ok(event) = event.decode_as::<Event>() else { continue };
 					let failure = failure(&metadata, &event);
-					let seen = Seen { at: seen_at, block: number, block_ms, event, failure };
+					let seen = Seen {
+						at: seen_at,
+						block: number,
+						block_ms,
+						normal_ref_time,
+						event,
+						failure,
+					};
 					if send.send(seen).is_err() {
 						return;
 					}
@@ -251,10 +259,18 @@ pub struct Seen {
 	/// The block's timestamp (ms since the Unix epoch): when its author made it, so
 	/// rates over many blocks do not depend on when finality reached the benchmark.
 	pub block_ms: u64,
+	/// The ref time (ps) the block's normal-class extrinsics used, refunds deducted.
+	pub normal_ref_time: u64,
 	/// The event.
 	pub event: Event,
 	/// For `ExtrinsicFailed`: the error's name.
 	pub failure: Option<String>,
+}
+
+/// The ref time the block's normal-class extrinsics used (`System::BlockWeight`).
+async fn normal_ref_time(at: &AtBlock) -> Result<u64> {
+	let value = at.storage().fetch(runtime::storage().system().block_weight(), ()).await?;
+	Ok(value.decode()?.normal.ref_time)
 }
 
 /// The timestamp the block's author set (`Timestamp::Now` at the block).
@@ -263,12 +279,26 @@ async fn block_time_ms(at: &AtBlock) -> Result<u64> {
 	Ok(value.decode()?)
 }
 
+/// Why a failed extrinsic, or a refused item of a batched call, failed.
 fn failure(metadata: &subxt::metadata::Metadata, event: &Event) -> Option<String> {
+	use runtime::runtime_types::pallet_compute_market::pallet::Event as MarketEvent;
+	match event {
+		Event::System(SystemEvent::ExtrinsicFailed { dispatch_error, .. }) => {
+			Some(error_name(metadata, dispatch_error))
+		},
+		Event::ComputeMarket(MarketEvent::BatchItemFailed { index, error }) => {
+			Some(format!("batch item {index}: {}", error_name(metadata, error)))
+		},
+		_ => None,
+	}
+}
+
+fn error_name(
+	metadata: &subxt::metadata::Metadata,
+	error: &runtime::runtime_types::sp_runtime::DispatchError,
+) -> String {
 	use runtime::runtime_types::sp_runtime::DispatchError;
-	let Event::System(SystemEvent::ExtrinsicFailed { dispatch_error, .. }) = event else {
-		return None;
-	};
-	Some(match dispatch_error {
+	match error {
 		DispatchError::Module(module) => metadata
 			.pallet_by_error_index(module.index)
 			.and_then(|p| {
@@ -277,7 +307,7 @@ fn failure(metadata: &subxt::metadata::Metadata, event: &Event) -> Option<String
 			})
 			.unwrap_or_else(|| format!("{module:?}")),
 		other => format!("{other:?}"),
-	})
+	}
 }
 
 /// Reads events until `take` has accepted `count` of them, failing on any failed
@@ -287,6 +317,17 @@ pub async fn collect<T>(
 	events: &mut mpsc::UnboundedReceiver<Seen>,
 	count: usize,
 	timeout: Duration,
+	take: impl FnMut(&Event) -> Option<T>,
+) -> Result<(Vec<T>, Instant)> {
+	collect_in_blocks(events, count, timeout, &mut BTreeMap::new(), take).await
+}
+
+/// [`collect`], noting in `blocks` the normal-class ref time of each block it saw.
+pub async fn collect_in_blocks<T>(
+	events: &mut mpsc::UnboundedReceiver<Seen>,
+	count: usize,
+	timeout: Duration,
+	blocks: &mut BTreeMap<u64, u64>,
 	mut take: impl FnMut(&Event) -> Option<T>,
 ) -> Result<(Vec<T>, Instant)> {
 	let deadline = tokio::time::Instant::now() + timeout;
@@ -300,6 +341,7 @@ pub async fn collect<T>(
 		if let Some(error) = seen.failure {
 			bail!("an extrinsic failed in block {}: {error}", seen.block);
 		}
+		blocks.insert(seen.block, seen.normal_ref_time);
 		if let Some(item) = take(&seen.event) {
 			taken.push(item);
 			last = seen.at;

@@ -1,13 +1,9 @@
-//! Many calls in one extrinsic: pallet-utility's `force_batch`, which dispatches each
-//! call on its own (a refused call is rolled back alone and the rest go on) and reports
-//! each with its own event. One extrinsic carries one signature check, one fee
-//! payment and one pool entry for all of its calls, which is what makes settling many
-//! jobs cheap for the chain.
-//!
-//! We use the runtime's utility pallet rather than batch calls of our own: it is
-//! maintained and benchmarked upstream, its weight is the sum of its calls' own
-//! benchmarked weights plus a per-call overhead, and it bounds the count
-//! (`TooManyCalls`).
+//! Many calls in one extrinsic. Calls of one kind the pallet batches itself go out as
+//! its batched call (`accept_results` and the like, [`payload`]); any other mix as
+//! pallet-utility's `force_batch`. Both dispatch each call on its own (a refused call is
+//! rolled back alone and the rest go on) and report each refusal with its own event. One
+//! extrinsic carries one signature check, one fee payment and one pool entry for all of
+//! its calls, which is what makes settling many jobs cheap for the chain.
 
 use crate::{
 	chain::{read_error, AtBlock},
@@ -22,6 +18,9 @@ use crate::{
 	Chain, ClientError, Keypair, MarketEvent, ModicumConfig,
 };
 use std::{mem::Discriminant, ops::Range, sync::Arc};
+
+pub mod payload;
+pub use payload::BatchPayload;
 use subxt::{extrinsics::ExtrinsicEvents, Metadata};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
@@ -144,17 +143,18 @@ impl Chain {
 			Ok(plan) => (at.metadata(), plan),
 			Err(e) => return calls.iter().map(|call| Err(call.failed(e.to_string()))).collect(),
 		};
-		let payloads: Vec<_> = plan
+		let payloads: Vec<BatchPayload> = plan
 			.iter()
-			.map(|range| {
-				runtime::transactions().utility().force_batch(runtime_calls[range.clone()].to_vec())
-			})
+			.map(|range| BatchPayload::for_calls(&runtime_calls[range.clone()]))
 			.collect();
 		let chunks: Vec<&[BatchCall]> = plan.into_iter().map(|range| &calls[range]).collect();
 		let sent = self.submit_all_at(at, &payloads, signer).await;
 		let mut outcomes = Vec::with_capacity(calls.len());
-		for (chunk, extrinsic) in chunks.into_iter().zip(sent) {
+		for ((chunk, payload), extrinsic) in chunks.into_iter().zip(&payloads).zip(sent) {
 			match extrinsic {
+				Ok(events) if payload.is_native() => {
+					outcomes.extend(split_native_outcomes(&events, chunk, &metadata))
+				},
 				Ok(events) => outcomes.extend(split_outcomes(&events, chunk, &metadata)),
 				Err(e) => outcomes.extend(chunk.iter().map(|call| Err(call.failed(e.to_string())))),
 			}
@@ -315,6 +315,69 @@ fn split_outcomes(
 		outcomes.push(Err(call.failed("the batch reported no outcome for this call".into())));
 	}
 	outcomes
+}
+
+/// Splits one of the pallet's batched extrinsics' events into one outcome per call. A
+/// refused call has its `BatchItemFailed` (its own events were rolled back); an applied
+/// call's events are consecutive and all about its own match or offer, so a change of
+/// subject starts the next applied call's.
+fn split_native_outcomes(
+	events: &ExtrinsicEvents<ModicumConfig>,
+	calls: &[BatchCall],
+	metadata: &Metadata,
+) -> Vec<ItemOutcome> {
+	let mut outcomes: Vec<Option<ItemOutcome>> = calls.iter().map(|_| None).collect();
+	let mut current: (Option<u64>, Vec<MarketEvent>) = (None, Vec::new());
+	// The next call without an outcome gets the events gathered so far.
+	let settle = |outcomes: &mut Vec<Option<ItemOutcome>>, events: Vec<MarketEvent>| {
+		if let Some(slot) = outcomes.iter_mut().find(|slot| slot.is_none()) {
+			*slot = Some(Ok(events));
+		}
+	};
+	for event in events.iter().filter_map(Result::ok) {
+		let Ok(runtime::Event::ComputeMarket(market)) = event.decode_as::<runtime::Event>() else {
+			continue;
+		};
+		if let MarketEvent::BatchItemFailed { index, error } = &market {
+			if !current.1.is_empty() {
+				settle(&mut outcomes, std::mem::take(&mut current.1));
+			}
+			current.0 = None;
+			let index = *index as usize;
+			if let (Some(slot), Some(call)) = (outcomes.get_mut(index), calls.get(index)) {
+				*slot = Some(Err(refusal(call, error, metadata)));
+			}
+			continue;
+		}
+		let subject = item_subject(&market);
+		if subject.is_some() && current.0.is_some() && subject != current.0 {
+			settle(&mut outcomes, std::mem::take(&mut current.1));
+		}
+		current.0 = subject.or(current.0);
+		current.1.push(market);
+	}
+	if !current.1.is_empty() {
+		settle(&mut outcomes, current.1);
+	}
+	// The runtime reports every call; this only guards against a runtime that does not.
+	outcomes
+		.into_iter()
+		.zip(calls)
+		.map(|(outcome, call)| {
+			outcome.unwrap_or_else(|| {
+				Err(call.failed("the batch reported no outcome for this call".into()))
+			})
+		})
+		.collect()
+}
+
+/// The match or offer an event of a batched call's item is about.
+fn item_subject(event: &MarketEvent) -> Option<u64> {
+	crate::events::match_id(event).or(match event {
+		MarketEvent::JobOfferPosted { offer_id, .. }
+		| MarketEvent::ResourceOfferPosted { offer_id, .. } => Some(*offer_id),
+		_ => None,
+	})
 }
 
 /// A refused call's error, named from the runtime's metadata like a refused extrinsic.

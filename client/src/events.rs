@@ -130,6 +130,7 @@ pub fn match_id(event: &MarketEvent) -> Option<u64> {
 		| E::MediationResultPosted { match_id, .. }
 		| E::Paid { match_id, .. }
 		| E::Fined { match_id, .. }
+		| E::Shortfall { match_id, .. }
 		| E::DepositReleased { match_id, .. }
 		| E::MatchClosed { match_id, .. }
 		| E::ReplicaResultPosted { match_id, .. }

@@ -19,13 +19,21 @@ use frame_system::RawOrigin;
 const START: Moment = 1_700_000_000_000;
 const HOUR: Moment = 3_600_000;
 const LAYER: ContentHash = [0xba; 32];
+/// Each weight component of a batch with two goes up to half a batch, so that both at
+/// their most still fit one.
+const HALF_BATCH: u32 = MAX_BATCH_ITEMS / 2;
 
 fn balance<T: Config>(amount: u128) -> BalanceOf<T> {
 	BalanceOf::<T>::try_from(amount).unwrap_or_else(|_| panic!("benchmark amounts fit any balance"))
 }
 
 fn funded<T: Config>(name: &'static str) -> T::AccountId {
-	let who: T::AccountId = account(name, 0, 0);
+	funded_at::<T>(name, 0)
+}
+
+/// Account `index` of the kind `name`, funded.
+fn funded_at<T: Config>(name: &'static str, index: u32) -> T::AccountId {
+	let who: T::AccountId = account(name, index, 0);
 	let endowment = balance::<T>(1 << 40).max(T::Currency::minimum_balance());
 	T::Currency::set_balance(&who, endowment);
 	who
@@ -128,12 +136,18 @@ fn resource_terms<T: Config>() -> ResourceOfferTerms<BalanceOf<T>> {
 /// Every role registered, trust and layer lists full with the needed entries last.
 fn market<T: Config>() -> Parties<T> {
 	set_up_parameters::<T>();
+	registered_group::<T>(0)
+}
+
+/// Party group `g`: a JC, an RP, a mediator and a directory of its own (and a solver),
+/// registered, each trusting the group's own, with full trust and layer lists.
+fn registered_group<T: Config>(g: u32) -> Parties<T> {
 	let parties: Parties<T> = Parties {
-		job_creator: funded::<T>("job-creator"),
-		provider: funded::<T>("provider"),
-		mediator: funded::<T>("mediator"),
-		directory: funded::<T>("directory"),
-		solver: funded::<T>("solver"),
+		job_creator: funded_at::<T>("job-creator", g),
+		provider: funded_at::<T>("provider", g),
+		mediator: funded_at::<T>("mediator", g),
+		directory: funded_at::<T>("directory", g),
+		solver: funded_at::<T>("solver", g),
 	};
 	let p = &parties;
 	Pallet::<T>::do_register_job_creator(p.job_creator.clone()).expect("funded");
@@ -158,9 +172,10 @@ fn market<T: Config>() -> Parties<T> {
 	parties
 }
 
-/// Posts one job offer (id 0) and one resource offer (id 1) with deposits that cover
-/// matching with the parties' mediator.
-fn offers<T: Config>(p: &Parties<T>) {
+/// Posts one job offer and one resource offer (ids 0 and 1 in a new market) with
+/// deposits that cover matching with the parties' mediator; returns their ids.
+fn offers<T: Config>(p: &Parties<T>) -> (OfferId, OfferId) {
+	let job_id = crate::pallet::NextOfferId::<T>::get();
 	let job = job_terms::<T>(&p.directory);
 	let job_deposit = Pallet::<T>::quote_job_deposit(&job, Some(&p.mediator)).expect("quotable");
 	Pallet::<T>::do_post_job_offer(
@@ -181,6 +196,7 @@ fn offers<T: Config>(p: &Parties<T>) {
 		START + HOUR,
 	)
 	.expect("valid offer");
+	(job_id, job_id + 1)
 }
 
 fn matched<T: Config>() -> Parties<T> {
@@ -310,6 +326,38 @@ fn replica_result(hash: u8) -> PostedResult {
 		status: ResultStatus::Completed,
 		reference: long_reference(),
 		hash: [hash; 32],
+		instruction_count: 800,
+		bandwidth_used: 300,
+	}
+}
+
+/// `shared` matches of group 0's parties, then `own` more, each of a group of its own
+/// (groups `1..=own`), all posted by group 0's solver; returns the groups.
+fn matched_in_groups<T: Config>(shared: u32, own: u32) -> alloc::vec::Vec<Parties<T>> {
+	set_up_parameters::<T>();
+	let groups: alloc::vec::Vec<Parties<T>> = (0..=own).map(registered_group::<T>).collect();
+	let solver = groups[0].solver.clone();
+	for i in 0..shared + own {
+		let p = &groups[group_of_item(i, shared)];
+		let (job, resource) = offers::<T>(p);
+		Pallet::<T>::do_post_match(solver.clone(), job, resource, p.mediator.clone())
+			.expect("feasible");
+	}
+	groups
+}
+
+/// The group of item `i` of a batch whose first `shared` items are group 0's and whose
+/// others each have a group of their own.
+fn group_of_item(i: u32, shared: u32) -> usize {
+	i.saturating_sub(shared).saturating_add(u32::from(i >= shared)) as usize
+}
+
+/// What an RP posts as a completed job's result.
+fn completed_result() -> PostedResult {
+	PostedResult {
+		status: ResultStatus::Completed,
+		reference: long_reference(),
+		hash: [0x11; 32],
 		instruction_count: 800,
 		bandwidth_used: 300,
 	}
@@ -675,5 +723,100 @@ mod benchmarks {
 		));
 	}
 
-	impl_benchmark_test_suite!(Pallet, crate::mock::new_test_ext(), crate::mock::Test);
+	/// One JC posts `n` job offers, each naming a directory of its own (so no item
+	/// reads what an earlier one read).
+	#[benchmark]
+	fn post_job_offers(n: Linear<1, MAX_BATCH_ITEMS>) {
+		let p = market::<T>();
+		let offers: alloc::vec::Vec<_> = (0..n)
+			.map(|i| {
+				let directory = if i == 0 {
+					p.directory.clone()
+				} else {
+					let d = funded_at::<T>("directory", i);
+					Pallet::<T>::do_register_directory(
+						d.clone(),
+						long_reference(),
+						balance::<T>(5),
+					)
+					.expect("funded");
+					d
+				};
+				let job = job_terms::<T>(&directory);
+				let deposit = Pallet::<T>::quote_job_deposit(&job, None).expect("quotable");
+				(job, balance::<T>(deposit), START + HOUR)
+			})
+			.collect();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.job_creator.clone()), BoundedVec::truncate_from(offers));
+		assert_eq!(JobOffers::<T>::iter().count() as u32, n);
+	}
+
+	#[benchmark]
+	fn post_resource_offers(n: Linear<1, MAX_BATCH_ITEMS>) {
+		let p = market::<T>();
+		let resource = resource_terms::<T>();
+		let deposit =
+			Pallet::<T>::quote_resource_deposit(&resource, Some(&p.mediator), Some(&p.directory))
+				.expect("quotable");
+		let offers = alloc::vec![(resource, balance::<T>(deposit), START + HOUR); n as usize];
+		#[extrinsic_call]
+		_(RawOrigin::Signed(p.provider.clone()), BoundedVec::truncate_from(offers));
+		assert_eq!(ResourceOffers::<T>::iter().count() as u32, n);
+	}
+
+	/// A solver posts `s` matches of one group's parties and `e` more, each of a group of
+	/// four accounts of its own.
+	#[benchmark]
+	fn post_matches(s: Linear<1, HALF_BATCH>, e: Linear<0, HALF_BATCH>) {
+		set_up_parameters::<T>();
+		let groups: alloc::vec::Vec<Parties<T>> = (0..=e).map(registered_group::<T>).collect();
+		let matches: alloc::vec::Vec<_> = (0..s + e)
+			.map(|i| {
+				let p = &groups[group_of_item(i, s)];
+				let (job, resource) = offers::<T>(p);
+				(job, resource, p.mediator.clone())
+			})
+			.collect();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(groups[0].solver.clone()), BoundedVec::truncate_from(matches));
+		assert_eq!(Matches::<T>::iter().count() as u32, s + e);
+	}
+
+	#[benchmark]
+	fn post_results(n: Linear<1, MAX_BATCH_ITEMS>) {
+		let groups = matched_in_groups::<T>(n, 0);
+		let results: alloc::vec::Vec<_> =
+			(0..n).map(|i| (MatchId::from(i), completed_result())).collect();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(groups[0].provider.clone()), BoundedVec::truncate_from(results));
+		assert!(
+			Matches::<T>::iter().all(|(_, m)| matches!(m.state, MatchState::ResultPosted { .. }))
+		);
+	}
+
+	/// A stranger closes `s` matches of one group's parties and `e` more, each of a group
+	/// of its own, once their settlement grace has passed (the JC's own accepts skip that
+	/// check).
+	#[benchmark]
+	fn accept_results(s: Linear<1, HALF_BATCH>, e: Linear<0, HALF_BATCH>) {
+		let groups = matched_in_groups::<T>(s, e);
+		for i in 0..s + e {
+			let p = &groups[group_of_item(i, s)];
+			Pallet::<T>::do_post_result(p.provider.clone(), MatchId::from(i), completed_result())
+				.expect("valid result");
+		}
+		let record = Matches::<T>::get(0).expect("posted");
+		let MatchState::ResultPosted { reaction_deadline, .. } = record.state else {
+			panic!("result posted")
+		};
+		T::BenchmarkHelper::set_time(reaction_deadline + record.settlement_grace + 1);
+		let stranger = funded::<T>("stranger");
+		let ids: alloc::vec::Vec<MatchId> = (0..s + e).map(MatchId::from).collect();
+		#[extrinsic_call]
+		_(RawOrigin::Signed(stranger), BoundedVec::truncate_from(ids));
+		assert_eq!(Matches::<T>::iter().count(), 0);
+	}
+
+	impl_benchmark_test_suite!(Pallet, crate::mock::new_bench_ext(), crate::mock::Test);
 }

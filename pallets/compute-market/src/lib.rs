@@ -6,8 +6,9 @@
 //! re-running the job `n` times. Deposits, payments and fines follow from the penalty
 //! rate θ and `n` ([`economics`]), so cheating costs more than it can gain.
 //!
-//! This file only declares; the state machine's data is in [`types`] and its
-//! transitions in `dispatchable_impls.rs`. The protocol is specified in
+//! This file only declares state, events and errors. The calls are in `calls.rs`, the
+//! state machine's data is in [`types`] and its transitions in `dispatchable_impls.rs`
+//! and the modules named for each part of the market. The protocol is specified in
 //! `shared/spec/PROTOCOL.md`.
 //!
 //! ## Money
@@ -20,10 +21,13 @@
 
 extern crate alloc;
 
+use frame_support::pallet_macros::import_section;
 pub use pallet::*;
 
+pub mod batches;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
+mod calls;
 mod dispatchable_impls;
 pub mod economics;
 mod invariants;
@@ -42,6 +46,7 @@ mod tests;
 pub mod types;
 pub mod weights;
 
+pub use batches::{Batch, MatchParties, MAX_BATCH_ITEMS};
 pub use reputation::RECORDS_READ_BY_MATCH;
 pub use types::*;
 pub use weights::WeightInfo;
@@ -53,6 +58,8 @@ pub trait BenchmarkHelper {
 	fn set_time(now: Moment);
 }
 
+// The calls live in their own file (`calls.rs`); the section macro pastes them in.
+#[import_section(calls::calls)]
 #[frame_support::pallet]
 pub mod pallet {
 	use super::*;
@@ -514,6 +521,14 @@ pub mod pallet {
 			/// Bytes one of its runs downloaded.
 			bandwidth_used: u64,
 		},
+		/// An item of a batched call was refused and rolled back; the batch's other
+		/// items went on.
+		BatchItemFailed {
+			/// The item's position in the batch, from 0.
+			index: u32,
+			/// Why it was refused.
+			error: DispatchError,
+		},
 	}
 
 	#[pallet::error]
@@ -718,6 +733,8 @@ pub mod pallet {
 		/// A replica's result is compared with the other replicas', not disputed by
 		/// records.
 		RecordsDisputeOnReplica,
+		/// A batched call carried no items.
+		EmptyBatch,
 	}
 
 	#[pallet::hooks]
@@ -744,387 +761,6 @@ pub mod pallet {
 		#[cfg(feature = "try-runtime")]
 		fn try_state(_n: BlockNumberFor<T>) -> Result<(), sp_runtime::TryRuntimeError> {
 			Self::do_try_state()
-		}
-	}
-
-	#[pallet::call]
-	impl<T: Config> Pallet<T> {
-		/// Registers the caller as a Resource Provider with its machines' architecture
-		/// and wall-clock nanoseconds per instruction, holding the registration bond.
-		#[pallet::call_index(0)]
-		#[pallet::weight(T::WeightInfo::register_resource_provider())]
-		pub fn register_resource_provider(
-			origin: OriginFor<T>,
-			arch: Architecture,
-			time_per_instruction_ns: u64,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_register_resource_provider(who, arch, time_per_instruction_ns)
-		}
-
-		/// Registers the caller as a Job Creator, holding the registration bond.
-		#[pallet::call_index(1)]
-		#[pallet::weight(T::WeightInfo::register_job_creator())]
-		pub fn register_job_creator(origin: OriginFor<T>) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_register_job_creator(who)
-		}
-
-		/// Registers the caller as a Mediator with its architecture, its wall-clock
-		/// nanoseconds per instruction (its mediation windows follow from it), its prices
-		/// for re-running a job and its availability price, holding the registration bond.
-		#[pallet::call_index(2)]
-		#[pallet::weight(T::WeightInfo::register_mediator())]
-		pub fn register_mediator(
-			origin: OriginFor<T>,
-			arch: Architecture,
-			time_per_instruction_ns: u64,
-			instruction_price: BalanceOf<T>,
-			bandwidth_price: BalanceOf<T>,
-			availability_price: BalanceOf<T>,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let terms = MediatorTerms { instruction_price, bandwidth_price, availability_price };
-			Self::do_register_mediator(who, arch, time_per_instruction_ns, terms)
-		}
-
-		/// Registers the caller as a Directory reachable at `endpoint`, with its
-		/// availability price, holding the registration bond.
-		#[pallet::call_index(3)]
-		#[pallet::weight(T::WeightInfo::register_directory())]
-		pub fn register_directory(
-			origin: OriginFor<T>,
-			endpoint: Reference,
-			availability_price: BalanceOf<T>,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_register_directory(who, endpoint, availability_price)
-		}
-
-		/// Leaves a role and releases its bond. Refused while the role has open offers
-		/// or unsettled matches.
-		#[pallet::call_index(4)]
-		#[pallet::weight(T::WeightInfo::deregister())]
-		pub fn deregister(origin: OriginFor<T>, role: Role) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_deregister(who, role)
-		}
-
-		/// Adds a mediator's current registration to the caller's trusted list (caller
-		/// must be an RP, a JC, or a directory: a directory's bond answers only to
-		/// mediators it trusts). Trusting a listed mediator again renews the trust for
-		/// its current registration.
-		#[pallet::call_index(5)]
-		#[pallet::weight(T::WeightInfo::trust_mediator())]
-		pub fn trust_mediator(origin: OriginFor<T>, mediator: T::AccountId) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_trust_mediator(who, mediator)
-		}
-
-		/// Removes a mediator from the caller's trusted list. Matches already made stay.
-		#[pallet::call_index(6)]
-		#[pallet::weight(T::WeightInfo::distrust_mediator())]
-		pub fn distrust_mediator(origin: OriginFor<T>, mediator: T::AccountId) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_distrust_mediator(who, mediator)
-		}
-
-		/// Adds a directory to the caller's trusted list (caller must be an RP or a
-		/// mediator).
-		#[pallet::call_index(7)]
-		#[pallet::weight(T::WeightInfo::trust_directory())]
-		pub fn trust_directory(origin: OriginFor<T>, directory: T::AccountId) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_trust_directory(who, directory)
-		}
-
-		/// Removes a directory from the caller's trusted list.
-		#[pallet::call_index(8)]
-		#[pallet::weight(T::WeightInfo::distrust_directory())]
-		pub fn distrust_directory(origin: OriginFor<T>, directory: T::AccountId) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_distrust_directory(who, directory)
-		}
-
-		/// Declares a base layer the caller has installed (caller must be an RP or a
-		/// mediator).
-		#[pallet::call_index(9)]
-		#[pallet::weight(T::WeightInfo::add_base_layer())]
-		pub fn add_base_layer(origin: OriginFor<T>, layer: ContentHash) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_add_base_layer(who, layer)
-		}
-
-		/// Withdraws a declared base layer.
-		#[pallet::call_index(10)]
-		#[pallet::weight(T::WeightInfo::remove_base_layer())]
-		pub fn remove_base_layer(origin: OriginFor<T>, layer: ContentHash) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_remove_base_layer(who, layer)
-		}
-
-		/// Posts a resource offer, holding `deposit`, which must reach eq. 2's minimum
-		/// for the RP's own estimate (caps × prices). Open until `expires_at` (ms).
-		#[pallet::call_index(11)]
-		#[pallet::weight(T::WeightInfo::post_resource_offer())]
-		pub fn post_resource_offer(
-			origin: OriginFor<T>,
-			terms: ResourceOfferTerms<BalanceOf<T>>,
-			deposit: BalanceOf<T>,
-			expires_at: Moment,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_post_resource_offer(who, terms, deposit, expires_at)
-		}
-
-		/// Posts a job offer, holding `deposit`, which must reach eq. 2's minimum for
-		/// the JC's estimate (limits × maximum prices) including its half of the
-		/// directory's availability price. Open until `expires_at` (ms).
-		#[pallet::call_index(12)]
-		#[pallet::weight(T::WeightInfo::post_job_offer())]
-		pub fn post_job_offer(
-			origin: OriginFor<T>,
-			terms: JobTermsOf<T>,
-			deposit: BalanceOf<T>,
-			expires_at: Moment,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_post_job_offer(who, terms, deposit, expires_at).map(|_| ())
-		}
-
-		/// Withdraws the caller's unmatched offer and releases its deposit.
-		#[pallet::call_index(13)]
-		#[pallet::weight(T::WeightInfo::cancel_offer())]
-		pub fn cancel_offer(origin: OriginFor<T>, offer: OfferRef) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_cancel_offer(who, offer)
-		}
-
-		/// Clears anyone's expired unmatched offer, returning its deposit to its owner.
-		#[pallet::call_index(14)]
-		#[pallet::weight(T::WeightInfo::clear_expired_offer())]
-		pub fn clear_expired_offer(origin: OriginFor<T>, offer: OfferRef) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_clear_expired_offer(who, offer)
-		}
-
-		/// Matches a job offer with a resource offer and a mediator after checking the
-		/// 12 feasibility rules (each failing with its own error). The caller, the solver,
-		/// receives both offers' match incentives.
-		#[pallet::call_index(15)]
-		#[pallet::weight(T::WeightInfo::post_match()
-			.saturating_add(T::DbWeight::get().reads(RECORDS_READ_BY_MATCH)))]
-		pub fn post_match(
-			origin: OriginFor<T>,
-			job_offer_id: OfferId,
-			resource_offer_id: OfferId,
-			mediator: T::AccountId,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_post_match(who, job_offer_id, resource_offer_id, mediator)
-		}
-
-		/// The match's RP posts the job's result: status, where the result archive is,
-		/// its Merkle root and the usage (each within the job's limits). Must come
-		/// before the completion deadline; opens the reaction window. A replica's RP
-		/// reveals its committed result with `reveal_result` instead.
-		#[pallet::call_index(16)]
-		#[pallet::weight(T::WeightInfo::post_result())]
-		pub fn post_result(
-			origin: OriginFor<T>,
-			match_id: MatchId,
-			status: ResultStatus,
-			reference: Reference,
-			hash: ContentHash,
-			instruction_count: u64,
-			bandwidth_used: u64,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let result =
-				PostedResult { status, reference, hash, instruction_count, bandwidth_used };
-			Self::do_post_result(who, match_id, result)
-		}
-
-		/// Accepts a posted result and closes the match normally: the RP is paid π_c.
-		/// The JC may accept at any time; the RP only after the reaction deadline;
-		/// anyone once the settlement grace after it has passed too.
-		#[pallet::call_index(17)]
-		#[pallet::weight(T::WeightInfo::accept_result()
-			.saturating_add(Pallet::<T>::reputation_weight(1)))]
-		pub fn accept_result(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_accept_result(who, match_id)
-		}
-
-		/// The JC rejects a posted result within the reaction window, sending the match
-		/// to its mediator.
-		#[pallet::call_index(18)]
-		#[pallet::weight(T::WeightInfo::reject_result())]
-		pub fn reject_result(
-			origin: OriginFor<T>,
-			match_id: MatchId,
-			reason: RejectReason,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_reject_result(who, match_id, reason)
-		}
-
-		/// The JC rejects a record job's result as wrong within the reaction window,
-		/// naming the records whose outputs it found wrong (say, a spot check's
-		/// mismatches): the mediator re-runs those records first, and the whole job only
-		/// if they do not clear the RP. Otherwise as `reject_result` with
-		/// `WrongResults`; a JC that names records the RP got right loses the dispute.
-		#[pallet::call_index(28)]
-		#[pallet::weight(T::WeightInfo::reject_records(records.len() as u32))]
-		pub fn reject_records(
-			origin: OriginFor<T>,
-			match_id: MatchId,
-			records: DisputedRecordNames,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_reject_records(who, match_id, records)
-		}
-
-		/// Closes a match whose RP posted no result by the completion deadline; the JC is
-		/// paid its estimate π̂_c from the RP's deposit. The JC may call it once the
-		/// deadline passed, anyone once the settlement grace after it has passed too. A
-		/// replica's other matches are then compared by `settle_replicas`.
-		#[pallet::call_index(19)]
-		#[pallet::weight(T::WeightInfo::timeout()
-			.saturating_add(Pallet::<T>::reputation_weight(1)))]
-		pub fn timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_timeout(who, match_id)
-		}
-
-		/// The match's mediator posts its verdict before the mediation deadline: who is
-		/// at fault, its measured usage (per run) and its result's Merkle root. The faulty
-		/// party pays π_d, π_m and a fine; a faulty directory pays at most the liability
-		/// fixed at match time.
-		#[pallet::call_index(20)]
-		#[pallet::weight(T::WeightInfo::post_mediation_result()
-			.max(T::WeightInfo::post_mediation_result_directory_fault())
-			.saturating_add(Pallet::<T>::reputation_weight(1)))]
-		pub fn post_mediation_result(
-			origin: OriginFor<T>,
-			match_id: MatchId,
-			verdict: Verdict,
-			faulty: FaultyParty,
-			instruction_count: u64,
-			bandwidth_used: u64,
-			result_hash: ContentHash,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let usage = (instruction_count, bandwidth_used);
-			Self::do_post_mediation_result(who, match_id, verdict, faulty, usage, result_hash)
-		}
-
-		/// Anyone closes a mediation whose deadline passed without a verdict: the RP is
-		/// paid half of the JC's estimate; the mediator is not paid.
-		#[pallet::call_index(21)]
-		#[pallet::weight(T::WeightInfo::mediation_timeout()
-			.saturating_add(Pallet::<T>::reputation_weight(1)))]
-		pub fn mediation_timeout(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
-			ensure_signed(origin)?;
-			Self::do_mediation_timeout(match_id)
-		}
-
-		/// Root sets the market parameters (θ, n, windows, bond, floor, lifetime,
-		/// horizon, grace). Applies to offers posted and matches made from now on:
-		/// every match keeps the values it was made with; held bonds stay.
-		#[pallet::call_index(22)]
-		#[pallet::weight(T::WeightInfo::set_parameters())]
-		pub fn set_parameters(
-			origin: OriginFor<T>,
-			parameters: MarketParameters<BalanceOf<T>>,
-		) -> DispatchResult {
-			ensure_root(origin)?;
-			Self::do_set_parameters(parameters)
-		}
-
-		/// Posts one job as `replicas` job offers (2 to `MAX_REPLICAS`), each holding
-		/// `deposit` (so k deposits in all) and matched on its own, but only to distinct
-		/// RPs not in `excluded`, all with one mediator. When every replica has posted
-		/// (or the completion deadline passed) the chain compares the results: equal
-		/// ones are accepted without the JC; different ones go to the mediator.
-		#[pallet::call_index(23)]
-		#[pallet::weight(T::WeightInfo::post_replicated_job_offer(*replicas))]
-		pub fn post_replicated_job_offer(
-			origin: OriginFor<T>,
-			terms: JobTermsOf<T>,
-			replicas: u32,
-			excluded: BoundedVec<T::AccountId, ConstU32<MAX_EXCLUDED_PROVIDERS>>,
-			deposit: BalanceOf<T>,
-			expires_at: Moment,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_post_replicated_job_offer(who, terms, replicas, excluded, deposit, expires_at)
-		}
-
-		/// Compares a replica group's results once no replica can still post: after
-		/// the completion deadline, or when every replica has posted. Anyone may call it
-		/// (an RP waiting on a silent replica does).
-		#[pallet::call_index(24)]
-		#[pallet::weight(T::WeightInfo::settle_replicas(MAX_REPLICAS)
-			.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS)))]
-		pub fn settle_replicas(origin: OriginFor<T>, group: ReplicaGroupId) -> DispatchResult {
-			ensure_signed(origin)?;
-			Self::do_settle_replicas(group)
-		}
-
-		/// A replica's RP commits to its result before the completion deadline:
-		/// `commitment = blake2_256(SCALE((match_id, status, hash)))`. It reveals the
-		/// result with `reveal_result` once no other replica can still commit.
-		#[pallet::call_index(26)]
-		#[pallet::weight(T::WeightInfo::commit_result())]
-		pub fn commit_result(
-			origin: OriginFor<T>,
-			match_id: MatchId,
-			commitment: ContentHash,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			Self::do_commit_result(who, match_id, commitment)
-		}
-
-		/// A replica's RP reveals the result it committed to: the same fields as
-		/// `post_result`, matching the commitment, once no other replica can still
-		/// commit and before the completion deadline plus the reaction window. The last
-		/// reveal compares the group's results and settles (or disputes) them all.
-		#[pallet::call_index(27)]
-		#[pallet::weight(T::WeightInfo::reveal_result(MAX_REPLICAS)
-			.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS)))]
-		pub fn reveal_result(
-			origin: OriginFor<T>,
-			match_id: MatchId,
-			status: ResultStatus,
-			reference: Reference,
-			hash: ContentHash,
-			instruction_count: u64,
-			bandwidth_used: u64,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let result =
-				PostedResult { status, reference, hash, instruction_count, bandwidth_used };
-			Self::do_reveal_result(who, match_id, result)
-		}
-
-		/// The group's mediator rules on replicas that disagreed, from its n runs: each
-		/// replica that posted the outcome of its runs is paid as accepted, each other
-		/// RP pays π_d, π_m and a fine; a non-deterministic job puts the JC at fault in
-		/// every replica.
-		#[pallet::call_index(25)]
-		#[pallet::weight(T::WeightInfo::post_replica_verdict(MAX_REPLICAS)
-			.saturating_add(Pallet::<T>::reputation_weight(MAX_REPLICAS)))]
-		pub fn post_replica_verdict(
-			origin: OriginFor<T>,
-			group: ReplicaGroupId,
-			verdict: ReplicaVerdict,
-			instruction_count: u64,
-			bandwidth_used: u64,
-		) -> DispatchResult {
-			let who = ensure_signed(origin)?;
-			let usage = (instruction_count, bandwidth_used);
-			Self::do_post_replica_verdict(who, group, verdict, usage)
 		}
 	}
 }

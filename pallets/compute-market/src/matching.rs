@@ -2,6 +2,7 @@
 //! record with every parameter it depends on.
 
 use crate::{
+	batches::MatchParties,
 	dispatchable_impls::{wide, NANOS_PER_MILLI},
 	economics,
 	pallet::*,
@@ -243,7 +244,7 @@ impl<T: Config> Pallet<T> {
 		job_offer_id: OfferId,
 		resource_offer_id: OfferId,
 		mediator: T::AccountId,
-	) -> DispatchResult {
+	) -> Result<MatchParties<T::AccountId>, DispatchError> {
 		let job = JobOffers::<T>::get(job_offer_id).ok_or(Error::<T>::JobOfferNotOpen)?;
 		let resource =
 			ResourceOffers::<T>::get(resource_offer_id).ok_or(Error::<T>::ResourceOfferNotOpen)?;
@@ -341,6 +342,7 @@ impl<T: Config> Pallet<T> {
 			matched_at: now,
 			state: MatchState::Matched,
 		};
+		let parties = MatchParties::of(&record);
 		Matches::<T>::insert(match_id, record);
 		Self::deposit_event(Event::Matched {
 			match_id,
@@ -355,7 +357,7 @@ impl<T: Config> Pallet<T> {
 			job_hash: job.terms.job_hash,
 			completion_deadline: job.terms.completion_deadline,
 		});
-		Ok(())
+		Ok(parties)
 	}
 
 	/// A duration in ms; the checks above bound it by the completion horizon, so the

@@ -131,3 +131,11 @@ pub fn new_test_ext() -> sp_io::TestExternalities {
 	ext.execute_with(|| System::set_block_number(1));
 	ext
 }
+
+/// [`new_test_ext`] with room for the benchmarks' largest batches: one account holds up
+/// to `MAX_BATCH_ITEMS` open offers and matches there.
+#[cfg(feature = "runtime-benchmarks")]
+pub fn new_bench_ext() -> sp_io::TestExternalities {
+	MaxOpenItems::set(2 * crate::MAX_BATCH_ITEMS);
+	new_test_ext()
+}

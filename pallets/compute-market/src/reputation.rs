@@ -5,11 +5,8 @@
 use crate::{pallet::*, types::*};
 use frame_support::{traits::Get, weights::Weight};
 
-/// The most reputation entries one close updates (mediator, RP and JC).
-pub const ENTRIES_PER_CLOSE: u64 = 3;
-
-/// The reputation entries `post_match` reads for rule 13 (the RP's and the JC's),
-/// beyond its benchmarked weight.
+/// The reputation entries `post_match` reads for rule 13 (the RP's and the JC's) when
+/// its offers require records; the benchmarks' offers require none.
 pub const RECORDS_READ_BY_MATCH: u64 = 2;
 
 impl<T: Config> Pallet<T> {
@@ -68,11 +65,9 @@ impl<T: Config> Pallet<T> {
 		}
 	}
 
-	/// The storage cost of recording `closes` match endings, beyond the benchmarked
-	/// close paths (weights.rs predates reputation; `scripts/benchmark.sh` folds it in).
-	pub fn reputation_weight(closes: u32) -> Weight {
-		let entries = ENTRIES_PER_CLOSE.saturating_mul(u64::from(closes));
-		T::DbWeight::get().reads_writes(entries, entries)
+	/// What rule 13 reads for `matches` matches beyond their benchmarked weights.
+	pub fn record_reads(matches: u32) -> Weight {
+		T::DbWeight::get().reads(RECORDS_READ_BY_MATCH.saturating_mul(u64::from(matches)))
 	}
 
 	/// Every role's record of `who`, for `ComputeMarketApi::reputation`.

@@ -1,7 +1,7 @@
 //! Results, reactions, mediation and the close of a match: every unit a match holds
 //! ends paid, fined or refunded, and every short payment is announced.
 
-use crate::{dispatchable_impls::wide, economics, pallet::*, types::*};
+use crate::{batches::MatchParties, dispatchable_impls::wide, economics, pallet::*, types::*};
 use frame_support::{
 	ensure,
 	pallet_prelude::*,
@@ -84,7 +84,11 @@ impl<T: Config> Pallet<T> {
 		Ok(Self::narrow(price)?)
 	}
 
-	pub(crate) fn do_accept_result(who: T::AccountId, match_id: MatchId) -> DispatchResult {
+	/// Returns the parties of the match it closed.
+	pub(crate) fn do_accept_result(
+		who: T::AccountId,
+		match_id: MatchId,
+	) -> Result<MatchParties<T::AccountId>, DispatchError> {
 		let record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
 		let MatchState::ResultPosted { result, reaction_deadline } = &record.state else {
 			return Err(Error::<T>::NotAwaitingReaction.into());
@@ -107,13 +111,15 @@ impl<T: Config> Pallet<T> {
 		let price =
 			Self::price_at_provider_rates(&record, result.instruction_count, result.bandwidth_used)
 				.map_err(Error::<T>::from)?;
+		let parties = MatchParties::of(&record);
 		Self::close(
 			match_id,
 			record,
 			price,
 			economics::Ending::Accepted,
 			CloseOutcome::Accepted(acceptor),
-		)
+		)?;
+		Ok(parties)
 	}
 
 	pub(crate) fn do_reject_result(

@@ -677,7 +677,7 @@ fn a_plain_result_and_timeout_do_not_declare_a_replica_groups_weight() {
 	let settle = result(Call::settle_replicas { group: 0 });
 	type W = <Test as Config>::WeightInfo;
 	assert_eq!(post, W::post_result());
-	assert_eq!(timeout, W::timeout().saturating_add(Market::reputation_weight(1)));
+	assert_eq!(timeout, W::timeout());
 	// What a group's settling costs is declared by the calls that may settle it.
 	assert!(reveal.ref_time() > post.ref_time() * 2);
 	assert!(settle.ref_time() > timeout.ref_time() * 2);

@@ -1,0 +1,259 @@
+//! Batched calls: each item settles exactly as its single call would, a refused item
+//! changes nothing and does not stop the others, and the weight refunded is what the
+//! shared parties did not cost.
+
+use super::*;
+use crate::{weights::WeightInfo, Batch, MAX_BATCH_ITEMS};
+use codec::{Decode, Encode};
+use frame_support::dispatch::{GetDispatchInfo, PostDispatchInfo};
+
+fn batch<Item>(items: Vec<Item>) -> Batch<Item> {
+	Batch::truncate_from(items)
+}
+
+fn job_offer(deposit: Balance) -> (JobOfferTerms<AccountId, Balance>, Balance, u64) {
+	(job_terms(), deposit, START + HOUR)
+}
+
+fn resource_offer() -> (ResourceOfferTerms<Balance>, Balance, u64) {
+	(resource_terms(), RP_DEPOSIT, START + HOUR)
+}
+
+fn completed() -> PostedResult {
+	PostedResult {
+		status: ResultStatus::Completed,
+		reference: reference("127.0.0.1:5000/results/0@sha256:11"),
+		hash: [0x11; 32],
+		instruction_count: 800,
+		bandwidth_used: 300,
+	}
+}
+
+fn failures() -> Vec<(u32, DispatchError)> {
+	events()
+		.into_iter()
+		.filter_map(|e| match e {
+			Event::BatchItemFailed { index, error } => Some((index, error)),
+			_ => None,
+		})
+		.collect()
+}
+
+/// Everyone registered; two job offers of JC (ids 0 and 1) and two resource offers of
+/// RP (2 and 3), each pair in one batch.
+fn two_offer_pairs_posted_in_batches() {
+	register_all();
+	assert_ok!(Market::post_job_offers(
+		RuntimeOrigin::signed(JC),
+		batch(vec![job_offer(JC_DEPOSIT), job_offer(JC_DEPOSIT)])
+	));
+	assert_ok!(Market::post_resource_offers(
+		RuntimeOrigin::signed(RP),
+		batch(vec![resource_offer(), resource_offer()])
+	));
+}
+
+/// Two jobs of JC run by RP, through the batched calls: offers, matches, results.
+fn two_results_posted_in_batches() {
+	two_offer_pairs_posted_in_batches();
+	assert_ok!(Market::post_matches(
+		RuntimeOrigin::signed(SOLVER),
+		batch(vec![(0, 2, MEDIATOR), (1, 3, MEDIATOR)])
+	));
+	assert_ok!(Market::post_results(
+		RuntimeOrigin::signed(RP),
+		batch(vec![(0, completed()), (1, completed())])
+	));
+	assert!(failures().is_empty(), "{:?}", failures());
+}
+
+#[test]
+fn a_batched_lifecycle_pays_everyone_what_two_single_lifecycles_pay() {
+	new_test_ext().execute_with(|| {
+		two_results_posted_in_batches();
+		assert_ok!(Market::accept_results(RuntimeOrigin::signed(JC), batch(vec![0, 1])));
+		assert!(failures().is_empty(), "{:?}", failures());
+		// Per job as in the single accept: JC −(5 + 1,100 + 4 + 3), RP +1,100 − 3 − 3 − 2,
+		// mediator +7, directory +5, solver +8.
+		for (who, delta) in [
+			(JC, -2 * (5 + 1_100 + 4 + 3)),
+			(RP, 2 * (-3 + 1_100 - 3 - 2)),
+			(MEDIATOR, 14),
+			(DIRECTORY, 10),
+			(SOLVER, 16),
+		] {
+			assert_eq!(free(who) as i128, start_free(who) as i128 + delta, "account {who}");
+		}
+		for who in [JC, RP, MEDIATOR] {
+			assert_eq!(held(who), BOND, "only the bond stays held for account {who}");
+		}
+		assert_eq!(Matches::<Test>::iter().count(), 0);
+		assert_eq!(issuance(), initial_issuance());
+		let closed =
+			events().into_iter().filter(|e| matches!(e, Event::MatchClosed { .. })).count();
+		assert_eq!(closed, 2);
+		assert_ok!(Market::do_try_state());
+	});
+}
+
+#[test]
+fn a_refused_offer_changes_nothing_and_the_others_are_posted() {
+	new_test_ext().execute_with(|| {
+		register_all();
+		assert_ok!(Market::post_job_offers(
+			RuntimeOrigin::signed(JC),
+			batch(vec![job_offer(JC_DEPOSIT), job_offer(10), job_offer(JC_DEPOSIT)])
+		));
+		let minimum =
+			ApproxAmount::at_least(Market::quote_job_deposit(&job_terms(), None).unwrap());
+		assert_eq!(failures(), vec![(1, Error::<Test>::DepositBelowMinimum { minimum }.into())]);
+		// The refused offer took no id, no deposit and no open item.
+		assert_eq!(JobOffers::<Test>::iter_keys().collect::<Vec<_>>().len(), 2);
+		assert!(JobOffers::<Test>::contains_key(0) && JobOffers::<Test>::contains_key(1));
+		assert_eq!(NextOfferId::<Test>::get(), 2);
+		assert_eq!(held(JC), BOND + 2 * JC_DEPOSIT);
+		assert_eq!(JobCreators::<Test>::get(JC).unwrap().open_items, 2);
+		assert_ok!(Market::do_try_state());
+	});
+}
+
+#[test]
+fn an_empty_batch_is_refused() {
+	new_test_ext().execute_with(|| {
+		register_all();
+		let empty = || Error::<Test>::EmptyBatch;
+		assert_noop!(Market::post_job_offers(RuntimeOrigin::signed(JC), batch(vec![])), empty());
+		assert_noop!(
+			Market::post_resource_offers(RuntimeOrigin::signed(RP), batch(vec![])),
+			empty()
+		);
+		assert_noop!(Market::post_matches(RuntimeOrigin::signed(SOLVER), batch(vec![])), empty());
+		assert_noop!(Market::post_results(RuntimeOrigin::signed(RP), batch(vec![])), empty());
+		assert_noop!(Market::accept_results(RuntimeOrigin::signed(JC), batch(vec![])), empty());
+	});
+}
+
+#[test]
+fn a_batch_longer_than_the_bound_does_not_decode() {
+	let ids: Vec<MatchId> = (0..=u64::from(MAX_BATCH_ITEMS)).collect();
+	let encoded = ids.encode();
+	assert!(Batch::<MatchId>::decode(&mut &encoded[..]).is_err());
+	let at_bound = ids[..MAX_BATCH_ITEMS as usize].to_vec().encode();
+	assert!(Batch::<MatchId>::decode(&mut &at_bound[..]).is_ok());
+}
+
+#[test]
+fn accepting_the_same_match_twice_in_one_batch_pays_once() {
+	new_test_ext().execute_with(|| {
+		result_posted();
+		assert_ok!(Market::accept_results(RuntimeOrigin::signed(JC), batch(vec![0, 0])));
+		assert_eq!(failures(), vec![(1, Error::<Test>::MatchNotFound.into())]);
+		assert_settled(-(5 + 1_100 + 4 + 3), -3 + 1_100 - 3 - 2, 7, 5, 8);
+		assert_eq!(issuance(), initial_issuance());
+	});
+}
+
+#[test]
+fn a_stranger_cannot_close_matches_early_by_batching_them() {
+	new_test_ext().execute_with(|| {
+		two_results_posted_in_batches();
+		let before: Vec<Balance> = ACCOUNTS.iter().map(|a| free(*a)).collect();
+		assert_ok!(Market::accept_results(RuntimeOrigin::signed(STRANGER), batch(vec![0, 1])));
+		assert_eq!(
+			failures(),
+			vec![
+				(0, Error::<Test>::ReactionWindowOpen.into()),
+				(1, Error::<Test>::ReactionWindowOpen.into())
+			]
+		);
+		assert_eq!(ACCOUNTS.iter().map(|a| free(*a)).collect::<Vec<_>>(), before);
+		assert_eq!(Matches::<Test>::iter().count(), 2);
+		assert_ok!(Market::do_try_state());
+	});
+}
+
+#[test]
+fn only_the_matchs_provider_posts_its_result_in_a_batch() {
+	new_test_ext().execute_with(|| {
+		matched();
+		assert_ok!(Market::post_results(RuntimeOrigin::signed(JC), batch(vec![(0, completed())])));
+		assert_eq!(failures(), vec![(0, Error::<Test>::NotResourceProvider.into())]);
+		assert_eq!(Matches::<Test>::get(0).unwrap().state, MatchState::Matched);
+	});
+}
+
+#[test]
+fn a_solver_cannot_use_one_offer_twice_in_a_batch() {
+	new_test_ext().execute_with(|| {
+		register_all();
+		post_offers();
+		post_resource_offer_of(RP);
+		assert_ok!(Market::post_matches(
+			RuntimeOrigin::signed(SOLVER),
+			batch(vec![(0, 1, MEDIATOR), (0, 2, MEDIATOR)])
+		));
+		assert_eq!(failures(), vec![(1, Error::<Test>::JobOfferNotOpen.into())]);
+		assert_eq!(Matches::<Test>::iter().count(), 1);
+		// The second resource offer is still open with its whole deposit.
+		assert_eq!(ResourceOffers::<Test>::get(2).unwrap().deposit, RP_DEPOSIT);
+		assert_eq!(free(SOLVER), ENDOWMENT + 8);
+		assert_ok!(Market::do_try_state());
+	});
+}
+
+#[test]
+fn matches_and_accepts_declare_their_worst_case_and_pay_for_the_parties_they_touched() {
+	new_test_ext().execute_with(|| {
+		two_offer_pairs_posted_in_batches();
+		let call = crate::Call::<Test>::post_matches {
+			matches: batch(vec![(0, 2, MEDIATOR), (1, 3, MEDIATOR)]),
+		};
+		let reads = Market::record_reads(2);
+		let worst =
+			<() as WeightInfo>::post_matches(0, 2).max(<() as WeightInfo>::post_matches(2, 0));
+		assert_eq!(call.get_dispatch_info().call_weight, worst.saturating_add(reads));
+		let post: PostDispatchInfo = Market::post_matches(
+			RuntimeOrigin::signed(SOLVER),
+			batch(vec![(0, 2, MEDIATOR), (1, 3, MEDIATOR)]),
+		)
+		.unwrap();
+		// Both matches have the same four parties: the second shares the first's.
+		assert_eq!(
+			post.actual_weight,
+			Some(<() as WeightInfo>::post_matches(1, 1).saturating_add(reads))
+		);
+		for (id, result) in [(0, completed()), (1, completed())] {
+			assert_ok!(Market::post_results(RuntimeOrigin::signed(RP), batch(vec![(id, result)])));
+		}
+		let post: PostDispatchInfo =
+			Market::accept_results(RuntimeOrigin::signed(JC), batch(vec![0, 1, 7])).unwrap();
+		// The unknown match 7 counts as an item with parties of its own: a refused item may
+		// have read its parties' records before it failed.
+		assert_eq!(post.actual_weight, Some(<() as WeightInfo>::accept_results(1, 2)));
+	});
+}
+
+#[test]
+fn a_batch_never_declares_less_than_it_may_refund_to() {
+	type W = <Test as Config>::WeightInfo;
+	for n in [1, 2, MAX_BATCH_ITEMS / 2, MAX_BATCH_ITEMS] {
+		let (matches, accepts) = (
+			crate::batches::declared(W::post_matches, n),
+			crate::batches::declared(W::accept_results, n),
+		);
+		for own in 0..=n {
+			let shared = n - own;
+			assert!(matches.all_gte(W::post_matches(shared, own)), "post_matches({shared}, {own})");
+			assert!(
+				accepts.all_gte(W::accept_results(shared, own)),
+				"accept_results({shared}, {own})"
+			);
+		}
+	}
+	// The runtime's weights too: what a batch declares bounds every refund.
+	type Runtime = crate::weights::SubstrateWeight<Test>;
+	for n in [1, MAX_BATCH_ITEMS] {
+		let declared = crate::batches::declared(Runtime::accept_results, n);
+		assert!((0..=n).all(|own| declared.all_gte(Runtime::accept_results(n - own, own))));
+	}
+}
