@@ -5,6 +5,9 @@
 //! extrinsic carries one signature check, one fee payment and one pool entry for all of
 //! its calls, which is what makes settling many jobs cheap for the chain.
 
+pub mod payload;
+pub use payload::BatchPayload;
+
 use crate::{
 	chain::{read_error, AtBlock},
 	guard::MatchGuard,
@@ -18,9 +21,6 @@ use crate::{
 	Chain, ClientError, Keypair, MarketEvent, ModicumConfig,
 };
 use std::{mem::Discriminant, ops::Range, sync::Arc};
-
-pub mod payload;
-pub use payload::BatchPayload;
 use subxt::{extrinsics::ExtrinsicEvents, Metadata};
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
