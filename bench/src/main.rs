@@ -22,6 +22,7 @@ mod market;
 mod memory;
 mod network;
 mod overhead;
+mod pipeline;
 mod procfs;
 mod report;
 mod row;
@@ -83,10 +84,13 @@ enum Figure {
 	Network,
 	/// Only the throughput figure on the local network (part of `network`).
 	NetworkThroughput,
+	/// Only the chain-only rates on the local network (part of `network`).
+	NetworkChainRate,
 }
 
 impl Figure {
-	/// Every figure of a whole run (`network-throughput` is part of `network`).
+	/// Every figure of a whole run (`network-throughput` and `network-chain-rate` are
+	/// parts of `network`).
 	const ALL: [Figure; 9] = [
 		Figure::Latency,
 		Figure::Overhead,
@@ -180,8 +184,11 @@ async fn run(args: Args) -> Result<bool> {
 	} else {
 		let mut chosen: Vec<Figure> =
 			Figure::ALL.into_iter().filter(|f| args.only.contains(f)).collect();
-		if args.only.contains(&Figure::NetworkThroughput) && !chosen.contains(&Figure::Network) {
-			chosen.push(Figure::NetworkThroughput);
+		// The parts of `network` run alone, unless the whole of it is chosen.
+		for part in [Figure::NetworkThroughput, Figure::NetworkChainRate] {
+			if args.only.contains(&part) && !chosen.contains(&Figure::Network) {
+				chosen.push(part);
+			}
 		}
 		chosen
 	};
@@ -216,6 +223,7 @@ async fn run(args: Args) -> Result<bool> {
 				rows
 			},
 			Figure::NetworkThroughput => throughput::run(&ctx, Network::Local).await,
+			Figure::NetworkChainRate => chain_rate::run(&ctx, Network::Local).await,
 		};
 		for row in &new {
 			let outcome = match (&row.skipped, row.met) {

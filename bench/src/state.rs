@@ -2,6 +2,10 @@
 //! item, read through the node's raw state methods, so that a run can say what settled
 //! jobs left behind (the goal: nothing but the reputation counters).
 
+use crate::{
+	procfs::round3,
+	row::{Quantity, Row},
+};
 use anyhow::{Context, Result};
 use modicum_client::Chain;
 use std::collections::BTreeMap;
@@ -110,4 +114,66 @@ mod tests {
 			vec![("Gone".to_string(), -1, -10), ("Reputations".to_string(), 3, 300)]
 		);
 	}
+}
+
+/// The pallet whose state is measured.
+pub(crate) const PALLET: &str = "ComputeMarket";
+/// A counter's key (two 16-byte hashes) and a u64 value.
+const COUNTER_BYTES: u64 = 40;
+
+/// Fills the state row: the pallet's state after `settled` jobs against before them.
+pub(crate) fn left_behind(
+	row: &mut Row,
+	before: &BTreeMap<String, Usage>,
+	after: &BTreeMap<String, Usage>,
+	settled: usize,
+) {
+	let total = |u: &BTreeMap<String, Usage>| {
+		u.values().fold((0, 0), |(k, b), x| (k + x.keys, b + x.bytes))
+	};
+	let ((keys_before, bytes_before), (keys_after, bytes_after)) = (total(before), total(after));
+	let grown = growth(before, after);
+	let per_job = (bytes_after as f64 - bytes_before as f64) / settled as f64;
+	row.measured = Some(Quantity::new(
+		bytes_after as f64,
+		"B",
+		format!("{bytes_after} B in {keys_after} keys after {settled} settled jobs"),
+	));
+	row.baseline = Some(Quantity::new(
+		bytes_before as f64,
+		"B",
+		format!("{bytes_before} B in {keys_before} keys, accounts registered, no job yet"),
+	));
+	row.comparison =
+		Some(Quantity::new(per_job, "B/job", format!("{per_job:.1} B left per settled job")));
+	// Besides the records, only a counter may appear: a one-key item (such as
+	// `NextMatchId`) written for the first time by the first job.
+	let first_counter = |item: &str| {
+		let (was, is) = (before.get(item), after.get(item));
+		was.is_none() && is.is_some_and(|u| u.keys == 1 && u.bytes <= COUNTER_BYTES)
+	};
+	row.met = Some(grown.iter().all(|(item, ..)| item == "Reputations" || first_counter(item)));
+	let changes: Vec<String> = grown
+		.iter()
+		.map(|(item, keys, bytes)| format!("{item} {keys:+} keys, {bytes:+} B"))
+		.collect();
+	row.notes.push(if changes.is_empty() {
+		"no storage item changed size".into()
+	} else {
+		format!("items that changed size: {}", changes.join("; "))
+	});
+	row.notes.push(
+		"reputation counters are one fixed-size entry per account and role, made at its first close: they grow with accounts, not jobs".into(),
+	);
+	let json = |u: &BTreeMap<String, Usage>| {
+		u.iter()
+			.map(|(k, u)| (k.clone(), serde_json::json!({"keys": u.keys, "bytes": u.bytes})))
+			.collect::<serde_json::Map<_, _>>()
+	};
+	row.details = serde_json::json!({
+		"settled_jobs": settled,
+		"before": json(before),
+		"after": json(after),
+		"bytes_per_settled_job": round3(per_job),
+	});
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use futures::{stream, StreamExt, TryStreamExt};
 use modicum_client::{
 	blocks::{Blocks, Followed},
-	chain::AtBlock,
+	chain::{AtBlock, Head},
 	keys, runtime, AccountId, Chain, Keypair, ModicumConfig,
 };
 use std::{
@@ -187,7 +187,14 @@ impl Bulk {
 	/// go on before its transactions were in). The watcher stops when the receiver is
 	/// dropped, and on a failed read (the receiver then sees the channel end).
 	pub async fn watch(&self) -> Result<mpsc::UnboundedReceiver<Seen>> {
-		let mut blocks = Blocks::follow(&self.chain).await?;
+		self.watch_head(Head::Finalized).await
+	}
+
+	/// [`Bulk::watch`] on `head`. Following the best head, a retracted block's events
+	/// have been sent already and those of the blocks replacing it follow: readers
+	/// count each id once.
+	pub async fn watch_head(&self, head: Head) -> Result<mpsc::UnboundedReceiver<Seen>> {
+		let mut blocks = Blocks::follow(&self.chain.clone().following(head)).await?;
 		let metadata = self.at.metadata();
 		let (send, receive) = mpsc::unbounded_channel();
 		tokio::spawn(async move {
@@ -195,8 +202,11 @@ impl Bulk {
 			while let Some(block) = blocks.next().await {
 				let (number, at) = match block {
 					Ok(Followed::Block(number, at)) => (number, at),
-					// The benchmark follows finalized blocks, which are never retracted.
-					Ok(Followed::Retracted { .. }) => continue,
+					// Finalized blocks are never retracted; see `watch_head` for best ones.
+					Ok(Followed::Retracted { above }) => {
+						eprintln!("watching blocks: the blocks above {above} were retracted");
+						continue;
+					},
 					Err(e) => {
 						eprintln!("watching blocks: {e}");
 						break;
