@@ -5,14 +5,13 @@
 
 use crate::{
 	chain_rate::{
-		job_terms, resource_terms, setup, sign_step, Signer, StepCall, Submission, PER_GROUP,
+		job_terms, offer_pair, resource_terms, setup, sign_step, StepCall, Submission, PER_GROUP,
 		STEP_TIMEOUT,
 	},
 	market::MDC,
 	tx::{self, Bulk, Event},
 };
 use anyhow::Result;
-use modicum_client::runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall;
 use modicum_client::{chain::JobTerms, types::Architecture, AccountId, Chain, MarketEvent};
 use std::collections::BTreeSet;
 
@@ -43,22 +42,7 @@ pub async fn fill(url: &str, count: usize) -> Result<()> {
 	let mut calls: Vec<StepCall> = Vec::with_capacity(count * 2);
 	for i in 0..count {
 		let g = i / PER_GROUP;
-		let (job_deposit, resource_deposit) = deposits[g];
-		let terms = arm(&groups[g])?;
-		calls.push((
-			g,
-			Signer::Jc,
-			MarketCall::post_job_offer { terms, deposit: job_deposit, expires_at },
-		));
-		calls.push((
-			g,
-			Signer::Rp,
-			MarketCall::post_resource_offer {
-				terms: resource_terms(),
-				deposit: resource_deposit,
-				expires_at,
-			},
-		));
+		calls.extend(offer_pair(g, arm(&groups[g])?, deposits[g], expires_at));
 	}
 	let signed = sign_step(&bulk, &chain, &mut groups, calls, Submission::Batched).await?;
 	let mut events = bulk.watch().await?;

@@ -17,12 +17,13 @@
 use crate::{
 	market::MDC,
 	network::{slot_s, start_local, Network},
+	pipeline,
 	procfs::round3,
 	row::{secs, Quantity, Row},
 	setup::say,
 	tx::{self, Account, Bulk, Event, Signed},
 	weight::lifecycles_per_block,
-	pipeline, Ctx,
+	Ctx,
 };
 use anyhow::{Context, Result};
 use modicum_client::{
@@ -39,7 +40,7 @@ use modicum_client::{
 	AccountId, Chain, MarketEvent,
 };
 use modicum_offchain::directory::DirectoryEndpoint;
-use modicum_tests::{best_number, wait_for, Node};
+use modicum_tests::{best_number, finalized_number, wait_for, Node};
 use std::{
 	collections::BTreeMap,
 	time::{Duration, Instant},
@@ -164,6 +165,23 @@ pub(crate) async fn sign_step(
 			Ok(signed)
 		},
 	}
+}
+
+/// Group `g`'s job offer of `terms` and a resource offer that fits it, with the
+/// `(job, resource)` deposits given.
+pub(crate) fn offer_pair(
+	g: usize,
+	terms: JobTerms,
+	(job_deposit, resource_deposit): (u128, u128),
+	expires_at: u64,
+) -> [StepCall; 2] {
+	let job = MarketCall::post_job_offer { terms, deposit: job_deposit, expires_at };
+	let resource = MarketCall::post_resource_offer {
+		terms: resource_terms(),
+		deposit: resource_deposit,
+		expires_at,
+	};
+	[(g, Signer::Jc, job), (g, Signer::Rp, resource)]
 }
 
 /// Signs one lifecycle call as its own extrinsic.
@@ -311,8 +329,12 @@ async fn measure(
 			let flags = &CHAIN_RATE_NODE[1..];
 			let mut network = start_local("chain-rate.local", dir.path(), flags).await?;
 			let [row, batched, state] = rows;
-			let result =
-				measure_on(&network.alice, (jobs, shape), Network::Local, [row, &mut *batched, state]);
+			let result = measure_on(
+				&network.alice,
+				(jobs, shape),
+				Network::Local,
+				[row, &mut *batched, state],
+			);
 			result.await.map_err(|e| {
 				e.context(format!("Alice's log ends:\n{}", network.alice.log_tail()))
 			})?;
@@ -546,6 +568,11 @@ async fn measure_on(
 		"unbatched_ref_time_ps_per_lifecycle": round3(single.ref_time_per_lifecycle),
 		"lifecycles_per_block": fit(piped.ref_time_per_lifecycle),
 	});
+	// The state is read at the finalized head, which the run, acting on best blocks,
+	// may be ahead of.
+	let rpc = chain.rpc();
+	let last = piped.last_closing_block;
+	wait_for("the last close finalized", last, STEP_TIMEOUT, || finalized_number(&rpc)).await?;
 	let state_after = crate::state::pallet_usage(&chain, crate::state::PALLET).await?;
 	crate::state::left_behind(state, &state_before, &state_after, jobs * 2 + shape.lifecycles());
 	Ok(())
@@ -665,14 +692,7 @@ async fn lifecycles(
 	for i in 0..jobs {
 		let g = group_of(i);
 		let terms = job_terms(groups[g].directory.id, now)?;
-		let deposit = deposits[g].0;
-		offers.push((g, Signer::Jc, MarketCall::post_job_offer { terms, deposit, expires_at }));
-		let (terms, deposit) = (resource_terms(), deposits[g].1);
-		offers.push((
-			g,
-			Signer::Rp,
-			MarketCall::post_resource_offer { terms, deposit, expires_at },
-		));
+		offers.extend(offer_pair(g, terms, deposits[g], expires_at));
 	}
 	let offers = sign_step(bulk, chain, groups, offers, how).await?;
 	let mut events = bulk.watch().await?;

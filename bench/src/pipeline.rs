@@ -12,13 +12,14 @@
 //! closed lifecycles, the first closing block left out (the fill).
 
 use crate::{
-	chain_rate::{job_terms, resource_terms, sign_step, Group, Signer, StepCall, STEP_TIMEOUT},
+	chain_rate::{job_terms, offer_pair, sign_step, Group, Signer, StepCall, STEP_TIMEOUT},
 	tx::{Bulk, Event, Seen},
 };
 use anyhow::{bail, Context, Result};
 use modicum_client::{
-	chain::Head, reference, runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall,
-	types::ResultStatus, AccountId, Chain, MarketEvent,
+	chain::Head, reference,
+	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall, types::ResultStatus,
+	AccountId, Chain, MarketEvent,
 };
 use std::{
 	collections::{BTreeMap, BTreeSet},
@@ -77,6 +78,8 @@ pub(crate) struct Pipelined {
 	pub(crate) steady_s: f64,
 	/// Blocks that closed lifecycles.
 	pub(crate) closing_blocks: usize,
+	/// The number of the last of them.
+	pub(crate) last_closing_block: u64,
 	/// Most cohorts in flight at once.
 	pub(crate) most_in_flight: usize,
 	/// Normal-class ref time (ps, refunds deducted) the run's blocks used per lifecycle.
@@ -192,7 +195,10 @@ pub(crate) async fn run(
 			break;
 		}
 		let Ok(seen) = tokio::time::timeout_at(deadline, events.recv()).await else {
-			bail!("no cohort moved on within {STEP_TIMEOUT:?} ({done} of {} closed)", shape.cohorts);
+			bail!(
+				"no cohort moved on within {STEP_TIMEOUT:?} ({done} of {} closed)",
+				shape.cohorts
+			);
 		};
 		let seen: Seen = seen.context("the block subscription ended")?;
 		if let Some(error) = seen.failure {
@@ -250,10 +256,11 @@ pub(crate) async fn run(
 		send(setting, groups, calls).await?;
 		deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
 	}
-	let (first, last) = match (closing.first_key_value(), closing.last_key_value()) {
-		(Some((_, first)), Some((_, last))) => (*first, *last),
-		_ => bail!("no lifecycle closed"),
-	};
+	let (first, (last_closing_block, last)) =
+		match (closing.first_key_value(), closing.last_key_value()) {
+			(Some((_, first)), Some((number, last))) => (*first, (*number, *last)),
+			_ => bail!("no lifecycle closed"),
+		};
 	let steady_closes = closing.values().skip(1).map(|(_, n)| n).sum();
 	let used: u64 = used.values().sum();
 	Ok(Pipelined {
@@ -261,6 +268,7 @@ pub(crate) async fn run(
 		steady_closes,
 		steady_s: last.0.saturating_sub(first.0) as f64 / 1000.0,
 		closing_blocks: closing.len(),
+		last_closing_block,
 		most_in_flight,
 		ref_time_per_lifecycle: used as f64 / shape.lifecycles() as f64,
 	})
@@ -341,19 +349,9 @@ fn offers(setting: &Setting<'_>, cohort: &Cohort, per_group: usize) -> Result<Ve
 	let expires_at = setting.now_ms + 1_800_000;
 	let mut calls = Vec::new();
 	for g in cohort.groups.clone() {
-		let (job_deposit, resource_deposit) = setting.deposits[g];
 		for _ in 0..per_group {
 			let terms = job_terms(setting.directories[g], setting.now_ms)?;
-			calls.push((g, Signer::Jc, MarketCall::post_job_offer {
-				terms,
-				deposit: job_deposit,
-				expires_at,
-			}));
-			calls.push((g, Signer::Rp, MarketCall::post_resource_offer {
-				terms: resource_terms(),
-				deposit: resource_deposit,
-				expires_at,
-			}));
+			calls.extend(offer_pair(g, terms, setting.deposits[g], expires_at));
 		}
 	}
 	Ok(calls)
@@ -397,8 +395,7 @@ pub(crate) fn results(matches: &[(usize, u64)]) -> Result<Vec<StepCall>> {
 
 /// The JC's accept of each of `matches` (group, match id).
 pub(crate) fn accepts(matches: &[(usize, u64)]) -> Vec<StepCall> {
-	let accept = |&(g, match_id): &(usize, u64)| {
-		(g, Signer::Jc, MarketCall::accept_result { match_id })
-	};
+	let accept =
+		|&(g, match_id): &(usize, u64)| (g, Signer::Jc, MarketCall::accept_result { match_id });
 	matches.iter().map(accept).collect()
 }
