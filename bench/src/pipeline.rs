@@ -8,7 +8,8 @@
 //! benchmark waiting between steps.
 //!
 //! The steps act on the best head, as the daemons do: a step is seen a slot after it
-//! is sent. The rate is taken from the blocks' own timestamps over the blocks that
+//! is sent. A best block retracted during the run voids it (the steps sent from its
+//! events, and the ids they name, may not hold), and the run fails saying so. The rate is taken from the blocks' own timestamps over the blocks that
 //! closed lifecycles, the first closing block left out (the fill).
 
 use crate::{
@@ -17,12 +18,12 @@ use crate::{
 };
 use anyhow::{bail, Context, Result};
 use modicum_client::{
-	chain::Head, reference,
-	runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall, types::ResultStatus,
-	AccountId, Chain, MarketEvent,
+	reference, runtime::runtime_types::pallet_compute_market::pallet::Call as MarketCall,
+	types::ResultStatus, AccountId, Chain, MarketEvent,
 };
 use std::{
 	collections::{BTreeMap, BTreeSet},
+	sync::atomic::Ordering,
 	time::Instant,
 };
 
@@ -70,7 +71,7 @@ impl Shape {
 
 /// What the pipelined run measured.
 pub(crate) struct Pipelined {
-	/// From the first offers sent to the last close seen.
+	/// From the first cohort's signing to the last close seen.
 	pub(crate) whole_s: f64,
 	/// Lifecycles closed in the closing blocks after the first one.
 	pub(crate) steady_closes: usize,
@@ -93,31 +94,40 @@ impl Pipelined {
 	}
 }
 
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+/// Where a cohort is: the step whose events it waits for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Stage {
+	/// Not started.
 	Waiting,
+	/// Its job and resource offers sent.
 	Offers,
+	/// Its matches sent.
 	Matches,
+	/// Its results sent.
 	Results,
+	/// Its accepts sent.
 	Accepts,
+	/// Every lifecycle closed: its lane's groups are free.
 	Done,
 }
 
 /// One cohort's progress: the ids the chain has shown for its current step.
 struct Cohort {
+	/// Its account groups (its lane).
 	groups: std::ops::Range<usize>,
+	/// Its step.
 	stage: Stage,
 	/// Job and resource offer ids by group, in the order they were seen.
 	job_offers: BTreeMap<usize, Vec<u64>>,
 	resource_offers: BTreeMap<usize, Vec<u64>>,
 	/// Its matches and their groups.
 	matches: Vec<(usize, u64)>,
-	/// Ids seen in the current step: a best block retracted and replaced shows its
-	/// events twice.
+	/// Ids seen in the current step.
 	seen: BTreeSet<u64>,
 }
 
 impl Cohort {
+	/// A cohort not started, on `groups`.
 	fn new(groups: std::ops::Range<usize>) -> Cohort {
 		Cohort {
 			groups,
@@ -168,7 +178,7 @@ pub(crate) async fn run(
 	// block of the run used.
 	let mut closing: BTreeMap<u64, (u64, usize)> = BTreeMap::new();
 	let mut used: BTreeMap<u64, u64> = BTreeMap::new();
-	let mut events = setting.bulk.watch_head(Head::Best).await?;
+	let (mut events, retracted) = setting.bulk.watch_best().await?;
 	let start = Instant::now();
 	let (mut launched, mut done, mut most_in_flight) = (0, 0, 0);
 	let mut last_close = start;
@@ -201,6 +211,9 @@ pub(crate) async fn run(
 			);
 		};
 		let seen: Seen = seen.context("the block subscription ended")?;
+		if retracted.load(Ordering::Relaxed) {
+			bail!("a best block was retracted during the run: the steps sent from its events may not hold, so the run is void");
+		}
 		if let Some(error) = seen.failure {
 			bail!("an extrinsic failed in block {}: {error}", seen.block);
 		}
@@ -213,8 +226,7 @@ pub(crate) async fn run(
 			Stage::Offers => 2 * shape.cohort_size(),
 			_ => shape.cohort_size(),
 		};
-		// A best block retracted and replaced shows an earlier step's events again.
-		if id.stage() < cohort.stage || !cohort.seen.insert(id.key()) {
+		if !cohort.seen.insert(id.key()) {
 			continue;
 		}
 		match (cohort.stage, id) {
@@ -256,6 +268,9 @@ pub(crate) async fn run(
 		send(setting, groups, calls).await?;
 		deadline = tokio::time::Instant::now() + STEP_TIMEOUT;
 	}
+	if retracted.load(Ordering::Relaxed) {
+		bail!("a best block was retracted during the run: its closes may not hold, so the run is void");
+	}
 	let (first, (last_closing_block, last)) =
 		match (closing.first_key_value(), closing.last_key_value()) {
 			(Some((_, first)), Some((number, last))) => (*first, (*number, *last)),
@@ -274,27 +289,23 @@ pub(crate) async fn run(
 	})
 }
 
-/// What an event says about a cohort's step.
+/// What an event says about a cohort's step: ids, with the group where the next step
+/// needs it.
 #[derive(Clone, Copy, Debug)]
 enum Id {
+	/// A job offer of a group.
 	JobOffer(usize, u64),
+	/// A resource offer of a group.
 	ResourceOffer(usize, u64),
+	/// A match of a group's offers.
 	Matched(usize, u64),
+	/// A match's result.
 	ResultPosted(u64),
+	/// A match closed.
 	Closed(u64),
 }
 
 impl Id {
-	/// The step whose events it is.
-	fn stage(self) -> Stage {
-		match self {
-			Id::JobOffer(..) | Id::ResourceOffer(..) => Stage::Offers,
-			Id::Matched(..) => Stage::Matches,
-			Id::ResultPosted(_) => Stage::Results,
-			Id::Closed(_) => Stage::Accepts,
-		}
-	}
-
 	/// Its id within a step: offers' ids are unique across job and resource offers.
 	fn key(self) -> u64 {
 		match self {

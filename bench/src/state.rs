@@ -94,28 +94,6 @@ pub fn growth(
 		.collect()
 }
 
-#[cfg(test)]
-mod tests {
-	use super::*;
-
-	fn usage(items: &[(&str, u64, u64)]) -> BTreeMap<String, Usage> {
-		items
-			.iter()
-			.map(|(n, keys, bytes)| (n.to_string(), Usage { keys: *keys, bytes: *bytes }))
-			.collect()
-	}
-
-	#[test]
-	fn growth_names_only_the_items_that_changed_both_ways() {
-		let before = usage(&[("Matches", 2, 400), ("NextMatchId", 1, 40), ("Gone", 1, 10)]);
-		let after = usage(&[("Matches", 2, 400), ("NextMatchId", 1, 40), ("Reputations", 3, 300)]);
-		assert_eq!(
-			growth(&before, &after),
-			vec![("Gone".to_string(), -1, -10), ("Reputations".to_string(), 3, 300)]
-		);
-	}
-}
-
 /// The pallet whose state is measured.
 pub(crate) const PALLET: &str = "ComputeMarket";
 /// A counter's key (two 16-byte hashes) and a u64 value.
@@ -176,4 +154,26 @@ pub(crate) fn left_behind(
 		"after": json(after),
 		"bytes_per_settled_job": round3(per_job),
 	});
+}
+
+#[cfg(test)]
+mod tests {
+	use super::*;
+
+	fn usage(items: &[(&str, u64, u64)]) -> BTreeMap<String, Usage> {
+		items
+			.iter()
+			.map(|(n, keys, bytes)| (n.to_string(), Usage { keys: *keys, bytes: *bytes }))
+			.collect()
+	}
+
+	#[test]
+	fn growth_names_only_the_items_that_changed_both_ways() {
+		let before = usage(&[("Matches", 2, 400), ("NextMatchId", 1, 40), ("Gone", 1, 10)]);
+		let after = usage(&[("Matches", 2, 400), ("NextMatchId", 1, 40), ("Reputations", 3, 300)]);
+		assert_eq!(
+			growth(&before, &after),
+			vec![("Gone".to_string(), -1, -10), ("Reputations".to_string(), 3, 300)]
+		);
+	}
 }

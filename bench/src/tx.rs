@@ -1,5 +1,5 @@
 //! Many transactions at once: sign offline with explicit nonces, submit without
-//! waiting for each, and watch finalized blocks for what they did. The client library
+//! waiting for each, and watch finalized (or best) blocks for what they did. The client library
 //! submits one transaction per connection and waits for it, which is right for a
 //! daemon and far too slow to load a chain.
 
@@ -12,6 +12,10 @@ use modicum_client::{
 };
 use std::{
 	collections::BTreeMap,
+	sync::{
+		atomic::{AtomicBool, Ordering},
+		Arc,
+	},
 	time::{Duration, Instant},
 };
 use subxt::{config::PolkadotExtrinsicParamsBuilder, transactions::Payload};
@@ -187,24 +191,35 @@ impl Bulk {
 	/// go on before its transactions were in). The watcher stops when the receiver is
 	/// dropped, and on a failed read (the receiver then sees the channel end).
 	pub async fn watch(&self) -> Result<mpsc::UnboundedReceiver<Seen>> {
-		self.watch_head(Head::Finalized).await
+		Ok(self.watch_head(Head::Finalized).await?.0)
 	}
 
-	/// [`Bulk::watch`] on `head`. Following the best head, a retracted block's events
-	/// have been sent already and those of the blocks replacing it follow: readers
-	/// count each id once.
-	pub async fn watch_head(&self, head: Head) -> Result<mpsc::UnboundedReceiver<Seen>> {
+	/// [`Bulk::watch`] on the best head, with a flag raised once a block it delivered is
+	/// retracted. Its events were sent already, and transactions signed from them (ids
+	/// the replacing blocks may give out differently) may no longer hold: a reader that
+	/// sees the flag cannot trust what it counted.
+	pub async fn watch_best(&self) -> Result<(mpsc::UnboundedReceiver<Seen>, Arc<AtomicBool>)> {
+		self.watch_head(Head::Best).await
+	}
+
+	async fn watch_head(
+		&self,
+		head: Head,
+	) -> Result<(mpsc::UnboundedReceiver<Seen>, Arc<AtomicBool>)> {
 		let mut blocks = Blocks::follow(&self.chain.clone().following(head)).await?;
 		let metadata = self.at.metadata();
 		let (send, receive) = mpsc::unbounded_channel();
+		let retracted = Arc::new(AtomicBool::new(false));
+		let raise = retracted.clone();
 		tokio::spawn(async move {
 			let mut already_final = None;
 			while let Some(block) = blocks.next().await {
 				let (number, at) = match block {
 					Ok(Followed::Block(number, at)) => (number, at),
-					// Finalized blocks are never retracted; see `watch_head` for best ones.
+					// Finalized blocks are never retracted; best ones raise the flag.
 					Ok(Followed::Retracted { above }) => {
 						eprintln!("watching blocks: the blocks above {above} were retracted");
+						raise.store(true, Ordering::Relaxed);
 						continue;
 					},
 					Err(e) => {
@@ -248,7 +263,7 @@ impl Bulk {
 				}
 			}
 		});
-		Ok(receive)
+		Ok((receive, retracted))
 	}
 }
 
