@@ -493,7 +493,6 @@ async fn measure_on(
 		ours: &ours,
 		now_ms,
 		deposits: quote_deposits(&chain, &groups, now_ms).await?,
-		directories: groups.iter().map(|g| g.directory.id).collect(),
 	};
 	let piped = pipeline::run(&setting, &mut groups, shape).await?;
 	let sustained = piped

@@ -150,8 +150,6 @@ pub(crate) struct Setting<'a> {
 	pub(crate) now_ms: u64,
 	/// Job and resource offer deposits per group.
 	pub(crate) deposits: Vec<(u128, u128)>,
-	/// Each group's directory.
-	pub(crate) directories: Vec<AccountId>,
 }
 
 /// Runs `shape`'s lifecycles through the pallet's batched calls with the cohorts'
@@ -196,7 +194,7 @@ pub(crate) async fn run(
 				serving.insert(g, c);
 			}
 			cohorts[c].stage = Stage::Offers;
-			let calls = offers(setting, &cohorts[c], shape.per_group)?;
+			let calls = offers(setting, groups, &cohorts[c], shape.per_group)?;
 			send(setting, groups, calls).await?;
 			launched += 1;
 			most_in_flight = most_in_flight.max(launched - done);
@@ -356,12 +354,17 @@ async fn send(setting: &Setting<'_>, groups: &mut [Group], calls: Vec<StepCall>)
 }
 
 /// A cohort's job and resource offers, `per_group` of each per group.
-fn offers(setting: &Setting<'_>, cohort: &Cohort, per_group: usize) -> Result<Vec<StepCall>> {
+fn offers(
+	setting: &Setting<'_>,
+	groups: &[Group],
+	cohort: &Cohort,
+	per_group: usize,
+) -> Result<Vec<StepCall>> {
 	let expires_at = setting.now_ms + 1_800_000;
 	let mut calls = Vec::new();
 	for g in cohort.groups.clone() {
 		for _ in 0..per_group {
-			let terms = job_terms(setting.directories[g], setting.now_ms)?;
+			let terms = job_terms(groups[g].directory.id, setting.now_ms)?;
 			calls.extend(offer_pair(g, terms, setting.deposits[g], expires_at));
 		}
 	}
