@@ -179,7 +179,8 @@ mod calls {
 			mediator: T::AccountId,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_post_match(who, job_offer_id, resource_offer_id, mediator).map(|_| ())
+			Self::do_post_match(who, job_offer_id, resource_offer_id, mediator, &mut Moves::Now)
+				.map(|_| ())
 		}
 
 		/// The match's RP posts the job's result: status, where the result archive is,
@@ -210,7 +211,7 @@ mod calls {
 		#[pallet::weight(T::WeightInfo::accept_result())]
 		pub fn accept_result(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_accept_result(who, match_id).map(|_| ())
+			Self::do_accept_result(who, match_id, &mut Moves::Now).map(|_| ())
 		}
 
 		/// The JC rejects a posted result within the reaction window, sending the match
@@ -422,9 +423,11 @@ mod calls {
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let items = matches.len() as u32;
-			let applied = Self::apply_each(matches.into_inner(), |(job, resource, mediator)| {
-				Self::do_post_match(who.clone(), job, resource, mediator)
+			let mut moves = Moves::batched();
+			let applied = Self::apply_batched(matches.into_inner(), &mut moves, |(job, resource, mediator), moves| {
+				Self::do_post_match(who.clone(), job, resource, mediator, moves)
 			})?;
+			moves.finish()?;
 			let (shared, own) = applied.weight_components(items);
 			let weight =
 				T::WeightInfo::post_matches(shared, own).saturating_add(Self::record_reads(items));
@@ -458,9 +461,11 @@ mod calls {
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let items = match_ids.len() as u32;
-			let applied = Self::apply_each(match_ids.into_inner(), |match_id| {
-				Self::do_accept_result(who.clone(), match_id)
+			let mut moves = Moves::batched();
+			let applied = Self::apply_batched(match_ids.into_inner(), &mut moves, |match_id, moves| {
+				Self::do_accept_result(who.clone(), match_id, moves)
 			})?;
+			moves.finish()?;
 			let (shared, own) = applied.weight_components(items);
 			Ok(Some(T::WeightInfo::accept_results(shared, own)).into())
 		}

@@ -30,6 +30,7 @@ mod benchmarking;
 mod calls;
 mod dispatchable_impls;
 pub mod economics;
+mod held_moves;
 mod invariants;
 mod matching;
 #[cfg(test)]
@@ -47,6 +48,7 @@ pub mod types;
 pub mod weights;
 
 pub use batches::{Batch, MatchParties, MAX_BATCH_ITEMS};
+use held_moves::Moves;
 pub use reputation::RECORDS_READ_BY_MATCH;
 pub use types::*;
 pub use weights::WeightInfo;

@@ -5,17 +5,11 @@ use crate::{
 	batches::MatchParties,
 	dispatchable_impls::{wide, NANOS_PER_MILLI},
 	economics,
+	held_moves::Moves,
 	pallet::*,
 	types::*,
 };
-use frame_support::{
-	ensure,
-	pallet_prelude::*,
-	traits::{
-		fungible::MutateHold,
-		tokens::{Fortitude, Precision, Restriction},
-	},
-};
+use frame_support::{ensure, pallet_prelude::*};
 use sp_runtime::traits::Zero;
 
 /// `count` instructions at `time_per_instruction_ns`, in whole milliseconds (rounded
@@ -164,6 +158,7 @@ impl<T: Config> Pallet<T> {
 		from: &T::AccountId,
 		solver: &T::AccountId,
 		amount: BalanceOf<T>,
+		moves: &mut Moves<T>,
 	) -> DispatchResult {
 		if amount.is_zero() {
 			return Ok(());
@@ -174,6 +169,7 @@ impl<T: Config> Pallet<T> {
 			solver,
 			amount,
 			PaymentReason::MatchIncentive,
+			moves,
 		)
 	}
 
@@ -185,16 +181,9 @@ impl<T: Config> Pallet<T> {
 		to: &T::AccountId,
 		amount: BalanceOf<T>,
 		reason: PaymentReason,
+		moves: &mut Moves<T>,
 	) -> DispatchResult {
-		T::Currency::transfer_on_hold(
-			&hold.into(),
-			from,
-			to,
-			amount,
-			Precision::Exact,
-			Restriction::Free,
-			Fortitude::Force,
-		)?;
+		moves.transfer(from, hold, to, amount)?;
 		Self::deposit_event(Event::Paid {
 			match_id,
 			from: from.clone(),
@@ -244,6 +233,7 @@ impl<T: Config> Pallet<T> {
 		job_offer_id: OfferId,
 		resource_offer_id: OfferId,
 		mediator: T::AccountId,
+		moves: &mut Moves<T>,
 	) -> Result<MatchParties<T::AccountId>, DispatchError> {
 		let job = JobOffers::<T>::get(job_offer_id).ok_or(Error::<T>::JobOfferNotOpen)?;
 		let resource =
@@ -308,8 +298,9 @@ impl<T: Config> Pallet<T> {
 			*next = next.checked_add(1).ok_or(Error::<T>::Overflow)?;
 			Ok::<_, Error<T>>(id)
 		})?;
-		Self::pay_incentive(match_id, &job.owner, &solver, job.terms.match_incentive)?;
-		Self::pay_incentive(match_id, &resource.owner, &solver, resource.terms.match_incentive)?;
+		Self::pay_incentive(match_id, &job.owner, &solver, job.terms.match_incentive, moves)?;
+		let resource_incentive = resource.terms.match_incentive;
+		Self::pay_incentive(match_id, &resource.owner, &solver, resource_incentive, moves)?;
 
 		JobOffers::<T>::remove(job_offer_id);
 		ResourceOffers::<T>::remove(resource_offer_id);

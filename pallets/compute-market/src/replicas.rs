@@ -4,7 +4,7 @@
 //! settles like any match; equal ones are accepted without the JC; different ones go
 //! to the mediator, whose one set of n runs rules on every replica at once.
 
-use crate::{economics, pallet::*, types::*};
+use crate::{economics, held_moves::Moves, pallet::*, types::*};
 use alloc::vec::Vec;
 use frame_support::{ensure, pallet_prelude::*};
 use sp_runtime::traits::{BlakeTwo256, Hash};
@@ -283,7 +283,8 @@ impl<T: Config> Pallet<T> {
 					)
 					.map_err(Error::<T>::from)?;
 					let outcome = CloseOutcome::Accepted(Acceptor::ReplicasAgreed);
-					Self::close(match_id, record, price, economics::Ending::Accepted, outcome)?;
+					let ending = economics::Ending::Accepted;
+					Self::close(match_id, record, price, ending, outcome, &mut Moves::Now)?;
 				}
 			},
 			_ => Self::dispute_replicas(id, group, posted)?,
@@ -407,7 +408,7 @@ impl<T: Config> Pallet<T> {
 				&verdict,
 				(instruction_count, bandwidth_used),
 			)?;
-			Self::close(match_id, record, price, ending, outcome)?;
+			Self::close(match_id, record, price, ending, outcome, &mut Moves::Now)?;
 		}
 		Ok(())
 	}

@@ -1,16 +1,10 @@
 //! Results, reactions, mediation and the close of a match: every unit a match holds
 //! ends paid, fined or refunded, and every short payment is announced.
 
-use crate::{batches::MatchParties, dispatchable_impls::wide, economics, pallet::*, types::*};
-use frame_support::{
-	ensure,
-	pallet_prelude::*,
-	traits::{
-		fungible::{BalancedHold, Inspect, MutateHold},
-		tokens::Precision,
-		OnUnbalanced,
-	},
+use crate::{
+	batches::MatchParties, dispatchable_impls::wide, economics, held_moves::Moves, pallet::*, types::*,
 };
+use frame_support::{ensure, pallet_prelude::*, traits::fungible::Inspect};
 use sp_runtime::traits::Saturating;
 
 impl<T: Config> Pallet<T> {
@@ -88,6 +82,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_accept_result(
 		who: T::AccountId,
 		match_id: MatchId,
+		moves: &mut Moves<T>,
 	) -> Result<MatchParties<T::AccountId>, DispatchError> {
 		let record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
 		let MatchState::ResultPosted { result, reaction_deadline } = &record.state else {
@@ -118,6 +113,7 @@ impl<T: Config> Pallet<T> {
 			price,
 			economics::Ending::Accepted,
 			CloseOutcome::Accepted(acceptor),
+			moves,
 		)?;
 		Ok(parties)
 	}
@@ -197,7 +193,14 @@ impl<T: Config> Pallet<T> {
 		);
 		// A replica's others are compared by `settle_replicas`, so that this call
 		// declares the weight of one close, not a whole group's.
-		Self::close(match_id, record, 0, economics::Ending::TimedOut, CloseOutcome::TimedOut)
+		Self::close(
+			match_id,
+			record,
+			0,
+			economics::Ending::TimedOut,
+			CloseOutcome::TimedOut,
+			&mut Moves::Now,
+		)
 	}
 
 	// ------------------------------------------------------------- mediation
@@ -317,7 +320,8 @@ impl<T: Config> Pallet<T> {
 			Self::price_at_provider_rates(&record, result.instruction_count, result.bandwidth_used)
 				.map_err(Error::<T>::from)?;
 		let ending = economics::Ending::Mediated { faulty, compensation, mediation_fee };
-		Self::close(match_id, record, price, ending, CloseOutcome::Mediated { verdict, faulty })
+		let outcome = CloseOutcome::Mediated { verdict, faulty };
+		Self::close(match_id, record, price, ending, outcome, &mut Moves::Now)
 	}
 
 	/// π_m: n runs at the match's mediator prices, for the usage the mediator measured.
@@ -347,6 +351,7 @@ impl<T: Config> Pallet<T> {
 			0,
 			economics::Ending::MediationFailed,
 			CloseOutcome::MediationFailed,
+			&mut Moves::Now,
 		)
 	}
 
@@ -360,6 +365,7 @@ impl<T: Config> Pallet<T> {
 		job_price: u128,
 		ending: economics::Ending,
 		outcome: CloseOutcome,
+		moves: &mut Moves<T>,
 	) -> DispatchResult {
 		let directory = record.job.directory.clone();
 		// The bond pays at most the liability fixed at match time, and never so much
@@ -400,6 +406,7 @@ impl<T: Config> Pallet<T> {
 				recipient(payment.to),
 				amount,
 				payment.reason,
+				moves,
 			)?;
 		}
 		for short in &settlement.shortfalls {
@@ -414,8 +421,7 @@ impl<T: Config> Pallet<T> {
 		if let (Some(fined), true) = (settlement.fined, settlement.fine > 0) {
 			let (who, reason) = source(fined);
 			let amount = Self::narrow(settlement.fine)?;
-			let (credit, _missing) = T::Currency::slash(&reason.into(), who, amount);
-			T::OnFine::on_unbalanced(credit);
+			moves.slash(who, reason, amount);
 			Self::deposit_event(Event::Fined { match_id, who: who.clone(), amount });
 		}
 		for (who, refund) in [
@@ -426,7 +432,7 @@ impl<T: Config> Pallet<T> {
 				continue;
 			}
 			let amount = Self::narrow(refund)?;
-			T::Currency::release(&HoldReason::OfferDeposit.into(), who, amount, Precision::Exact)?;
+			moves.release(who, HoldReason::OfferDeposit, amount)?;
 			Self::deposit_event(Event::DepositReleased { match_id, who: who.clone(), amount });
 		}
 		if settlement.directory_bond_spent > 0 {

@@ -257,3 +257,93 @@ fn a_batch_never_declares_less_than_it_may_refund_to() {
 		assert!((0..=n).all(|own| declared.all_gte(Runtime::accept_results(n - own, own))));
 	}
 }
+
+/// Holds `amount` of `who`'s free balance as an offer deposit.
+fn hold_deposit(who: AccountId, amount: Balance) {
+	use frame_support::traits::fungible::MutateHold;
+	assert_ok!(Balances::hold(&HoldReason::OfferDeposit.into(), &who, amount));
+}
+
+fn deposit_held(who: AccountId) -> Balance {
+	use frame_support::traits::fungible::InspectHold;
+	Balances::balance_on_hold(&HoldReason::OfferDeposit.into(), &who)
+}
+
+#[test]
+fn batched_moves_refuse_an_item_that_would_overdraw_a_hold_and_keep_the_rest() {
+	use crate::held_moves::Moves;
+	use sp_runtime::TokenError;
+	new_test_ext().execute_with(|| {
+		hold_deposit(JC, 100);
+		let (jc_free, rp_free) = (free(JC), free(RP));
+		let mut moves = Moves::<Test>::batched();
+		// Item 1 pays 60 of the 100.
+		assert_ok!(moves.transfer(&JC, HoldReason::OfferDeposit, &RP, 60));
+		moves.end_item(true);
+		// Item 2 asks for 30 and then 20 more: 50 > 40 left, so the item is refused whole.
+		assert_ok!(moves.transfer(&JC, HoldReason::OfferDeposit, &RP, 30));
+		assert_eq!(
+			moves.release(&JC, HoldReason::OfferDeposit, 20),
+			Err(TokenError::FundsUnavailable.into())
+		);
+		moves.end_item(false);
+		// Item 3 releases the 40 left: item 2's 30 did not count against it.
+		assert_ok!(moves.release(&JC, HoldReason::OfferDeposit, 40));
+		moves.end_item(true);
+		// Nothing moves before the batch ends.
+		assert_eq!((deposit_held(JC), free(RP)), (100, rp_free));
+		assert_ok!(moves.finish());
+		assert_eq!(deposit_held(JC), 0);
+		assert_eq!(free(RP), rp_free + 60);
+		assert_eq!(free(JC), jc_free + 40);
+		assert_eq!(issuance(), initial_issuance());
+	});
+}
+
+#[test]
+fn a_batched_fine_takes_no_more_than_the_hold_has_left() {
+	use crate::held_moves::Moves;
+	new_test_ext().execute_with(|| {
+		hold_deposit(RP, 100);
+		let mut moves = Moves::<Test>::batched();
+		assert_ok!(moves.transfer(&RP, HoldReason::OfferDeposit, &JC, 70));
+		moves.end_item(true);
+		// A fine of 50 finds 30 left and takes those, as a fine of a short hold does.
+		moves.slash(&RP, HoldReason::OfferDeposit, 50);
+		moves.end_item(true);
+		assert_ok!(moves.finish());
+		assert_eq!(deposit_held(RP), 0);
+		assert_eq!(issuance(), initial_issuance() - 30);
+	});
+}
+
+#[test]
+fn a_batch_of_closes_moves_each_sum_once_and_announces_every_payment() {
+	new_test_ext().execute_with(|| {
+		two_results_posted_in_batches();
+		System::reset_events();
+		assert_ok!(Market::accept_results(RuntimeOrigin::signed(JC), batch(vec![0, 1])));
+		let market = events();
+		// Each close still announces its five payments and two refunds.
+		let paid = market.iter().filter(|e| matches!(e, Event::Paid { .. })).count();
+		let refunds =
+			market.iter().filter(|e| matches!(e, Event::DepositReleased { .. })).count();
+		assert_eq!((paid, refunds), (10, 4));
+		// The balances pallet moved five sums and released two: one per payer and payee.
+		let moved = System::events()
+			.into_iter()
+			.filter(|r| {
+				matches!(
+					r.event,
+					RuntimeEvent::Balances(pallet_balances::Event::TransferOnHold { .. })
+						| RuntimeEvent::Balances(pallet_balances::Event::Released { .. })
+				)
+			})
+			.count();
+		assert_eq!(moved, 7);
+		for who in [JC, RP] {
+			assert_eq!(deposit_held(who), 0, "account {who} has no deposit left held");
+		}
+		assert_ok!(Market::do_try_state());
+	});
+}
