@@ -367,7 +367,7 @@ async fn measure(
 /// offers.
 const LANES: usize = 5;
 /// Each account's funds: what 200 lifecycles' deposits and fees need, many times over,
-/// for 100 accounts out of Alice's endowment.
+/// for 125 accounts out of Alice's endowment.
 const FUNDS: u128 = 2_000 * MDC;
 
 /// How the pipelined run cuts its lifecycles into cohorts. On the network, a block comes
@@ -378,7 +378,9 @@ fn pipeline_shape(network: Network, smoke: bool) -> pipeline::Shape {
 	let (cohorts, groups_per_cohort, per_group, fill_blocks) = match (network, smoke) {
 		(_, true) => (3, 1, 5, false),
 		(Network::Dev, false) => (10, 1, PER_GROUP, false),
-		(Network::Local, false) => (8, 4, PER_GROUP, true),
+		// Five groups: a block holds about a thousand batched lifecycles, more than four
+		// groups of PER_GROUP.
+		(Network::Local, false) => (8, 5, PER_GROUP, true),
 	};
 	pipeline::Shape { cohorts, groups_per_cohort, per_group, fill_blocks }
 }

@@ -30,7 +30,7 @@ use std::{
 /// The share of a block's normal class a network cohort fills: the rest leaves room for
 /// the difference between the weights of the step-by-step run the size is taken from
 /// and the cohorts' own (another account group's first item of a batch weighs more).
-const BLOCK_SHARE: f64 = 0.96;
+const BLOCK_SHARE: f64 = 0.92;
 
 /// How the lifecycles are cut into cohorts.
 #[derive(Clone, Copy, Debug)]

@@ -286,8 +286,14 @@ fn replicas_matched<T: Config>(r: u32) -> (Parties<T>, alloc::vec::Vec<T::Accoun
 		.collect();
 	for (i, who) in providers.iter().enumerate() {
 		let offer = replica_provider::<T>(&p, who);
-		Pallet::<T>::do_post_match(p.solver.clone(), i as OfferId, offer, p.mediator.clone(), &mut Moves::Now)
-			.expect("feasible");
+		Pallet::<T>::do_post_match(
+			p.solver.clone(),
+			i as OfferId,
+			offer,
+			p.mediator.clone(),
+			&mut Moves::Now,
+		)
+		.expect("feasible");
 	}
 	(p, providers)
 }
@@ -341,8 +347,14 @@ fn matched_in_groups<T: Config>(shared: u32, own: u32) -> alloc::vec::Vec<Partie
 	for i in 0..shared + own {
 		let p = &groups[group_of_item(i, shared)];
 		let (job, resource) = offers::<T>(p);
-		Pallet::<T>::do_post_match(solver.clone(), job, resource, p.mediator.clone(), &mut Moves::Now)
-			.expect("feasible");
+		Pallet::<T>::do_post_match(
+			solver.clone(),
+			job,
+			resource,
+			p.mediator.clone(),
+			&mut Moves::Now,
+		)
+		.expect("feasible");
 	}
 	groups
 }

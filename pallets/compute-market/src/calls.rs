@@ -424,9 +424,13 @@ mod calls {
 			let who = ensure_signed(origin)?;
 			let items = matches.len() as u32;
 			let mut moves = Moves::batched();
-			let applied = Self::apply_batched(matches.into_inner(), &mut moves, |(job, resource, mediator), moves| {
-				Self::do_post_match(who.clone(), job, resource, mediator, moves)
-			})?;
+			let applied = Self::apply_batched(
+				matches.into_inner(),
+				&mut moves,
+				|(job, resource, mediator), moves| {
+					Self::do_post_match(who.clone(), job, resource, mediator, moves)
+				},
+			)?;
 			moves.finish()?;
 			let (shared, own) = applied.weight_components(items);
 			let weight =
@@ -462,9 +466,10 @@ mod calls {
 			let who = ensure_signed(origin)?;
 			let items = match_ids.len() as u32;
 			let mut moves = Moves::batched();
-			let applied = Self::apply_batched(match_ids.into_inner(), &mut moves, |match_id, moves| {
-				Self::do_accept_result(who.clone(), match_id, moves)
-			})?;
+			let applied =
+				Self::apply_batched(match_ids.into_inner(), &mut moves, |match_id, moves| {
+					Self::do_accept_result(who.clone(), match_id, moves)
+				})?;
 			moves.finish()?;
 			let (shared, own) = applied.weight_components(items);
 			Ok(Some(T::WeightInfo::accept_results(shared, own)).into())

@@ -2,7 +2,8 @@
 //! ends paid, fined or refunded, and every short payment is announced.
 
 use crate::{
-	batches::MatchParties, dispatchable_impls::wide, economics, held_moves::Moves, pallet::*, types::*,
+	batches::MatchParties, dispatchable_impls::wide, economics, held_moves::Moves, pallet::*,
+	types::*,
 };
 use frame_support::{ensure, pallet_prelude::*, traits::fungible::Inspect};
 use sp_runtime::traits::Saturating;

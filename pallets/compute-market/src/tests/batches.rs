@@ -326,8 +326,7 @@ fn a_batch_of_closes_moves_each_sum_once_and_announces_every_payment() {
 		let market = events();
 		// Each close still announces its five payments and two refunds.
 		let paid = market.iter().filter(|e| matches!(e, Event::Paid { .. })).count();
-		let refunds =
-			market.iter().filter(|e| matches!(e, Event::DepositReleased { .. })).count();
+		let refunds = market.iter().filter(|e| matches!(e, Event::DepositReleased { .. })).count();
 		assert_eq!((paid, refunds), (10, 4));
 		// The balances pallet moved five sums and released two: one per payer and payee.
 		let moved = System::events()
