@@ -7,7 +7,9 @@
 //!
 //! The end result is the same as making the moves one by one: each move is checked as
 //! the balances pallet would check it (the amount is still held), and every recipient
-//! is a registered party of an open match, whose bond keeps its account alive.
+//! is a registered party of an open match, whose bond keeps its account alive. Inside a
+//! batch every move out of a hold must go through its `Moves`: a hold changed behind its
+//! back would make a sum fail at the end, and the whole batch would then be refused.
 
 use crate::pallet::*;
 use alloc::{collections::BTreeMap, vec::Vec};
