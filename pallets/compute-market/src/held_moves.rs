@@ -5,11 +5,15 @@
 //! balance and hold written once, not 100 times, and each item still announces its own
 //! payments.
 //!
-//! The end result is the same as making the moves one by one: each move is checked as
-//! the balances pallet would check it (the amount is still held), and every recipient
-//! is a registered party of an open match, whose bond keeps its account alive. Inside a
-//! batch every move out of a hold must go through its `Moves`: a hold changed behind its
-//! back would make a sum fail at the end, and the whole batch would then be refused.
+//! The end result is the same as making the moves one by one. Each move is checked as
+//! the balances pallet checks it, against what is still held. The balances pallet also
+//! refuses a deposit that would leave a recipient's free balance under the existential
+//! deposit; no such check is needed here, because every recipient is a registered party
+//! of an open match: it has a hold, and in this runtime an account with a hold keeps the
+//! existential deposit free (a runtime where that fails would see a sum refused at the
+//! end, and then the whole batch, with nothing moved). Likewise every move out of a hold
+//! inside a batch must go through its `Moves`: a hold changed behind its back would make
+//! a sum fail at the end, refusing the whole batch.
 
 use crate::pallet::*;
 use alloc::{collections::BTreeMap, vec::Vec};
@@ -23,7 +27,8 @@ use frame_support::{
 };
 use sp_runtime::{traits::Saturating, TokenError};
 
-/// A hold the pallet places, as a map key (the runtime's hold reasons are not ordered).
+/// A hold the pallet places, as a map key: [`HoldReason`] takes its derives from
+/// `composite_enum`, which gives it no order.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Held {
 	RegistrationBond,
@@ -78,9 +83,14 @@ type AccountHold<T> = (<T as frame_system::Config>::AccountId, Held);
 pub(crate) struct BatchedMoves<T: Config> {
 	/// What each hold read so far still holds once the finished items' moves are made.
 	left: BTreeMap<AccountHold<T>, BalanceOf<T>>,
+	/// The finished items' transfers, summed per payer, hold and payee.
 	transfers: BTreeMap<(T::AccountId, Held, T::AccountId), BalanceOf<T>>,
+	/// The finished items' releases, summed per holder and hold.
 	releases: BTreeMap<AccountHold<T>, BalanceOf<T>>,
+	/// The finished items' fines, summed per holder and hold. No batched call fines
+	/// today (an accept and a match do not); a batch of any close path would.
 	slashes: BTreeMap<AccountHold<T>, BalanceOf<T>>,
+	/// The moves of the item under way.
 	pending: Vec<MoveOf<T>>,
 }
 
@@ -113,16 +123,7 @@ impl<T: Config> Moves<T> {
 		amount: BalanceOf<T>,
 	) -> DispatchResult {
 		match self {
-			Moves::Now => T::Currency::transfer_on_hold(
-				&hold.into(),
-				from,
-				to,
-				amount,
-				Precision::Exact,
-				Restriction::Free,
-				Fortitude::Force,
-			)
-			.map(|_| ()),
+			Moves::Now => transfer_now::<T>(from, hold, to, amount),
 			Moves::Batched(batch) => batch.take_exact(Move::Transfer {
 				from: from.clone(),
 				held: hold.into(),
@@ -140,9 +141,7 @@ impl<T: Config> Moves<T> {
 		amount: BalanceOf<T>,
 	) -> DispatchResult {
 		match self {
-			Moves::Now => {
-				T::Currency::release(&hold.into(), who, amount, Precision::Exact).map(|_| ())
-			},
+			Moves::Now => release_now::<T>(who, hold, amount),
 			Moves::Batched(batch) => {
 				batch.take_exact(Move::Release { who: who.clone(), held: hold.into(), amount })
 			},
@@ -153,10 +152,7 @@ impl<T: Config> Moves<T> {
 	/// `T::OnFine`; a hold that has less gives all it has.
 	pub(crate) fn slash(&mut self, who: &T::AccountId, hold: HoldReason, amount: BalanceOf<T>) {
 		match self {
-			Moves::Now => {
-				let (credit, _missing) = T::Currency::slash(&hold.into(), who, amount);
-				T::OnFine::on_unbalanced(credit);
-			},
+			Moves::Now => slash_now::<T>(who, hold, amount),
 			Moves::Batched(batch) => {
 				let held = Held::from(hold);
 				let amount = amount.min(batch.available(who, held));
@@ -181,16 +177,47 @@ impl<T: Config> Moves<T> {
 	pub(crate) fn finish(self) -> DispatchResult {
 		let Moves::Batched(batch) = self else { return Ok(()) };
 		for ((from, held, to), amount) in batch.transfers {
-			Moves::<T>::Now.transfer(&from, held.reason(), &to, amount)?;
+			transfer_now::<T>(&from, held.reason(), &to, amount)?;
 		}
 		for ((who, held), amount) in batch.slashes {
-			Moves::<T>::Now.slash(&who, held.reason(), amount);
+			slash_now::<T>(&who, held.reason(), amount);
 		}
 		for ((who, held), amount) in batch.releases {
-			Moves::<T>::Now.release(&who, held.reason(), amount)?;
+			release_now::<T>(&who, held.reason(), amount)?;
 		}
 		Ok(())
 	}
+}
+
+fn transfer_now<T: Config>(
+	from: &T::AccountId,
+	hold: HoldReason,
+	to: &T::AccountId,
+	amount: BalanceOf<T>,
+) -> DispatchResult {
+	T::Currency::transfer_on_hold(
+		&hold.into(),
+		from,
+		to,
+		amount,
+		Precision::Exact,
+		Restriction::Free,
+		Fortitude::Force,
+	)
+	.map(|_| ())
+}
+
+fn release_now<T: Config>(
+	who: &T::AccountId,
+	hold: HoldReason,
+	amount: BalanceOf<T>,
+) -> DispatchResult {
+	T::Currency::release(&hold.into(), who, amount, Precision::Exact).map(|_| ())
+}
+
+fn slash_now<T: Config>(who: &T::AccountId, hold: HoldReason, amount: BalanceOf<T>) {
+	let (credit, _missing) = T::Currency::slash(&hold.into(), who, amount);
+	T::OnFine::on_unbalanced(credit);
 }
 
 impl<T: Config> BatchedMoves<T> {
@@ -218,6 +245,8 @@ impl<T: Config> BatchedMoves<T> {
 		Ok(())
 	}
 
+	/// Counts a finished item's move: takes it from what its hold has left and adds it
+	/// to its sum.
 	fn commit(&mut self, m: MoveOf<T>) {
 		let (who, held, amount) = m.source();
 		if let Some(left) = self.left.get_mut(&(who.clone(), held)) {

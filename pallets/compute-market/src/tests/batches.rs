@@ -346,3 +346,44 @@ fn a_batch_of_closes_moves_each_sum_once_and_announces_every_payment() {
 		assert_ok!(Market::do_try_state());
 	});
 }
+
+#[test]
+fn a_match_refused_after_its_incentives_were_queued_pays_nothing() {
+	new_test_ext().execute_with(|| {
+		register_all();
+		// Job offers 0 and 1 are two replicas of group 0; 2 is a plain job offer.
+		assert_ok!(Market::post_replicated_job_offer(
+			RuntimeOrigin::signed(JC),
+			job_terms(),
+			2,
+			Default::default(),
+			JC_DEPOSIT,
+			START + HOUR
+		));
+		post_job_offer_of(JC);
+		post_resource_offer_of(RP);
+		post_resource_offer_of(RP);
+		// The group's provider list is filled behind the pallet's back, so that the
+		// replica's match passes every check, queues its two incentives, and only then
+		// fails to join the group.
+		ReplicaGroups::<Test>::mutate(0, |group| {
+			let group = group.as_mut().expect("posted");
+			while group.providers.try_push(100).is_ok() {}
+		});
+		let (solver, jc_held, rp_held) = (free(SOLVER), deposit_held(JC), deposit_held(RP));
+		assert_ok!(Market::post_matches(
+			RuntimeOrigin::signed(SOLVER),
+			batch(vec![(2, 3, MEDIATOR), (0, 4, MEDIATOR)])
+		));
+		assert_eq!(failures(), vec![(1, Error::<Test>::TooManyReplicas.into())]);
+		// Only the plain match's incentives moved: 5 from the JC, 3 from the RP.
+		assert_eq!(free(SOLVER), solver + 8);
+		assert_eq!(deposit_held(JC), jc_held - 5);
+		assert_eq!(deposit_held(RP), rp_held - 3);
+		let paid = events().into_iter().filter(|e| matches!(e, Event::Paid { .. })).count();
+		assert_eq!(paid, 2);
+		assert!(JobOffers::<Test>::contains_key(0) && ResourceOffers::<Test>::contains_key(4));
+		assert_eq!(Matches::<Test>::iter().count(), 1);
+		assert_eq!(issuance(), initial_issuance());
+	});
+}
