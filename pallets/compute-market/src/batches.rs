@@ -6,15 +6,15 @@
 //! A batch is cheaper than the same calls one by one for two reasons. An account's
 //! records (its balance, hold, open items and reputation) are written to the database
 //! once per block however many items change them, and a batch's benchmark counts each
-//! distinct key once, where every single call must assume its own write. And the moves
-//! out of holds of `post_matches` and `accept_results` are summed over the batch and made
-//! once per payer and payee (`held_moves.rs`), where single calls make each one.
+//! distinct key once, where every single call must assume its own write. And the
+//! batches' balance moves and counters (`effects.rs`) are summed over the batch and made
+//! once per account, where single calls make each one.
 //! Calls whose items touch other parties' records (`post_matches`, `accept_results`)
 //! therefore declare the worst case and refund the difference for the parties their items
 //! shared. Their benchmarks have two components, the items whose parties an earlier item
 //! already touched and the items with parties of their own, so neither bounds the other.
 
-use crate::{held_moves::Moves, pallet::*, types::*};
+use crate::{effects::Effects, pallet::*, types::*};
 use alloc::{collections::BTreeSet, vec::Vec};
 use frame_support::{pallet_prelude::*, storage::with_storage_layer, weights::Weight};
 
@@ -102,16 +102,16 @@ impl<T: Config> Pallet<T> {
 		Ok(applied)
 	}
 
-	/// [`Self::apply_each`] for items whose moves out of holds go to `moves`: a refused
-	/// item's moves are dropped with its other changes.
+	/// [`Self::apply_each`] for items whose balance moves and counter changes go to
+	/// `effects`: a refused item's are dropped with its other changes.
 	pub(crate) fn apply_batched<Item, Done>(
 		items: Vec<Item>,
-		moves: &mut Moves<T>,
-		mut apply: impl FnMut(Item, &mut Moves<T>) -> Result<Done, DispatchError>,
+		effects: &mut Effects<T>,
+		mut apply: impl FnMut(Item, &mut Effects<T>) -> Result<Done, DispatchError>,
 	) -> Result<Applied<Done>, DispatchError> {
 		Self::apply_each(items, |item| {
-			let done = apply(item, moves);
-			moves.end_item(done.is_ok());
+			let done = apply(item, effects);
+			effects.end_item(done.is_ok());
 			done
 		})
 	}

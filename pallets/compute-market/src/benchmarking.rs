@@ -183,6 +183,7 @@ fn offers<T: Config>(p: &Parties<T>) -> (OfferId, OfferId) {
 		job,
 		balance::<T>(job_deposit),
 		START + HOUR,
+		&mut Effects::Now,
 	)
 	.expect("valid offer");
 	let resource = resource_terms::<T>();
@@ -194,6 +195,7 @@ fn offers<T: Config>(p: &Parties<T>) -> (OfferId, OfferId) {
 		resource,
 		balance::<T>(resource_deposit),
 		START + HOUR,
+		&mut Effects::Now,
 	)
 	.expect("valid offer");
 	(job_id, job_id + 1)
@@ -202,7 +204,7 @@ fn offers<T: Config>(p: &Parties<T>) -> (OfferId, OfferId) {
 fn matched<T: Config>() -> Parties<T> {
 	let p = market::<T>();
 	offers::<T>(&p);
-	Pallet::<T>::do_post_match(p.solver.clone(), 0, 1, p.mediator.clone(), &mut Moves::Now)
+	Pallet::<T>::do_post_match(p.solver.clone(), 0, 1, p.mediator.clone(), &mut Effects::Now)
 		.expect("feasible");
 	p
 }
@@ -259,8 +261,14 @@ fn replica_provider<T: Config>(p: &Parties<T>, who: &T::AccountId) -> OfferId {
 		Pallet::<T>::quote_resource_deposit(&resource, Some(&p.mediator), Some(&p.directory))
 			.expect("quotable");
 	let id = crate::pallet::NextOfferId::<T>::get();
-	Pallet::<T>::do_post_resource_offer(who.clone(), resource, balance::<T>(deposit), START + HOUR)
-		.expect("valid offer");
+	Pallet::<T>::do_post_resource_offer(
+		who.clone(),
+		resource,
+		balance::<T>(deposit),
+		START + HOUR,
+		&mut Effects::Now,
+	)
+	.expect("valid offer");
 	id
 }
 
@@ -291,7 +299,7 @@ fn replicas_matched<T: Config>(r: u32) -> (Parties<T>, alloc::vec::Vec<T::Accoun
 			i as OfferId,
 			offer,
 			p.mediator.clone(),
-			&mut Moves::Now,
+			&mut Effects::Now,
 		)
 		.expect("feasible");
 	}
@@ -352,7 +360,7 @@ fn matched_in_groups<T: Config>(shared: u32, own: u32) -> alloc::vec::Vec<Partie
 			job,
 			resource,
 			p.mediator.clone(),
-			&mut Moves::Now,
+			&mut Effects::Now,
 		)
 		.expect("feasible");
 	}

@@ -133,7 +133,7 @@ mod calls {
 			expires_at: Moment,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_post_resource_offer(who, terms, deposit, expires_at)
+			Self::do_post_resource_offer(who, terms, deposit, expires_at, &mut Effects::Now)
 		}
 
 		/// Posts a job offer, holding `deposit`, which must reach eq. 2's minimum for
@@ -148,7 +148,7 @@ mod calls {
 			expires_at: Moment,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_post_job_offer(who, terms, deposit, expires_at).map(|_| ())
+			Self::do_post_job_offer(who, terms, deposit, expires_at, &mut Effects::Now).map(|_| ())
 		}
 
 		/// Withdraws the caller's unmatched offer and releases its deposit.
@@ -179,7 +179,7 @@ mod calls {
 			mediator: T::AccountId,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_post_match(who, job_offer_id, resource_offer_id, mediator, &mut Moves::Now)
+			Self::do_post_match(who, job_offer_id, resource_offer_id, mediator, &mut Effects::Now)
 				.map(|_| ())
 		}
 
@@ -211,7 +211,7 @@ mod calls {
 		#[pallet::weight(T::WeightInfo::accept_result())]
 		pub fn accept_result(origin: OriginFor<T>, match_id: MatchId) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::do_accept_result(who, match_id, &mut Moves::Now).map(|_| ())
+			Self::do_accept_result(who, match_id, &mut Effects::Now).map(|_| ())
 		}
 
 		/// The JC rejects a posted result within the reaction window, sending the match
@@ -389,10 +389,15 @@ mod calls {
 			offers: Batch<(JobTermsOf<T>, BalanceOf<T>, Moment)>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::apply_each(offers.into_inner(), |(terms, deposit, expires_at)| {
-				Self::do_post_job_offer(who.clone(), terms, deposit, expires_at)
-			})
-			.map(|_| ())
+			let mut effects = Effects::batched();
+			Self::apply_batched(
+				offers.into_inner(),
+				&mut effects,
+				|(terms, deposit, expires_at), effects| {
+					Self::do_post_job_offer(who.clone(), terms, deposit, expires_at, effects)
+				},
+			)?;
+			effects.finish()
 		}
 
 		/// Posts several resource offers, each as `post_resource_offer` would: a refused
@@ -404,10 +409,15 @@ mod calls {
 			offers: Batch<(ResourceOfferTerms<BalanceOf<T>>, BalanceOf<T>, Moment)>,
 		) -> DispatchResult {
 			let who = ensure_signed(origin)?;
-			Self::apply_each(offers.into_inner(), |(terms, deposit, expires_at)| {
-				Self::do_post_resource_offer(who.clone(), terms, deposit, expires_at)
-			})
-			.map(|_| ())
+			let mut effects = Effects::batched();
+			Self::apply_batched(
+				offers.into_inner(),
+				&mut effects,
+				|(terms, deposit, expires_at), effects| {
+					Self::do_post_resource_offer(who.clone(), terms, deposit, expires_at, effects)
+				},
+			)?;
+			effects.finish()
 		}
 
 		/// Posts several matches of `(job offer, resource offer, mediator)` (a solver's
@@ -423,15 +433,15 @@ mod calls {
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let items = matches.len() as u32;
-			let mut moves = Moves::batched();
+			let mut effects = Effects::batched();
 			let applied = Self::apply_batched(
 				matches.into_inner(),
-				&mut moves,
-				|(job, resource, mediator), moves| {
-					Self::do_post_match(who.clone(), job, resource, mediator, moves)
+				&mut effects,
+				|(job, resource, mediator), effects| {
+					Self::do_post_match(who.clone(), job, resource, mediator, effects)
 				},
 			)?;
-			moves.finish()?;
+			effects.finish()?;
 			let (shared, own) = applied.weight_components(items);
 			let weight =
 				T::WeightInfo::post_matches(shared, own).saturating_add(Self::record_reads(items));
@@ -465,12 +475,12 @@ mod calls {
 		) -> DispatchResultWithPostInfo {
 			let who = ensure_signed(origin)?;
 			let items = match_ids.len() as u32;
-			let mut moves = Moves::batched();
+			let mut effects = Effects::batched();
 			let applied =
-				Self::apply_batched(match_ids.into_inner(), &mut moves, |match_id, moves| {
-					Self::do_accept_result(who.clone(), match_id, moves)
+				Self::apply_batched(match_ids.into_inner(), &mut effects, |match_id, effects| {
+					Self::do_accept_result(who.clone(), match_id, effects)
 				})?;
-			moves.finish()?;
+			effects.finish()?;
 			let (shared, own) = applied.weight_components(items);
 			Ok(Some(T::WeightInfo::accept_results(shared, own)).into())
 		}

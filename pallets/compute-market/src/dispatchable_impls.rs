@@ -191,34 +191,57 @@ impl<T: Config> Pallet<T> {
 	/// Adds one to (or takes one from) the open-item count of `who` in `role`, refusing
 	/// to pass `MaxOpenItems` when adding, with an error naming whose limit it is.
 	pub(crate) fn adjust_open_items(who: &T::AccountId, role: Role, add: bool) -> DispatchResult {
+		Self::set_open_items(who, role, |open| Self::stepped_open_items(role, open, add))
+	}
+
+	/// The open-item count after one more (or one fewer) item in `role`.
+	pub(crate) fn stepped_open_items(role: Role, open: u32, add: bool) -> Result<u32, Error<T>> {
+		if !add {
+			return Ok(open.saturating_sub(1));
+		}
 		let full = match role {
 			Role::JobCreator => Error::<T>::JobCreatorTooManyOpenItems,
 			Role::ResourceProvider => Error::<T>::ProviderTooManyOpenItems,
 			Role::Mediator => Error::<T>::MediatorTooManyOpenItems,
 			Role::Directory => Error::<T>::DirectoryTooManyOpenItems,
 		};
-		let step = |open: &mut u32| -> DispatchResult {
-			if add {
-				ensure!(*open < T::MaxOpenItems::get(), full);
-				*open = open.saturating_add(1);
-			} else {
-				*open = open.saturating_sub(1);
-			}
+		ensure!(open < T::MaxOpenItems::get(), full);
+		Ok(open.saturating_add(1))
+	}
+
+	/// The open-item count of `who` in `role`, if it is registered in it.
+	pub(crate) fn open_items_of(who: &T::AccountId, role: Role) -> Option<u32> {
+		match role {
+			Role::ResourceProvider => ResourceProviders::<T>::get(who).map(|i| i.open_items),
+			Role::JobCreator => JobCreators::<T>::get(who).map(|i| i.open_items),
+			Role::Mediator => Mediators::<T>::get(who).map(|i| i.open_items),
+			Role::Directory => Directories::<T>::get(who).map(|i| i.open_items),
+		}
+	}
+
+	/// Replaces the open-item count of `who` in `role` by what `change` makes of it.
+	pub(crate) fn set_open_items(
+		who: &T::AccountId,
+		role: Role,
+		change: impl FnOnce(u32) -> Result<u32, Error<T>>,
+	) -> DispatchResult {
+		let apply = |open: &mut u32| -> DispatchResult {
+			*open = change(*open)?;
 			Ok(())
 		};
 		let missing = Error::<T>::NotRegistered;
 		match role {
 			Role::ResourceProvider => ResourceProviders::<T>::try_mutate(who, |i| {
-				i.as_mut().ok_or(missing.into()).and_then(|i| step(&mut i.open_items))
+				i.as_mut().ok_or(missing.into()).and_then(|i| apply(&mut i.open_items))
 			}),
 			Role::JobCreator => JobCreators::<T>::try_mutate(who, |i| {
-				i.as_mut().ok_or(missing.into()).and_then(|i| step(&mut i.open_items))
+				i.as_mut().ok_or(missing.into()).and_then(|i| apply(&mut i.open_items))
 			}),
 			Role::Mediator => Mediators::<T>::try_mutate(who, |i| {
-				i.as_mut().ok_or(missing.into()).and_then(|i| step(&mut i.open_items))
+				i.as_mut().ok_or(missing.into()).and_then(|i| apply(&mut i.open_items))
 			}),
 			Role::Directory => Directories::<T>::try_mutate(who, |i| {
-				i.as_mut().ok_or(missing.into()).and_then(|i| step(&mut i.open_items))
+				i.as_mut().ok_or(missing.into()).and_then(|i| apply(&mut i.open_items))
 			}),
 		}
 	}

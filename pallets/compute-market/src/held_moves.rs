@@ -1,31 +1,45 @@
-//! Where the balance moves out of holds go. A single call makes each move at once. A
-//! batch ([`Pallet::post_matches`], [`Pallet::accept_results`]) checks each move against
-//! what the account still holds for the batch, sums the moves of the items that succeed,
-//! and makes each sum once at the end: an RP paid by 100 accepted results has its
-//! balance and hold written once, not 100 times, and each item still announces its own
-//! payments.
+//! A batch's balance moves ([`Pallet::post_matches`], [`Pallet::accept_results`],
+//! [`Pallet::post_job_offers`], [`Pallet::post_resource_offers`]): each hold into an offer
+//! deposit and each transfer, release or fine out of a hold is checked as the balances
+//! pallet would check it, against what the account can still hold or still holds for the
+//! batch; the moves of the items that succeed are summed, and each sum is made once at
+//! the end. An RP paid by 100 accepted results has its balance and hold written once, not
+//! 100 times, and each item still announces its own payments. Single calls make each
+//! move at once (`transfer_now` and the like).
 //!
-//! The end result is the same as making the moves one by one. Each move is checked as
-//! the balances pallet checks it, against what is still held. The balances pallet also
-//! refuses a deposit that would leave a recipient's free balance under the existential
-//! deposit; no such check is needed here, because every recipient is a registered party
-//! of an open match: it has a hold, and in this runtime an account with a hold keeps the
-//! existential deposit free (a runtime where that fails would see a sum refused at the
-//! end, and then the whole batch, with nothing moved). Likewise every move out of a hold
-//! inside a batch must go through its `Moves`: a hold changed behind its back would make
-//! a sum fail at the end, refusing the whole batch.
+//! The end result is the same as making the moves one by one:
+//! - a hold is checked against the free balance the account may put on hold (read once,
+//!   less the batch's holds), as `hold` checks it;
+//! - a move out of a hold is checked against what is still held (read once, plus the
+//!   batch's holds, less its moves);
+//! - a transfer is checked, like `transfer_on_hold`, against what the recipient may
+//!   receive (`can_deposit`, for the existential deposit among others), until one to that
+//!   recipient passes: the sums only grow, so a larger one passes too.
+//!
+//! The one difference is conservative: funds a batch releases or pays to an account are
+//! not counted as free for that account's holds in the same batch (no batched call does
+//! both), so such an item is refused where one by one it might pass. Sums are made holds
+//! first, so a move out of a hold may spend what the batch held. Every move inside a
+//! batch must go through its `BatchedMoves`: a balance changed behind its back would make
+//! a sum fail at the end, refusing the whole batch with nothing moved.
 
 use crate::pallet::*;
-use alloc::{collections::BTreeMap, vec::Vec};
+use alloc::{
+	collections::{BTreeMap, BTreeSet},
+	vec::Vec,
+};
 use frame_support::{
 	pallet_prelude::*,
 	traits::{
-		fungible::{BalancedHold, InspectHold, MutateHold},
-		tokens::{Fortitude, Precision, Restriction},
+		fungible::{BalancedHold, Inspect, InspectHold, MutateHold},
+		tokens::{DepositConsequence, Fortitude, Precision, Preservation, Provenance, Restriction},
 		OnUnbalanced,
 	},
 };
-use sp_runtime::{traits::Saturating, TokenError};
+use sp_runtime::{
+	traits::{Saturating, Zero},
+	TokenError,
+};
 
 /// A hold the pallet places, as a map key: [`HoldReason`] takes its derives from
 /// `composite_enum`, which gives it no order.
@@ -53,36 +67,53 @@ impl Held {
 	}
 }
 
-/// One move out of a hold.
+/// One balance move of a batch.
 #[derive(Clone, Debug)]
 enum Move<AccountId, Balance> {
-	/// To another account's free balance.
+	/// From the holder's free balance onto a hold.
+	Hold { who: AccountId, held: Held, amount: Balance },
+	/// Out of a hold to another account's free balance.
 	Transfer { from: AccountId, held: Held, to: AccountId, amount: Balance },
-	/// Back to the holder's free balance.
+	/// Out of a hold back to the holder's free balance.
 	Release { who: AccountId, held: Held, amount: Balance },
-	/// Taken as a fine.
+	/// Out of a hold, as a fine.
 	Slash { who: AccountId, held: Held, amount: Balance },
 }
 
 impl<AccountId, Balance: Copy> Move<AccountId, Balance> {
-	fn source(&self) -> (&AccountId, Held, Balance) {
+	/// The hold a move takes from and how much, or for a hold, the one it adds to.
+	fn hold(&self) -> (&AccountId, Held, Balance) {
 		match self {
 			Move::Transfer { from, held, amount, .. } => (from, *held, *amount),
-			Move::Release { who, held, amount } | Move::Slash { who, held, amount } => {
-				(who, *held, *amount)
-			},
+			Move::Hold { who, held, amount }
+			| Move::Release { who, held, amount }
+			| Move::Slash { who, held, amount } => (who, *held, *amount),
 		}
+	}
+
+	fn adds_to_hold(&self) -> bool {
+		matches!(self, Move::Hold { .. })
 	}
 }
 
 type MoveOf<T> = Move<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
 type AccountHold<T> = (<T as frame_system::Config>::AccountId, Held);
 
-/// A batch's moves: what each touched hold has left, the sums owed, and the moves of the
-/// item under way, kept apart until it succeeds.
+/// A batch's moves: what each touched account may still hold and each touched hold has
+/// left, the sums owed, and the moves of the item under way, kept apart until it
+/// succeeds.
 pub(crate) struct BatchedMoves<T: Config> {
+	/// What each account read so far may still put on hold once the finished items'
+	/// holds are made.
+	holdable: BTreeMap<T::AccountId, BalanceOf<T>>,
+	/// The holds the balances pallet has room for on their accounts.
+	hold_room: BTreeSet<AccountHold<T>>,
 	/// What each hold read so far still holds once the finished items' moves are made.
 	left: BTreeMap<AccountHold<T>, BalanceOf<T>>,
+	/// Recipients a finished item's transfer reached, so that any further amount may.
+	reachable: BTreeSet<T::AccountId>,
+	/// The finished items' holds, summed per holder and hold.
+	holds: BTreeMap<AccountHold<T>, BalanceOf<T>>,
 	/// The finished items' transfers, summed per payer, hold and payee.
 	transfers: BTreeMap<(T::AccountId, Held, T::AccountId), BalanceOf<T>>,
 	/// The finished items' releases, summed per holder and hold.
@@ -94,27 +125,44 @@ pub(crate) struct BatchedMoves<T: Config> {
 	pending: Vec<MoveOf<T>>,
 }
 
-/// Where a call's moves out of holds go.
-pub(crate) enum Moves<T: Config> {
-	/// Each move is made when asked for.
-	Now,
-	/// Moves are checked and summed, and made by [`Moves::finish`].
-	Batched(BatchedMoves<T>),
-}
-
-impl<T: Config> Moves<T> {
-	/// Moves for a batch.
-	pub(crate) fn batched() -> Self {
-		Moves::Batched(BatchedMoves {
+impl<T: Config> Default for BatchedMoves<T> {
+	fn default() -> Self {
+		BatchedMoves {
+			holdable: BTreeMap::new(),
+			hold_room: BTreeSet::new(),
 			left: BTreeMap::new(),
+			reachable: BTreeSet::new(),
+			holds: BTreeMap::new(),
 			transfers: BTreeMap::new(),
 			releases: BTreeMap::new(),
 			slashes: BTreeMap::new(),
 			pending: Vec::new(),
-		})
+		}
+	}
+}
+
+impl<T: Config> BatchedMoves<T> {
+	/// Puts `amount` of `who`'s free balance on hold for `hold`, refused as `hold` would
+	/// refuse it.
+	pub(crate) fn hold(
+		&mut self,
+		who: &T::AccountId,
+		hold: HoldReason,
+		amount: BalanceOf<T>,
+	) -> DispatchResult {
+		let held = Held::from(hold);
+		let key = (who.clone(), held);
+		if !self.hold_room.contains(&key) {
+			ensure!(T::Currency::hold_available(&hold.into(), who), TokenError::CannotCreateHold);
+			self.hold_room.insert(key);
+		}
+		ensure!(self.holdable(who) >= amount, TokenError::FundsUnavailable);
+		self.pending.push(Move::Hold { who: who.clone(), held, amount });
+		Ok(())
 	}
 
-	/// Pays `amount` of what `from` holds for `hold` to `to`'s free balance.
+	/// Pays `amount` of what `from` holds for `hold` to `to`'s free balance, refused as
+	/// `transfer_on_hold` would refuse it.
 	pub(crate) fn transfer(
 		&mut self,
 		from: &T::AccountId,
@@ -122,15 +170,11 @@ impl<T: Config> Moves<T> {
 		to: &T::AccountId,
 		amount: BalanceOf<T>,
 	) -> DispatchResult {
-		match self {
-			Moves::Now => transfer_now::<T>(from, hold, to, amount),
-			Moves::Batched(batch) => batch.take_exact(Move::Transfer {
-				from: from.clone(),
-				held: hold.into(),
-				to: to.clone(),
-				amount,
-			}),
-		}
+		let held = Held::from(hold);
+		ensure!(self.available(from, held) >= amount, TokenError::FundsUnavailable);
+		ensure!(self.may_reach(to, amount), TokenError::CannotCreate);
+		self.pending.push(Move::Transfer { from: from.clone(), held, to: to.clone(), amount });
+		Ok(())
 	}
 
 	/// Returns `amount` of what `who` holds for `hold` to its free balance.
@@ -140,56 +184,130 @@ impl<T: Config> Moves<T> {
 		hold: HoldReason,
 		amount: BalanceOf<T>,
 	) -> DispatchResult {
-		match self {
-			Moves::Now => release_now::<T>(who, hold, amount),
-			Moves::Batched(batch) => {
-				batch.take_exact(Move::Release { who: who.clone(), held: hold.into(), amount })
-			},
-		}
+		let held = Held::from(hold);
+		ensure!(self.available(who, held) >= amount, TokenError::FundsUnavailable);
+		self.pending.push(Move::Release { who: who.clone(), held, amount });
+		Ok(())
 	}
 
-	/// Fines `who` up to `amount` of what it holds for `hold`, handing the fine to
-	/// `T::OnFine`; a hold that has less gives all it has.
+	/// Fines `who` up to `amount` of what it holds for `hold`; a hold that has less
+	/// gives all it has.
 	pub(crate) fn slash(&mut self, who: &T::AccountId, hold: HoldReason, amount: BalanceOf<T>) {
-		match self {
-			Moves::Now => slash_now::<T>(who, hold, amount),
-			Moves::Batched(batch) => {
-				let held = Held::from(hold);
-				let amount = amount.min(batch.available(who, held));
-				batch.pending.push(Move::Slash { who: who.clone(), held, amount });
-			},
-		}
+		let held = Held::from(hold);
+		let amount = amount.min(self.available(who, held));
+		self.pending.push(Move::Slash { who: who.clone(), held, amount });
 	}
 
 	/// Ends an item of the batch: its moves count if it succeeded and are dropped if it
 	/// was refused.
 	pub(crate) fn end_item(&mut self, succeeded: bool) {
-		if let Moves::Batched(batch) = self {
-			let pending = core::mem::take(&mut batch.pending);
-			if succeeded {
-				pending.into_iter().for_each(|m| batch.commit(m));
-			}
+		let pending = core::mem::take(&mut self.pending);
+		if succeeded {
+			pending.into_iter().for_each(|m| self.commit(m));
 		}
 	}
 
-	/// Makes the summed moves. The items' checks make each of them possible; if one still
-	/// fails, the whole batch is refused and nothing moves.
+	/// Makes the summed moves, holds first. The items' checks make each of them possible;
+	/// if one still fails, the whole batch is refused and nothing moves.
 	pub(crate) fn finish(self) -> DispatchResult {
-		let Moves::Batched(batch) = self else { return Ok(()) };
-		for ((from, held, to), amount) in batch.transfers {
+		for ((who, held), amount) in self.holds {
+			hold_now::<T>(&who, held.reason(), amount)?;
+		}
+		for ((from, held, to), amount) in self.transfers {
 			transfer_now::<T>(&from, held.reason(), &to, amount)?;
 		}
-		for ((who, held), amount) in batch.slashes {
+		for ((who, held), amount) in self.slashes {
 			slash_now::<T>(&who, held.reason(), amount);
 		}
-		for ((who, held), amount) in batch.releases {
+		for ((who, held), amount) in self.releases {
 			release_now::<T>(&who, held.reason(), amount)?;
 		}
 		Ok(())
 	}
+
+	/// What `who` may still put on hold: its free balance above what `hold` keeps free,
+	/// less the finished items' holds and the current item's.
+	fn holdable(&mut self, who: &T::AccountId) -> BalanceOf<T> {
+		let free = *self.holdable.entry(who.clone()).or_insert_with(|| {
+			T::Currency::reducible_balance(who, Preservation::Protect, Fortitude::Force)
+		});
+		self.pending
+			.iter()
+			.filter(|m| m.adds_to_hold() && m.hold().0 == who)
+			.fold(free, |free, m| free.saturating_sub(m.hold().2))
+	}
+
+	/// What `who` holds for `held` net of the finished items' moves and the current
+	/// item's.
+	fn available(&mut self, who: &T::AccountId, held: Held) -> BalanceOf<T> {
+		let key = (who.clone(), held);
+		let batch_held = self.holds.get(&key).copied().unwrap_or_default();
+		let left = *self.left.entry(key).or_insert_with(|| {
+			T::Currency::balance_on_hold(&held.reason().into(), who).saturating_add(batch_held)
+		});
+		self.pending.iter().filter(|m| m.hold().0 == who && m.hold().1 == held).fold(
+			left,
+			|left, m| {
+				let amount = m.hold().2;
+				if m.adds_to_hold() {
+					left.saturating_add(amount)
+				} else {
+					left.saturating_sub(amount)
+				}
+			},
+		)
+	}
+
+	/// Whether `to` may receive `amount`: as the balances pallet checks it, unless an
+	/// earlier transfer to `to` in this batch already passed (the account then exists
+	/// and its sum only grows).
+	fn may_reach(&self, to: &T::AccountId, amount: BalanceOf<T>) -> bool {
+		amount.is_zero()
+			|| self.reachable.contains(to)
+			|| self.pending.iter().any(|m| matches!(m, Move::Transfer { to: t, .. } if t == to))
+			|| T::Currency::can_deposit(to, amount, Provenance::Extant)
+				== DepositConsequence::Success
+	}
+
+	/// Counts a finished item's move in what its account and hold have left and in its
+	/// sum.
+	fn commit(&mut self, m: MoveOf<T>) {
+		let (who, held, amount) = m.hold();
+		let key = (who.clone(), held);
+		if m.adds_to_hold() {
+			if let Some(free) = self.holdable.get_mut(who) {
+				*free = free.saturating_sub(amount);
+			}
+			if let Some(left) = self.left.get_mut(&key) {
+				*left = left.saturating_add(amount);
+			}
+		} else if let Some(left) = self.left.get_mut(&key) {
+			*left = left.saturating_sub(amount);
+		}
+		let add = |sum: &mut BalanceOf<T>| *sum = sum.saturating_add(amount);
+		match m {
+			Move::Hold { who, held, .. } => add(self.holds.entry((who, held)).or_default()),
+			Move::Transfer { from, held, to, amount } => {
+				if !amount.is_zero() {
+					self.reachable.insert(to.clone());
+				}
+				add(self.transfers.entry((from, held, to)).or_default())
+			},
+			Move::Release { who, held, .. } => add(self.releases.entry((who, held)).or_default()),
+			Move::Slash { who, held, .. } => add(self.slashes.entry((who, held)).or_default()),
+		}
+	}
 }
 
-fn transfer_now<T: Config>(
+pub(crate) fn hold_now<T: Config>(
+	who: &T::AccountId,
+	hold: HoldReason,
+	amount: BalanceOf<T>,
+) -> DispatchResult {
+	T::Currency::hold(&hold.into(), who, amount)
+}
+
+pub(crate) fn transfer_now<T: Config>(
 	from: &T::AccountId,
 	hold: HoldReason,
 	to: &T::AccountId,
@@ -207,7 +325,7 @@ fn transfer_now<T: Config>(
 	.map(|_| ())
 }
 
-fn release_now<T: Config>(
+pub(crate) fn release_now<T: Config>(
 	who: &T::AccountId,
 	hold: HoldReason,
 	amount: BalanceOf<T>,
@@ -215,50 +333,7 @@ fn release_now<T: Config>(
 	T::Currency::release(&hold.into(), who, amount, Precision::Exact).map(|_| ())
 }
 
-fn slash_now<T: Config>(who: &T::AccountId, hold: HoldReason, amount: BalanceOf<T>) {
+pub(crate) fn slash_now<T: Config>(who: &T::AccountId, hold: HoldReason, amount: BalanceOf<T>) {
 	let (credit, _missing) = T::Currency::slash(&hold.into(), who, amount);
 	T::OnFine::on_unbalanced(credit);
-}
-
-impl<T: Config> BatchedMoves<T> {
-	/// What `who` holds for `held` net of the finished items' moves and the current
-	/// item's.
-	fn available(&mut self, who: &T::AccountId, held: Held) -> BalanceOf<T> {
-		let left = *self
-			.left
-			.entry((who.clone(), held))
-			.or_insert_with(|| T::Currency::balance_on_hold(&held.reason().into(), who));
-		self.pending
-			.iter()
-			.map(Move::source)
-			.filter(|(source, h, _)| *source == who && *h == held)
-			.fold(left, |left, (_, _, amount)| left.saturating_sub(amount))
-	}
-
-	/// Queues a move of an exact amount, refused as the balances pallet would refuse it
-	/// when the hold has less.
-	fn take_exact(&mut self, m: MoveOf<T>) -> DispatchResult {
-		let (who, held, amount) = m.source();
-		let who = who.clone();
-		ensure!(self.available(&who, held) >= amount, TokenError::FundsUnavailable);
-		self.pending.push(m);
-		Ok(())
-	}
-
-	/// Counts a finished item's move: takes it from what its hold has left and adds it
-	/// to its sum.
-	fn commit(&mut self, m: MoveOf<T>) {
-		let (who, held, amount) = m.source();
-		if let Some(left) = self.left.get_mut(&(who.clone(), held)) {
-			*left = left.saturating_sub(amount);
-		}
-		let add = |sum: &mut BalanceOf<T>| *sum = sum.saturating_add(amount);
-		match m {
-			Move::Transfer { from, held, to, .. } => {
-				add(self.transfers.entry((from, held, to)).or_default())
-			},
-			Move::Release { who, held, .. } => add(self.releases.entry((who, held)).or_default()),
-			Move::Slash { who, held, .. } => add(self.slashes.entry((who, held)).or_default()),
-		}
-	}
 }

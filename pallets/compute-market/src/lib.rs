@@ -24,18 +24,21 @@ extern crate alloc;
 use frame_support::pallet_macros::import_section;
 pub use pallet::*;
 
+mod batched_counts;
 pub mod batches;
 #[cfg(feature = "runtime-benchmarks")]
 mod benchmarking;
 mod calls;
 mod dispatchable_impls;
 pub mod economics;
+mod effects;
 mod held_moves;
 mod invariants;
 mod matching;
 #[cfg(test)]
 mod mock;
 mod offers;
+mod party_reads;
 mod quotes;
 mod replicas;
 pub mod reputation;
@@ -48,7 +51,7 @@ pub mod types;
 pub mod weights;
 
 pub use batches::{Batch, MatchParties, MAX_BATCH_ITEMS};
-use held_moves::Moves;
+use effects::Effects;
 pub use reputation::RECORDS_READ_BY_MATCH;
 pub use types::*;
 pub use weights::WeightInfo;

@@ -5,8 +5,9 @@ use crate::{
 	batches::MatchParties,
 	dispatchable_impls::{wide, NANOS_PER_MILLI},
 	economics,
-	held_moves::Moves,
+	effects::Effects,
 	pallet::*,
+	party_reads::PartyReads,
 	types::*,
 };
 use frame_support::{ensure, pallet_prelude::*};
@@ -33,16 +34,16 @@ impl<T: Config> Pallet<T> {
 
 	/// Checks feasibility rules 1 to 11 and 13 (rule 12 is the offers' presence in
 	/// storage).
-	pub fn check_feasibility(
+	pub(crate) fn check_feasibility(
 		job: &JobOfferOf<T>,
 		resource: &ResourceOfferOf<T>,
 		mediator: &T::AccountId,
+		reads: &mut PartyReads<T>,
 	) -> DispatchResult {
 		let (j, r) = (&job.terms, &resource.terms);
-		let provider =
-			ResourceProviders::<T>::get(&resource.owner).ok_or(Error::<T>::NotRegistered)?;
-		let mediator_info = Mediators::<T>::get(mediator).ok_or(Error::<T>::UnknownMediator)?;
-		let directory = Directories::<T>::get(&j.directory).ok_or(Error::<T>::UnknownDirectory)?;
+		let provider = reads.provider(&resource.owner).ok_or(Error::<T>::NotRegistered)?;
+		let mediator_info = reads.mediator(mediator).ok_or(Error::<T>::UnknownMediator)?;
+		let directory = reads.directory(&j.directory).ok_or(Error::<T>::UnknownDirectory)?;
 		ensure!(r.instruction_cap >= j.instruction_limit, Error::<T>::InstructionCapTooLow);
 		ensure!(r.memory_cap >= j.ram_limit, Error::<T>::MemoryCapTooLow);
 		ensure!(r.local_storage_cap >= j.local_storage_limit, Error::<T>::LocalStorageCapTooLow);
@@ -54,23 +55,23 @@ impl<T: Config> Pallet<T> {
 		ensure!(r.bandwidth_price <= j.bandwidth_max_price, Error::<T>::BandwidthPriceTooHigh);
 		ensure!(j.arch == provider.arch, Error::<T>::ArchitectureMismatch);
 		ensure!(
-			Self::trusts_directory(&resource.owner, &j.directory, &directory),
+			reads.trusts_directory(&resource.owner, &j.directory, &directory),
 			Error::<T>::DirectoryNotTrustedByProvider
 		);
 		ensure!(
-			Self::trusts_mediator(&job.owner, mediator, &mediator_info),
+			reads.trusts_mediator(&job.owner, mediator, &mediator_info),
 			Error::<T>::MediatorNotTrustedByJobCreator
 		);
 		ensure!(
-			Self::trusts_mediator(&resource.owner, mediator, &mediator_info),
+			reads.trusts_mediator(&resource.owner, mediator, &mediator_info),
 			Error::<T>::MediatorNotTrustedByProvider
 		);
 		ensure!(mediator_info.arch == provider.arch, Error::<T>::MediatorArchitectureMismatch);
 		ensure!(
-			Self::trusts_directory(mediator, &j.directory, &directory),
+			reads.trusts_directory(mediator, &j.directory, &directory),
 			Error::<T>::DirectoryNotTrustedByMediator
 		);
-		let parameters = Parameters::<T>::get();
+		let parameters = reads.parameters();
 		let mediation = Self::mediation_window_for(
 			&parameters,
 			mediator_info.time_per_instruction_ns,
@@ -78,11 +79,11 @@ impl<T: Config> Pallet<T> {
 		);
 		ensure!(mediation <= parameters.max_completion_horizon.into(), Error::<T>::MediatorTooSlow);
 		ensure!(
-			SupportedBaseLayers::<T>::get(&resource.owner).contains(&j.first_layer_hash),
+			reads.supports_layer(&resource.owner, &j.first_layer_hash),
 			Error::<T>::BaseLayerNotSupportedByProvider
 		);
 		ensure!(
-			SupportedBaseLayers::<T>::get(mediator).contains(&j.first_layer_hash),
+			reads.supports_layer(mediator, &j.first_layer_hash),
 			Error::<T>::BaseLayerNotSupportedByMediator
 		);
 		let run_time = run_time_ms(provider.time_per_instruction_ns, j.instruction_limit.into());
@@ -158,7 +159,7 @@ impl<T: Config> Pallet<T> {
 		from: &T::AccountId,
 		solver: &T::AccountId,
 		amount: BalanceOf<T>,
-		moves: &mut Moves<T>,
+		effects: &mut Effects<T>,
 	) -> DispatchResult {
 		if amount.is_zero() {
 			return Ok(());
@@ -169,7 +170,7 @@ impl<T: Config> Pallet<T> {
 			solver,
 			amount,
 			PaymentReason::MatchIncentive,
-			moves,
+			effects,
 		)
 	}
 
@@ -181,9 +182,9 @@ impl<T: Config> Pallet<T> {
 		to: &T::AccountId,
 		amount: BalanceOf<T>,
 		reason: PaymentReason,
-		moves: &mut Moves<T>,
+		effects: &mut Effects<T>,
 	) -> DispatchResult {
-		moves.transfer(from, hold, to, amount)?;
+		effects.transfer(from, hold, to, amount)?;
 		Self::deposit_event(Event::Paid {
 			match_id,
 			from: from.clone(),
@@ -233,7 +234,7 @@ impl<T: Config> Pallet<T> {
 		job_offer_id: OfferId,
 		resource_offer_id: OfferId,
 		mediator: T::AccountId,
-		moves: &mut Moves<T>,
+		effects: &mut Effects<T>,
 	) -> Result<MatchParties<T::AccountId>, DispatchError> {
 		let job = JobOffers::<T>::get(job_offer_id).ok_or(Error::<T>::JobOfferNotOpen)?;
 		let resource =
@@ -241,18 +242,19 @@ impl<T: Config> Pallet<T> {
 		let now = Self::now();
 		ensure!(now <= job.expires_at, Error::<T>::JobOfferExpired);
 		ensure!(now <= resource.expires_at, Error::<T>::ResourceOfferExpired);
-		Self::check_feasibility(&job, &resource, &mediator)?;
+		let mut single_reads = PartyReads::default();
+		let reads = effects.party_reads().unwrap_or(&mut single_reads);
+		Self::check_feasibility(&job, &resource, &mediator, reads)?;
 		let replica_group = OfferReplicaGroup::<T>::get(job_offer_id);
 		if let Some(group) = replica_group {
 			Self::check_replica_match(group, &resource.owner, &mediator)?;
 		}
 
-		let parameters = Parameters::<T>::get();
-		let mediator_info = Mediators::<T>::get(&mediator).ok_or(Error::<T>::UnknownMediator)?;
+		let parameters = reads.parameters();
+		let mediator_info = reads.mediator(&mediator).ok_or(Error::<T>::UnknownMediator)?;
 		let directory_info =
-			Directories::<T>::get(&job.terms.directory).ok_or(Error::<T>::UnknownDirectory)?;
-		let provider =
-			ResourceProviders::<T>::get(&resource.owner).ok_or(Error::<T>::NotRegistered)?;
+			reads.directory(&job.terms.directory).ok_or(Error::<T>::UnknownDirectory)?;
+		let provider = reads.provider(&resource.owner).ok_or(Error::<T>::NotRegistered)?;
 		let rates = (wide(resource.terms.instruction_price), wide(resource.terms.bandwidth_price));
 		let stakes = Self::match_stakes(
 			&job.terms,
@@ -279,7 +281,7 @@ impl<T: Config> Pallet<T> {
 		// A directory answers with its bond only to a mediator it trusts, and then at
 		// most its own availability price times θ + n.
 		let directory_liability =
-			if Self::trusts_mediator(&job.terms.directory, &mediator, &mediator_info) {
+			if reads.trusts_mediator(&job.terms.directory, &mediator, &mediator_info) {
 				economics::directory_liability(
 					wide(directory_info.availability_price),
 					parameters.penalty_rate,
@@ -291,16 +293,16 @@ impl<T: Config> Pallet<T> {
 			};
 		let directory_liability = Self::narrow(directory_liability)?;
 
-		Self::adjust_open_items(&mediator, Role::Mediator, true)?;
-		Self::adjust_open_items(&job.terms.directory, Role::Directory, true)?;
+		effects.adjust_open_items(&mediator, Role::Mediator, true)?;
+		effects.adjust_open_items(&job.terms.directory, Role::Directory, true)?;
 		let match_id = NextMatchId::<T>::try_mutate(|next| {
 			let id = *next;
 			*next = next.checked_add(1).ok_or(Error::<T>::Overflow)?;
 			Ok::<_, Error<T>>(id)
 		})?;
-		Self::pay_incentive(match_id, &job.owner, &solver, job.terms.match_incentive, moves)?;
+		Self::pay_incentive(match_id, &job.owner, &solver, job.terms.match_incentive, effects)?;
 		let resource_incentive = resource.terms.match_incentive;
-		Self::pay_incentive(match_id, &resource.owner, &solver, resource_incentive, moves)?;
+		Self::pay_incentive(match_id, &resource.owner, &solver, resource_incentive, effects)?;
 
 		JobOffers::<T>::remove(job_offer_id);
 		ResourceOffers::<T>::remove(resource_offer_id);

@@ -5,7 +5,7 @@ use crate as pallet_compute_market;
 use core::cell::Cell;
 use frame_support::{
 	derive_impl, parameter_types,
-	traits::{tokens::imbalance::ResolveTo, ConstU128, ConstU32, ConstU64, OnUnbalanced, Time},
+	traits::{tokens::imbalance::ResolveTo, ConstU32, ConstU64, OnUnbalanced, Time},
 };
 use sp_runtime::BuildStorage;
 
@@ -30,7 +30,7 @@ impl frame_system::Config for Test {
 #[derive_impl(pallet_balances::config_preludes::TestDefaultConfig)]
 impl pallet_balances::Config for Test {
 	type Balance = Balance;
-	type ExistentialDeposit = ConstU128<1>;
+	type ExistentialDeposit = ExistentialDeposit;
 	type AccountStore = System;
 	type RuntimeHoldReason = RuntimeHoldReason;
 }
@@ -61,6 +61,8 @@ pub fn advance(ms: u64) {
 
 parameter_types! {
 	pub static MaxOpenItems: u32 = 16;
+	/// The balances pallet's existential deposit.
+	pub static ExistentialDeposit: Balance = 1;
 	/// When set, fines go to [`TREASURY`] instead of being burnt.
 	pub static FinesToTreasury: bool = false;
 }

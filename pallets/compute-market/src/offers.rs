@@ -1,6 +1,6 @@
 //! Posting, cancelling and clearing offers, and setting the market's parameters.
 
-use crate::{dispatchable_impls::wide, pallet::*, types::*};
+use crate::{dispatchable_impls::wide, effects::Effects, pallet::*, types::*};
 use frame_support::{
 	ensure,
 	pallet_prelude::*,
@@ -29,6 +29,7 @@ impl<T: Config> Pallet<T> {
 		terms: ResourceOfferTerms<BalanceOf<T>>,
 		deposit: BalanceOf<T>,
 		expires_at: Moment,
+		effects: &mut Effects<T>,
 	) -> DispatchResult {
 		ensure!(ResourceProviders::<T>::contains_key(&who), Error::<T>::NotRegistered);
 		Self::ensure_expiry(expires_at)?;
@@ -37,8 +38,8 @@ impl<T: Config> Pallet<T> {
 			wide(deposit) >= minimum,
 			Error::<T>::DepositBelowMinimum { minimum: ApproxAmount::at_least(minimum) }
 		);
-		Self::adjust_open_items(&who, Role::ResourceProvider, true)?;
-		T::Currency::hold(&HoldReason::OfferDeposit.into(), &who, deposit)?;
+		effects.adjust_open_items(&who, Role::ResourceProvider, true)?;
+		effects.hold(&who, HoldReason::OfferDeposit, deposit)?;
 		let offer_id = Self::next_offer_id()?;
 		let offer = ResourceOffer { owner: who.clone(), terms: terms.clone(), deposit, expires_at };
 		ResourceOffers::<T>::insert(offer_id, offer);
@@ -58,6 +59,7 @@ impl<T: Config> Pallet<T> {
 		terms: JobTermsOf<T>,
 		deposit: BalanceOf<T>,
 		expires_at: Moment,
+		effects: &mut Effects<T>,
 	) -> Result<OfferId, DispatchError> {
 		ensure!(JobCreators::<T>::contains_key(&who), Error::<T>::NotRegistered);
 		let now = Self::now();
@@ -73,8 +75,8 @@ impl<T: Config> Pallet<T> {
 			wide(deposit) >= minimum,
 			Error::<T>::DepositBelowMinimum { minimum: ApproxAmount::at_least(minimum) }
 		);
-		Self::adjust_open_items(&who, Role::JobCreator, true)?;
-		T::Currency::hold(&HoldReason::OfferDeposit.into(), &who, deposit)?;
+		effects.adjust_open_items(&who, Role::JobCreator, true)?;
+		effects.hold(&who, HoldReason::OfferDeposit, deposit)?;
 		let offer_id = Self::next_offer_id()?;
 		let offer = JobOffer { owner: who.clone(), terms: terms.clone(), deposit, expires_at };
 		JobOffers::<T>::insert(offer_id, offer);

@@ -4,7 +4,7 @@
 //! settles like any match; equal ones are accepted without the JC; different ones go
 //! to the mediator, whose one set of n runs rules on every replica at once.
 
-use crate::{economics, held_moves::Moves, pallet::*, types::*};
+use crate::{economics, effects::Effects, pallet::*, types::*};
 use alloc::vec::Vec;
 use frame_support::{ensure, pallet_prelude::*};
 use sp_runtime::traits::{BlakeTwo256, Hash};
@@ -26,7 +26,13 @@ impl<T: Config> Pallet<T> {
 		let completion_deadline = terms.completion_deadline;
 		let mut offers = BoundedVec::<OfferId, ConstU32<MAX_REPLICAS>>::new();
 		for _ in 0..replicas {
-			let id = Self::do_post_job_offer(who.clone(), terms.clone(), deposit, expires_at)?;
+			let id = Self::do_post_job_offer(
+				who.clone(),
+				terms.clone(),
+				deposit,
+				expires_at,
+				&mut Effects::Now,
+			)?;
 			offers.try_push(id).map_err(|_| Error::<T>::TooManyReplicas)?;
 		}
 		let group = *offers.first().ok_or(Error::<T>::TooFewReplicas)?;
@@ -284,7 +290,7 @@ impl<T: Config> Pallet<T> {
 					.map_err(Error::<T>::from)?;
 					let outcome = CloseOutcome::Accepted(Acceptor::ReplicasAgreed);
 					let ending = economics::Ending::Accepted;
-					Self::close(match_id, record, price, ending, outcome, &mut Moves::Now)?;
+					Self::close(match_id, record, price, ending, outcome, &mut Effects::Now)?;
 				}
 			},
 			_ => Self::dispute_replicas(id, group, posted)?,
@@ -408,7 +414,7 @@ impl<T: Config> Pallet<T> {
 				&verdict,
 				(instruction_count, bandwidth_used),
 			)?;
-			Self::close(match_id, record, price, ending, outcome, &mut Moves::Now)?;
+			Self::close(match_id, record, price, ending, outcome, &mut Effects::Now)?;
 		}
 		Ok(())
 	}

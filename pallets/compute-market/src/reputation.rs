@@ -2,7 +2,7 @@
 //! only the chain can vouch for. Updated in the one close path, so every ending is
 //! counted once; kept after an account deregisters, so leaving does not wipe a record.
 
-use crate::{pallet::*, types::*};
+use crate::{batched_counts::Counter, effects::Effects, pallet::*, types::*};
 use frame_support::{traits::Get, weights::Weight};
 
 /// The reputation entries `post_match` reads for rule 13 (the RP's and the JC's) when
@@ -11,13 +11,13 @@ pub const RECORDS_READ_BY_MATCH: u64 = 2;
 
 impl<T: Config> Pallet<T> {
 	/// Counts how the match closed in its parties' records.
-	pub(crate) fn record_outcome(record: &MatchOf<T>, outcome: CloseOutcome) {
-		let bump = |who: &T::AccountId, role: Role, counter: fn(&mut Reputation) -> &mut u32| {
-			Reputations::<T>::mutate(who, role, |r| {
-				let count = counter(r);
-				*count = count.saturating_add(1);
-			});
-		};
+	pub(crate) fn record_outcome(
+		record: &MatchOf<T>,
+		outcome: CloseOutcome,
+		effects: &mut Effects<T>,
+	) {
+		let mut bump =
+			|who: &T::AccountId, role: Role, counter: Counter| effects.count(who, role, counter);
 		let (jc, rp) = (&record.job_creator, &record.resource_provider);
 		let status = match &record.state {
 			MatchState::ResultPosted { result, .. }

@@ -2,7 +2,7 @@
 //! ends paid, fined or refunded, and every short payment is announced.
 
 use crate::{
-	batches::MatchParties, dispatchable_impls::wide, economics, held_moves::Moves, pallet::*,
+	batches::MatchParties, dispatchable_impls::wide, economics, effects::Effects, pallet::*,
 	types::*,
 };
 use frame_support::{ensure, pallet_prelude::*, traits::fungible::Inspect};
@@ -83,7 +83,7 @@ impl<T: Config> Pallet<T> {
 	pub(crate) fn do_accept_result(
 		who: T::AccountId,
 		match_id: MatchId,
-		moves: &mut Moves<T>,
+		effects: &mut Effects<T>,
 	) -> Result<MatchParties<T::AccountId>, DispatchError> {
 		let record = Matches::<T>::get(match_id).ok_or(Error::<T>::MatchNotFound)?;
 		let MatchState::ResultPosted { result, reaction_deadline } = &record.state else {
@@ -114,7 +114,7 @@ impl<T: Config> Pallet<T> {
 			price,
 			economics::Ending::Accepted,
 			CloseOutcome::Accepted(acceptor),
-			moves,
+			effects,
 		)?;
 		Ok(parties)
 	}
@@ -200,7 +200,7 @@ impl<T: Config> Pallet<T> {
 			0,
 			economics::Ending::TimedOut,
 			CloseOutcome::TimedOut,
-			&mut Moves::Now,
+			&mut Effects::Now,
 		)
 	}
 
@@ -322,7 +322,7 @@ impl<T: Config> Pallet<T> {
 				.map_err(Error::<T>::from)?;
 		let ending = economics::Ending::Mediated { faulty, compensation, mediation_fee };
 		let outcome = CloseOutcome::Mediated { verdict, faulty };
-		Self::close(match_id, record, price, ending, outcome, &mut Moves::Now)
+		Self::close(match_id, record, price, ending, outcome, &mut Effects::Now)
 	}
 
 	/// π_m: n runs at the match's mediator prices, for the usage the mediator measured.
@@ -352,7 +352,7 @@ impl<T: Config> Pallet<T> {
 			0,
 			economics::Ending::MediationFailed,
 			CloseOutcome::MediationFailed,
-			&mut Moves::Now,
+			&mut Effects::Now,
 		)
 	}
 
@@ -366,7 +366,7 @@ impl<T: Config> Pallet<T> {
 		job_price: u128,
 		ending: economics::Ending,
 		outcome: CloseOutcome,
-		moves: &mut Moves<T>,
+		effects: &mut Effects<T>,
 	) -> DispatchResult {
 		let directory = record.job.directory.clone();
 		// The bond pays at most the liability fixed at match time, and never so much
@@ -407,7 +407,7 @@ impl<T: Config> Pallet<T> {
 				recipient(payment.to),
 				amount,
 				payment.reason,
-				moves,
+				effects,
 			)?;
 		}
 		for short in &settlement.shortfalls {
@@ -422,7 +422,7 @@ impl<T: Config> Pallet<T> {
 		if let (Some(fined), true) = (settlement.fined, settlement.fine > 0) {
 			let (who, reason) = source(fined);
 			let amount = Self::narrow(settlement.fine)?;
-			moves.slash(who, reason, amount);
+			effects.slash(who, reason, amount);
 			Self::deposit_event(Event::Fined { match_id, who: who.clone(), amount });
 		}
 		for (who, refund) in [
@@ -433,7 +433,7 @@ impl<T: Config> Pallet<T> {
 				continue;
 			}
 			let amount = Self::narrow(refund)?;
-			moves.release(who, HoldReason::OfferDeposit, amount)?;
+			effects.release(who, HoldReason::OfferDeposit, amount)?;
 			Self::deposit_event(Event::DepositReleased { match_id, who: who.clone(), amount });
 		}
 		if settlement.directory_bond_spent > 0 {
@@ -444,11 +444,11 @@ impl<T: Config> Pallet<T> {
 				}
 			});
 		}
-		Self::adjust_open_items(&record.job_creator, Role::JobCreator, false)?;
-		Self::adjust_open_items(&record.resource_provider, Role::ResourceProvider, false)?;
-		Self::adjust_open_items(&record.mediator, Role::Mediator, false)?;
-		Self::adjust_open_items(&directory, Role::Directory, false)?;
-		Self::record_outcome(&record, outcome);
+		effects.adjust_open_items(&record.job_creator, Role::JobCreator, false)?;
+		effects.adjust_open_items(&record.resource_provider, Role::ResourceProvider, false)?;
+		effects.adjust_open_items(&record.mediator, Role::Mediator, false)?;
+		effects.adjust_open_items(&directory, Role::Directory, false)?;
+		Self::record_outcome(&record, outcome, effects);
 		if matches!(record.state, MatchState::InMediation { .. }) {
 			DisputedRecords::<T>::remove(match_id);
 		}

@@ -8,6 +8,7 @@ use frame_support::{
 use sp_runtime::{DispatchError, FixedU128};
 
 mod attacks;
+mod batched_effects;
 mod batches;
 mod honesty;
 mod properties;

@@ -69,7 +69,7 @@ scale_type! {
 
 scale_type! {
 	/// The roles an account can register for.
-	#[derive(Copy)]
+	#[derive(Copy, PartialOrd, Ord)]
 	pub enum Role {
 		/// Runs jobs for pay.
 		ResourceProvider,

@@ -7,7 +7,7 @@ use crate::{weights::WeightInfo, Batch, MAX_BATCH_ITEMS};
 use codec::{Decode, Encode};
 use frame_support::dispatch::{GetDispatchInfo, PostDispatchInfo};
 
-fn batch<Item>(items: Vec<Item>) -> Batch<Item> {
+pub(super) fn batch<Item>(items: Vec<Item>) -> Batch<Item> {
 	Batch::truncate_from(items)
 }
 
@@ -29,7 +29,7 @@ fn completed() -> PostedResult {
 	}
 }
 
-fn failures() -> Vec<(u32, DispatchError)> {
+pub(super) fn failures() -> Vec<(u32, DispatchError)> {
 	events()
 		.into_iter()
 		.filter_map(|e| match e {
@@ -264,19 +264,19 @@ fn hold_deposit(who: AccountId, amount: Balance) {
 	assert_ok!(Balances::hold(&HoldReason::OfferDeposit.into(), &who, amount));
 }
 
-fn deposit_held(who: AccountId) -> Balance {
+pub(super) fn deposit_held(who: AccountId) -> Balance {
 	use frame_support::traits::fungible::InspectHold;
 	Balances::balance_on_hold(&HoldReason::OfferDeposit.into(), &who)
 }
 
 #[test]
 fn batched_moves_refuse_an_item_that_would_overdraw_a_hold_and_keep_the_rest() {
-	use crate::held_moves::Moves;
+	use crate::effects::Effects;
 	use sp_runtime::TokenError;
 	new_test_ext().execute_with(|| {
 		hold_deposit(JC, 100);
 		let (jc_free, rp_free) = (free(JC), free(RP));
-		let mut moves = Moves::<Test>::batched();
+		let mut moves = Effects::<Test>::batched();
 		// Item 1 pays 60 of the 100.
 		assert_ok!(moves.transfer(&JC, HoldReason::OfferDeposit, &RP, 60));
 		moves.end_item(true);
@@ -302,10 +302,10 @@ fn batched_moves_refuse_an_item_that_would_overdraw_a_hold_and_keep_the_rest() {
 
 #[test]
 fn a_batched_fine_takes_no_more_than_the_hold_has_left() {
-	use crate::held_moves::Moves;
+	use crate::effects::Effects;
 	new_test_ext().execute_with(|| {
 		hold_deposit(RP, 100);
-		let mut moves = Moves::<Test>::batched();
+		let mut moves = Effects::<Test>::batched();
 		assert_ok!(moves.transfer(&RP, HoldReason::OfferDeposit, &JC, 70));
 		moves.end_item(true);
 		// A fine of 50 finds 30 left and takes those, as a fine of a short hold does.
@@ -385,5 +385,9 @@ fn a_match_refused_after_its_incentives_were_queued_pays_nothing() {
 		assert!(JobOffers::<Test>::contains_key(0) && ResourceOffers::<Test>::contains_key(4));
 		assert_eq!(Matches::<Test>::iter().count(), 1);
 		assert_eq!(issuance(), initial_issuance());
+		// Nor did its open items count: the mediator and the directory serve one match.
+		assert_eq!(Mediators::<Test>::get(MEDIATOR).unwrap().open_items, 1);
+		assert_eq!(Directories::<Test>::get(DIRECTORY).unwrap().open_items, 1);
+		assert_ok!(Market::do_try_state());
 	});
 }
