@@ -1,5 +1,6 @@
 //! Batched calls: many items of one kind in one extrinsic. Each item is checked and
-//! applied in its own storage layer, exactly as its single call would be: a refused item
+//! applied in its own storage layer as its single call would be (where a batch's
+//! deferred effects cannot tell exactly, more strictly: `held_moves.rs`): a refused item
 //! is rolled back alone and announced with [`Event::BatchItemFailed`], and the others
 //! take effect.
 //!

@@ -132,8 +132,9 @@ impl<T: Config> Effects<T> {
 		}
 	}
 
-	/// Makes the batch's summed moves and writes its counters. The items' checks make
-	/// each possible; if one still fails, the whole batch is refused and nothing changes.
+	/// Makes the batch's summed moves and writes its counters. The items' checks are
+	/// meant to make each possible (`held_moves.rs` says how); if one still fails, the
+	/// whole batch is refused and nothing changes.
 	pub(crate) fn finish(self) -> DispatchResult {
 		let Effects::Batched(batch) = self else { return Ok(()) };
 		batch.moves.finish()?;

@@ -7,21 +7,28 @@
 //! 100 times, and each item still announces its own payments. Single calls make each
 //! move at once (`transfer_now` and the like).
 //!
-//! The end result is the same as making the moves one by one:
-//! - a hold is checked against the free balance the account may put on hold (read once,
-//!   less the batch's holds), as `hold` checks it;
-//! - a move out of a hold is checked against what is still held (read once, plus the
-//!   batch's holds, less its moves);
-//! - a transfer is checked, like `transfer_on_hold`, against what the recipient may
-//!   receive (`can_deposit`, for the existential deposit among others), until one to that
-//!   recipient passes: the sums only grow, so a larger one passes too.
+//! Each move is checked where the balances pallet would check it, so that every sum made
+//! at the end is possible:
+//! - a hold against what the account may put on hold (read once, less the batch's holds),
+//!   as `hold` checks it;
+//! - a move out of a hold against what is still held (read once, plus the batch's holds,
+//!   less its moves);
+//! - a transfer or a release, like `transfer_on_hold` and `release`, against what the
+//!   recipient may receive (`can_deposit`: the existential deposit, among others). Once a
+//!   transfer to an account has passed that check, later deposits to it in the batch
+//!   skip it: that transfer's sum, at least as large, is made first at the end (the
+//!   account's "opener"), and once it is made the account exists for the others.
 //!
-//! The one difference is conservative: funds a batch releases or pays to an account are
-//! not counted as free for that account's holds in the same batch (no batched call does
-//! both), so such an item is refused where one by one it might pass. Sums are made holds
-//! first, so a move out of a hold may spend what the batch held. Every move inside a
-//! batch must go through its `BatchedMoves`: a balance changed behind its back would make
-//! a sum fail at the end, refusing the whole batch with nothing moved.
+//! Where a batch differs from the moves one by one, it refuses more, never less:
+//! - funds a batch releases or pays to an account are not counted as free for that
+//!   account's holds in the same batch (no batched call does both);
+//! - a hold never takes the account's free balance under the existential deposit, even
+//!   where a second provider would let a single `hold` take all of it.
+//!
+//! Sums are made holds first, openers next, so a move out of a hold may spend what the
+//! batch held. Every move inside a batch must go through its `BatchedMoves`: a balance
+//! changed behind its back could make a sum fail at the end, which refuses the whole
+//! batch with nothing moved.
 
 use crate::pallet::*;
 use alloc::{
@@ -73,7 +80,8 @@ enum Move<AccountId, Balance> {
 	/// From the holder's free balance onto a hold.
 	Hold { who: AccountId, held: Held, amount: Balance },
 	/// Out of a hold to another account's free balance.
-	Transfer { from: AccountId, held: Held, to: AccountId, amount: Balance },
+	/// `opens`: the first deposit to `to` that passed the balances pallet's check.
+	Transfer { from: AccountId, held: Held, to: AccountId, amount: Balance, opens: bool },
 	/// Out of a hold back to the holder's free balance.
 	Release { who: AccountId, held: Held, amount: Balance },
 	/// Out of a hold, as a fine.
@@ -96,6 +104,14 @@ impl<AccountId, Balance: Copy> Move<AccountId, Balance> {
 	}
 }
 
+/// Whether a deposit may reach its recipient.
+enum Reach {
+	/// An earlier transfer of the batch to the recipient passed the check.
+	Reached,
+	/// Checked now: whether the balances pallet would accept the deposit.
+	Checked(bool),
+}
+
 type MoveOf<T> = Move<<T as frame_system::Config>::AccountId, BalanceOf<T>>;
 type AccountHold<T> = (<T as frame_system::Config>::AccountId, Held);
 
@@ -110,8 +126,9 @@ pub(crate) struct BatchedMoves<T: Config> {
 	hold_room: BTreeSet<AccountHold<T>>,
 	/// What each hold read so far still holds once the finished items' moves are made.
 	left: BTreeMap<AccountHold<T>, BalanceOf<T>>,
-	/// Recipients a finished item's transfer reached, so that any further amount may.
-	reachable: BTreeSet<T::AccountId>,
+	/// Each recipient a finished item's transfer reached, with that transfer's payer and
+	/// hold: its sum is made first, so that any further deposit to the recipient may be.
+	openers: BTreeMap<T::AccountId, AccountHold<T>>,
 	/// The finished items' holds, summed per holder and hold.
 	holds: BTreeMap<AccountHold<T>, BalanceOf<T>>,
 	/// The finished items' transfers, summed per payer, hold and payee.
@@ -131,7 +148,7 @@ impl<T: Config> Default for BatchedMoves<T> {
 			holdable: BTreeMap::new(),
 			hold_room: BTreeSet::new(),
 			left: BTreeMap::new(),
-			reachable: BTreeSet::new(),
+			openers: BTreeMap::new(),
 			holds: BTreeMap::new(),
 			transfers: BTreeMap::new(),
 			releases: BTreeMap::new(),
@@ -151,12 +168,13 @@ impl<T: Config> BatchedMoves<T> {
 		amount: BalanceOf<T>,
 	) -> DispatchResult {
 		let held = Held::from(hold);
+		// In `hold`'s order: the funds, then room for the hold.
+		ensure!(self.holdable(who) >= amount, TokenError::FundsUnavailable);
 		let key = (who.clone(), held);
 		if !self.hold_room.contains(&key) {
 			ensure!(T::Currency::hold_available(&hold.into(), who), TokenError::CannotCreateHold);
 			self.hold_room.insert(key);
 		}
-		ensure!(self.holdable(who) >= amount, TokenError::FundsUnavailable);
 		self.pending.push(Move::Hold { who: who.clone(), held, amount });
 		Ok(())
 	}
@@ -172,8 +190,13 @@ impl<T: Config> BatchedMoves<T> {
 	) -> DispatchResult {
 		let held = Held::from(hold);
 		ensure!(self.available(from, held) >= amount, TokenError::FundsUnavailable);
-		ensure!(self.may_reach(to, amount), TokenError::CannotCreate);
-		self.pending.push(Move::Transfer { from: from.clone(), held, to: to.clone(), amount });
+		let opens = match self.reach(to, amount) {
+			Reach::Reached => false,
+			Reach::Checked(true) => true,
+			Reach::Checked(false) => return Err(TokenError::CannotCreate.into()),
+		};
+		let to = to.clone();
+		self.pending.push(Move::Transfer { from: from.clone(), held, to, amount, opens });
 		Ok(())
 	}
 
@@ -186,6 +209,11 @@ impl<T: Config> BatchedMoves<T> {
 	) -> DispatchResult {
 		let held = Held::from(hold);
 		ensure!(self.available(who, held) >= amount, TokenError::FundsUnavailable);
+		// A release is made after every transfer, so it never opens an account.
+		ensure!(
+			!matches!(self.reach(who, amount), Reach::Checked(false)),
+			TokenError::CannotCreate
+		);
 		self.pending.push(Move::Release { who: who.clone(), held, amount });
 		Ok(())
 	}
@@ -213,7 +241,13 @@ impl<T: Config> BatchedMoves<T> {
 		for ((who, held), amount) in self.holds {
 			hold_now::<T>(&who, held.reason(), amount)?;
 		}
-		for ((from, held, to), amount) in self.transfers {
+		let mut transfers = self.transfers;
+		for (to, (from, held)) in self.openers {
+			let key = (from, held, to);
+			let amount = transfers.remove(&key).unwrap_or_default();
+			transfer_now::<T>(&key.0, held.reason(), &key.2, amount)?;
+		}
+		for ((from, held, to), amount) in transfers {
 			transfer_now::<T>(&from, held.reason(), &to, amount)?;
 		}
 		for ((who, held), amount) in self.slashes {
@@ -226,10 +260,14 @@ impl<T: Config> BatchedMoves<T> {
 	}
 
 	/// What `who` may still put on hold: its free balance above what `hold` keeps free,
-	/// less the finished items' holds and the current item's.
+	/// and above the existential deposit, less the finished items' holds and the current
+	/// item's.
 	fn holdable(&mut self, who: &T::AccountId) -> BalanceOf<T> {
 		let free = *self.holdable.entry(who.clone()).or_insert_with(|| {
+			let above_minimum =
+				T::Currency::balance(who).saturating_sub(T::Currency::minimum_balance());
 			T::Currency::reducible_balance(who, Preservation::Protect, Fortitude::Force)
+				.min(above_minimum)
 		});
 		self.pending
 			.iter()
@@ -258,15 +296,20 @@ impl<T: Config> BatchedMoves<T> {
 		)
 	}
 
-	/// Whether `to` may receive `amount`: as the balances pallet checks it, unless an
-	/// earlier transfer to `to` in this batch already passed (the account then exists
-	/// and its sum only grows).
-	fn may_reach(&self, to: &T::AccountId, amount: BalanceOf<T>) -> bool {
-		amount.is_zero()
-			|| self.reachable.contains(to)
-			|| self.pending.iter().any(|m| matches!(m, Move::Transfer { to: t, .. } if t == to))
-			|| T::Currency::can_deposit(to, amount, Provenance::Extant)
-				== DepositConsequence::Success
+	/// Whether `to` may receive `amount`: reached already if a transfer to it in this
+	/// batch passed the check (its opener), else checked as the balances pallet checks
+	/// it.
+	fn reach(&self, to: &T::AccountId, amount: BalanceOf<T>) -> Reach {
+		let opened_by_this_item = || {
+			self.pending
+				.iter()
+				.any(|m| matches!(m, Move::Transfer { to: t, opens: true, .. } if t == to))
+		};
+		if amount.is_zero() || self.openers.contains_key(to) || opened_by_this_item() {
+			return Reach::Reached;
+		}
+		let consequence = T::Currency::can_deposit(to, amount, Provenance::Extant);
+		Reach::Checked(consequence == DepositConsequence::Success)
 	}
 
 	/// Counts a finished item's move in what its account and hold have left and in its
@@ -287,9 +330,9 @@ impl<T: Config> BatchedMoves<T> {
 		let add = |sum: &mut BalanceOf<T>| *sum = sum.saturating_add(amount);
 		match m {
 			Move::Hold { who, held, .. } => add(self.holds.entry((who, held)).or_default()),
-			Move::Transfer { from, held, to, amount } => {
-				if !amount.is_zero() {
-					self.reachable.insert(to.clone());
+			Move::Transfer { from, held, to, opens, .. } => {
+				if opens {
+					self.openers.entry(to.clone()).or_insert_with(|| (from.clone(), held));
 				}
 				add(self.transfers.entry((from, held, to)).or_default())
 			},

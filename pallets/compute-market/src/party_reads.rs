@@ -6,6 +6,7 @@
 
 use crate::{pallet::*, types::*};
 use alloc::collections::BTreeMap;
+use frame_support::BoundedVec;
 
 /// Storage a match reads, each entry read at most once.
 pub(crate) struct PartyReads<T: Config> {
@@ -17,8 +18,9 @@ pub(crate) struct PartyReads<T: Config> {
 	trusted_mediators: BTreeMap<(T::AccountId, T::AccountId), bool>,
 	/// (who, directory): whether `who` trusts the directory's current registration.
 	trusted_directories: BTreeMap<(T::AccountId, T::AccountId), bool>,
-	/// (who, layer): whether `who` has declared the base layer.
-	layers: BTreeMap<(T::AccountId, ContentHash), bool>,
+	/// The base layers each account has declared; scanned per match, since a batch's
+	/// matches of the same parties may name different layers.
+	layers: BTreeMap<T::AccountId, BoundedVec<ContentHash, T::MaxBaseLayers>>,
 }
 
 impl<T: Config> Default for PartyReads<T> {
@@ -84,11 +86,11 @@ impl<T: Config> PartyReads<T> {
 			.or_insert_with(|| Pallet::<T>::trusts_directory(who, directory, info))
 	}
 
-	/// Whether `who` has declared `layer`, read once per pair.
+	/// Whether `who` has declared `layer`; its list is read once.
 	pub(crate) fn supports_layer(&mut self, who: &T::AccountId, layer: &ContentHash) -> bool {
-		*self
-			.layers
-			.entry((who.clone(), *layer))
-			.or_insert_with(|| SupportedBaseLayers::<T>::get(who).contains(layer))
+		self.layers
+			.entry(who.clone())
+			.or_insert_with(|| SupportedBaseLayers::<T>::get(who))
+			.contains(layer)
 	}
 }

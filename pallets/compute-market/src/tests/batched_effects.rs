@@ -167,3 +167,28 @@ fn a_refused_items_deposit_does_not_count_against_the_next() {
 		assert_eq!(issuance(), initial_issuance());
 	});
 }
+
+#[test]
+fn the_payment_that_opened_an_account_is_made_before_the_smaller_ones_it_let_in() {
+	new_test_ext().execute_with(|| {
+		ExistentialDeposit::set(10);
+		// The small payment's payer sorts first, so summed in key order it would be made
+		// before the one that opens the account, and be refused.
+		let (small_payer, opener) = (JC.min(RP), JC.max(RP));
+		for who in [small_payer, opener] {
+			assert_ok!(Balances::hold(&HoldReason::OfferDeposit.into(), &who, 100));
+		}
+		let fresh = 900;
+		let mut effects = Effects::<Test>::batched();
+		// As in one match: the opener's incentive first, then a smaller one.
+		assert_ok!(effects.transfer(&opener, HoldReason::OfferDeposit, &fresh, 10));
+		assert_ok!(effects.transfer(&small_payer, HoldReason::OfferDeposit, &fresh, 2));
+		effects.end_item(true);
+		assert_ok!(effects.transfer(&small_payer, HoldReason::OfferDeposit, &fresh, 3));
+		effects.end_item(true);
+		assert_ok!(effects.finish());
+		assert_eq!(free(fresh), 15);
+		assert_eq!((deposit_held(opener), deposit_held(small_payer)), (90, 95));
+		assert_eq!(issuance(), initial_issuance());
+	});
+}
