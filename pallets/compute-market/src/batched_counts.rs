@@ -55,6 +55,12 @@ impl<K: Ord + Clone, V: Clone> Layered<K, V> {
 /// Which reputation counter an outcome adds to.
 pub(crate) type Counter = fn(&mut Reputation) -> &mut u32;
 
+/// Adds one to `counter` of `record`, saturating.
+pub(crate) fn add_one(record: &mut Reputation, counter: Counter) {
+	let count = counter(record);
+	*count = count.saturating_add(1);
+}
+
 /// A batch's open-item counts and reputation records.
 pub(crate) struct BatchedCounts<T: Config> {
 	/// Per account and role: its open-item count, `None` if it is not registered.
@@ -91,8 +97,7 @@ impl<T: Config> BatchedCounts<T> {
 	pub(crate) fn count(&mut self, who: &T::AccountId, role: Role, counter: Counter) {
 		let key = (who.clone(), role);
 		let mut record = self.records.get(&key, || Reputations::<T>::get(who, role));
-		let count = counter(&mut record);
-		*count = count.saturating_add(1);
+		add_one(&mut record, counter);
 		self.records.set(key, record);
 	}
 

@@ -6,7 +6,7 @@
 //! (`party_reads.rs`), which none of its items change.
 
 use crate::{
-	batched_counts::{BatchedCounts, Counter},
+	batched_counts::{add_one, BatchedCounts, Counter},
 	held_moves::{self, BatchedMoves},
 	pallet::*,
 	party_reads::PartyReads,
@@ -115,10 +115,7 @@ impl<T: Config> Effects<T> {
 	/// Adds one to `counter` of `who`'s reputation in `role`.
 	pub(crate) fn count(&mut self, who: &T::AccountId, role: Role, counter: Counter) {
 		match self {
-			Effects::Now => Reputations::<T>::mutate(who, role, |record| {
-				let count = counter(record);
-				*count = count.saturating_add(1);
-			}),
+			Effects::Now => Reputations::<T>::mutate(who, role, |record| add_one(record, counter)),
 			Effects::Batched(batch) => batch.counts.count(who, role, counter),
 		}
 	}

@@ -3,7 +3,7 @@
 //! receive. Each item is still refused exactly where its single call would be, and a
 //! refused item leaves no trace in the sums.
 
-use super::batches::{batch, deposit_held, failures};
+use super::batches::{batch, completed, deposit_held, failures};
 use super::*;
 use crate::effects::Effects;
 use frame_support::traits::fungible::MutateHold;
@@ -86,18 +86,7 @@ fn a_batch_of_closes_counts_every_ending_in_the_records() {
 		));
 		assert_eq!(Mediators::<Test>::get(MEDIATOR).unwrap().open_items, 2);
 		assert_eq!(Directories::<Test>::get(DIRECTORY).unwrap().open_items, 2);
-		let result = |id| {
-			(
-				id,
-				PostedResult {
-					status: ResultStatus::Completed,
-					reference: reference("127.0.0.1:5000/results/0@sha256:11"),
-					hash: [0x11; 32],
-					instruction_count: 800,
-					bandwidth_used: 300,
-				},
-			)
-		};
+		let result = |id| (id, completed());
 		assert_ok!(Market::post_results(
 			RuntimeOrigin::signed(RP),
 			batch(vec![result(0), result(1)])

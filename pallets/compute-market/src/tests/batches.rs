@@ -19,7 +19,7 @@ fn resource_offer() -> (ResourceOfferTerms<Balance>, Balance, u64) {
 	(resource_terms(), RP_DEPOSIT, START + HOUR)
 }
 
-fn completed() -> PostedResult {
+pub(super) fn completed() -> PostedResult {
 	PostedResult {
 		status: ResultStatus::Completed,
 		reference: reference("127.0.0.1:5000/results/0@sha256:11"),
